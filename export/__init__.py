@@ -1,0 +1,1 @@
+"""jndtf.export: TFLite / ONNX / TensorRT export of trained jndtf models (issue 5; not built yet)."""

@@ -1,0 +1,36 @@
+"""Optional dependencies: import them through here so a missing extra names its pip command."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+#: module name -> the extra of jndtf that installs it
+EXTRA_OF = {
+    "tensorflow": "train",
+    "keras": "train",
+    "tensorflow_model_optimization": "qat",
+    "tf_keras": "qat",
+    "ai_edge_litert": "edge",
+    "tf2onnx": "onnx",
+    "onnxruntime": "onnx",
+}
+
+
+def require(module: str, purpose: str = "") -> ModuleType:
+    """Imports `module` or raises an ImportError that names the extra to install.
+
+    Args:
+        module: importable name, e.g. "tensorflow".
+        purpose: what the caller wanted it for, shown in the message.
+
+    Example:
+        >>> np = require("numpy")
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        extra = EXTRA_OF.get(module.split(".")[0])
+        why = f" for {purpose}" if purpose else ""
+        hint = f'pip install "jndtf[{extra}]"' if extra else f"pip install {module.split('.')[0]}"
+        raise ImportError(f"jndtf needs `{module}`{why}, which is not installed: run {hint}") from err

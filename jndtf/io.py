@@ -1,0 +1,209 @@
+"""Image I/O at the package boundary: validated loading, colour conversion, atomic writes.
+
+Data contract (DESIGN.md): images cross the public API as uint8 RGB ``HxWx3`` or float32 in the
+same 0..255 scale; OpenCV's BGR order never leaks past this module. A JND map is float32 ``HxWxC``
+in 0..255 pixel units (C = 1 for luma models, 3 for full-RGB models).
+
+Conversions applied by :func:`load_image` (documented, never silent failures):
+
+- grey (1 channel) -> replicated to RGB;
+- RGBA / grey+alpha -> alpha dropped (composited on nothing: the colour values are kept);
+- 16-bit -> scaled to 8 bit by ``round(v / 257)``;
+- anything else (not an image, truncated file, unreadable) -> :class:`ImageError`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+#: The smallest side any jndtf model accepts: the largest classical kernel (Wu 2013's 21x21
+#: search window plus its 3-pixel patch radius) must fit at least once.
+MIN_SIDE = 32
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+class ImageError(ValueError):
+    """An input that is not a usable image; the message names the file and the problem."""
+
+
+def _where(source: str | os.PathLike | None) -> str:
+    return f"{source}: " if source is not None else ""
+
+
+def check_image(image: np.ndarray, *, source: str | os.PathLike | None = None,
+                min_side: int = MIN_SIDE) -> np.ndarray:
+    """Validates an in-memory image and returns it as uint8/float32 RGB ``HxWx3``.
+
+    Accepts uint8, uint16 (scaled by 1/257) or float arrays (must already be in 0..255),
+    shaped ``HxW`` (grey, replicated), ``HxWx1``, ``HxWx3`` or ``HxWx4`` (alpha dropped).
+
+    Raises:
+        ImageError: wrong rank or channel count, NaN/Inf, values outside 0..255, or a side
+            shorter than `min_side`.
+    """
+    where = _where(source)
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4):
+        raise ImageError(f"{where}expected an image shaped HxW or HxWxC with C in 1..4, "
+                         f"got shape {arr.shape}")
+    if arr.shape[2] in (2, 4):
+        arr = arr[..., :-1]
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    h, w = arr.shape[:2]
+    if min(h, w) < min_side:
+        raise ImageError(f"{where}image is {h}x{w} pixels; jndtf needs at least "
+                         f"{min_side}x{min_side} (the largest classical kernel must fit)")
+    if arr.dtype == np.uint8:
+        return np.ascontiguousarray(arr)
+    if arr.dtype == np.uint16:
+        return np.round(arr / 257.0).astype(np.uint8)
+    if np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer):
+        arr = arr.astype(np.float32)
+        if not np.all(np.isfinite(arr)):
+            raise ImageError(f"{where}image contains NaN or Inf values")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < 0.0 or hi > 255.0:
+            raise ImageError(f"{where}pixel values span {lo:.4g}..{hi:.4g}; jndtf expects the "
+                             "0..255 scale (multiply 0..1 images by 255)")
+        return np.ascontiguousarray(arr)
+    raise ImageError(f"{where}unsupported pixel type {arr.dtype}")
+
+
+def load_image(path: str | os.PathLike, *, min_side: int = MIN_SIDE) -> np.ndarray:
+    """Reads an image file as uint8 RGB ``HxWx3`` (conversions in the module docstring).
+
+    Raises:
+        ImageError: missing file, not an image, truncated/corrupt data, or too small.
+
+    Example:
+        >>> img = load_image("photo.png")
+        >>> img.shape, img.dtype
+        ((512, 512, 3), dtype('uint8'))
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file")
+    data = np.fromfile(path, dtype=np.uint8)
+    if data.size == 0:
+        raise ImageError(f"{path}: file is empty")
+    bgr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if bgr is None:
+        raise ImageError(f"{path}: not a readable image (corrupt, truncated, or an unsupported "
+                         f"format; supported: {', '.join(IMAGE_SUFFIXES)})")
+    if _looks_truncated(path, data):
+        raise ImageError(f"{path}: the file is truncated (decoder reached the end of the data "
+                         "early); re-export or re-download it")
+    if bgr.ndim == 3 and bgr.shape[2] == 3:
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    elif bgr.ndim == 3 and bgr.shape[2] == 4:
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGRA2RGB)
+    else:
+        rgb = bgr
+    return check_image(rgb, source=path, min_side=min_side)
+
+
+def _looks_truncated(path: Path, data: np.ndarray) -> bool:
+    """OpenCV decodes truncated JPEG/PNG files partially without an error: check the end marker."""
+    suffix = path.suffix.lower()
+    if suffix in (".jpg", ".jpeg"):
+        tail = bytes(data[-64:])
+        return b"\xff\xd9" not in tail
+    if suffix == ".png":
+        return bytes(data[-12:])[4:8] != b"IEND"
+    return False
+
+
+def iter_images(folder: str | os.PathLike) -> Iterator[Path]:
+    """Yields the image files of a folder (not recursive), sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ImageError(f"{folder}: not a folder")
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
+            yield p
+
+
+def to_luma(image: np.ndarray) -> np.ndarray:
+    """RGB (or grey) image -> float32 luma ``HxW`` in 0..255.
+
+    uint8 RGB goes through ``cv2.cvtColor(RGB2GRAY)``: OpenCV's rounded 0.299 R + 0.587 G +
+    0.114 B, the same grey the classical models' reference outputs were made from
+    (../shared/data/jnd-reference). Float RGB uses the same weights without rounding.
+    """
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        return arr.astype(np.float32)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        return arr[..., 0].astype(np.float32)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ImageError(f"expected HxW or HxWx3, got shape {arr.shape}")
+    if arr.dtype == np.uint8:
+        return cv2.cvtColor(arr, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    a = arr.astype(np.float32)
+    return (0.299 * a[..., 0] + 0.587 * a[..., 1] + 0.114 * a[..., 2]).astype(np.float32)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Writes `data` to `path` through a temporary file in the same folder and a rename, so a
+    crash never leaves a half-written output behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Saves a uint8 (or 0..255 float, rounded and clipped) RGB/grey image atomically.
+
+    The format follows the suffix (PNG, JPEG, ...).
+    """
+    path = Path(path)
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        arr = np.clip(np.round(arr), 0, 255).astype(np.uint8)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 3:
+        arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(path.suffix or ".png", arr)
+    if not ok:
+        raise ImageError(f"{path}: OpenCV cannot encode this format")
+    atomic_write_bytes(path, buf.tobytes())
+
+
+def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Saves an array as .npy atomically."""
+    import io as _io
+
+    buf = _io.BytesIO()
+    np.save(buf, np.asarray(array), allow_pickle=False)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def map_to_png(jnd: np.ndarray, *, vmax: float | None = None) -> np.ndarray:
+    """Scales a float map to uint8 for viewing (0 -> black, `vmax` or the 99.5th percentile ->
+    white). The .npy beside it keeps the real values."""
+    m = np.asarray(jnd, dtype=np.float32)
+    if m.ndim == 3 and m.shape[2] == 1:
+        m = m[..., 0]
+    top = float(vmax) if vmax is not None else float(np.percentile(m, 99.5))
+    top = top if top > 0 else 1.0
+    return np.clip(np.round(m / top * 255.0), 0, 255).astype(np.uint8)

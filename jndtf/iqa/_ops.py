@@ -1,0 +1,128 @@
+"""Shared building blocks of the IQA metrics, in ``keras.ops`` (TensorFlow and JAX backends).
+
+Conventions every metric in ``jndtf.iqa`` follows:
+
+- Inputs are batched NHWC tensors (or arrays) in the 0..`data_range` scale (default 255),
+  RGB with C = 3 or grey with C = 1. :func:`check_pair` validates and casts them to float32,
+  also under mixed precision.
+- MATLAB's filters are reproduced by :func:`filter2d`: ``filter2(k, x, 'valid')`` is
+  ``mode="valid"``, ``filter2(k, x, 'same')`` / ``imfilter`` with zeros is ``mode="zeros"``,
+  ``imfilter(..., 'symmetric')`` is ``mode="symmetric"``, ``'replicate'`` is ``mode="edge"``,
+  ``'circular'`` is ``mode="wrap"``. Correlation, not convolution (as filter2 and imfilter).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+#: MATLAB ``rgb2gray`` weights (the luma of ITU-R BT.601 with MATLAB's rounding of coefficients).
+RGB2GRAY_MATLAB = (0.2989, 0.5870, 0.1140)
+
+_PAD_MODES = {"zeros": "constant", "symmetric": "symmetric", "edge": "edge", "wrap": "wrap",
+              "reflect": "reflect"}
+
+
+def check_pair(x, y, *, name: str = "metric"):
+    """Casts two image batches to float32 NHWC and checks that their shapes agree.
+
+    Raises:
+        ValueError: rank other than 4 (a single HxWxC image must be batched with ``x[None]``),
+            or different shapes.
+    """
+    x = ops.cast(ops.convert_to_tensor(x), "float32")
+    y = ops.cast(ops.convert_to_tensor(y), "float32")
+    if len(x.shape) != 4 or len(y.shape) != 4:
+        raise ValueError(f"{name}: expected NHWC batches of rank 4, got shapes {tuple(x.shape)} "
+                         f"and {tuple(y.shape)}; add a batch axis with x[None]")
+    sx, sy = tuple(x.shape), tuple(y.shape)
+    if any(a is not None and b is not None and a != b for a, b in zip(sx, sy, strict=True)):
+        raise ValueError(f"{name}: the two images must have the same shape, got {sx} and {sy}")
+    return x, y
+
+
+def rgb_to_grey(x, *, weights=RGB2GRAY_MATLAB, round_uint8: bool = False):
+    """NHWC RGB -> NHW1 grey with MATLAB ``rgb2gray`` weights (C = 1 passes through).
+
+    Args:
+        round_uint8: MATLAB's ``rgb2gray`` on a uint8 image returns uint8, i.e. rounds; set this
+            to reproduce originals that call it on uint8 input. Rounding has no gradient: use it
+            for evaluation, not inside losses.
+    """
+    if x.shape[-1] == 1:
+        return x
+    w = ops.convert_to_tensor(np.asarray(weights, dtype=np.float32).reshape(1, 1, 1, 3))
+    g = ops.sum(x * w, axis=-1, keepdims=True)
+    return ops.round(g) if round_uint8 else g
+
+
+def pad2d(x, pad_top: int, pad_bottom: int, pad_left: int, pad_right: int, mode: str):
+    """Pads the H and W axes of an NHWC tensor with a MATLAB-named border mode."""
+    if mode == "valid" or (pad_top == pad_bottom == pad_left == pad_right == 0):
+        return x
+    if mode not in _PAD_MODES:
+        raise ValueError(f"unknown padding mode {mode!r}; choose from {sorted(_PAD_MODES)}")
+    widths = [[0, 0], [pad_top, pad_bottom], [pad_left, pad_right], [0, 0]]
+    np_mode = _PAD_MODES[mode]
+    if np_mode == "wrap":
+        # keras.ops.pad has no wrap mode: concatenate slices instead.
+        if pad_top or pad_bottom:
+            x = ops.concatenate([x[:, x.shape[1] - pad_top:], x, x[:, :pad_bottom]], axis=1)
+        if pad_left or pad_right:
+            x = ops.concatenate([x[:, :, x.shape[2] - pad_left:], x, x[:, :, :pad_right]], axis=2)
+        return x
+    return ops.pad(x, widths, mode=np_mode)
+
+
+def filter2d(x, kernel, mode: str = "valid", stride: int = 1):
+    """Correlates every channel of an NHWC tensor with one 2-D kernel (MATLAB ``filter2``).
+
+    Args:
+        x: NHWC float tensor.
+        kernel: 2-D numpy array (kh, kw), applied depthwise to each channel.
+        mode: "valid" (output shrinks by kh-1, kw-1) or a border mode of :func:`pad2d`
+            ("zeros", "symmetric", "edge", "wrap", "reflect"), which keeps the size.
+        stride: subsampling of the output (applied after filtering, as ``out(1:s:end, 1:s:end)``).
+    """
+    k = np.asarray(kernel, dtype=np.float32)
+    if k.ndim != 2:
+        raise ValueError(f"kernel must be 2-D, got shape {k.shape}")
+    kh, kw = k.shape
+    if mode != "valid":
+        top, left = (kh - 1) // 2, (kw - 1) // 2
+        x = pad2d(x, top, kh - 1 - top, left, kw - 1 - left, mode)
+    c = x.shape[-1]
+    dk = np.repeat(k[:, :, None, None], c, axis=2)  # (kh, kw, C, 1)
+    return ops.depthwise_conv(x, ops.convert_to_tensor(dk), strides=stride, padding="valid")
+
+
+def gaussian_kernel(size: int, sigma: float) -> np.ndarray:
+    """MATLAB ``fspecial('gaussian', size, sigma)``: normalized to sum 1."""
+    r = (size - 1) / 2.0
+    ax = np.arange(size, dtype=np.float64) - r
+    g = np.exp(-(ax[:, None] ** 2 + ax[None, :] ** 2) / (2.0 * sigma**2))
+    g[g < np.finfo(np.float64).eps * g.max()] = 0
+    return (g / g.sum()).astype(np.float32)
+
+
+def safe_sqrt(x, eps: float = 1e-12):
+    """sqrt with its argument bounded below by `eps`: finite gradient at 0 (piq#308)."""
+    return ops.sqrt(ops.maximum(x, eps))
+
+
+def floatx_guard(x):
+    """Casts to float32 whatever the global dtype policy is (metrics always run in float32)."""
+    return ops.cast(x, "float32")
+
+
+__all__ = [
+    "RGB2GRAY_MATLAB",
+    "check_pair",
+    "filter2d",
+    "floatx_guard",
+    "gaussian_kernel",
+    "pad2d",
+    "rgb_to_grey",
+    "safe_sqrt",
+]
