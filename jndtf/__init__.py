@@ -4,7 +4,8 @@ Importing ``jndtf`` is cheap: it loads no TensorFlow, no Keras and no OpenCV. Th
 sub-packages (see DESIGN.md):
 
 - ``jndtf.priors``, ``jndtf.baselines``, ``jndtf.apply``: the core, numpy + OpenCV only;
-- ``jndtf.iqa``, ``jndtf.losses``, ``jndtf.models`` ...: the training side (``pip install "jndtf[train]"``);
+- ``jndtf.iqa``, ``jndtf.losses``, ``jndtf.models`` ...: the training side
+  (``pip install "jndtf[train]"``);
 - ``jndtf.export``, ``jndtf.edge``: export and the edge runtime.
 """
 

@@ -33,4 +33,5 @@ def require(module: str, purpose: str = "") -> ModuleType:
         extra = EXTRA_OF.get(module.split(".")[0])
         why = f" for {purpose}" if purpose else ""
         hint = f'pip install "jndtf[{extra}]"' if extra else f"pip install {module.split('.')[0]}"
-        raise ImportError(f"jndtf needs `{module}`{why}, which is not installed: run {hint}") from err
+        msg = f"jndtf needs `{module}`{why}, which is not installed: run {hint}"
+        raise ImportError(msg) from err

@@ -37,8 +37,9 @@ def _where(source: str | os.PathLike | None) -> str:
     return f"{source}: " if source is not None else ""
 
 
-def check_image(image: np.ndarray, *, source: str | os.PathLike | None = None,
-                min_side: int = MIN_SIDE) -> np.ndarray:
+def check_image(
+    image: np.ndarray, *, source: str | os.PathLike | None = None, min_side: int = MIN_SIDE
+) -> np.ndarray:
     """Validates an in-memory image and returns it as uint8/float32 RGB ``HxWx3``.
 
     Accepts uint8, uint16 (scaled by 1/257) or float arrays (must already be in 0..255),
@@ -53,16 +54,19 @@ def check_image(image: np.ndarray, *, source: str | os.PathLike | None = None,
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4):
-        raise ImageError(f"{where}expected an image shaped HxW or HxWxC with C in 1..4, "
-                         f"got shape {arr.shape}")
+        raise ImageError(
+            f"{where}expected an image shaped HxW or HxWxC with C in 1..4, got shape {arr.shape}"
+        )
     if arr.shape[2] in (2, 4):
         arr = arr[..., :-1]
     if arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)
     h, w = arr.shape[:2]
     if min(h, w) < min_side:
-        raise ImageError(f"{where}image is {h}x{w} pixels; jndtf needs at least "
-                         f"{min_side}x{min_side} (the largest classical kernel must fit)")
+        raise ImageError(
+            f"{where}image is {h}x{w} pixels; jndtf needs at least "
+            f"{min_side}x{min_side} (the largest classical kernel must fit)"
+        )
     if arr.dtype == np.uint8:
         return np.ascontiguousarray(arr)
     if arr.dtype == np.uint16:
@@ -73,8 +77,10 @@ def check_image(image: np.ndarray, *, source: str | os.PathLike | None = None,
             raise ImageError(f"{where}image contains NaN or Inf values")
         lo, hi = float(arr.min()), float(arr.max())
         if lo < 0.0 or hi > 255.0:
-            raise ImageError(f"{where}pixel values span {lo:.4g}..{hi:.4g}; jndtf expects the "
-                             "0..255 scale (multiply 0..1 images by 255)")
+            raise ImageError(
+                f"{where}pixel values span {lo:.4g}..{hi:.4g}; jndtf expects the "
+                "0..255 scale (multiply 0..1 images by 255)"
+            )
         return np.ascontiguousarray(arr)
     raise ImageError(f"{where}unsupported pixel type {arr.dtype}")
 
@@ -98,11 +104,15 @@ def load_image(path: str | os.PathLike, *, min_side: int = MIN_SIDE) -> np.ndarr
         raise ImageError(f"{path}: file is empty")
     bgr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if bgr is None:
-        raise ImageError(f"{path}: not a readable image (corrupt, truncated, or an unsupported "
-                         f"format; supported: {', '.join(IMAGE_SUFFIXES)})")
+        raise ImageError(
+            f"{path}: not a readable image (corrupt, truncated, or an unsupported "
+            f"format; supported: {', '.join(IMAGE_SUFFIXES)})"
+        )
     if _looks_truncated(path, data):
-        raise ImageError(f"{path}: the file is truncated (decoder reached the end of the data "
-                         "early); re-export or re-download it")
+        raise ImageError(
+            f"{path}: the file is truncated (decoder reached the end of the data "
+            "early); re-export or re-download it"
+        )
     if bgr.ndim == 3 and bgr.shape[2] == 3:
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     elif bgr.ndim == 3 and bgr.shape[2] == 4:

@@ -13,15 +13,19 @@ Conventions every metric in ``jndtf.iqa`` follows:
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 from keras import ops
 
 #: MATLAB ``rgb2gray`` weights (the luma of ITU-R BT.601 with MATLAB's rounding of coefficients).
 RGB2GRAY_MATLAB = (0.2989, 0.5870, 0.1140)
 
-_PAD_MODES = {"zeros": "constant", "symmetric": "symmetric", "edge": "edge", "wrap": "wrap",
-              "reflect": "reflect"}
+_PAD_MODES = {
+    "zeros": "constant",
+    "symmetric": "symmetric",
+    "edge": "edge",
+    "wrap": "wrap",
+    "reflect": "reflect",
+}
 
 
 def check_pair(x, y, *, name: str = "metric"):
@@ -34,8 +38,10 @@ def check_pair(x, y, *, name: str = "metric"):
     x = ops.cast(ops.convert_to_tensor(x), "float32")
     y = ops.cast(ops.convert_to_tensor(y), "float32")
     if len(x.shape) != 4 or len(y.shape) != 4:
-        raise ValueError(f"{name}: expected NHWC batches of rank 4, got shapes {tuple(x.shape)} "
-                         f"and {tuple(y.shape)}; add a batch axis with x[None]")
+        raise ValueError(
+            f"{name}: expected NHWC batches of rank 4, got shapes {tuple(x.shape)} "
+            f"and {tuple(y.shape)}; add a batch axis with x[None]"
+        )
     sx, sy = tuple(x.shape), tuple(y.shape)
     if any(a is not None and b is not None and a != b for a, b in zip(sx, sy, strict=True)):
         raise ValueError(f"{name}: the two images must have the same shape, got {sx} and {sy}")
@@ -68,9 +74,9 @@ def pad2d(x, pad_top: int, pad_bottom: int, pad_left: int, pad_right: int, mode:
     if np_mode == "wrap":
         # keras.ops.pad has no wrap mode: concatenate slices instead.
         if pad_top or pad_bottom:
-            x = ops.concatenate([x[:, x.shape[1] - pad_top:], x, x[:, :pad_bottom]], axis=1)
+            x = ops.concatenate([x[:, x.shape[1] - pad_top :], x, x[:, :pad_bottom]], axis=1)
         if pad_left or pad_right:
-            x = ops.concatenate([x[:, :, x.shape[2] - pad_left:], x, x[:, :, :pad_right]], axis=2)
+            x = ops.concatenate([x[:, :, x.shape[2] - pad_left :], x, x[:, :, :pad_right]], axis=2)
         return x
     return ops.pad(x, widths, mode=np_mode)
 
