@@ -1,0 +1,308 @@
+"""The `jndtf` command line. Thin commands: each fills a frozen settings object or calls one
+library function; heavy imports (TensorFlow, the models) happen inside the command that needs them,
+so `jndtf --help` is instant and never loads TensorFlow."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from jndtf import __version__
+
+app = typer.Typer(
+    name="jndtf",
+    help="Just-noticeable-difference (JND) maps: priors, classical models, noise injection, "
+    "learned models, export and the edge runtime.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+stdout = Console()
+
+#: errors a user can act on: printed as one line, exit code 2, no traceback
+USER_ERRORS = (ValueError, KeyError, FileNotFoundError, ImportError, OSError)
+
+
+@contextmanager
+def user_errors():
+    """Turns the library's validation errors into a one-line message and exit code 2."""
+    try:
+        yield
+    except USER_ERRORS as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        err.print(f"[bold red]error:[/] {msg}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def for_each(items: Iterable, label: str, fn: Callable) -> list:
+    """Runs `fn` on every item with a progress bar. A file that fails is reported by name and
+    skipped; the others still run. Exit code 1 at the end if any failed."""
+    items = list(items)
+    results, failed = [], []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+        disable=len(items) < 2 or not err.is_terminal,
+    ) as bar:
+        task = bar.add_task(label, total=len(items))
+        for item in items:
+            try:
+                results.append(fn(item))
+            except USER_ERRORS as e:
+                failed.append(item)
+                msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+                err.print(f"[bold red]error:[/] {msg}", highlight=False)
+            bar.advance(task)
+    if failed:
+        err.print(
+            f"[bold red]{len(failed)} of {len(items)} inputs failed[/]; the others were written"
+        )
+        raise typer.Exit(1)
+    return results
+
+
+def _version(value: bool) -> None:
+    if value:
+        stdout.print(f"jndtf {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """jndtf: JND maps for people and for machines."""
+
+
+InputPath = Annotated[
+    Path, typer.Argument(help="An image file or a folder of images.", show_default=False)
+]
+OutDir = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).")]
+
+
+@app.command("list")
+def list_() -> None:
+    """List the prior maps and the JND models this installation provides."""
+    from jndtf import baselines
+    from jndtf import priors as priors_mod
+
+    stdout.print("[bold]prior maps[/] (jndtf priors --names ...)")
+    for name, doc in priors_mod.describe().items():
+        stdout.print(f"  {name:<28} {doc}", highlight=False)
+    stdout.print("[bold]classical JND models[/] (jndtf baseline MODEL ...)")
+    for name in baselines.available():
+        stdout.print(f"  {name:<28} {baselines.info(name).citation}", highlight=False)
+
+
+@app.command()
+def priors(
+    image: InputPath,
+    out_dir: OutDir = Path("out/priors"),
+    names: Annotated[
+        str,
+        typer.Option(
+            "--names",
+            help="Comma-separated prior names (default: all; `jndtf list` names them).",
+        ),
+    ] = "",
+) -> None:
+    """Write every prior map of IMAGE (or of each image in a folder) as PNG + .npy.
+
+    Files: OUT/<image stem>/<prior>.npy (float32, the prior's own units) and .png (scaled).
+    """
+    from jndtf import jobs
+    from jndtf import priors as priors_mod
+
+    with user_errors():
+        wanted = [n.strip() for n in names.split(",") if n.strip()] or None
+        if wanted:
+            priors_mod.check_names(wanted)
+        files = jobs.resolve_inputs(image)
+    records = for_each(files, "priors", lambda p: jobs.write_priors(p, out_dir, wanted))
+    for r in records:
+        stdout.print(
+            f"{r.image.name}: {len(r.files) // 2} maps in {r.seconds:.2f} s -> "
+            f"{out_dir / r.image.stem}",
+            highlight=False,
+        )
+
+
+@app.command()
+def baseline(
+    model: Annotated[
+        str,
+        typer.Argument(help="Classical JND model (`jndtf list` names them).", show_default=False),
+    ],
+    image: InputPath,
+    out_dir: OutDir = Path("out/baseline"),
+) -> None:
+    """Compute a classical JND map (MODEL) of IMAGE or of each image in a folder.
+
+    Files: OUT/<image stem>/jnd_<MODEL>.npy (float32, pixel units 0..255) and .png (scaled).
+    """
+    from jndtf import baselines, jobs
+
+    with user_errors():
+        baselines.get(model)
+        files = jobs.resolve_inputs(image)
+    records = for_each(files, f"{model}", lambda p: jobs.write_baseline(p, out_dir, model))
+    for r in records:
+        stdout.print(
+            f"{r.image.name}: mean JND {r.mean_jnd:.2f} in {r.seconds:.2f} s -> {r.files[0]}",
+            highlight=False,
+        )
+
+
+@app.command()
+def inject(
+    image: InputPath,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output image file (single input) or folder (folder input).",
+        ),
+    ] = Path("out/inject"),
+    jnd: Annotated[
+        Path | None,
+        typer.Option("--jnd", help="JND map .npy in pixel units (from `jndtf baseline`)."),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Compute the JND map with this model instead of --jnd."),
+    ] = None,
+    psnr: Annotated[
+        float | None,
+        typer.Option("--psnr", help="Target PSNR in dB (the ACoL paper compares at 26.06)."),
+    ] = None,
+    mse: Annotated[
+        float | None,
+        typer.Option("--mse", help="Target MSE instead of --psnr (the hmJND paper uses 100)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random ±1 signs R.")] = 0,
+) -> None:
+    """Inject JND-shaped noise, eq. (7): clip(x + λ·R·JND), λ solved to hit --psnr or --mse.
+
+    Writes the distorted image and OUT.json (λ, achieved PSNR/MSE, seed, timings).
+    """
+    from jndtf import jobs
+
+    with user_errors():
+        if (psnr is None) == (mse is None):
+            raise ValueError("give exactly one of --psnr or --mse")
+        if (jnd is None) == (model is None):
+            raise ValueError("give exactly one of --jnd MAP.npy or --model NAME")
+        files = jobs.resolve_inputs(image)
+        if jnd is not None and len(files) > 1:
+            raise ValueError(
+                "--jnd takes one map, so IMAGE must be one file (use --model for folders)"
+            )
+        if model is not None:
+            from jndtf import baselines
+
+            baselines.get(model)
+
+    single = len(files) == 1 and image.is_file() and out.suffix != ""
+
+    def target(p: Path) -> Path:
+        if single:
+            return out
+        tag = f"psnr{psnr:g}" if psnr is not None else f"mse{mse:g}"
+        return out / f"{p.stem}_{model or 'jnd'}_{tag}.png"
+
+    records = for_each(
+        files,
+        "inject",
+        lambda p: jobs.write_injection(
+            p, target(p), model=model, jnd_path=jnd, psnr=psnr, mse=mse, seed=seed
+        ),
+    )
+    for r in records:
+        stdout.print(
+            f"{Path(r.image).name}: PSNR {r.psnr:.3f} dB, MSE {r.mse:.2f}, "
+            f"λ={r.scale:.4f} -> {r.output}",
+            highlight=False,
+        )
+
+
+@app.command()
+def samples(
+    out_dir: OutDir = Path("out/samples"),
+    clip: Annotated[
+        bool, typer.Option("--clip/--no-clip", help="Also write the synthesized camera clip.")
+    ] = True,
+) -> None:
+    """Write the sample photos (scikit-image's bundled real photos) and a synthesized clip."""
+    from jndtf import samples as samples_mod
+
+    with user_errors():
+        paths = samples_mod.write_samples(out_dir)
+        for p in paths:
+            stdout.print(f"wrote {p}", highlight=False)
+        if clip:
+            path = samples_mod.synthesize_clip(out_dir / "camera.mp4")
+            stdout.print(f"wrote {path}", highlight=False)
+
+
+@app.command()
+def demo(
+    out_dir: OutDir = Path("out/demo"),
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Folder of images (default: the shipped sample photos)."),
+    ] = None,
+    psnr: Annotated[float, typer.Option("--psnr", help="Injection target in dB.")] = 26.06,
+    models: Annotated[
+        str, typer.Option("--models", help="Comma-separated JND models (default: all registered).")
+    ] = "",
+) -> None:
+    """The main job end to end: priors -> JND maps -> injection at one PSNR -> side-by-side
+    images and a table of timings and achieved PSNR (OUT/summary.md, OUT/summary.csv)."""
+    from jndtf import demo as demo_mod
+
+    with user_errors():
+        settings = demo_mod.DemoSettings(
+            out_dir=out_dir,
+            data=data,
+            psnr=psnr,
+            models=tuple(m.strip() for m in models.split(",") if m.strip()),
+        )
+        demo_mod.check(settings)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    ) as bar:
+        task = bar.add_task("demo", total=None)
+
+        def step(description: str, done: int, total: int) -> None:
+            bar.update(task, description=description, completed=done, total=total)
+
+        with user_errors():
+            summary = demo_mod.run_demo(settings, progress=step)
+    stdout.print(summary.markdown(), highlight=False)
+    stdout.print(f"\nwrote {summary.out_dir}", highlight=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

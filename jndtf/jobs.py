@@ -1,0 +1,182 @@
+"""The CLI's jobs as library functions: one image in, files out (atomically), a record back.
+
+Each function handles a single image so that the caller (the CLI, a script, a notebook) owns the
+loop, the progress bar and the policy for bad files. Output layout, the same for every job:
+``OUT/<image stem>/<map name>.png`` (scaled for viewing) + ``.npy`` (float32, real units).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from jndtf.io import (
+    atomic_write_bytes,
+    iter_images,
+    load_image,
+    map_to_png,
+    save_image,
+    save_npy,
+)
+
+
+def resolve_inputs(path: str | Path) -> list[Path]:
+    """An image file -> [it]; a folder -> its images, sorted (FileNotFoundError, ValueError)."""
+    path = Path(path)
+    if path.is_dir():
+        files = list(iter_images(path))
+        if not files:
+            raise ValueError(f"{path}: folder holds no images (looked for .png, .jpg, ...)")
+        return files
+    if path.is_file():
+        return [path]
+    raise FileNotFoundError(f"{path}: no such file or folder")
+
+
+def write_map(out_dir: Path, name: str, value: np.ndarray) -> list[Path]:
+    """Writes `value` as NAME.npy (exact) and NAME.png (scaled for viewing)."""
+    npy, png = out_dir / f"{name}.npy", out_dir / f"{name}.png"
+    save_npy(npy, value.astype(np.float32))
+    save_image(png, map_to_png(value, vmax=1.0 if name in UNIT_MAPS else None))
+    return [npy, png]
+
+
+#: maps that live in 0..1 (shown 0 -> black, 1 -> white instead of percentile scaling)
+UNIT_MAPS = {"edge_protect", "saliency"}
+
+
+@dataclass(frozen=True)
+class PriorsRecord:
+    """What `write_priors` did for one image."""
+
+    image: Path
+    files: list[Path]
+    seconds: float
+
+
+def write_priors(
+    image_path: Path, out_root: Path, names: Sequence[str] | None = None
+) -> PriorsRecord:
+    """Computes the prior maps of one image and writes them under ``out_root/<stem>/``."""
+    from jndtf import priors
+
+    image = load_image(image_path)
+    t0 = time.perf_counter()
+    maps = priors.compute_all(image, names=names)
+    seconds = time.perf_counter() - t0
+    out_dir = out_root / image_path.stem
+    files: list[Path] = []
+    for name, value in maps.items():
+        files += write_map(out_dir, name, value)
+    return PriorsRecord(image_path, files, seconds)
+
+
+def compute_jnd(image: np.ndarray, model: str) -> np.ndarray:
+    """The JND map of `model` (a registered classical baseline) for an RGB image, HxWxC float32."""
+    from jndtf import baselines
+
+    return np.asarray(baselines.get(model)(image), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class BaselineRecord:
+    """What `write_baseline` did for one image."""
+
+    image: Path
+    model: str
+    files: list[Path]
+    seconds: float
+    mean_jnd: float
+
+
+def write_baseline(image_path: Path, out_root: Path, model: str) -> BaselineRecord:
+    """Computes `model`'s JND map of one image and writes ``out_root/<stem>/jnd_<model>.*``."""
+    image = load_image(image_path)
+    t0 = time.perf_counter()
+    jnd = compute_jnd(image, model)
+    seconds = time.perf_counter() - t0
+    files = write_map(out_root / image_path.stem, f"jnd_{model}", jnd)
+    return BaselineRecord(image_path, model, files, seconds, float(jnd.mean()))
+
+
+@dataclass(frozen=True)
+class InjectRecord:
+    """What `write_injection` did for one image (also written as a JSON sidecar)."""
+
+    image: str
+    output: str
+    jnd_source: str
+    target_psnr: float | None
+    target_mse: float | None
+    psnr: float
+    mse: float
+    scale: float
+    seed: int
+    seconds: dict = field(default_factory=dict)
+
+
+def load_jnd_file(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    """Reads a .npy JND map (HxW, HxWx1 or HxWx3, float, pixel units) and checks its size."""
+    path = Path(path)
+    if path.suffix != ".npy":
+        raise ValueError(
+            f"{path}: --jnd takes a .npy map in pixel units (as written by "
+            "`jndtf baseline`); PNG previews are scaled and cannot be used"
+        )
+    try:
+        jnd = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: not a readable .npy file ({err})") from None
+    if jnd.shape[:2] != tuple(shape):
+        raise ValueError(
+            f"{path}: JND map is {jnd.shape[0]}x{jnd.shape[1]} but the image is "
+            f"{shape[0]}x{shape[1]}"
+        )
+    return jnd.astype(np.float32)
+
+
+def write_injection(
+    image_path: Path,
+    output: Path,
+    *,
+    model: str | None = None,
+    jnd_path: Path | None = None,
+    psnr: float | None = None,
+    mse: float | None = None,
+    seed: int = 0,
+) -> InjectRecord:
+    """Eq. (7) noise injection of one image at a target PSNR or MSE; writes the image + JSON."""
+    from jndtf.apply import inject
+
+    image = load_image(image_path)
+    t0 = time.perf_counter()
+    if jnd_path is not None:
+        jnd, source = load_jnd_file(jnd_path, image.shape[:2]), str(jnd_path)
+    elif model is not None:
+        jnd, source = compute_jnd(image, model), model
+    else:
+        raise ValueError("give a JND map (--jnd MAP.npy) or a model name (--model NAME)")
+    t1 = time.perf_counter()
+    res = inject(image, jnd, psnr=psnr, mse=mse, seed=seed)
+    t2 = time.perf_counter()
+    save_image(output, res.image)
+    record = InjectRecord(
+        str(image_path),
+        str(output),
+        source,
+        psnr,
+        mse,
+        float(res.psnr),
+        float(res.mse),
+        float(res.scale),
+        seed,
+        {"jnd": round(t1 - t0, 4), "inject": round(t2 - t1, 4)},
+    )
+    sidecar = output.with_suffix(output.suffix + ".json")
+    atomic_write_bytes(sidecar, json.dumps(asdict(record), indent=2).encode())
+    return record
