@@ -1,0 +1,61 @@
+"""Losses of the JND papers in ``keras.ops`` (needs the [train] extra).
+
+Every loss is a function returning one value per image, ``(N,)``, and a thin
+:class:`keras.losses.Loss` around it (serializable under the ``jndtf`` package):
+
+============================  =====================================  ==============================
+function                      Loss class                             source
+============================  =====================================  ==============================
+``metric_loss``               ``IQALoss(metric)``                    any :mod:`jndtf.iqa` metric
+``gradient_loss``             ``GradientLoss``                       ACoL-JND eq. (5)
+``acol_loss``                 ``ACoLJNDLoss(l1="aiqa")``             ACoL-JND eq. (6)
+``dmv_cross_entropy``         ``DMVCrossEntropyLoss``                DMV-JND eqs. (8)-(9)
+``dmv_magnitude_loss``        ``DMVMagnitudeLoss``                   DMV-JND eqs. (10)-(13)
+``dmv_spatial_loss``          ``DMVSpatialLoss``                     DMV-JND eqs. (14)-(15)
+``dmv_loss``                  ``DMVJNDLoss``                         DMV-JND eq. (7)
+``hmjnd_loss``                ``HmJNDLoss``                          hmJND-Net eq. (2)
+============================  =====================================  ==============================
+
+The A-IQA loss (Jin et al. 2022, L1 of ACoL-JND) lives with its classifier in
+:mod:`jndtf.models.aiqa` (``AIQALoss``). Submodules load on first attribute access.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "metric_loss": "iqa_loss",
+    "IQALoss": "iqa_loss",
+    "gradient_magnitude": "gradient",
+    "gradient_loss_map": "gradient",
+    "gradient_loss": "gradient",
+    "GradientLoss": "gradient",
+    "acol_loss": "gradient",
+    "ACoLJNDLoss": "gradient",
+    "dmv_cross_entropy": "dmv",
+    "dmv_magnitude_loss": "dmv",
+    "dmv_spatial_loss": "dmv",
+    "dmv_loss": "dmv",
+    "DMVCrossEntropyLoss": "dmv",
+    "DMVMagnitudeLoss": "dmv",
+    "DMVSpatialLoss": "dmv",
+    "DMVJNDLoss": "dmv",
+    "hmjnd_feature_loss": "hmjnd",
+    "hmjnd_pixel_loss": "hmjnd",
+    "hmjnd_loss": "hmjnd",
+    "HmJNDLoss": "hmjnd",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jndtf.losses' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"jndtf.losses.{module}"), name)
+
+
+def __dir__():
+    return __all__
