@@ -1,7 +1,7 @@
 """Chou & Li 1995: the first pixel-domain JND profile (luminance vs texture, maximum).
 
 C.-H. Chou, Y.-C. Li, "A perceptually tuned subband image coder based on the measure of
-just-noticeable-distortion profile", IEEE TCSVT 5(6):467-476, 1995, eqs. (1)-(3)::
+just-noticeable-distortion profile", IEEE TCSVT 5(6):467-476, 1995::
 
     bg = filter2(B, I) / 32                 (zero padding, not floored)
     mg = max_k |G_k * I| / 16               (four 5x5 directional kernels, no edge weight)

@@ -8,11 +8,11 @@ research-only licence) rather than the Python ports: zero padding in every ``fil
 ``imfilter``, MATLAB rounding, ``strel('disk', 3)`` and MATLAB's Canny with thresholds relative
 to the largest gradient (see :mod:`jndtf.priors.edges`, :mod:`jndtf.priors.pattern`)::
 
-    LA = 0.7 T(bg)                                   luminance adaptation (eq. (2))
-    CM = 1.84 Lc^2.4 / (Lc^2 + 26^2)                 contrast masking (eq. (4))
-    PM = Lc * 0.3 Pc^2.7 / (Pc^2 + 1)                pattern masking (eqs. (9)-(10))
+    LA = 0.7 T(bg)                                   luminance adaptation
+    CM = 1.84 Lc^2.4 / (Lc^2 + 26^2)                 contrast masking
+    PM = Lc * 0.3 Pc^2.7 / (Pc^2 + 1)                pattern masking
     VM = max(CM, PM * EP)                            visual masking with edge protection
-    JND = LA + VM - 0.3 min(LA, VM)                  NAMM combination (eq. (12))
+    JND = LA + VM - 0.3 min(LA, VM)                  NAMM combination
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ in video coding", Signal Processing: Image Communication 20(7):662-680, 2005 (an
     JNDl = 17 (1 - sqrt(bg / 127)) + 3  if bg <= 127, else 3/128 (bg - 127) + 3
     Gm   = max_k |G_k * I| / 16 * W                       (W: edge weight, jndtf.priors.edges)
     JNDt = Gm (0.0001 bg + 0.115) + 0.5 - 0.01 bg
-    JND  = JNDl + JNDt - 0.3 min(JNDl, JNDt)              (NAMM, eq. (7))
+    JND  = JNDl + JNDt - 0.3 min(JNDl, JNDt)              (NAMM)
 
 The MATLAB downsampling branch for large images is left out, as the released code comments it
 out (it allocated its outputs at full size). The texture term is negative where ``bg > 50`` and

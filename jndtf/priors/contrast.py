@@ -1,4 +1,4 @@
-"""Luminance contrast and contrast masking (Wu et al. 2017, eqs. (3)-(4)).
+"""Luminance contrast and contrast masking (Wu et al. 2017, spatial masking).
 
 Wu et al., "Enhanced just noticeable difference model for images with pattern complexity",
 IEEE TIP 26(6), 2017. The luminance contrast ``Lc`` is the local standard deviation over a 5x5
@@ -54,7 +54,7 @@ def _contrast_transducer(lc: np.ndarray) -> np.ndarray:
 
 
 def luminance_contrast(image: np.ndarray, *, radius: int = CONTRAST_RADIUS) -> np.ndarray:
-    """Luminance contrast ``Lc``: the local standard deviation over a 5x5 window (Wu 2017, eq. (3)).
+    """Luminance contrast ``Lc``: the local standard deviation over a 5x5 window (Wu 2017).
 
     Args:
         image: uint8 or float (0..255) grey ``HxW`` or RGB ``HxWx3`` (converted to luma).
@@ -75,12 +75,12 @@ def luminance_contrast(image: np.ndarray, *, radius: int = CONTRAST_RADIUS) -> n
 
 
 def contrast_masking_transducer(lc: np.ndarray) -> np.ndarray:
-    """``1.84 Lc^2.4 / (Lc^2 + 26^2)`` (Wu 2017, eq. (4)) on a given ``Lc`` map (float32)."""
+    """``1.84 Lc^2.4 / (Lc^2 + 26^2)`` (Wu 2017) on a given ``Lc`` map (float32)."""
     return _contrast_transducer(lc).astype(np.float32)
 
 
 def contrast_masking(image: np.ndarray) -> np.ndarray:
-    """Contrast masking ``CM = 1.84 Lc^2.4 / (Lc^2 + 26^2)`` (Wu et al. 2017, IEEE TIP, eq. (4)).
+    """Contrast masking ``CM = 1.84 Lc^2.4 / (Lc^2 + 26^2)`` (Wu et al. 2017, IEEE TIP).
 
     Args:
         image: uint8 or float (0..255) grey ``HxW`` or RGB ``HxWx3`` (converted to luma).

@@ -1,8 +1,8 @@
 """Background luminance and luminance adaptation (LA), with the MATLAB conventions they need.
 
 The background luminance is the weighted 5x5 mean of Chou & Li (1995), kernel ``B`` / 32; the
-luminance-adaptation threshold is their visibility curve ``T(bg)`` (eq. (1) of Chou & Li 1995,
-eq. (3) of Yang et al. 2005, eq. (2) of Wu et al. 2017)::
+luminance-adaptation threshold is their visibility curve ``T(bg)``, reused by Yang et al. 2005
+and Wu et al. 2017::
 
     T(bg) = 17 * (1 - sqrt(bg / 127)) + 3    if bg <= 127
     T(bg) = 3 / 128 * (bg - 127) + 3         otherwise
@@ -125,7 +125,7 @@ def _luminance_adaptation(luma: np.ndarray, variant: Variant, factor: float | No
 
 
 def background_luminance(image: np.ndarray, *, floor: bool = False) -> np.ndarray:
-    """Average background luminance ``bg = filter2(B, I) / 32`` (Chou & Li 1995, eq. (2)).
+    """Average background luminance ``bg = filter2(B, I) / 32`` (Chou & Li 1995).
 
     Args:
         image: uint8 or float (0..255) grey ``HxW`` or RGB ``HxWx3`` (converted to luma).
@@ -157,7 +157,7 @@ def dark_background_remap(bg: np.ndarray, *, min_lum: float = DARK_MIN_LUMINANCE
 
 
 def luminance_threshold(bg: np.ndarray) -> np.ndarray:
-    """The visibility threshold ``T(bg)`` of Chou & Li 1995 (eq. (1)), in grey levels.
+    """The visibility threshold ``T(bg)`` of Chou & Li 1995, in grey levels.
 
     ``17 (1 - sqrt(bg / 127)) + 3`` for ``bg <= 127``, else ``3/128 (bg - 127) + 3``.
 
@@ -175,10 +175,10 @@ def luminance_adaptation(
 ) -> np.ndarray:
     """Luminance-adaptation JND ``LA = factor * T(bg)``.
 
-    ``variant="wu2017"``: eq. (2) of Wu et al., "Enhanced just noticeable difference model for
+    ``variant="wu2017"``: Wu et al., "Enhanced just noticeable difference model for
     images with pattern complexity", IEEE TIP 26(6), 2017, as its MATLAB code computes it:
     ``bg = floor(filter2(B, I) / 32)``, dark backgrounds lifted by :func:`dark_background_remap`,
-    factor 0.7. ``variant="yang2005"``: eq. (3) of Yang et al., "Just noticeable distortion model
+    factor 0.7. ``variant="yang2005"``: Yang et al., "Just noticeable distortion model
     and its applications in video coding", Signal Process. Image Commun. 20(7), 2005:
     ``bg = filter2(B, I) / 32`` (not floored), factor 1.
 

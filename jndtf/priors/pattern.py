@@ -1,4 +1,4 @@
-"""Orientation-based pattern complexity and pattern masking (Wu et al. 2017, eqs. (5)-(10)).
+"""Orientation-based pattern complexity and pattern masking (Wu et al. 2017).
 
 Wu et al., "Enhanced just noticeable difference model for images with pattern complexity",
 IEEE TIP 26(6), 2017. jndtf follows the rules of the authors' MATLAB code
@@ -156,7 +156,7 @@ def _complexity_transducer(pc: np.ndarray) -> np.ndarray:
 
 
 def orientation_codes(image: np.ndarray) -> np.ndarray:
-    """Quantized gradient orientation per pixel (Wu 2017, eqs. (5)-(7); rules in the module doc).
+    """Quantized gradient orientation per pixel (Wu 2017; rules in the module doc).
 
     Args:
         image: uint8 or float (0..255) grey ``HxW`` or RGB ``HxWx3`` (converted to luma).
@@ -173,7 +173,7 @@ def orientation_codes(image: np.ndarray) -> np.ndarray:
 
 
 def pattern_complexity_count(image: np.ndarray) -> np.ndarray:
-    """Number of distinct orientation codes in each 3x3 neighbourhood (Wu 2017, eq. (8)).
+    """Number of distinct orientation codes in each 3x3 neighbourhood (Wu 2017).
 
     Args:
         image: uint8 or float (0..255) grey ``HxW`` or RGB ``HxWx3`` (converted to luma).
@@ -187,7 +187,7 @@ def pattern_complexity_count(image: np.ndarray) -> np.ndarray:
 def pattern_complexity(image: np.ndarray) -> np.ndarray:
     """Pattern complexity ``Pc``: the distinct-code count after a 3x3 Gaussian (sigma 1).
 
-    Wu et al. 2017, IEEE TIP, eq. (8) and the smoothing of its MATLAB code
+    Wu et al. 2017, IEEE TIP, and the smoothing of its MATLAB code
     (``imfilter(cmlx, fspecial('gaussian', 3, 1))``, zero padding, so the frame drops below 1).
 
     Args:
@@ -205,7 +205,7 @@ def pattern_complexity(image: np.ndarray) -> np.ndarray:
 
 
 def complexity_transducer(pc: np.ndarray) -> np.ndarray:
-    """``C_t = 0.3 Pc^2.7 / (Pc^2 + 1)`` (Wu 2017, eq. (9)) on a given ``Pc`` map (float32).
+    """``C_t = 0.3 Pc^2.7 / (Pc^2 + 1)`` (Wu 2017) on a given ``Pc`` map (float32).
 
     Example:
         >>> round(float(complexity_transducer(np.array([1.0]))[0]), 6)
@@ -215,7 +215,7 @@ def complexity_transducer(pc: np.ndarray) -> np.ndarray:
 
 
 def pattern_masking(image: np.ndarray) -> np.ndarray:
-    """Pattern masking ``PM = Lc * C_t(Pc)`` (Wu et al. 2017, IEEE TIP, eq. (10)).
+    """Pattern masking ``PM = Lc * C_t(Pc)`` (Wu et al. 2017, IEEE TIP).
 
     ``Lc`` is :func:`jndtf.priors.contrast.luminance_contrast`, ``C_t`` the complexity
     transducer of :func:`pattern_complexity`. Wu 2017 multiplies PM by its edge protection

@@ -1,8 +1,8 @@
 """Texture (spatial) masking of Yang et al. 2005 and Chou & Li 1995.
 
 Chou & Li, "A perceptually tuned subband image coder based on the measure of just-noticeable-
-distortion profile", IEEE TCSVT 5(6), 1995, eq. (3); Yang et al., "Just noticeable distortion
-model and its applications in video coding", Signal Process. Image Commun. 20(7), 2005, eq. (4)::
+distortion profile", IEEE TCSVT 5(6), 1995; Yang et al., "Just noticeable distortion
+model and its applications in video coding", Signal Process. Image Commun. 20(7), 2005::
 
     JNDt = Gm * (0.0001 bg + 0.115) + (0.5 - 0.01 bg)
 
@@ -42,7 +42,7 @@ def _texture(bg: np.ndarray, gm: np.ndarray) -> np.ndarray:
 
 
 def texture_masking(image: np.ndarray, *, edge_weighted: bool = True) -> np.ndarray:
-    """Texture masking ``JNDt`` of Yang et al. 2005 (eq. (4)) or Chou & Li 1995 (eq. (3)).
+    """Texture masking ``JNDt`` of Yang et al. 2005 or Chou & Li 1995.
 
     Args:
         image: uint8 or float (0..255) grey ``HxW`` or RGB ``HxWx3`` (converted to luma).
