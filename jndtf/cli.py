@@ -258,8 +258,12 @@ def samples(
         for p in paths:
             stdout.print(f"wrote {p}", highlight=False)
         if clip:
-            path = samples_mod.synthesize_clip(out_dir / "camera.mp4")
-            stdout.print(f"wrote {path}", highlight=False)
+            info = samples_mod.synthesize_clip(out_dir / "camera.mp4")
+            stdout.print(
+                f"wrote {info.path} ({info.frames} frames, {info.size[0]}x{info.size[1]}, "
+                f"{info.fps:g} fps, scene cuts at frames {list(info.cuts)})",
+                highlight=False,
+            )
 
 
 @app.command()
