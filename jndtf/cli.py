@@ -24,8 +24,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
-stdout = Console()
+err = Console(stderr=True, soft_wrap=True)
+stdout = Console(soft_wrap=True)
 
 #: errors a user can act on: printed as one line, exit code 2, no traceback
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, ImportError, OSError)

@@ -1,0 +1,154 @@
+"""The command line as a user meets it: help, outputs on disk, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import skimage.data
+from typer.testing import CliRunner
+
+from jndtf.cli import app
+from jndtf.io import load_image, save_image
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """A folder with two small real photos (crops keep the test fast)."""
+    folder = tmp_path_factory.mktemp("photos")
+    save_image(folder / "cat.png", skimage.data.chelsea()[60:156, 150:278])
+    save_image(folder / "cup.png", skimage.data.coffee()[100:196, 200:328])
+    return folder
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.mark.parametrize("command", ["", "list", "priors", "baseline", "inject", "samples", "demo"])
+def test_every_command_has_help(command):
+    r = invoke(*([command] if command else []), "--help")
+    assert r.exit_code == 0, r.output
+    assert "Usage" in r.output
+
+
+def test_version():
+    r = invoke("--version")
+    assert r.exit_code == 0 and r.output.startswith("jndtf ")
+
+
+def test_list_names_priors_and_models():
+    r = invoke("list")
+    assert r.exit_code == 0
+    for name in ("pattern_masking", "saliency", "wu2017", "yang2005"):
+        assert name in r.output
+
+
+def test_priors_on_a_folder(photos, tmp_path):
+    r = invoke("priors", photos, "-o", tmp_path, "--names", "pattern_masking,saliency")
+    assert r.exit_code == 0, r.output
+    for stem in ("cat", "cup"):
+        pm = np.load(tmp_path / stem / "pattern_masking.npy")
+        assert pm.shape == (96, 128) and pm.dtype == np.float32
+        assert (tmp_path / stem / "saliency.png").is_file()
+    assert not (tmp_path / "cat" / "luminance_adaptation.npy").exists()
+
+
+def test_priors_unknown_name_is_a_one_line_error(photos, tmp_path):
+    r = invoke("priors", photos, "-o", tmp_path, "--names", "colourfulness")
+    assert r.exit_code == 2
+    assert "unknown prior(s) colourfulness" in r.output and "Traceback" not in r.output
+
+
+def test_folder_with_a_bad_file_keeps_the_good_ones(photos, tmp_path):
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "broken.png").write_bytes(b"\x89PNG not really")
+    save_image(mixed / "ok.png", load_image(photos / "cat.png"))
+    r = invoke("baseline", "wu2017", mixed, "-o", tmp_path / "out")
+    assert r.exit_code == 1
+    assert "broken.png" in r.output and "1 of 2 inputs failed" in r.output
+    assert (tmp_path / "out" / "ok" / "jnd_wu2017.npy").is_file()
+    assert not (tmp_path / "out" / "broken").exists()
+
+
+def test_baseline_unknown_model(photos, tmp_path):
+    r = invoke("baseline", "wu2099", photos / "cat.png", "-o", tmp_path)
+    assert r.exit_code == 2
+    assert "unknown JND baseline 'wu2099'" in r.output and "wu2017" in r.output
+
+
+def test_baseline_then_inject_from_the_map(photos, tmp_path):
+    assert invoke("baseline", "yang2005", photos / "cup.png", "-o", tmp_path).exit_code == 0
+    jnd = tmp_path / "cup" / "jnd_yang2005.npy"
+    out = tmp_path / "cup_26.png"
+    r = invoke("inject", photos / "cup.png", "--jnd", jnd, "--psnr", "26.06", "-o", out)
+    assert r.exit_code == 0, r.output
+    record = json.loads(out.with_suffix(".png.json").read_text())
+    assert abs(record["psnr"] - 26.06) <= 0.01
+    original = load_image(photos / "cup.png").astype(float)
+    mse = np.mean((load_image(out).astype(float) - original) ** 2)
+    assert abs(10 * np.log10(255**2 / mse) - 26.06) <= 0.01  # the file on disk, not the record
+
+
+def test_inject_folder_by_mse(photos, tmp_path):
+    r = invoke("inject", photos, "--model", "wu2017", "--mse", "100", "-o", tmp_path)
+    assert r.exit_code == 0, r.output
+    written = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert written == ["cat_wu2017_mse100.png", "cup_wu2017_mse100.png"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "wu2017"], "exactly one of --psnr or --mse"),
+        (["--model", "wu2017", "--psnr", "30", "--mse", "10"], "exactly one of --psnr or --mse"),
+        (["--psnr", "30"], "exactly one of --jnd MAP.npy or --model NAME"),
+        (["--jnd", "map.png", "--psnr", "30"], "takes a .npy map"),
+    ],
+)
+def test_inject_argument_errors(photos, tmp_path, args, message):
+    r = invoke("inject", photos / "cat.png", *args, "-o", tmp_path / "x.png")
+    assert r.exit_code in (1, 2) and message in r.output, r.output
+    assert "Traceback" not in r.output
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_tiny_image_error_names_the_size(tmp_path):
+    save_image(tmp_path / "tiny.png", np.zeros((10, 10, 3), np.uint8))
+    r = invoke("baseline", "wu2017", tmp_path / "tiny.png", "-o", tmp_path / "o")
+    assert r.exit_code == 1 and "10x10 pixels" in r.output
+
+
+def test_missing_input(tmp_path):
+    r = invoke("priors", tmp_path / "nope.png", "-o", tmp_path)
+    assert r.exit_code == 2 and "no such file or folder" in r.output
+
+
+def test_samples_without_clip(tmp_path):
+    r = invoke("samples", "-o", tmp_path, "--no-clip")
+    assert r.exit_code == 0, r.output
+    assert load_image(tmp_path / "astronaut.png").shape == (512, 512, 3)
+    assert not (tmp_path / "camera.mp4").exists()
+
+
+def test_demo_on_a_folder(photos, tmp_path):
+    r = invoke("demo", "--data", photos, "--models", "wu2017,yang2005", "-o", tmp_path)
+    assert r.exit_code == 0, r.output
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| wu2017 |" in summary and "| yang2005 |" in summary
+    side = load_image(tmp_path / "cat" / "side_by_side_wu2017.png")
+    assert side.shape == (96, 3 * 128 + 16, 3)
+    csv = (tmp_path / "summary.csv").read_text().splitlines()
+    assert csv[0].startswith("model,") and len(csv) == 3
+    for row in csv[1:]:
+        assert abs(float(row.split(",")[3]) - 26.06) <= 0.01
+
+
+def test_demo_rejects_unknown_model_before_work(tmp_path):
+    r = invoke("demo", "--models", "nope", "-o", tmp_path)
+    assert r.exit_code == 2 and "unknown JND baseline 'nope'" in r.output
+    assert not tmp_path.joinpath("summary.md").exists()
