@@ -10,8 +10,9 @@ Both papers compare JND models by the noise each map hides at the same noise lev
 jndtf writes both as ``distorted = clip(image + λ · R · jnd, 0, 255)`` (DESIGN.md), optionally
 rounded to uint8 as a saved image would be, and *solves* λ so that the final output (after clipping
 and rounding) has the requested MSE or PSNR. The MSE is a non-decreasing function of λ: without
-rounding it is a piecewise quadratic solved in closed form (sort the clipping points); with rounding
-it is a step function, bracketed around the closed-form guess and bisected.
+rounding it is a continuous piecewise quadratic, solved by safeguarded Newton steps to 1e-12 of the
+target; with rounding it is a step function, bracketed around that solution and narrowed by
+interpolation and bisection.
 
 Convention for R (``signs``):
 
@@ -184,29 +185,42 @@ class _Injector:
     def closed_form(self, target_mse: float) -> tuple[float, float]:
         """λ of the unrounded problem for `target_mse`, and the λ beyond which all is clipped.
 
-        Each element moves by ``min(λ |a|, headroom)``; with the clipping points
-        ``t = headroom / |a|`` sorted, ``N · MSE(λ) = Σ_{t <= λ} headroom² + λ² Σ_{t > λ} a²``.
+        Each element moves by ``min(λ |a|, headroom)``, so ``N · MSE(λ) = Σ min(λ |a|, h)²``: a
+        continuous, non-decreasing, piecewise-quadratic function with derivative
+        ``2 λ Σ_{unclipped} a²``. Solved by Newton's method inside a shrinking bracket (bisection
+        whenever a step leaves it) to 1e-12 of the target: an O(N) pass per step, no sort.
         """
-        a = self.a.ravel()
         x = self.x.ravel()
+        a = self.a.ravel()
         live = a != 0
-        a = a[live]
-        head = np.where(a > 0, PEAK - x[live], x[live])
-        a2 = a * a
-        t = head / np.abs(a)
-        order = np.argsort(t, kind="stable")
-        t, h2, a2 = t[order], head[order] ** 2, a2[order]
-        lam_top = float(t[-1]) if t.size else 0.0
-        if t.size == 0 or target_mse >= float(h2.sum()) / self.n:
-            return lam_top, lam_top
-        clipped_before = np.concatenate(([0.0], np.cumsum(h2)))  # Σ h² of the first k points
-        free_after = np.concatenate((np.cumsum(a2[::-1])[::-1], [0.0]))  # Σ a² from k on
-        # F at each clipping point t_k (the first k points clipped, point k just clipping).
-        f_at_t = clipped_before[:-1] + t * t * free_after[:-1]
+        abs_a = np.abs(a[live])
+        head = np.where(a[live] > 0, PEAK - x[live], x[live])
+        t = head / abs_a
+        lam_top = float(t.max()) if t.size else 0.0
         s = target_mse * self.n
-        k = int(np.searchsorted(f_at_t, s, side="right"))  # solution lies in [t_{k-1}, t_k)
-        k = min(k, t.size - 1)  # s just below max_mse, rounded above F(t_last)
-        lam = math.sqrt(max(s - clipped_before[k], 0.0) / free_after[k])
+        if t.size == 0 or s >= float(np.dot(head, head)):
+            return lam_top, lam_top
+
+        def f_and_slope(lam: float) -> tuple[float, float]:
+            move = np.minimum(lam * abs_a, head)
+            free = t > lam
+            return float(np.dot(move, move)), 2.0 * lam * float(np.dot(abs_a[free], abs_a[free]))
+
+        # Without clipping MSE(λ) = λ² mean(a²): its root is a lower bound of the solution.
+        lo, hi = math.sqrt(s / float(np.dot(abs_a, abs_a))), lam_top
+        lam = lo
+        for _ in range(100):
+            f, slope = f_and_slope(lam)
+            if abs(f - s) <= 1e-12 * s:
+                break
+            if f < s:
+                lo = lam
+            else:
+                hi = lam
+            step = lam + (s - f) / slope if slope > 0 else -1.0
+            lam = step if lo < step < hi else 0.5 * (lo + hi)
+            if hi - lo <= 1e-15 * hi:
+                break
         return lam, lam_top
 
 
@@ -327,7 +341,7 @@ def _solve(inj: _Injector, target: float, tol_db: float, asked: str) -> float:
     if not inj.quantize:
         return float(min(lam0, lam_top))  # exact up to floating point
 
-    # Rounded output: a step function of λ. Bracket around the closed-form guess, then bisect.
+    # Rounded output: a step function of λ. Bracket around the closed-form guess, then narrow.
     lo, hi = 0.0, lam_top
     m0 = inj.mse(lam0)
     if m0 < target:
@@ -351,10 +365,16 @@ def _solve(inj: _Injector, target: float, tol_db: float, asked: str) -> float:
                 hi = 0.0
     m_lo, m_hi = inj.mse(lo), inj.mse(hi)
     fine = tol_db / 50.0
-    for _ in range(200):
+    for it in range(200):
         if min(_db(m_lo, target), _db(m_hi, target)) <= fine or hi - lo <= 1e-13 * max(hi, 1e-300):
             break
+        # Interpolate (the MSE is locally smooth at image scale), bisect every third step or
+        # when the interpolated point falls outside the middle 98 % of the bracket.
         mid = 0.5 * (lo + hi)
+        if it % 3 != 2 and m_hi > m_lo:
+            guess = lo + (target - m_lo) / (m_hi - m_lo) * (hi - lo)
+            if lo + 0.01 * (hi - lo) < guess < hi - 0.01 * (hi - lo):
+                mid = guess
         m_mid = inj.mse(mid)
         if m_mid < target:
             lo, m_lo = mid, m_mid
