@@ -17,8 +17,20 @@ from jndtf.apply.inject import (
     psnr_from_mse,
     random_signs,
 )
-from jndtf.apply.picture_jnd import PictureJND, picture_jnd_jpeg
-from jndtf.apply.preprocess import block_means, preprocess_jpeg, qstep_map, quantize_by_jnd
+from jndtf.apply.picture_jnd import (
+    PictureJND,
+    jpeg_round_trip,
+    picture_jnd_jpeg,
+    psnr_db,
+    visible_fraction,
+)
+from jndtf.apply.preprocess import (
+    block_means,
+    preprocess_jpeg,
+    qp_from_qstep,
+    qstep_map,
+    quantize_by_jnd,
+)
 
 __all__ = [
     "InjectionError",
@@ -26,11 +38,15 @@ __all__ = [
     "PictureJND",
     "block_means",
     "inject",
+    "jpeg_round_trip",
     "mse_from_psnr",
     "picture_jnd_jpeg",
     "preprocess_jpeg",
+    "psnr_db",
     "psnr_from_mse",
+    "qp_from_qstep",
     "qstep_map",
     "quantize_by_jnd",
     "random_signs",
+    "visible_fraction",
 ]
