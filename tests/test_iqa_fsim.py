@@ -1,0 +1,255 @@
+"""FSIM / FSIMc against Lin Zhang's MATLAB values, piq, and the properties a loss needs.
+
+Golden numbers: ../shared/data/iqa-golden/reference_values.csv, row ``fsim`` (TID2013 I03, I04,
+I06; FeatureSIM.m). That row is FSIMc, FeatureSIM.m's second output: FSIM on Y scores the
+chromatic pair I04 at 0.9998, not 0.9702. Every tolerance comes from tests/iqa_tolerances.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from iqa_piq import load_piq_function
+from iqa_tolerances import rtol
+
+pytestmark = pytest.mark.tf
+
+keras = pytest.importorskip("keras")
+tf = pytest.importorskip("tensorflow")
+
+from keras import ops  # noqa: E402
+
+from jndtf.iqa.fsim import downsample_factor, fsim, fsim_map  # noqa: E402
+
+GOLDEN_IMAGES = ("I03", "I04", "I06")
+
+
+def _np(t) -> np.ndarray:
+    return np.asarray(ops.convert_to_numpy(t), dtype=np.float64)
+
+
+@pytest.fixture(scope="module")
+def golden(shared_dir):
+    from jndtf.io import load_image
+
+    root = shared_dir / "data" / "iqa-golden"
+    pairs = {
+        n: (
+            load_image(root / "ref" / f"{n}.png")[None],
+            load_image(root / "dist" / f"{n}.png")[None],
+        )
+        for n in GOLDEN_IMAGES
+    }
+    with open(root / "reference_values.csv", newline="") as fh:
+        rows = {r["metric"]: r for r in csv.DictReader(fh)}
+    return pairs, {n: float(rows["fsim"][n]) for n in GOLDEN_IMAGES}
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    """scikit-image's astronaut, a 96x96 RGB crop with face, edges and flat areas."""
+    from skimage import data
+
+    return data.astronaut()[60:156, 180:276].astype(np.float32)
+
+
+def _noisy(img: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(img + rng.normal(0, sigma, img.shape), 0, 255).astype(np.float32)
+
+
+# --- against the original --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", GOLDEN_IMAGES)
+def test_golden_fsimc(golden, name):
+    pairs, values = golden
+    ref, dist = pairs[name]
+    ours = float(_np(fsim(ref, dist))[0])
+    np.testing.assert_allclose(ours, values[name], rtol=rtol("fsim/golden"))
+
+
+def test_golden_downsampling_factor():
+    # round(384 / 256) = 2 in MATLAB; halves go away from zero (640 -> 3, Python's round gives 2)
+    assert downsample_factor(384, 512) == 2
+    assert downsample_factor(640, 640) == 3
+    assert downsample_factor(100, 700) == 1
+
+
+@pytest.mark.parametrize("chromatic", [False, True], ids=["fsim", "fsimc"])
+def test_against_piq(golden, photo, chromatic):
+    piq_fsim = load_piq_function("fsim")
+    if piq_fsim is None:
+        pytest.skip("piq/torch not installed (dev only): pip install torch && pip install piq")
+    import torch
+
+    pairs, _ = golden
+    photo_pair = (photo[None], _noisy(photo, 15)[None])
+    for ref, dist in (pairs["I03"], photo_pair):  # piq in float64 on 512x384 takes seconds
+        ours = float(_np(fsim(ref, dist, chromatic=chromatic))[0])
+        t = [torch.from_numpy(a.astype(np.float64)).permute(0, 3, 1, 2) for a in (dist, ref)]
+        theirs = float(piq_fsim(*t, data_range=255.0, chromatic=chromatic))
+        key = "fsim/piq" if not chromatic else "fsimc/piq"
+        np.testing.assert_allclose(ours, theirs, rtol=rtol(key))
+
+
+# --- properties ------------------------------------------------------------------------------
+
+
+def test_identity_is_one(photo):
+    x = photo[None]
+    np.testing.assert_allclose(_np(fsim(x, x)), [1.0], atol=1e-6)
+    np.testing.assert_allclose(_np(fsim(x, x, chromatic=False)), [1.0], atol=1e-6)
+    flat = np.full_like(x, 77.0)  # PC_m = 0 everywhere: 0/0 (NaN) in the original, 1 here
+    np.testing.assert_allclose(_np(fsim(flat, flat)), [1.0], atol=1e-6)
+
+
+def test_monotone_in_noise(photo):
+    x = photo[None]
+    batch_x = np.repeat(x, 4, axis=0)
+    batch_y = np.concatenate([_noisy(x, s, seed=1) for s in (2, 8, 20, 45)])
+    scores = _np(fsim(batch_x, batch_y))
+    assert np.all(np.diff(scores) < 0), scores
+    assert scores[0] < 1.0 and scores[-1] > 0.0
+
+
+def test_batch_equals_single(photo):
+    x = np.stack([photo, photo[::-1]])
+    y = np.stack([_noisy(photo, 10), _noisy(photo[::-1], 30)])
+    both = _np(fsim(x, y))
+    singles = [float(_np(fsim(x[i : i + 1], y[i : i + 1]))[0]) for i in range(2)]
+    np.testing.assert_allclose(both, singles, rtol=1e-6)
+
+
+def test_data_range_invariance(photo):
+    x, y = photo[None], _noisy(photo, 12)[None]
+    a = _np(fsim(x, y))
+    b = _np(fsim(x / 255.0, y / 255.0, data_range=1.0))
+    np.testing.assert_allclose(a, b, rtol=rtol("fsim/range"))
+
+
+def test_uint8_and_grey_inputs(photo):
+    x, y = photo[None], _noisy(photo, 12)[None]
+    np.testing.assert_allclose(
+        _np(fsim(x.astype(np.uint8), np.round(y).astype(np.uint8))),
+        _np(fsim(x, np.round(y))),
+        rtol=1e-6,
+    )
+    yw = np.array([0.299, 0.587, 0.114], np.float32)
+    gx, gy = (x @ yw)[..., None], (y @ yw)[..., None]
+    # grey input: FSIMc = FSIM, and it equals FSIM of the RGB pair (same Y)
+    np.testing.assert_allclose(_np(fsim(gx, gy)), _np(fsim(x, y, chromatic=False)), rtol=1e-5)
+
+
+def test_map_shape_and_range(photo):
+    x, y = photo[None], _noisy(photo, 12)[None]
+    m = _np(fsim_map(x, y))
+    assert m.shape == (1, 96, 96, 1)  # 96 / 256 rounds to F = 1
+    assert np.all(m <= 1.0 + 1e-6) and np.all(m > 0.0)
+    big = np.zeros((1, 601, 520, 3), np.float32)  # F = round(520 / 256) = 2, ceil(601 / 2)
+    assert fsim_map(big, big).shape == (1, 301, 260, 1)
+    np.testing.assert_allclose(_np(fsim_map(x, x)), 1.0, atol=1e-6)
+
+
+def test_validation():
+    a = np.zeros((1, 40, 40, 3), np.float32)
+    with pytest.raises(ValueError, match="same shape"):
+        fsim(a, np.zeros((1, 40, 41, 3), np.float32))
+    with pytest.raises(ValueError, match="rank 4"):
+        fsim(a[0], a[0])
+    with pytest.raises(ValueError, match="C = 1"):
+        fsim(np.zeros((1, 40, 40, 2)), np.zeros((1, 40, 40, 2)))
+    with pytest.raises(ValueError, match="data_range"):
+        fsim(a, a, data_range=0)
+
+
+def _grad(x, y, **kw):
+    xv = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(1.0 - fsim(xv, y, **kw))
+    return loss.numpy(), tape.gradient(loss, xv).numpy()
+
+
+@pytest.mark.parametrize("chromatic", [False, True], ids=["fsim", "fsimc"])
+def test_gradients_finite(photo, chromatic):
+    x = photo[None][:, :48, :48]
+    y = _noisy(photo, 10)[None][:, :48, :48]
+    cases = {
+        "identical": (x, x),
+        "near_identical": (x + np.float32(0.5) * np.sign(y - x), x),
+        "clipped": (np.clip(2.0 * x - 100.0, 0, 255), y),  # many pixels at 0 and at 255
+        "zeros": (np.zeros_like(x), y),
+        "saturated": (np.full_like(x, 255.0), y),
+        "flat_both": (np.full_like(x, 40.0), np.full_like(x, 40.0)),
+    }
+    for case, (a, b) in cases.items():
+        loss, g = _grad(a, b, chromatic=chromatic)
+        assert np.isfinite(loss), case
+        assert np.all(np.isfinite(g)), case
+        if case in ("near_identical", "clipped") or (chromatic and case in ("zeros", "saturated")):
+            assert np.abs(g).max() > 0, case  # the loss can move x from here
+        if case == "identical":
+            # the optimum: the gradient of a smooth maximum is zero, and must not be NaN
+            assert np.abs(g).max() < 1e-4, case
+        # A flat x (zeros, saturated) is a kink of luma FSIM: |grad x| and PC of x are 0 and
+        # grow like |t| along every direction t * v, so the luma terms give the 0 sub-gradient
+        # there (documented in fsim.py); FSIMc still moves x through S_I and S_Q.
+
+
+def test_mixed_precision_policy(photo):
+    x, y = photo[None][:, :48, :48], _noisy(photo, 10)[None][:, :48, :48]
+    ref = _np(fsim(x, y))
+    old = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        out = fsim(x.astype(np.float16), y.astype(np.float16))
+    finally:
+        keras.config.set_dtype_policy(old)
+    assert "float32" in str(out.dtype)
+    np.testing.assert_allclose(_np(out), ref, rtol=1e-3)  # inputs rounded to float16
+
+
+_JAX_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import jax
+    from jndtf.iqa.fsim import fsim
+    d = np.load(sys.argv[1])
+    x, y = d["x"], d["y"]
+    g = jax.jit(jax.grad(lambda a: (1 - fsim(a, y)).sum()))(x)
+    out = {"fsim": float(fsim(x, y, chromatic=False)[0]), "fsimc": float(fsim(x, y)[0]),
+           "grad_finite": bool(np.isfinite(np.asarray(g)).all())}
+    print("RESULT" + json.dumps(out))
+    """
+)
+
+
+def test_jax_backend_same_numbers(photo, tmp_path):
+    pytest.importorskip("jax")
+    x, y = photo[None][:, :64, :64], _noisy(photo, 10)[None][:, :64, :64]
+    np.savez(tmp_path / "in.npz", x=x, y=y)
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    proc = subprocess.run(
+        [sys.executable, "-c", _JAX_SCRIPT, str(tmp_path / "in.npz")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT"))
+    res = json.loads(line[len("RESULT") :])
+    assert res["grad_finite"]
+    np.testing.assert_allclose(
+        res["fsim"], _np(fsim(x, y, chromatic=False))[0], rtol=rtol("fsim/jax")
+    )
+    np.testing.assert_allclose(res["fsimc"], _np(fsim(x, y))[0], rtol=rtol("fsim/jax"))
