@@ -13,6 +13,11 @@ Conventions (those of Zhou Wang's MATLAB code, ``ssim_index.m`` 2003 and ``ssim.
   (H' - 10) x (W' - 10) for the downsampled size H' x W'. Local moments are population moments
   (weights sum to 1), as in the original; scikit-image needs ``use_sample_covariance=False``.
 - C1 = (K1 L)^2, C2 = (K2 L)^2 with K1 = 0.01, K2 = 0.03 and L = `data_range`.
+
+Which original: the TID2013 golden values in ``shared/data/iqa-golden`` are ``ssim_index.m``
+(``downsample=False`` reproduces them to the table's 4 decimals); the default follows the later
+``ssim.m`` and gives 0.6423 instead of 0.6993 on the 512x384 pair I03 (f = 2). Images whose
+smaller side is below 384 px are not downsampled, so the two agree there.
 """
 
 from __future__ import annotations
