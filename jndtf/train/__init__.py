@@ -1,0 +1,4 @@
+"""Training recipes, one module per family (``jndtf.train.aiqa`` ...). Each exposes a frozen
+settings dataclass and one ``train_*`` function that the CLI calls; importing this package loads
+nothing heavy.
+"""

@@ -1,0 +1,451 @@
+"""Training recipe of the A-IQA distortion-group classifier (``jndtf train aiqa --data DIR``).
+
+From a folder of clean images, every training batch is made on the fly: a random crop of a random
+training image (random horizontal flip), a distortion group drawn uniformly, a TID2008 type drawn
+uniformly within it and a level 1..5 (:mod:`jndtf.data.distortions`); the label is the group.
+The split is *by source image*: the held-out images never appear in training, and the held-out
+accuracy is measured on a fixed, seeded set of their patches (``val_per_type`` per type). Batches
+are seeded by (seed, epoch, step), so a run is repeatable on the same machine.
+
+Outputs: ``<output>.keras`` (the classifier, without optimizer state), ``<output>.json``
+(manifest: family, preset, inputs, groups, data and split, settings, command, held-out accuracy
+overall / per group / per type, versions, sha256) and, while training, ``<output>.ckpt.keras``
+rewritten atomically after every epoch (removed at the end).
+
+Example:
+    >>> cfg = AIQATrainConfig(data_dir="photos", output="runs/aiqa/clf.keras", epochs=2)
+    >>> result = train_aiqa(cfg)
+    >>> result.heldout_accuracy
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from jndtf.data import distortions as D
+
+#: Extra photos bundled inside scikit-image's wheel (no download), used with jndtf.samples'
+#: five to train the shipped weights. Grey ones are replicated to RGB.
+EXTRA_SKIMAGE_PHOTOS = ("immunohistochemistry", "hubble_deep_field", "camera", "moon", "brick")
+
+
+@dataclass(frozen=True)
+class AIQATrainConfig:
+    """Settings of :func:`train_aiqa` (frozen; defaults have no side effects).
+
+    Attributes:
+        data_dir: folder of clean images (PNG/JPEG/..., not recursive), at least 2 images.
+        output: path of the ``.keras`` file to write; the manifest goes to the same name
+            with ``.json``.
+        preset: classifier preset (:data:`jndtf.models.aiqa.presets.PRESETS`).
+        epochs: passes of ``steps_per_epoch`` batches.
+        steps_per_epoch: batches per epoch (patches are made on the fly, so an "epoch" is a
+            number of steps, not a pass over a fixed set).
+        batch_size: patches per batch.
+        crop_size: side of the square patches, pixels (>= 16).
+        learning_rate: initial Adam learning rate (cosine decay to 0 over the run).
+        holdout_fraction: share of the source images held out (at least one image).
+        holdout: explicit held-out image names (file stems); overrides `holdout_fraction`.
+        val_per_type: held-out patches per distortion type (x 17).
+        seed: seed of the split, the patches and the weights' initialization.
+        groups: group -> distortion types (None: the five CD-MMF groups of
+            :data:`jndtf.data.distortions.DEFAULT_GROUPS`).
+        command: the command line to record in the manifest (default: ``sys.argv``).
+        verbose: Keras progress output (0 silent, 1 bar, 2 one line per epoch).
+    """
+
+    data_dir: str
+    output: str = "runs/aiqa/aiqa_resnet_tiny.keras"
+    preset: str = "aiqa_resnet_tiny"
+    epochs: int = 30
+    steps_per_epoch: int = 40
+    batch_size: int = 32
+    crop_size: int = 64
+    learning_rate: float = 2e-3
+    holdout_fraction: float = 0.25
+    holdout: tuple[str, ...] = ()
+    val_per_type: int = 12
+    seed: int = 0
+    groups: Mapping[str, Sequence[str]] | None = field(default=None, hash=False)
+    command: str | None = None
+    verbose: int = 2
+
+    def __post_init__(self):
+        ints = {
+            "epochs": 1,
+            "steps_per_epoch": 1,
+            "batch_size": 1,
+            "crop_size": D.MIN_SIDE,
+            "val_per_type": 1,
+        }
+        for name, lo in ints.items():
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if not 0.0 < self.holdout_fraction < 1.0:
+            raise ValueError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction!r}")
+        if not str(self.output).endswith(".keras"):
+            raise ValueError(f"output must end with .keras, got {self.output!r}")
+        D.check_groups(self.groups)
+
+
+@dataclass(frozen=True)
+class AIQATrainResult:
+    """What :func:`train_aiqa` wrote and measured."""
+
+    model_path: Path
+    manifest_path: Path
+    heldout_accuracy: float
+    heldout_accuracy_per_group: dict[str, float]
+    train_images: tuple[str, ...]
+    heldout_images: tuple[str, ...]
+    seconds: float
+
+
+# ----------------------------------------------------------------------------------- data
+
+
+def load_folder(data_dir: str | os.PathLike, min_side: int) -> dict[str, np.ndarray]:
+    """The folder's images as uint8 RGB, by file stem; ValueError when fewer than 2 or too small."""
+    from jndtf.io import iter_images, load_image
+
+    images = {p.stem: load_image(p, min_side=min_side) for p in iter_images(data_dir)}
+    if len(images) < 2:
+        raise ValueError(
+            f"{data_dir}: need at least 2 clean images (one to train on, one to hold out), "
+            f"found {len(images)}"
+        )
+    return images
+
+
+def split_images(
+    names: Sequence[str], *, holdout: Sequence[str] = (), fraction: float = 0.25, seed: int = 0
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Train / held-out split by source image: ``(train, heldout)``, both sorted."""
+    names = sorted(names)
+    if holdout:
+        unknown = sorted(set(holdout) - set(names))
+        if unknown:
+            raise ValueError(f"held-out images not in the folder: {', '.join(unknown)}")
+        held = sorted(set(holdout))
+    else:
+        n = min(len(names) - 1, max(1, round(fraction * len(names))))
+        order = np.random.default_rng(seed).permutation(len(names))
+        held = sorted(names[i] for i in order[:n])
+    train = [n for n in names if n not in held]
+    if not train:
+        raise ValueError("every image is held out; keep at least one for training")
+    return tuple(train), tuple(held)
+
+
+def make_patch(image, rng, crop: int, name: str, level: int):
+    """A random ``crop x crop`` patch of `image` (random h-flip) and its distorted version."""
+    h, w = image.shape[:2]
+    y = int(rng.integers(0, h - crop + 1))
+    x = int(rng.integers(0, w - crop + 1))
+    ref = image[y : y + crop, x : x + crop]
+    if rng.random() < 0.5:
+        ref = ref[:, ::-1]
+    ref = np.ascontiguousarray(ref)
+    return ref, D.distort(ref, name, level, seed=rng)
+
+
+def make_batch(images: Sequence[np.ndarray], rng, batch: int, crop: int, groups):
+    """One batch: ``({"reference", "distorted"} float32 NHWC 0..255, int32 group labels)``.
+
+    Groups are drawn uniformly (so the 7-type noise group is not over-represented), then a type
+    within the group and a level 1..5.
+    """
+    names = list(groups)
+    refs, dists, labels = [], [], []
+    for _ in range(batch):
+        g = int(rng.integers(len(names)))
+        members = groups[names[g]]
+        kind = members[int(rng.integers(len(members)))]
+        level = int(rng.integers(1, len(D.LEVELS) + 1))
+        img = images[int(rng.integers(len(images)))]
+        ref, dist = make_patch(img, rng, crop, kind, level)
+        refs.append(ref)
+        dists.append(dist)
+        labels.append(g)
+    x = {
+        "reference": np.stack(refs).astype(np.float32),
+        "distorted": np.stack(dists).astype(np.float32),
+    }
+    return x, np.asarray(labels, np.int32)
+
+
+def make_heldout_set(images: Sequence[np.ndarray], groups, *, crop: int, per_type: int, seed: int):
+    """Fixed held-out patches: `per_type` per distortion type, levels cycling 1..5.
+
+    Returns:
+        ``(x, group_labels, type_names)``.
+    """
+    rng = np.random.default_rng([seed, 7919])
+    names = list(groups)
+    refs, dists, labels, kinds = [], [], [], []
+    for kind in D.NAMES:
+        g = names.index(D.group_of(kind, groups))
+        for k in range(per_type):
+            img = images[int(rng.integers(len(images)))]
+            ref, dist = make_patch(img, rng, crop, kind, D.LEVELS[k % len(D.LEVELS)])
+            refs.append(ref)
+            dists.append(dist)
+            labels.append(g)
+            kinds.append(kind)
+    x = {
+        "reference": np.stack(refs).astype(np.float32),
+        "distorted": np.stack(dists).astype(np.float32),
+    }
+    return x, np.asarray(labels, np.int32), kinds
+
+
+def write_training_photos(folder: str | os.PathLike) -> list[Path]:
+    """Writes the photos the shipped weights were trained on: :func:`jndtf.samples.write_samples`
+    (astronaut, chelsea, coffee, rocket, motorcycle_left) plus :data:`EXTRA_SKIMAGE_PHOTOS`
+    (all inside scikit-image's wheel; grey ones replicated to RGB), as PNG."""
+    import skimage.data as skd
+
+    from jndtf.io import save_image
+    from jndtf.samples import write_samples
+
+    paths = list(write_samples(folder))
+    for name in EXTRA_SKIMAGE_PHOTOS:
+        img = np.asarray(getattr(skd, name)())
+        if img.ndim == 2:
+            img = np.repeat(img[..., None], 3, axis=2)
+        path = Path(folder) / f"{name}.png"
+        save_image(path, img[..., :3])
+        paths.append(path)
+    return paths
+
+
+# ------------------------------------------------------------------------------- writing
+
+
+def _umask_mode(path: Path) -> None:
+    """Gives a file the permissions a plain ``open(..., "w")`` would (mkstemp makes them 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def _atomic_save_model(model, path: Path) -> None:
+    """``model.save`` to a temporary ``.keras`` in the same folder, then an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        _umask_mode(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    import cv2
+    import keras
+
+    import jndtf
+
+    out = {
+        "jndtf": jndtf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "python": sys.version.split()[0],
+        "backend": keras.backend.backend(),
+    }
+    try:
+        import tensorflow as tf
+
+        out["tensorflow"] = tf.__version__
+    except ImportError:
+        pass
+    return out
+
+
+# -------------------------------------------------------------------------------- training
+
+
+def train_aiqa(config: AIQATrainConfig) -> AIQATrainResult:
+    """Trains the A-IQA distortion-group classifier and writes model + manifest.
+
+    Args:
+        config: the settings (:class:`AIQATrainConfig`).
+
+    Returns:
+        :class:`AIQATrainResult` with the paths and the held-out accuracy.
+
+    Raises:
+        ValueError: too few or too small images, bad settings.
+        KeyError: unknown preset.
+    """
+    import keras
+
+    from jndtf.io import atomic_write_bytes
+    from jndtf.models.aiqa.network import build_classifier
+    from jndtf.models.aiqa.presets import get_preset
+
+    t0 = time.perf_counter()
+    cfg = config
+    groups = D.check_groups(cfg.groups)
+    preset = get_preset(cfg.preset)
+    preset["num_groups"] = len(groups)
+    output = Path(cfg.output)
+    manifest = output.with_suffix(".json")
+    ckpt = output.with_name(output.stem + ".ckpt.keras")
+
+    photos = load_folder(cfg.data_dir, min_side=cfg.crop_size)
+    train_names, held_names = split_images(
+        list(photos), holdout=cfg.holdout, fraction=cfg.holdout_fraction, seed=cfg.seed
+    )
+    train_imgs = [photos[n] for n in train_names]
+    held_imgs = [photos[n] for n in held_names]
+    x_val, y_val, val_kinds = make_heldout_set(
+        held_imgs, groups, crop=cfg.crop_size, per_type=cfg.val_per_type, seed=cfg.seed
+    )
+
+    keras.utils.set_random_seed(cfg.seed)
+    model = build_classifier(cfg.preset, num_groups=len(groups))
+    total_steps = cfg.epochs * cfg.steps_per_epoch
+    schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, total_steps)
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+
+    class _Stream(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.epoch = 0
+
+        def __len__(self):
+            return cfg.steps_per_epoch
+
+        def __getitem__(self, idx):
+            rng = np.random.default_rng([cfg.seed, self.epoch, int(idx)])
+            return make_batch(train_imgs, rng, cfg.batch_size, cfg.crop_size, groups)
+
+        def on_epoch_end(self):
+            self.epoch += 1
+
+    class _Checkpoint(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            _atomic_save_model(self.model, ckpt)
+
+    history = model.fit(
+        _Stream(),
+        epochs=cfg.epochs,
+        validation_data=(x_val, y_val),
+        validation_batch_size=64,
+        callbacks=[_Checkpoint()],
+        verbose=cfg.verbose,
+    )
+
+    pred = np.argmax(model.predict(x_val, batch_size=64, verbose=0), axis=-1)
+    correct = pred == y_val
+    accuracy = float(correct.mean())
+    names = list(groups)
+    per_group = {g: float(correct[y_val == i].mean()) for i, g in enumerate(names)}
+    kinds = np.asarray(val_kinds)
+    per_type = {k: float(correct[kinds == k].mean()) for k in D.NAMES}
+    confusion = np.zeros((len(names), len(names)), dtype=int)
+    for t, p in zip(y_val, pred, strict=True):
+        confusion[t, p] += 1
+
+    # ship the classifier without the optimizer state (a third of the size, nothing to resume)
+    lean = build_classifier(cfg.preset, num_groups=len(groups))
+    lean.set_weights(model.get_weights())
+    _atomic_save_model(lean, output)
+    ckpt.unlink(missing_ok=True)
+    seconds = time.perf_counter() - t0
+    command = cfg.command if cfg.command is not None else " ".join(sys.argv)
+    settings = dataclasses.asdict(cfg)
+    settings["groups"] = {g: list(m) for g, m in groups.items()}
+    record = {
+        "family": "aiqa",
+        "preset": cfg.preset,
+        "architecture": {k: list(v) if isinstance(v, tuple) else v for k, v in preset.items()},
+        "inputs": {
+            "reference": "float32 NHWC RGB, 0..255 (clean image x_o)",
+            "distorted": "float32 NHWC RGB, 0..255 (x_d)",
+            "min_side": D.MIN_SIDE,
+        },
+        "outputs": "logits (N, num_groups) in the order of group_order",
+        "group_order": names,
+        "groups": {g: list(m) for g, m in groups.items()},
+        "group_source": "Liu, Lin & Kuo, IEEE TIP 22(5) 2013 (CD-MMF), TID2008's 17 types",
+        "distortion_levels": list(D.LEVELS),
+        "training": {
+            "data_dir": str(cfg.data_dir),
+            "train_images": list(train_names),
+            "heldout_images": list(held_names),
+            "settings": settings,
+            "final_train_loss": float(history.history["loss"][-1]),
+            "final_train_accuracy": float(history.history["accuracy"][-1]),
+        },
+        "command": command,
+        "metrics": {
+            "heldout_accuracy": accuracy,
+            "heldout_patches": len(y_val),
+            "heldout_accuracy_per_group": per_group,
+            "heldout_accuracy_per_type": per_type,
+            "heldout_confusion": {"rows_true_cols_pred": names, "counts": confusion.tolist()},
+        },
+        "versions": _versions(),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "seconds": round(seconds, 1),
+        "params": int(model.count_params()),
+        "sha256": _sha256(output),
+    }
+    atomic_write_bytes(manifest, (json.dumps(record, indent=2) + "\n").encode())
+    _umask_mode(manifest)
+    return AIQATrainResult(
+        model_path=output,
+        manifest_path=manifest,
+        heldout_accuracy=accuracy,
+        heldout_accuracy_per_group=per_group,
+        train_images=train_names,
+        heldout_images=held_names,
+        seconds=seconds,
+    )
+
+
+__all__ = [
+    "EXTRA_SKIMAGE_PHOTOS",
+    "AIQATrainConfig",
+    "AIQATrainResult",
+    "load_folder",
+    "make_batch",
+    "make_heldout_set",
+    "split_images",
+    "train_aiqa",
+    "write_training_photos",
+]
