@@ -33,9 +33,12 @@ with a box filter, so its cost is ~440 whole-image passes (about 1.3 s for 512x5
 Departures from the MATLAB code, both only where MATLAB's arithmetic breaks down:
 
 - Where every weight of a pixel underflows (a 7x7 patch unlike anything in its window, e.g. in
-  strong noise; the best weight below ``exp(-700)``), MATLAB divides 0 by 0 and ``uint8(NaN)``
-  gives a prediction of 0. jndtf rescales those pixels' weights by the best one and so returns
-  the weighted mean MATLAB's formula tends to. ``stable=False`` reproduces MATLAB's zeros.
+  strong noise), MATLAB divides 0 by 0 and ``uint8(NaN)`` gives a prediction of 0. jndtf
+  divides the weights of every pixel whose best weight is below ``exp(-600)`` by that best
+  weight (a second pass over those pixels only) and so returns the weighted mean that MATLAB's
+  formula tends to. ``stable=False`` puts MATLAB's zeros back where all of MATLAB's weights are
+  exactly 0. Weights below ``exp(-700)`` are floored there: that keeps ``exp`` on its fast
+  path (near the subnormal range it is ~15x slower) and changes no other pixel's sums.
 - The local standard deviation is clipped at 0 before the square root (MATLAB takes the square
   root of tiny negative rounding residues and keeps the real part).
 
@@ -45,6 +48,8 @@ lists the differences.
 """
 
 from __future__ import annotations
+
+import math
 
 import cv2
 import numpy as np
@@ -105,8 +110,14 @@ GRADIENT_KNEE = 80.0
 
 _ROUNDINGS = ("matlab", "truncate", "none")
 
-# exp() of an exponent below this is subnormal or 0 in float64: rescale those pixels.
-_UNDERFLOW_EXPONENT = -700.0
+# Weights below exp(-700) are floored there: numpy's vectorized exp() leaves its fast path just
+# above the subnormal range (exp(-708) costs ~15x exp(-700)), and MATLAB's subnormal weights
+# are lossy anyway. Pixels whose best
+# exponent is below _RESCUE_EXPONENT get their weights rescaled by the best one. In MATLAB, a
+# pixel whose exponents are all below -745.13 gets 0 / 0 (every exp() underflows to 0).
+_EXP_FLOOR = -700.0
+_RESCUE_EXPONENT = -600.0
+_MATLAB_ZERO_EXPONENT = -1075.0 * math.log(2.0)  # exp() rounds to 0 below half of 2^-1074
 
 
 def _namm(a: np.ndarray, b: np.ndarray, overlap: float = NAMM_OVERLAP) -> np.ndarray:
@@ -142,55 +153,87 @@ def _nonlocal_sums(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weighted sums of the AR predictor over every offset of the search window.
 
-    Returns ``(numerator, denominator, best_exponent)``, weights ``exp(-d / sigma2 - shift)``.
+    `padded` is `luma` padded by ``search + r`` on each side. The patch distance of offset
+    ``-o`` at pixel ``p`` is that of offset ``o`` at ``p - o``, so one box filter of the squared
+    differences over a slightly larger area serves both (half the filtering).
+
+    Weights are ``exp(max(-d / sigma2 - shift, _EXP_FLOOR))``: the floor keeps exp() out of its
+    slow range near the subnormals and changes no sum by a relative 1e-40 for pixels whose best
+    exponent is above ``_RESCUE_EXPONENT`` (the others are rescaled by `shift`).
+
+    Returns ``(numerator, denominator, best_exponent)``, the best exponent before the shift.
     """
     h, w = luma.shape
     n = 2 * r + 1
-    hp, wp = h + 2 * r, w + 2 * r
-    centre = padded[search : search + hp, search : search + wp]
+    big = search  # offset of the r-padded image inside `padded`
+    neg_inv = -1.0 / sigma2
     reco = np.zeros((h, w))
     wsum = np.zeros((h, w))
     wmax = np.zeros((h, w))
     best = np.full((h, w), -np.inf)
-    diff = np.empty((hp, wp))
     expo = np.empty((h, w))
-    for u in range(-search, search + 1):
+
+    def accumulate(dist: np.ndarray, du: int, dv: int) -> None:
+        np.multiply(dist, neg_inv, out=expo)
+        np.maximum(best, expo, out=best)
+        if shift is not None:
+            expo[...] -= shift
+        np.maximum(expo, _EXP_FLOOR, out=expo)
+        simi = np.exp(expo, out=expo)
+        moved = padded[big + r + du : big + r + du + h, big + r + dv : big + r + dv + w]
+        cv2.accumulateProduct(moved, simi, reco)
+        np.add(wsum, simi, out=wsum)
+        np.maximum(wmax, simi, out=wmax)
+
+    for u in range(0, search + 1):
         for v in range(-search, search + 1):
-            if u == 0 and v == 0:
+            if u == 0 and v <= 0:
                 continue
-            moved = padded[search + u : search + u + hp, search + v : search + v + wp]
-            np.subtract(centre, moved, out=diff)
+            # rows/cols of the squared differences that both o = (u, v) and -o need
+            r0, r1 = big + min(0, -u), big + h + 2 * r + max(0, -u)
+            c0, c1 = big + min(0, -v), big + w + 2 * r + max(0, -v)
+            diff = padded[r0:r1, c0:c1] - padded[r0 + u : r1 + u, c0 + v : c1 + v]
             np.multiply(diff, diff, out=diff)
             # 7x7 mean of the squared differences: MATLAB filter2(ones/49, d, 'valid')
-            dist = cv2.boxFilter(diff, -1, (n, n), normalize=True)[r : r + h, r : r + w]
-            np.divide(dist, sigma2, out=expo)
-            np.negative(expo, out=expo)
-            np.maximum(best, expo, out=best)
-            if shift is not None:
-                expo -= shift
-            simi = np.exp(expo, out=expo)
-            cv2.accumulateProduct(moved[r : r + h, r : r + w], simi, reco)
-            wsum += simi
-            np.maximum(wmax, simi, out=wmax)
+            box = cv2.boxFilter(diff, -1, (n, n), normalize=True)
+            a, b = big - r0 + r, big - c0 + r
+            accumulate(box[a : a + h, b : b + w], u, v)
+            a, b = big - u - r0 + r, big - v - c0 + r
+            accumulate(box[a : a + h, b : b + w], -u, -v)
     return reco + wmax * luma, wsum + wmax, best
 
 
 def _ar_raw(luma: np.ndarray, min_sigma: float, r: int, search: int, stable: bool) -> np.ndarray:
-    """Unrounded AR prediction (float64, NaN where MATLAB divides 0 by 0 and not `stable`)."""
+    """Unrounded AR prediction (float64; NaN where MATLAB divides 0 by 0 and not `stable`)."""
     sigma = np.maximum(_wu_luminance_threshold(luma), min_sigma)
     vari = _local_std_zero_pad(luma, r)
     over = vari > sigma
     # MATLAB: (s .* (s ./ vari).^0.5).^2 where vari > s, else s.^2
     sigma2 = np.where(over, (sigma * np.sqrt(sigma / np.where(over, vari, 1.0))) ** 2, sigma**2)
-    padded = np.pad(luma, search + r, mode="symmetric")
+    pad = search + r
+    padded = np.pad(luma, pad, mode="symmetric")
     num, den, best = _nonlocal_sums(luma, padded, sigma2, r, search, None)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pred = num / den
-    low = best < _UNDERFLOW_EXPONENT
-    if stable and low.any():
-        shift = np.where(low, best, 0.0)
-        num2, den2, _ = _nonlocal_sums(luma, padded, sigma2, r, search, shift)
-        pred[low] = num2[low] / den2[low]
+    pred = num / den
+    low = best < _RESCUE_EXPONENT
+    if low.any():
+        # second pass over the bounding box of the pixels whose weights all (nearly) underflow,
+        # each weight divided by the pixel's best one
+        rows = np.flatnonzero(low.any(axis=1))
+        cols = np.flatnonzero(low.any(axis=0))
+        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        box = (slice(r0, r1), slice(c0, c1))
+        num2, den2, _ = _nonlocal_sums(
+            luma[box],
+            padded[r0 : r1 + 2 * pad, c0 : c1 + 2 * pad],
+            sigma2[box],
+            r,
+            search,
+            np.where(low[box], best[box], 0.0),
+        )
+        sub = pred[box]
+        sub[low[box]] = num2[low[box]] / den2[low[box]]
+    if not stable:
+        pred[best < _MATLAB_ZERO_EXPONENT] = np.nan  # MATLAB: every exp() is 0, 0 / 0
     return pred
 
 
