@@ -11,7 +11,9 @@ Example:
     >>> jnd = baselines.get("wu2017")(image)
 """
 
-from jndtf.baselines import chou_li1995 as _chou_li1995  # noqa: F401  (registers)
+from jndtf.baselines import chen2019 as _chen2019  # noqa: F401  (registers)
+from jndtf.baselines import chou_li1995 as _chou_li1995  # noqa: F401
+from jndtf.baselines import liu2010 as _liu2010  # noqa: F401
 from jndtf.baselines import wu2013 as _wu2013  # noqa: F401
 from jndtf.baselines import wu2017 as _wu2017  # noqa: F401
 from jndtf.baselines import yang2005 as _yang2005  # noqa: F401
