@@ -115,7 +115,7 @@ def test_components_contract(references):
     for key, m in maps.items():
         assert m.shape == grey.shape and m.dtype == np.float32, key
         assert np.isfinite(m).all(), key
-    # the two NAMM steps (eq. (9)) with overlap 0.3
+    # the two NAMM steps with overlap 0.3
     la, cm, dis = (
         maps[k].astype(np.float64)
         for k in ("luminance_adaptation", "contrast_masking", "disorder_masking")

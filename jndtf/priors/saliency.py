@@ -5,7 +5,7 @@ downloaded here (DESIGN.md, "Offline world"), so this module gives classical sta
 anywhere with numpy + OpenCV:
 
 - :func:`spectral_residual` — Hou & Zhang, "Saliency Detection: A Spectral Residual Approach",
-  CVPR 2007, Sec. 2.2-2.3 (their published five-line MATLAB recipe): the default VA prior.
+  CVPR 2007 (their published five-line MATLAB recipe): the default VA prior.
 - :func:`centre_bias` — a Gaussian centre prior (Judd et al., "Learning to predict where humans
   look", ICCV 2009, observed that fixations on photos cluster near the centre).
 - :func:`saliency` — the prior map used by jndtf: spectral residual, optionally blended with the
@@ -45,8 +45,8 @@ def spectral_residual(image: np.ndarray, *, width: int = 64, blur_sigma: float =
 
     With ``A(f)`` and ``P(f)`` the amplitude and phase of the 2-D FFT of the luma image
     downscaled to `width` pixels wide (the paper's 64), the log spectrum ``L = log A`` minus its
-    3x3 local mean is the spectral residual ``R = L - h3 * L`` (eq. 5), and the saliency map is
-    ``S = g * |IFFT(exp(R + iP))|^2`` (eq. 6), ``g`` a Gaussian (sigma 2.5 px at 64 px, as in
+    3x3 local mean is the spectral residual ``R = L - h3 * L``, and the saliency map is
+    ``S = g * |IFFT(exp(R + iP))|^2``, ``g`` a Gaussian (sigma 2.5 px at 64 px, as in
     the authors' code). ``S`` is upsampled (bilinear) to the input size and scaled to 0..1.
 
     Because ``R`` removes any constant from ``L``, the map does not change when the image's
