@@ -31,9 +31,11 @@ What is from where:
   pixel JND are from Chen & Wu 2019 (abstract and method). The paper itself could not be read
   offline and no public code was found, so the fitted ellipse axes are not known here:
   ``k_lower = 1.2`` and ``k_upper = 1.5`` (vertical eccentricities count 1.2x / 1.5x a
-  horizontal one) are jndtf's choice, derived from published acuity asymmetries at 10 deg
-  (Barbot, Xue & Carrasco, J. Vision 21(1), 2021: acuity on the horizontal meridian about 1.2x
-  the lower and 1.4x the upper vertical meridian) through the Geisler-Perry cut-off curve.
+  horizontal one) are jndtf's choice: a rough reading of published performance-field
+  asymmetries (e.g. Barbot, Xue & Carrasco, "Asymmetries in visual acuity around the visual
+  field", J. Vision 21(1), 2021: better acuity on the horizontal than on the lower, and on the
+  lower than on the upper vertical meridian, by some tens of percent), not fitted values.
+  Set them from the paper's tables where that matters; ``k = 1`` gives the circular model.
 - ``f_c``, ``f_m``, ``W`` and ``gamma(bg)`` are the foveation model of Chen & Guillemot
   ("Perceptually-friendly H.264/AVC video coding based on foveated just-noticeable-distortion
   model", IEEE TCSVT 20(6), 2010), which Chen & Wu build on, reconstructed from that paper's
