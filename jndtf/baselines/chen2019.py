@@ -38,8 +38,11 @@ What is from where:
   Set them from the paper's tables where that matters; ``k = 1`` gives the circular model.
 - ``f_c``, ``f_m``, ``W`` and ``gamma(bg)`` are the foveation model of Chen & Guillemot
   ("Perceptually-friendly H.264/AVC video coding based on foveated just-noticeable-distortion
-  model", IEEE TCSVT 20(6), 2010), which Chen & Wu build on, reconstructed from that paper's
-  description and the Geisler-Perry constants.
+  model", IEEE TCSVT 20(6), 2010), which Chen & Wu build on. That paper could not be consulted
+  either; the formulas were checked against a public MATLAB draft by the same group
+  (diliu1992/VR-JND, ``func_fjnd_bg.m``, read only), which has the same ``f_m`` and a similar
+  ``W^gamma`` but writes the offset of ``gamma`` as 0.05 where jndtf uses 0.5 (with 0.05,
+  mid-grey backgrounds would get nearly the full factor and dark ones almost none).
 - The base JND is Chou & Li 1995 (the spatial JND of Chen & Guillemot) by default; any
   registered jndtf baseline or a precomputed map can be used instead.
 - Display defaults (jndtf's choice): a 24-inch 1920x1080 monitor (pixel pitch 0.277 mm) seen
