@@ -175,6 +175,13 @@ def test_aiqa_gradient_finite_nonzero_and_route_constant(pair, metric_names, sav
             value = loss(x_o, x_d)
         g = tape.gradient(value, x_d).numpy()
         assert np.all(np.isfinite(g)) and np.abs(g).max() > 0
+    # identical images and all-zero images (PSNR, infinite there, left out of this table)
+    safe = aiqa_mod.AIQALoss(saved_classifier, group_metrics=_table(metric_names[:2] * 2))
+    for a, b in ((ref, ref), (np.zeros_like(ref), np.zeros_like(ref))):
+        x_d = tf.Variable(b)
+        with tf.GradientTape() as tape:
+            value = safe(tf.constant(a), x_d)
+        assert np.all(np.isfinite(tape.gradient(value, x_d).numpy()))
     # the classifier is frozen: no trainable weights reach the loss
     assert not loss.classifier.trainable_weights
     # routing is a constant: the gradient equals that of the routed group's metrics alone

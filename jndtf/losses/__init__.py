@@ -17,7 +17,8 @@ function                      Loss class                             source
 ============================  =====================================  ==============================
 
 The A-IQA loss (Jin et al. 2022, L1 of ACoL-JND) lives with its classifier in
-:mod:`jndtf.models.aiqa` (``AIQALoss``). Submodules load on first attribute access.
+:mod:`jndtf.models.aiqa.loss` and is re-exported here as ``AIQALoss`` / ``aiqa_loss``.
+Submodules load on first attribute access.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ _EXPORTS = {
     "hmjnd_pixel_loss": "hmjnd",
     "hmjnd_loss": "hmjnd",
     "HmJNDLoss": "hmjnd",
+    "AIQALoss": "jndtf.models.aiqa.loss",
+    "aiqa_loss": "jndtf.models.aiqa.loss",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -54,7 +57,8 @@ def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'jndtf.losses' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"jndtf.losses.{module}"), name)
+    path = module if "." in module else f"jndtf.losses.{module}"
+    return getattr(importlib.import_module(path), name)
 
 
 def __dir__():
