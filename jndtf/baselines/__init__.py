@@ -18,17 +18,23 @@ from jndtf.baselines import wu2013 as _wu2013  # noqa: F401
 from jndtf.baselines import wu2017 as _wu2017  # noqa: F401
 from jndtf.baselines import yang2005 as _yang2005  # noqa: F401
 from jndtf.baselines._registry import BaselineInfo, available, get, info, register
-from jndtf.baselines.wu2013 import wu2013_components
+from jndtf.baselines.chen2019 import chen2019_components
+from jndtf.baselines.liu2010 import liu2010_components, tv_l1_decompose
+from jndtf.baselines.wu2013 import ar_predict, wu2013_components
 from jndtf.baselines.wu2017 import namm, wu2017_components
 from jndtf.baselines.yang2005 import yang2005_components
 
 __all__ = [
     "BaselineInfo",
+    "ar_predict",
     "available",
+    "chen2019_components",
     "get",
     "info",
+    "liu2010_components",
     "namm",
     "register",
+    "tv_l1_decompose",
     "wu2013_components",
     "wu2017_components",
     "yang2005_components",

@@ -36,7 +36,7 @@ from jndtf.priors.pattern import (
     pattern_complexity_count,
     pattern_masking,
 )
-from jndtf.priors.saliency import saliency, spectral_residual
+from jndtf.priors.saliency import SALIENCY_METHODS, centre_bias, saliency, spectral_residual
 from jndtf.priors.texture import texture_masking
 
 #: name -> (function of a luma/RGB image, one-line description with units). The order is the
@@ -96,9 +96,11 @@ def compute_all(image: np.ndarray, names: Sequence[str] | None = None) -> dict[s
 
 __all__ = [
     "PRIORS",
+    "SALIENCY_METHODS",
     "as_luma",
     "available",
     "background_luminance",
+    "centre_bias",
     "check_names",
     "complexity_transducer",
     "compute_all",
