@@ -107,3 +107,14 @@ def test_writes_are_atomic(tmp_path, photo, monkeypatch):
         save_npy(target, np.zeros(3))
     np.testing.assert_array_equal(np.load(target), np.ones(3))  # old file intact
     assert [p.name for p in target.parent.iterdir()] == ["m.npy"]  # no temp file left
+
+
+def test_written_files_get_ordinary_permissions(tmp_path, photo):
+    import os
+    import stat
+
+    save_image(tmp_path / "p.png", photo)
+    mode = stat.S_IMODE((tmp_path / "p.png").stat().st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask
