@@ -131,11 +131,11 @@ def test_gmsd_matches_float64_transcription_odd_and_even(photo, shape):
 
 
 def test_gmsd_and_psnr_match_piq(golden):
-    import torch
-
     piq_gmsd, piq_psnr = load_piq_function("gmsd"), load_piq_function("psnr")
     if piq_gmsd is None or piq_psnr is None:
         pytest.skip("piq not installed: pip install torch==2.13.0 && pip install --no-deps piq")
+    import torch
+
     pairs, _ = golden
     x, y = pairs["I03"]
     a, b = _grey64(x[0]), _grey64(y[0])

@@ -195,11 +195,11 @@ def test_ms_ssim_matches_tf_image(photo):
 
 
 def test_ssim_and_ms_ssim_match_piq(golden):
-    import torch
-
     piq_ssim, piq_ms = load_piq_function("ssim"), load_piq_function("ms_ssim")
     if piq_ssim is None or piq_ms is None:
         pytest.skip("piq not installed: pip install torch==2.13.0 && pip install --no-deps piq")
+    import torch
+
     pairs, _ = golden
     x, y = pairs["I03"]
     a, b = _grey64(x[0]), _grey64(y[0])
