@@ -308,5 +308,69 @@ def demo(
     stdout.print(f"\nwrote {summary.out_dir}", highlight=False)
 
 
+train_app = typer.Typer(
+    help="Train a jndtf network (needs the [train] extra: TensorFlow + Keras).",
+    no_args_is_help=True,
+)
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("aiqa")
+def train_aiqa(
+    data: Annotated[
+        Path,
+        typer.Option("--data", help="Folder of clean images (at least 2).", show_default=False),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="Output .keras file; the manifest is written beside it as .json."
+        ),
+    ] = Path("runs/aiqa/aiqa_resnet_tiny.keras"),
+    preset: Annotated[str, typer.Option(help="Classifier preset.")] = "aiqa_resnet_tiny",
+    epochs: Annotated[int, typer.Option(help="Epochs (of --steps batches each).")] = 30,
+    steps: Annotated[
+        int, typer.Option(help="Batches per epoch (patches are made on the fly).")
+    ] = 40,
+    batch_size: Annotated[int, typer.Option(help="Patches per batch.")] = 32,
+    crop_size: Annotated[int, typer.Option(help="Patch side in pixels (>= 16).")] = 64,
+    learning_rate: Annotated[float, typer.Option(help="Initial Adam learning rate.")] = 2e-3,
+    holdout_fraction: Annotated[
+        float, typer.Option(help="Share of the source images held out for the accuracy figure.")
+    ] = 0.25,
+    seed: Annotated[int, typer.Option(help="Seed of the split, patches and weights.")] = 0,
+) -> None:
+    """Train the A-IQA distortion-group classifier (L1 of ACoL-JND) on TID2008-style
+    distortions synthesized from a folder of clean images; no dataset download needed."""
+    with user_errors():
+        from jndtf._deps import require
+
+        require("keras", "training")
+        from jndtf.train.aiqa import AIQATrainConfig
+        from jndtf.train.aiqa import train_aiqa as run
+
+        config = AIQATrainConfig(
+            data_dir=str(data),
+            output=str(out),
+            preset=preset,
+            epochs=epochs,
+            steps_per_epoch=steps,
+            batch_size=batch_size,
+            crop_size=crop_size,
+            learning_rate=learning_rate,
+            holdout_fraction=holdout_fraction,
+            seed=seed,
+            command=" ".join(["jndtf", *sys.argv[1:]]),
+            verbose=1 if err.is_terminal else 2,
+        )
+        result = run(config)
+    stdout.print(
+        f"held-out accuracy {result.heldout_accuracy:.3f} "
+        f"({', '.join(result.heldout_images)} held out) in {result.seconds:.0f} s -> "
+        f"{result.model_path}",
+        highlight=False,
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -1,0 +1,54 @@
+"""`jndtf train ...` commands: a tiny real run and the errors a user meets first."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import skimage.data
+from typer.testing import CliRunner
+
+from jndtf.cli import app
+from jndtf.io import save_image
+
+pytestmark = pytest.mark.tf
+runner = CliRunner()
+
+
+def test_train_aiqa_missing_folder(tmp_path):
+    r = runner.invoke(
+        app, ["train", "aiqa", "--data", str(tmp_path / "none"), "-o", str(tmp_path / "m.keras")]
+    )
+    assert r.exit_code == 2, r.output
+    assert "none" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "m.keras").exists()
+
+
+def test_train_aiqa_tiny_run(tmp_path):
+    photos = tmp_path / "photos"
+    save_image(photos / "cat.png", skimage.data.chelsea()[:128, :128])
+    save_image(photos / "cup.png", skimage.data.coffee()[:128, :128])
+    out = tmp_path / "clf.keras"
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "aiqa",
+            "--data",
+            str(photos),
+            "-o",
+            str(out),
+            "--epochs",
+            "1",
+            "--steps",
+            "1",
+            "--batch-size",
+            "4",
+            "--crop-size",
+            "32",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert out.is_file() and "held-out accuracy" in r.output
+    manifest = json.loads(out.with_suffix(".json").read_text())
+    assert manifest["family"] == "aiqa" and str(manifest["command"]).startswith("jndtf ")
