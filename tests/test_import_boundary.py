@@ -54,7 +54,7 @@ def test_cli_help_does_not_import_tensorflow():
         import sys
         from typer.testing import CliRunner
         from jndtf.cli import app
-        for args in (["--help"], ["priors", "--help"], ["baseline", "--help"], ["inject", "--help"]):
+        for args in (["--help"], ["priors", "--help"], ["baseline", "--help"], ["train", "--help"]):
             r = CliRunner().invoke(app, args)
             assert r.exit_code == 0, (args, r.output)
         heavy = [m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")]
@@ -63,3 +63,19 @@ def test_cli_help_does_not_import_tensorflow():
         """
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_missing_train_extra_names_the_pip_command():
+    proc = _run(
+        """
+        for mod in ("jndtf.iqa", "jndtf.losses", "jndtf.train"):
+            try:
+                __import__(mod)
+            except ImportError as e:
+                assert 'pip install "jndtf[train]"' in str(e), (mod, str(e))
+            else:
+                raise SystemExit(f"{mod} imported without keras")
+        print("ok")
+        """
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout

@@ -18,6 +18,10 @@ import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from jndtf._deps import require
+
+require("keras", "the IQA metrics")  # a missing [train] extra names its pip command
+
 
 @dataclass(frozen=True)
 class MetricInfo:

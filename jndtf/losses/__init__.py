@@ -25,6 +25,10 @@ from __future__ import annotations
 
 import importlib
 
+from jndtf._deps import require
+
+require("keras", "the losses")  # a missing [train] extra names its pip command
+
 _EXPORTS = {
     "metric_loss": "iqa_loss",
     "IQALoss": "iqa_loss",

@@ -2,3 +2,7 @@
 settings dataclass and one ``train_*`` function that the CLI calls; importing this package loads
 nothing heavy.
 """
+
+from jndtf._deps import require
+
+require("keras", "training")  # a missing [train] extra names its pip command
