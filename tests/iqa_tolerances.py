@@ -66,6 +66,14 @@ TOLERANCES: dict[str, tuple[float, str]] = {
     "ms_ssim/piq": (1e-5, "piq run in float64, same maths; observed 3e-7"),
     "ms_ssim/jax": (1e-5, "float32 summation order"),
     "ms_ssim/range": (1e-5, "float32 rounding of x / 255"),
+    # --- nlpd ---------------------------------------------------------------------------------
+    "nlpd/golden": (
+        5e-6,
+        "table gives 15 digits; a float64 NLP_dist.m transcription matches them to 2e-14 on "
+        "rgb2gray(uint8) / 255, our float32 pyramid to 7e-7",
+    ),
+    "nlpd/jax": (1e-5, "float32 summation order, XLA-CPU vs TF kernels; observed 1e-7"),
+    "nlpd/range": (1e-5, "float32 rounding of x / 255 (grey is divided by 255 anyway)"),
     # --- psnr ---------------------------------------------------------------------------------
     "psnr/golden": (3e-4, "table gives 0.01 dB: half a unit of the last digit over 21-27 dB"),
     "psnr/piq": (1e-5, "piq adds 1e-8 to the MSE of [0, 1] images"),
@@ -95,6 +103,39 @@ TOLERANCES: dict[str, tuple[float, str]] = {
     ),
     "ssim/jax": (1e-5, "float32 summation order"),
     "ssim/range": (1e-5, "float32 rounding of x / 255"),
+    # --- vif (wavelet domain, vifvec.m) ---------------------------------------------------------
+    "vif/golden": (
+        3e-3,
+        "table gives 4 decimals: half a unit is 2.9e-3 of I03's 0.0172 (ours 0.017227, "
+        "1.6e-3 off; a float64 vifvec.m transcription gives 0.017229); I04/I06 within 4e-5",
+    ),
+    "vif/numpy64": (
+        3e-4,
+        "the jitter 1e-6 x mean variance x (1..2) on C_U (keeps float32 inv/eigh well posed) "
+        "moves I03's information terms, where the distorted image keeps 1.7 % of the "
+        "reference's, by up to 2.1e-4 per sub-band and VIF by 7e-5; float32 local moments "
+        "alone give < 2e-6 (I04, I06)",
+    ),
+    "vif/pyrtools": (
+        1e-5,
+        "atol as a fraction of each band's peak: float32 correlations over 4 levels against "
+        "the float64 C corrDn; observed 4e-6",
+    ),
+    "vif/jax": (3e-5, "float32 sums and eigh/inv kernels, XLA-CPU vs TF; observed 4e-6"),
+    "vif/range": (2e-5, "float32 rounding of x / 255 through the 9x9 inverse; observed 2e-6"),
+    # --- vifp (pixel domain, vifp_mscale.m) --------------------------------------------------
+    "vifp/sewar": (
+        5e-5,
+        "sewar is a float64 port of vifp_mscale.m; float32 local moments (centred on the image "
+        "mean) give 1e-5 at most (I06)",
+    ),
+    "vifp/piq": (
+        3e-5,
+        "piq keeps the Gaussian's tails that fspecial zeroes below eps * max, and adds 1e-8 "
+        "where the original adds 1e-10; observed 5e-6",
+    ),
+    "vifp/jax": (1e-5, "float32 summation order, XLA-CPU vs TF kernels; observed 7e-7"),
+    "vifp/range": (1e-5, "float32 rounding of x / 255; observed 5e-7"),
     # --- vsi ----------------------------------------------------------------------------------
     "vsi/golden": (
         1.5e-2,
