@@ -1,4 +1,4 @@
-"""`jndtf train ...` commands: a tiny real run and the errors a user meets first."""
+"""CLI commands that need the [train] extra: `jndtf train ...` and `jndtf eval ...`."""
 
 from __future__ import annotations
 
@@ -52,3 +52,40 @@ def test_train_aiqa_tiny_run(tmp_path):
     assert out.is_file() and "held-out accuracy" in r.output
     manifest = json.loads(out.with_suffix(".json").read_text())
     assert manifest["family"] == "aiqa" and str(manifest["command"]).startswith("jndtf ")
+
+
+def test_eval_jnd_on_a_folder(tmp_path):
+    photos = tmp_path / "photos"
+    save_image(photos / "cat.png", skimage.data.chelsea()[60:156, 150:278])
+    out = tmp_path / "eval"
+    r = runner.invoke(
+        app,
+        [
+            "eval",
+            "jnd",
+            "--data",
+            str(photos),
+            "--models",
+            "wu2017,uniform",
+            "--metrics",
+            "psnr,ssim",
+            "-o",
+            str(out),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "ssim" in r.output and (out / "report.md").is_file()
+    assert (out / "bars_ssim.png").is_file()
+
+
+def test_eval_jnd_errors_before_work(tmp_path):
+    r = runner.invoke(
+        app,
+        ["eval", "jnd", "--models", "wu2017", "--metrics", "sharpness", "-o", str(tmp_path / "e")],
+    )
+    assert r.exit_code == 2 and "sharpness" in r.output and "Traceback" not in r.output
+    r = runner.invoke(
+        app, ["eval", "jnd", "--psnr", "30", "--mse", "10", "-o", str(tmp_path / "e")]
+    )
+    assert r.exit_code == 2 and "at most one of --psnr or --mse" in r.output
+    assert not (tmp_path / "e").exists()
