@@ -8,14 +8,10 @@ chromatic pair I04 at 0.9998, not 0.9702. Every tolerance comes from tests/iqa_t
 from __future__ import annotations
 
 import csv
-import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
+from iqa_jax_fsim_mad_vsi import jax_pair, jax_results
 from iqa_piq import load_piq_function
 from iqa_tolerances import rtol
 
@@ -223,43 +219,12 @@ def test_mixed_precision_policy(photo):
     np.testing.assert_allclose(_np(out), ref, rtol=1e-3)  # inputs rounded to float16
 
 
-_JAX_SCRIPT = textwrap.dedent(
-    """
-    import json, sys
-    import numpy as np
-    import jax
-    from jndtf.iqa.fsim import fsim
-    d = np.load(sys.argv[1])
-    x, y = d["x"], d["y"]
-    def both(a):
-        c = fsim(a, y).sum()
-        return c, fsim(a, y, chromatic=False).sum()
-    (c, f), g = jax.jit(jax.value_and_grad(both, has_aux=True))(x)
-    out = {"fsim": float(f), "fsimc": float(c),
-           "grad_finite": bool(np.isfinite(np.asarray(g)).all())}
-    print("RESULT" + json.dumps(out))
-    """
-)
-
-
-def test_jax_backend_same_numbers(photo, tmp_path):
-    pytest.importorskip("jax")
-    x, y = photo[None][:, :64, :64], _noisy(photo, 10)[None][:, :64, :64]
-    np.savez(tmp_path / "in.npz", x=x, y=y)
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-    proc = subprocess.run(
-        [sys.executable, "-c", _JAX_SCRIPT, str(tmp_path / "in.npz")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT"))
-    res = json.loads(line[len("RESULT") :])
-    assert res["grad_finite"]
-    np.testing.assert_allclose(
-        res["fsim"], _np(fsim(x, y, chromatic=False))[0], rtol=rtol("fsim/jax")
-    )
-    np.testing.assert_allclose(res["fsimc"], _np(fsim(x, y))[0], rtol=rtol("fsim/jax"))
+def test_jax_backend_same_numbers():
+    res = jax_results()
+    if res is None:
+        pytest.skip("jax not installed")
+    x, y = jax_pair()
+    for key, chromatic in (("fsim", False), ("fsimc", True)):
+        assert res[key + "_grad_finite"], key
+        ours = _np(fsim(x, y, chromatic=chromatic))[0]
+        np.testing.assert_allclose(res[key], ours, rtol=rtol("fsim/jax"), err_msg=key)

@@ -31,9 +31,9 @@ Not reproduced: the original's LUT indexes ``LUT(img + 1)`` in uint8 arithmetic,
 255 takes the lightness of 254 (changes I03 of the golden set by 1e-9 relative).
 
 Differentiability: lower bounds before every log, square root, division and fractional power
-(``d_detect``, ``d_appear`` >= 1e-12 before the blend, which makes MAD(x, x) ~ 1e-12 instead of
-0); the minimum over the four 8x8 standard deviations passes the gradient to the smallest; the
-threshold tests of the mask are ``relu`` and ``where`` (sub-gradients, as the original's ``find``
+(the RMS maps are bounded at sqrt(1e-24), so MAD(x, x) is ~3e-10 instead of 0); the minimum over
+the four 8x8 standard deviations passes the gradient to the smallest; the threshold tests of the
+mask are ``relu`` and ``where`` (sub-gradients, as the original's ``find``
 is piecewise). Float32 inside whatever the dtype policy.
 """
 
