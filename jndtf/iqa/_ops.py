@@ -78,6 +78,14 @@ def pad2d(x, pad_top: int, pad_bottom: int, pad_left: int, pad_right: int, mode:
         if pad_left or pad_right:
             x = ops.concatenate([x[:, :, x.shape[2] - pad_left :], x, x[:, :, :pad_right]], axis=2)
         return x
+    if np_mode == "edge":
+        # keras.ops.pad's "edge" mode is not implemented on the TensorFlow backend.
+        parts = [ops.repeat(x[:, :1], pad_top, axis=1)] if pad_top else []
+        parts += [x] + ([ops.repeat(x[:, -1:], pad_bottom, axis=1)] if pad_bottom else [])
+        x = ops.concatenate(parts, axis=1) if len(parts) > 1 else x
+        parts = [ops.repeat(x[:, :, :1], pad_left, axis=2)] if pad_left else []
+        parts += [x] + ([ops.repeat(x[:, :, -1:], pad_right, axis=2)] if pad_right else [])
+        return ops.concatenate(parts, axis=2) if len(parts) > 1 else x
     return ops.pad(x, widths, mode=np_mode)
 
 
