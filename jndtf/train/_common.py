@@ -1,0 +1,72 @@
+"""Helpers every training recipe needs: atomic model/JSON writes, hashes, version records.
+
+Imports nothing heavy at module level (Keras is imported inside the functions that need it).
+``jndtf.train.aiqa`` holds private copies of :func:`atomic_save_model`, :func:`umask_mode`,
+:func:`sha256_file` and :func:`versions` (written first there); new recipes import them from here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from jndtf.data.image_folder import file_sha256 as sha256_file
+from jndtf.io import atomic_write_bytes
+
+
+def umask_mode(path: str | os.PathLike) -> None:
+    """Gives a file the permissions a plain ``open(..., "w")`` would (mkstemp makes them 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def atomic_save_model(model, path: str | os.PathLike) -> None:
+    """``model.save`` to a temporary ``.keras`` in the same folder, then an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        umask_mode(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike, record: dict) -> None:
+    """Writes `record` as indented JSON through a temporary file and a rename."""
+    atomic_write_bytes(path, (json.dumps(record, indent=2) + "\n").encode())
+    umask_mode(path)
+
+
+def versions() -> dict[str, str]:
+    """Versions of jndtf and the libraries a trained model depends on, plus the Keras backend."""
+    import cv2
+    import keras
+
+    import jndtf
+
+    out = {
+        "jndtf": jndtf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "python": sys.version.split()[0],
+        "backend": keras.backend.backend(),
+    }
+    for name in ("tensorflow", "jax"):
+        module = sys.modules.get(name)
+        if module is not None:
+            out[name] = module.__version__
+    return out
+
+
+__all__ = ["atomic_save_model", "atomic_write_json", "sha256_file", "umask_mode", "versions"]
