@@ -169,6 +169,34 @@ def test_ctrl_c_checkpoints_mid_epoch_and_resumes_exactly(reference, data, cache
         np.testing.assert_allclose(a, b, rtol=0, atol=RESUME_ATOL)
 
 
+@pytest.mark.slow
+def test_kill_9_loses_at_most_the_epoch_in_progress(reference, data, cache, tmp_path):
+    out, ref, _ = reference
+    code = textwrap.dedent(
+        f"""
+        import os, signal
+        from pathlib import Path
+        from test_train_acol import tiny
+        from jndtf.train.acol import train_acol
+
+        def kill_9(p):
+            if p.phase == "train" and p.global_step == 5:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        data, cache, out = (Path(p) for p in {[str(data), str(cache), str(tmp_path)]!r})
+        train_acol(tiny(data, cache, out), progress=kill_9)
+        """
+    )
+    proc = run_python(code, {})
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    meta = read_checkpoint(tmp_path / "checkpoints" / "last.npz")[0]
+    assert (meta["epoch"], meta["step"]) == (1, 0)  # epoch 1 kept, epoch 2's steps lost
+    resumed = train_acol(tiny(data, cache, tmp_path, resume=True))
+    assert resumed.history == ref.history
+    for a, b in zip(weights_of(tmp_path), weights_of(out), strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=RESUME_ATOL)
+
+
 def test_nan_stops_the_run_names_the_batch_and_keeps_the_checkpoint(
     data, cache, tmp_path, monkeypatch
 ):

@@ -33,8 +33,10 @@ Outputs under ``output_dir``:
 devices named in ``devices``) and ``MultiWorkerMirroredStrategy`` over several machines, one
 process per machine started with the same config and a ``TF_CONFIG`` naming the cluster; the
 chief (worker 0) writes the outputs, and resuming needs ``output_dir`` on a filesystem every
-worker reads. JAX backend: one device, or ``keras.distribution.DataParallel`` over the local
-devices of one process (``distribution="data_parallel"``); multi-process JAX is not supported.
+worker reads; Ctrl-C must reach every worker (a launcher's process group does that), else the
+others wait in their collectives. JAX backend: one device, or
+``keras.distribution.DataParallel`` over the local devices of one process
+(``distribution="data_parallel"``); multi-process JAX is not supported.
 ``batch_size`` is the global batch, split evenly over the replicas. With ``l1="aiqa"`` each
 replica routes its own share of the batch (A-IQA's batch routing), so the loss can differ
 slightly from a single-device run; per-image metrics (``"ssim"``, ...) give the same loss.
@@ -643,6 +645,9 @@ def train_acol(
         CheckpointMismatchError: ``resume`` with a checkpoint of other settings or data.
         NonFiniteLossError: NaN/Inf in L1, L2 or the total (epoch, step and files named).
         TrainingInterrupted: Ctrl-C; the state was checkpointed first.
+
+    Ctrl-C is caught only when this runs in the main thread (Python delivers signals there);
+    the first one stops after the current step, a second one interrupts at once.
     """
     from jndtf._deps import require
 
