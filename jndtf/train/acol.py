@@ -653,9 +653,8 @@ def train_acol(
 
     keras = require("keras", "training ACoL-JND")
     from jndtf.data.image_folder import ImageFolderDataset
-    from jndtf.models.inputs import normalization_info
     from jndtf.models.registry import get_model_spec
-    from jndtf.train._common import atomic_write_json, sha256_file, versions
+    from jndtf.train._common import atomic_write_json
 
     t0 = time.perf_counter()
     cfg = config
@@ -775,13 +774,11 @@ def train_acol(
                     state.interrupted = (self.epoch + 1, 0)
                     self.model.stop_training = True
 
-        callbacks = []
         board = _tensorboard(keras, log_dir) if (cfg.tensorboard and dist.chief) else None
         with _SigintFlag() as sigint:
             epoch, start = state.epoch, state.step
             while epoch < cfg.epochs:
-                monitor = _Monitor(epoch, start, sigint)
-                callbacks = [monitor] + ([board] if board is not None else [])
+                callbacks = [_Monitor(epoch, start, sigint)] + ([board] if board else [])
                 model.fit(
                     data.keras_dataset(epoch, start),
                     epochs=epoch + 1,
@@ -825,6 +822,17 @@ def train_acol(
         return result
 
     _save_final_model(spec, cfg, net, model_path)
+    record = _manifest(cfg, spec, net, data, state, dist, result, t0)
+    atomic_write_json(manifest_path, record)
+    return result
+
+
+def _manifest(cfg, spec, net, data, state, dist, result: AcolTrainResult, t0) -> dict:
+    """The model's manifest (DESIGN.md: family, preset, inputs and their priors and
+    normalization, JND units, training data and command, losses, versions, sha256)."""
+    from jndtf.models.inputs import normalization_info
+    from jndtf.train._common import sha256_file, versions
+
     settings = json.loads(json.dumps(dataclasses.asdict(cfg)))
     l1_record = {"name": cfg.l1, "equation": "eq. (4) L1 = Q(x_o, x_d), x_d = x_o + x_j (eq. (3))"}
     if cfg.l1 == "aiqa":
@@ -859,9 +867,9 @@ def train_acol(
             "optimizer": {"name": "adam", "learning_rate": cfg.learning_rate},
             "settings": settings,
             "epochs": len(state.history),
-            "steps_per_epoch": steps,
+            "steps_per_epoch": data.steps_per_epoch,
             "history": state.history,
-            "final_losses": final,
+            "final_losses": result.final_losses,
             "sessions": state.all_sessions(t0, len(state.history), 0),
             "distribution": dist.describe(),
             "mixed_precision": cfg.mixed_precision,
@@ -870,12 +878,11 @@ def train_acol(
         "command": _resolve_command(cfg),
         "versions": versions(),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "seconds": round(seconds, 1),
+        "seconds": round(result.seconds, 1),
         "params": int(net.count_params()),
-        "sha256": sha256_file(model_path),
+        "sha256": sha256_file(result.model_path),
     }
-    atomic_write_json(manifest_path, record)
-    return result
+    return record
 
 
 def _scalar(value) -> float:
