@@ -89,3 +89,39 @@ def test_eval_jnd_errors_before_work(tmp_path):
     )
     assert r.exit_code == 2 and "at most one of --psnr or --mse" in r.output
     assert not (tmp_path / "e").exists()
+
+
+def test_train_acol_tiny_run_and_resume_guard(tmp_path):
+    photos = tmp_path / "photos"
+    save_image(photos / "cat.png", skimage.data.chelsea()[:96, :96])
+    save_image(photos / "cup.png", skimage.data.coffee()[:96, :96])
+    run = tmp_path / "run"
+    args = [
+        "train",
+        "acol",
+        "--data",
+        str(photos),
+        "-o",
+        str(run),
+        "--width",
+        "tiny",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "2",
+        "--crop-size",
+        "48",
+        "--l1",
+        "ssim",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--no-tensorboard",
+    ]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert (run / "model.keras").is_file() and "final L1" in r.output
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["preset"] == "acol"
+    r = runner.invoke(app, args)  # same folder again without --resume: refused, nothing lost
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert (run / "model.keras").is_file()
