@@ -1,7 +1,20 @@
-"""The IQA metrics under KERAS_BACKEND=jax, run once per test session in a subprocess.
+"""The IQA metrics under KERAS_BACKEND=jax, computed in one child interpreter per test session.
 
-The Keras backend is fixed per process, so the JAX numbers come from a child interpreter; both
-IQA test modules compare against the same cached run (one JAX start-up and compile, not two).
+The Keras backend is fixed per process, so the JAX numbers come from a child interpreter. It runs
+*jobs*, each a group of metrics on one image pair; the session-scoped ``jax_numbers`` fixture
+(tests/iqa_fixtures.py) starts one child for the jobs of all the selected tests that ask for it,
+so the whole IQA suite pays one JAX start-up, and a single module only its own job.
+
+Jobs (each metric's value, and whether its gradient is finite):
+
+- ``ssim_gmsd_psnr``: SSIM (auto and no downsampling), MS-SSIM, GMSD, PSNR on a 192x192 pair;
+  gradients at identical inputs.
+- ``vif_vifp_nlpd``: VIF, VIFp, NLPD on a 96x96 pair, values only (XLA-CPU compiles the three
+  forward passes in ~20 s, their gradients several times longer, VIF's most).
+- ``vif_vifp_nlpd_grad``: the same values and d/d(dist) at the pair (finite, non-zero), for a
+  slow-marked test that runs it in a child of its own.
+- ``fsim_mad_vsi``: FSIM, FSIMc, MAD, VSI on a 48x48 pair; value and gradient with respect to
+  the distorted image in one compilation each.
 """
 
 from __future__ import annotations
@@ -23,60 +36,123 @@ _SCRIPT = textwrap.dedent(
     import json, sys
     import numpy as np
     import jax
-    from jndtf.iqa.gmsd import gmsd
-    from jndtf.iqa.msssim import ms_ssim
-    from jndtf.iqa.psnr import psnr
-    from jndtf.iqa.ssim import ssim
 
-    d = np.load(sys.argv[1])
-    x, y = d["x"], d["y"]
-    metrics = {
-        "ssim": ssim,
-        "ssim_nods": lambda a, b: ssim(a, b, downsample=False),
-        "ms_ssim": ms_ssim,
-        "gmsd": gmsd,
-        "psnr": psnr,
+
+    def ssim_gmsd_psnr(x, y):
+        from jndtf.iqa.gmsd import gmsd
+        from jndtf.iqa.msssim import ms_ssim
+        from jndtf.iqa.psnr import psnr
+        from jndtf.iqa.ssim import ssim
+
+        metrics = {
+            "ssim": ssim,
+            "ssim_nods": lambda a, b: ssim(a, b, downsample=False),
+            "ms_ssim": ms_ssim,
+            "gmsd": gmsd,
+            "psnr": psnr,
+        }
+        # Eager JAX compiles every conv of a new shape on its own (~15 s for one ms_ssim call at
+        # 192 px); under jit everything compiles once: one program for the values, one for the
+        # gradients at identical inputs.
+        values = jax.jit(lambda a, b: {k: fn(a, b) for k, fn in metrics.items()})(x, y)
+        grads = jax.jit(
+            lambda a: {k: jax.grad(lambda z, fn=fn: fn(z, z).sum())(a) for k, fn in metrics.items()}
+        )(x)
+        out = {k: float(v[0]) for k, v in values.items()}
+        for k, g in grads.items():
+            out[k + "_grad_finite"] = bool(np.isfinite(np.asarray(g)).all())
+        return out
+
+
+    def vif_vifp_nlpd(x, y, with_grad=False):
+        from jndtf.iqa.nlpd import nlpd
+        from jndtf.iqa.vif import vif
+        from jndtf.iqa.vifp import vifp
+
+        out = {}
+        for name, fn in {"vif": vif, "vifp": vifp, "nlpd": nlpd}.items():
+            out[name] = float(jax.jit(fn)(x, y)[0])
+            if with_grad:
+                # d/dy of the score at the noisy pair: the gradient a training step would see.
+                grad = np.asarray(jax.jit(jax.grad(lambda b, fn=fn: fn(x, b).sum()))(y))
+                out[name + "_grad_finite"] = bool(np.isfinite(grad).all())
+                out[name + "_grad_nonzero"] = bool(np.abs(grad).max() > 0)
+        return out
+
+
+    def fsim_mad_vsi(ref, dist):
+        from jndtf.iqa.fsim import fsim
+        from jndtf.iqa.mad import mad
+        from jndtf.iqa.vsi import vsi
+
+        fns = {  # each a function of the distorted image
+            "fsim": lambda a: fsim(a, ref, chromatic=False),
+            "fsimc": lambda a: fsim(a, ref),
+            "mad": lambda a: mad(ref, a),
+            "vsi": lambda a: vsi(a, ref),
+        }
+        out = {}
+        for name, fn in fns.items():
+            v, g = jax.jit(jax.value_and_grad(lambda a, fn=fn: fn(a).sum()))(dist)
+            out[name] = float(v)
+            out[name + "_grad_finite"] = bool(np.isfinite(np.asarray(g)).all())
+        return out
+
+
+    JOBS = {
+        "ssim_gmsd_psnr": ssim_gmsd_psnr,
+        "vif_vifp_nlpd": vif_vifp_nlpd,
+        "vif_vifp_nlpd_grad": lambda x, y: vif_vifp_nlpd(x, y, with_grad=True),
+        "fsim_mad_vsi": fsim_mad_vsi,
     }
-    # Eager JAX compiles every conv of a new shape on its own (~15 s for one ms_ssim call at
-    # 192 px); under jit everything compiles once: one program for the values, one for the
-    # gradients at identical inputs.
-    values = jax.jit(lambda a, b: {k: fn(a, b) for k, fn in metrics.items()})(x, y)
-    grads = jax.jit(
-        lambda a: {k: jax.grad(lambda z, fn=fn: fn(z, z).sum())(a) for k, fn in metrics.items()}
-    )(x)
-    out = {k: float(v[0]) for k, v in values.items()}
-    for k, g in grads.items():
-        out[k + "_grad_finite"] = bool(np.isfinite(np.asarray(g)).all())
+    d = np.load(sys.argv[1])
+    out = {}
+    for job in sys.argv[2:]:
+        out.update(JOBS[job](d[job + "_ref"], d[job + "_dist"]))
     print("RESULT" + json.dumps(out))
     """
 )
 
+#: job -> (rows, columns of the astronaut crop, noise std, noise seed).
+_PAIRS = {
+    "ssim_gmsd_psnr": (slice(40, 232), slice(160, 352), 15, 7),
+    "vif_vifp_nlpd": (slice(80, 176), slice(200, 296), 15, 7),
+    "vif_vifp_nlpd_grad": (slice(80, 176), slice(200, 296), 15, 7),
+    "fsim_mad_vsi": (slice(60, 108), slice(180, 228), 10, 3),
+}
+JOBS = tuple(_PAIRS)
+#: The jobs of the non-slow tests (VIF's gradients take minutes to compile).
+DEFAULT_JOBS = ("ssim_gmsd_psnr", "vif_vifp_nlpd", "fsim_mad_vsi")
 
-def jax_inputs() -> tuple[np.ndarray, np.ndarray]:
-    """The pair the JAX run scores: a 192x192 astronaut crop and a noisy copy, float32 NHWC."""
+
+def jax_pair(job: str) -> tuple[np.ndarray, np.ndarray]:
+    """(ref, dist) that `job` scores: an astronaut crop and a noisy copy, float32 NHWC."""
     from skimage import data
 
-    x = data.astronaut()[40:232, 160:352][None].astype(np.float32)
-    noise = np.random.default_rng(7).normal(0, 15, x.shape)
-    return x, np.clip(x + noise, 0, 255).astype(np.float32)
+    rows, cols, sigma, seed = _PAIRS[job]
+    ref = data.astronaut()[rows, cols][None].astype(np.float32)
+    noise = np.random.default_rng(seed).normal(0, sigma, ref.shape)
+    return ref, np.clip(ref + noise, 0, 255).astype(np.float32)
 
 
 @functools.cache
-def jax_results() -> dict | None:
-    """{metric: value, metric_grad_finite: bool} under JAX; None if jax is not installed."""
+def jax_results(jobs: tuple[str, ...]) -> dict | None:
+    """{metric: value, metric_grad_...: bool} of `jobs` under JAX; None if jax is not installed."""
     if importlib.util.find_spec("jax") is None:
         return None
-    x, y = jax_inputs()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "in.npz"
-        np.savez(path, x=x, y=y)
+        arrays = {}
+        for job in jobs:
+            arrays[job + "_ref"], arrays[job + "_dist"] = jax_pair(job)
+        np.savez(path, **arrays)
         env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
         proc = subprocess.run(
-            [sys.executable, "-c", _SCRIPT, str(path)],
+            [sys.executable, "-c", _SCRIPT, str(path), *jobs],
             capture_output=True,
             text=True,
             env=env,
-            timeout=600,
+            timeout=900,
             check=False,
         )
     if proc.returncode != 0:

@@ -19,6 +19,8 @@ import sys
 import types
 from pathlib import Path
 
+import pytest
+
 #: jndtf metric name -> (piq module, function name).
 PIQ_FUNCTIONS = {
     "psnr": ("piq.psnr", "psnr"),
@@ -85,3 +87,11 @@ def load_piq_function(name: str):
         return getattr(importlib.import_module(module), function)
     except (ImportError, AttributeError):
         return None
+
+
+def require_piq(*names: str) -> tuple:
+    """piq's function for each jndtf metric in `names`; skips the calling test if one is missing."""
+    fns = tuple(load_piq_function(name) for name in names)
+    if any(fn is None for fn in fns):
+        pytest.skip("piq not installed: pip install torch==2.13.0 && pip install --no-deps piq")
+    return fns

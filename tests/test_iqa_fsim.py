@@ -7,45 +7,22 @@ chromatic pair I04 at 0.9998, not 0.9702. Every tolerance comes from tests/iqa_t
 
 from __future__ import annotations
 
-import csv
-
 import numpy as np
 import pytest
-from iqa_jax_fsim_mad_vsi import jax_pair, jax_results
-from iqa_piq import load_piq_function
+from iqa_common import GOLDEN_IMAGES, noisy, to_np
+from iqa_jax import jax_pair
+from iqa_piq import require_piq
 from iqa_tolerances import rtol
 
 pytestmark = pytest.mark.tf
+pytest_plugins = ("iqa_fixtures",)  # golden, jax_numbers
+JAX_JOB = "fsim_mad_vsi"
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from keras import ops  # noqa: E402
 
 from jndtf.iqa.fsim import downsample_factor, fsim, fsim_map  # noqa: E402
-
-GOLDEN_IMAGES = ("I03", "I04", "I06")
-
-
-def _np(t) -> np.ndarray:
-    return np.asarray(ops.convert_to_numpy(t), dtype=np.float64)
-
-
-@pytest.fixture(scope="module")
-def golden(shared_dir):
-    from jndtf.io import load_image
-
-    root = shared_dir / "data" / "iqa-golden"
-    pairs = {
-        n: (
-            load_image(root / "ref" / f"{n}.png")[None],
-            load_image(root / "dist" / f"{n}.png")[None],
-        )
-        for n in GOLDEN_IMAGES
-    }
-    with open(root / "reference_values.csv", newline="") as fh:
-        rows = {r["metric"]: r for r in csv.DictReader(fh)}
-    return pairs, {n: float(rows["fsim"][n]) for n in GOLDEN_IMAGES}
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +33,6 @@ def photo() -> np.ndarray:
     return data.astronaut()[60:156, 180:276].astype(np.float32)
 
 
-def _noisy(img: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.clip(img + rng.normal(0, sigma, img.shape), 0, 255).astype(np.float32)
-
-
 # --- against the original --------------------------------------------------------------------
 
 
@@ -68,8 +40,8 @@ def _noisy(img: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
 def test_golden_fsimc(golden, name):
     pairs, values = golden
     ref, dist = pairs[name]
-    ours = float(_np(fsim(ref, dist))[0])
-    np.testing.assert_allclose(ours, values[name], rtol=rtol("fsim/golden"))
+    ours = float(to_np(fsim(ref, dist))[0])
+    np.testing.assert_allclose(ours, values["fsim"][name], rtol=rtol("fsim/golden"))
 
 
 def test_golden_downsampling_factor():
@@ -81,15 +53,13 @@ def test_golden_downsampling_factor():
 
 @pytest.mark.parametrize("chromatic", [False, True], ids=["fsim", "fsimc"])
 def test_against_piq(golden, photo, chromatic):
-    piq_fsim = load_piq_function("fsim")
-    if piq_fsim is None:
-        pytest.skip("piq/torch not installed (dev only): pip install torch && pip install piq")
+    (piq_fsim,) = require_piq("fsim")
     import torch
 
     pairs, _ = golden
-    photo_pair = (photo[None], _noisy(photo, 15)[None])
+    photo_pair = (photo[None], noisy(photo, 15)[None])
     for ref, dist in (pairs["I03"], photo_pair):  # piq in float64 on 512x384 takes seconds
-        ours = float(_np(fsim(ref, dist, chromatic=chromatic))[0])
+        ours = float(to_np(fsim(ref, dist, chromatic=chromatic))[0])
         t = [torch.from_numpy(a.astype(np.float64)).permute(0, 3, 1, 2) for a in (dist, ref)]
         theirs = float(piq_fsim(*t, data_range=255.0, chromatic=chromatic))
         key = "fsim/piq" if not chromatic else "fsimc/piq"
@@ -101,57 +71,57 @@ def test_against_piq(golden, photo, chromatic):
 
 def test_identity_is_one(photo):
     x = photo[None]
-    np.testing.assert_allclose(_np(fsim(x, x)), [1.0], atol=1e-6)
-    np.testing.assert_allclose(_np(fsim(x, x, chromatic=False)), [1.0], atol=1e-6)
+    np.testing.assert_allclose(to_np(fsim(x, x)), [1.0], atol=1e-6)
+    np.testing.assert_allclose(to_np(fsim(x, x, chromatic=False)), [1.0], atol=1e-6)
     flat = np.full_like(x, 77.0)  # PC_m = 0 everywhere: 0/0 (NaN) in the original, 1 here
-    np.testing.assert_allclose(_np(fsim(flat, flat)), [1.0], atol=1e-6)
+    np.testing.assert_allclose(to_np(fsim(flat, flat)), [1.0], atol=1e-6)
 
 
 def test_monotone_in_noise(photo):
     x = photo[None]
     batch_x = np.repeat(x, 4, axis=0)
-    batch_y = np.concatenate([_noisy(x, s, seed=1) for s in (2, 8, 20, 45)])
-    scores = _np(fsim(batch_x, batch_y))
+    batch_y = np.concatenate([noisy(x, s, seed=1) for s in (2, 8, 20, 45)])
+    scores = to_np(fsim(batch_x, batch_y))
     assert np.all(np.diff(scores) < 0), scores
     assert scores[0] < 1.0 and scores[-1] > 0.0
 
 
 def test_batch_equals_single(photo):
     x = np.stack([photo, photo[::-1]])
-    y = np.stack([_noisy(photo, 10), _noisy(photo[::-1], 30)])
-    both = _np(fsim(x, y))
-    singles = [float(_np(fsim(x[i : i + 1], y[i : i + 1]))[0]) for i in range(2)]
+    y = np.stack([noisy(photo, 10), noisy(photo[::-1], 30)])
+    both = to_np(fsim(x, y))
+    singles = [float(to_np(fsim(x[i : i + 1], y[i : i + 1]))[0]) for i in range(2)]
     np.testing.assert_allclose(both, singles, rtol=1e-6)
 
 
 def test_data_range_invariance(photo):
-    x, y = photo[None], _noisy(photo, 12)[None]
-    a = _np(fsim(x, y))
-    b = _np(fsim(x / 255.0, y / 255.0, data_range=1.0))
+    x, y = photo[None], noisy(photo, 12)[None]
+    a = to_np(fsim(x, y))
+    b = to_np(fsim(x / 255.0, y / 255.0, data_range=1.0))
     np.testing.assert_allclose(a, b, rtol=rtol("fsim/range"))
 
 
 def test_uint8_and_grey_inputs(photo):
-    x, y = photo[None], _noisy(photo, 12)[None]
+    x, y = photo[None], noisy(photo, 12)[None]
     np.testing.assert_allclose(
-        _np(fsim(x.astype(np.uint8), np.round(y).astype(np.uint8))),
-        _np(fsim(x, np.round(y))),
+        to_np(fsim(x.astype(np.uint8), np.round(y).astype(np.uint8))),
+        to_np(fsim(x, np.round(y))),
         rtol=1e-6,
     )
     yw = np.array([0.299, 0.587, 0.114], np.float32)
     gx, gy = (x @ yw)[..., None], (y @ yw)[..., None]
     # grey input: FSIMc = FSIM, and it equals FSIM of the RGB pair (same Y)
-    np.testing.assert_allclose(_np(fsim(gx, gy)), _np(fsim(x, y, chromatic=False)), rtol=1e-5)
+    np.testing.assert_allclose(to_np(fsim(gx, gy)), to_np(fsim(x, y, chromatic=False)), rtol=1e-5)
 
 
 def test_map_shape_and_range(photo):
-    x, y = photo[None], _noisy(photo, 12)[None]
-    m = _np(fsim_map(x, y))
+    x, y = photo[None], noisy(photo, 12)[None]
+    m = to_np(fsim_map(x, y))
     assert m.shape == (1, 96, 96, 1)  # 96 / 256 rounds to F = 1
     assert np.all(m <= 1.0 + 1e-6) and np.all(m > 0.0)
     big = np.zeros((1, 601, 520, 3), np.float32)  # F = round(520 / 256) = 2, ceil(601 / 2)
     assert fsim_map(big, big).shape == (1, 301, 260, 1)
-    np.testing.assert_allclose(_np(fsim_map(x, x)), 1.0, atol=1e-6)
+    np.testing.assert_allclose(to_np(fsim_map(x, x)), 1.0, atol=1e-6)
 
 
 def test_validation():
@@ -177,7 +147,7 @@ def _grad(x, y, **kw):
 @pytest.mark.parametrize("chromatic", [False, True], ids=["fsim", "fsimc"])
 def test_gradients_finite(photo, chromatic):
     x = photo[None][:, :48, :48]
-    y = _noisy(photo, 10)[None][:, :48, :48]
+    y = noisy(photo, 10)[None][:, :48, :48]
     cases = {
         "identical": (x, x),
         "near_identical": (x + np.float32(0.5) * np.sign(y - x), x),
@@ -207,8 +177,8 @@ def test_gradients_finite(photo, chromatic):
 
 
 def test_mixed_precision_policy(photo):
-    x, y = photo[None][:, :48, :48], _noisy(photo, 10)[None][:, :48, :48]
-    ref = _np(fsim(x, y))
+    x, y = photo[None][:, :48, :48], noisy(photo, 10)[None][:, :48, :48]
+    ref = to_np(fsim(x, y))
     old = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_float16")
     try:
@@ -216,15 +186,12 @@ def test_mixed_precision_policy(photo):
     finally:
         keras.config.set_dtype_policy(old)
     assert "float32" in str(out.dtype)
-    np.testing.assert_allclose(_np(out), ref, rtol=1e-3)  # inputs rounded to float16
+    np.testing.assert_allclose(to_np(out), ref, rtol=1e-3)  # inputs rounded to float16
 
 
-def test_jax_backend_same_numbers():
-    res = jax_results()
-    if res is None:
-        pytest.skip("jax not installed")
-    x, y = jax_pair()
+def test_jax_backend_same_numbers(jax_numbers):
+    ref, dist = jax_pair(JAX_JOB)
     for key, chromatic in (("fsim", False), ("fsimc", True)):
-        assert res[key + "_grad_finite"], key
-        ours = _np(fsim(x, y, chromatic=chromatic))[0]
-        np.testing.assert_allclose(res[key], ours, rtol=rtol("fsim/jax"), err_msg=key)
+        assert jax_numbers[key + "_grad_finite"], key
+        ours = to_np(fsim(dist, ref, chromatic=chromatic))[0]
+        np.testing.assert_allclose(jax_numbers[key], ours, rtol=rtol("fsim/jax"), err_msg=key)

@@ -11,47 +11,23 @@ gap. Every tolerance comes from tests/iqa_tolerances.py.
 
 from __future__ import annotations
 
-import csv
-
 import numpy as np
 import pytest
-from iqa_jax_fsim_mad_vsi import jax_pair, jax_results
+from iqa_common import GOLDEN_IMAGES, grey64, noisy, to_np
+from iqa_jax import jax_pair
 from iqa_tolerances import rtol
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import correlate2d
 
 pytestmark = pytest.mark.tf
+pytest_plugins = ("iqa_fixtures",)  # golden, jax_numbers
+JAX_JOB = "fsim_mad_vsi"
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from keras import ops  # noqa: E402
 
 from jndtf.iqa.mad import mad, mad_components, mad_map  # noqa: E402
-
-GOLDEN_IMAGES = ("I03", "I04", "I06")
-RGB2GRAY = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
-
-
-def _np(t) -> np.ndarray:
-    return np.asarray(ops.convert_to_numpy(t), dtype=np.float64)
-
-
-@pytest.fixture(scope="module")
-def golden(shared_dir):
-    from jndtf.io import load_image
-
-    root = shared_dir / "data" / "iqa-golden"
-    pairs = {
-        n: (
-            load_image(root / "ref" / f"{n}.png")[None],
-            load_image(root / "dist" / f"{n}.png")[None],
-        )
-        for n in GOLDEN_IMAGES
-    }
-    with open(root / "reference_values.csv", newline="") as fh:
-        rows = {r["metric"]: r for r in csv.DictReader(fh)}
-    return pairs, {n: float(rows["mad"][n]) for n in GOLDEN_IMAGES}
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +36,6 @@ def photo() -> np.ndarray:
     from skimage import data
 
     return data.astronaut()[70:136, 190:271].astype(np.float32)
-
-
-def _noisy(img: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.clip(img + rng.normal(0, sigma, img.shape), 0, 255).astype(np.float32)
 
 
 # --- float64 transcription of MAD_index.m (2011) ---------------------------------------------
@@ -175,10 +146,7 @@ def _lo_index64(ref, dst):
 
 
 def _mad64(ref_rgb_uint8, dst_rgb_uint8):
-    def grey(im):
-        return np.floor(im.astype(np.float64) @ RGB2GRAY + 0.5)
-
-    r, d = grey(ref_rgb_uint8), grey(dst_rgb_uint8)
+    r, d = grey64(ref_rgb_uint8), grey64(dst_rgb_uint8)
     hi, lo = _hi_index64(r, d), _lo_index64(r, d)
     b1, b2 = np.exp(-2.55 / 3.35), 1 / (np.log(10) * 3.35)
     sig = 1 / (1 + b1 * hi**b2)
@@ -190,12 +158,12 @@ def _mad64(ref_rgb_uint8, dst_rgb_uint8):
 
 def test_against_float64_transcription(photo):
     ref = photo.astype(np.uint8)
-    dst = np.round(_noisy(photo, 20, seed=3)).astype(np.uint8)
+    dst = np.round(noisy(photo, 20, seed=3)).astype(np.uint8)
     expected = _mad64(ref, dst)
     ours = mad_components(ref[None], dst[None])
     for key in ("hi", "lo", "mad"):
         np.testing.assert_allclose(
-            _np(ours[key])[0], expected[key], rtol=rtol("mad/numpy64"), err_msg=key
+            to_np(ours[key])[0], expected[key], rtol=rtol("mad/numpy64"), err_msg=key
         )
 
 
@@ -204,14 +172,14 @@ def test_golden(golden):
     pairs, values = golden
     refs = np.concatenate([pairs[n][0] for n in GOLDEN_IMAGES])
     dists = np.concatenate([pairs[n][1] for n in GOLDEN_IMAGES])
-    batch = {k: _np(v) for k, v in mad_components(refs, dists).items()}
+    batch = {k: to_np(v) for k, v in mad_components(refs, dists).items()}
     for i, name in enumerate(GOLDEN_IMAGES):
         c = {k: float(v[i]) for k, v in batch.items()}
         if name == "I03":
-            np.testing.assert_allclose(c["mad"], values[name], rtol=rtol("mad/golden"))
+            np.testing.assert_allclose(c["mad"], values["mad"][name], rtol=rtol("mad/golden"))
         else:
             # luma differs by <= 1 grey level: below the masking threshold everywhere
-            assert c["hi"] < 1e-6 and c["mad"] < 1e-6 and values[name] > 10, (name, c)
+            assert c["hi"] < 1e-6 and c["mad"] < 1e-6 and values["mad"][name] > 10, (name, c)
 
 
 # --- properties ------------------------------------------------------------------------------
@@ -219,37 +187,37 @@ def test_golden(golden):
 
 def test_identity_is_zero(photo):
     x = photo[None]
-    np.testing.assert_allclose(_np(mad(x, x)), [0.0], atol=1e-6)
+    np.testing.assert_allclose(to_np(mad(x, x)), [0.0], atol=1e-6)
     flat = np.full_like(x, 200.0)
-    np.testing.assert_allclose(_np(mad(flat, flat)), [0.0], atol=1e-6)
+    np.testing.assert_allclose(to_np(mad(flat, flat)), [0.0], atol=1e-6)
 
 
 def test_monotone_in_noise(photo):
     x = np.repeat(photo[None], 4, axis=0)
-    y = np.concatenate([_noisy(photo[None], s, seed=1) for s in (2, 6, 15, 40)])
-    scores = _np(mad(x, y))
+    y = np.concatenate([noisy(photo[None], s, seed=1) for s in (2, 6, 15, 40)])
+    scores = to_np(mad(x, y))
     assert np.all(np.diff(scores) > 0), scores
 
 
 def test_data_range_invariance_and_batch(photo):
     x = np.stack([photo, photo[::-1]])
-    y = np.stack([_noisy(photo, 10), _noisy(photo[::-1], 25)])
-    a = _np(mad(x, y))
-    b = _np(mad(x / 255.0, y / 255.0, data_range=1.0))
+    y = np.stack([noisy(photo, 10), noisy(photo[::-1], 25)])
+    a = to_np(mad(x, y))
+    b = to_np(mad(x / 255.0, y / 255.0, data_range=1.0))
     np.testing.assert_allclose(a, b, rtol=rtol("mad/range"))
-    np.testing.assert_allclose(a[1], _np(mad(x[1:], y[1:]))[0], rtol=1e-5)
+    np.testing.assert_allclose(a[1], to_np(mad(x[1:], y[1:]))[0], rtol=1e-5)
 
 
 def test_uint8_is_rounded_grey(photo):
     ref = photo.astype(np.uint8)[None]
-    dst = np.round(_noisy(photo, 10)).astype(np.uint8)[None]
-    grey = [np.floor(a.astype(np.float64) @ RGB2GRAY + 0.5)[..., None] for a in (ref, dst)]
-    np.testing.assert_allclose(_np(mad(ref, dst)), _np(mad(*grey)), rtol=1e-5)
+    dst = np.round(noisy(photo, 10)).astype(np.uint8)[None]
+    grey = [grey64(a)[..., None] for a in (ref, dst)]
+    np.testing.assert_allclose(to_np(mad(ref, dst)), to_np(mad(*grey)), rtol=1e-5)
 
 
 def test_map(photo):
-    x, y = photo[None], _noisy(photo, 10)[None]
-    m = _np(mad_map(x, y))
+    x, y = photo[None], noisy(photo, 10)[None]
+    m = to_np(mad_map(x, y))
     assert m.shape == (1, 66 - 33, 81 - 33, 1)
     assert np.all(np.isfinite(m)) and np.all(m >= 0) and m.max() > 0
 
@@ -268,7 +236,7 @@ def test_validation():
 
 def test_gradients_finite(photo):
     x = photo[None][:, :40, :40]
-    y = _noisy(photo, 10)[None][:, :40, :40]
+    y = noisy(photo, 10)[None][:, :40, :40]
     cases = {
         "identical": (x, x),
         "near_identical": (x, x + np.float32(1.0) * np.sign(y - x)),
@@ -294,10 +262,7 @@ def test_gradients_finite(photo):
             assert np.abs(g).max() > 0, case
 
 
-def test_jax_backend_same_numbers():
-    res = jax_results()
-    if res is None:
-        pytest.skip("jax not installed")
-    x, y = jax_pair()
-    assert res["mad_grad_finite"]
-    np.testing.assert_allclose(res["mad"], _np(mad(y, x))[0], rtol=rtol("mad/jax"))
+def test_jax_backend_same_numbers(jax_numbers):
+    ref, dist = jax_pair(JAX_JOB)
+    assert jax_numbers["mad_grad_finite"]
+    np.testing.assert_allclose(jax_numbers["mad"], to_np(mad(ref, dist))[0], rtol=rtol("mad/jax"))

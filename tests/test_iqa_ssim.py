@@ -6,55 +6,35 @@ original authors' MATLAB code). Every tolerance comes from tests/iqa_tolerances.
 
 from __future__ import annotations
 
-import csv
 import itertools
 
 import numpy as np
 import pytest
-from iqa_jax import jax_inputs, jax_results
-from iqa_piq import load_piq_function
+from iqa_common import (
+    GOLDEN_IMAGES,
+    GRADIENT_CASES,
+    assert_batch_equals_single,
+    assert_data_range_invariance,
+    assert_float32_under_mixed_precision,
+    assert_gradients_finite,
+    grey64,
+    noisy,
+    to_np,
+)
+from iqa_jax import jax_pair
+from iqa_piq import require_piq
 from iqa_tolerances import rtol
 from scipy.ndimage import correlate1d
 
 pytestmark = pytest.mark.tf
+pytest_plugins = ("iqa_fixtures",)  # golden, jax_numbers
+JAX_JOB = "ssim_gmsd_psnr"
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from keras import ops  # noqa: E402
-
-from jndtf.iqa._ops import RGB2GRAY_MATLAB_EXACT  # noqa: E402
 from jndtf.iqa.msssim import MS_SSIM_WEIGHTS, ms_ssim  # noqa: E402
 from jndtf.iqa.ssim import downsample_factor, ssim, ssim_map  # noqa: E402
-
-GOLDEN_IMAGES = ("I03", "I04", "I06")
-
-
-# --- data ------------------------------------------------------------------------------------
-
-
-def _np(t) -> np.ndarray:
-    return np.asarray(ops.convert_to_numpy(t), dtype=np.float64)
-
-
-@pytest.fixture(scope="module")
-def golden(shared_dir):
-    """{image: (ref uint8 1xHxWx3, dist uint8 1xHxWx3)} and {metric: {image: value}}."""
-    from jndtf.io import load_image
-
-    root = shared_dir / "data" / "iqa-golden"
-    pairs = {
-        n: (
-            load_image(root / "ref" / f"{n}.png")[None],
-            load_image(root / "dist" / f"{n}.png")[None],
-        )
-        for n in GOLDEN_IMAGES
-    }
-    with open(root / "reference_values.csv", newline="") as fh:
-        values = {
-            row["metric"]: {n: float(row[n]) for n in GOLDEN_IMAGES} for row in csv.DictReader(fh)
-        }
-    return pairs, values
 
 
 @pytest.fixture(scope="module")
@@ -65,17 +45,7 @@ def photo() -> np.ndarray:
     return data.astronaut()[40:232, 160:352]
 
 
-def _noisy(img: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.clip(img + rng.normal(0, sigma, img.shape), 0, 255).astype(np.float32)
-
-
 # --- an independent float64 transcription of Wang's MATLAB code ------------------------------
-
-
-def _grey64(rgb_uint8: np.ndarray) -> np.ndarray:
-    g = rgb_uint8.astype(np.float64) @ np.asarray(RGB2GRAY_MATLAB_EXACT)
-    return np.floor(g + 0.5)  # rgb2gray on uint8 returns uint8
 
 
 def _ssim_terms64(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -127,7 +97,7 @@ def test_ssim_matches_matlab_golden(golden, image):
     pairs, values = golden
     x, y = pairs[image]
     # The table's SSIM is ssim_index.m (no automatic downsampling) on rgb2gray(uint8).
-    got = _np(ssim(x, y, downsample=False))[0]
+    got = to_np(ssim(x, y, downsample=False))[0]
     np.testing.assert_allclose(got, values["ssim"][image], rtol=rtol("ssim/golden"))
 
 
@@ -135,7 +105,7 @@ def test_ssim_matches_matlab_golden(golden, image):
 def test_ms_ssim_matches_matlab_golden(golden, image):
     pairs, values = golden
     x, y = pairs[image]
-    got = _np(ms_ssim(x, y))[0]
+    got = to_np(ms_ssim(x, y))[0]
     np.testing.assert_allclose(got, values["ms_ssim"][image], rtol=rtol("ms_ssim/golden"))
 
 
@@ -144,13 +114,13 @@ def test_ssim_and_ms_ssim_match_float64_matlab_transcription(golden, image):
     """Our float32 keras.ops code == a float64 numpy transcription of ssim.m / msssim.m."""
     pairs, _ = golden
     x, y = pairs[image]
-    a, b = _grey64(x[0]), _grey64(y[0])
+    a, b = grey64(x[0]), grey64(y[0])
     assert downsample_factor(*x.shape[1:3]) == 2  # 384 / 256 = 1.5 -> 2 in MATLAB
     for auto in (False, True):
-        got = _np(ssim(x, y, downsample="auto" if auto else False))[0]
+        got = to_np(ssim(x, y, downsample="auto" if auto else False))[0]
         np.testing.assert_allclose(got, _ssim64(a, b, auto), rtol=rtol("ssim/numpy64"))
     np.testing.assert_allclose(
-        _np(ms_ssim(x, y))[0], _ms_ssim64(a, b), rtol=rtol("ms_ssim/numpy64")
+        to_np(ms_ssim(x, y))[0], _ms_ssim64(a, b), rtol=rtol("ms_ssim/numpy64")
     )
 
 
@@ -169,9 +139,9 @@ def test_downsample_factor_rounds_like_matlab():
 def test_ssim_matches_tf_image_and_skimage(photo):
     from skimage.metrics import structural_similarity
 
-    x = _grey64(photo).astype(np.float32)[None, ..., None]
+    x = grey64(photo).astype(np.float32)[None, ..., None]
     y = np.clip(x + np.random.default_rng(1).normal(0, 12, x.shape), 0, 255).astype(np.float32)
-    got = _np(ssim(x, y, downsample=False))[0]
+    got = to_np(ssim(x, y, downsample=False))[0]
     want_tf = float(tf.image.ssim(x, y, max_val=255.0, filter_size=11, filter_sigma=1.5)[0])
     np.testing.assert_allclose(got, want_tf, rtol=rtol("ssim/tf"))
     want_sk = structural_similarity(
@@ -188,31 +158,29 @@ def test_ssim_matches_tf_image_and_skimage(photo):
 
 
 def test_ms_ssim_matches_tf_image(photo):
-    x = _grey64(photo).astype(np.float32)[None, ..., None]
+    x = grey64(photo).astype(np.float32)[None, ..., None]
     y = np.clip(x + np.random.default_rng(2).normal(0, 20, x.shape), 0, 255).astype(np.float32)
     want = float(tf.image.ssim_multiscale(x, y, max_val=255.0)[0])
-    np.testing.assert_allclose(_np(ms_ssim(x, y))[0], want, rtol=rtol("ms_ssim/tf"))
+    np.testing.assert_allclose(to_np(ms_ssim(x, y))[0], want, rtol=rtol("ms_ssim/tf"))
 
 
 def test_ssim_and_ms_ssim_match_piq(golden):
-    piq_ssim, piq_ms = load_piq_function("ssim"), load_piq_function("ms_ssim")
-    if piq_ssim is None or piq_ms is None:
-        pytest.skip("piq not installed: pip install torch==2.13.0 && pip install --no-deps piq")
+    piq_ssim, piq_ms = require_piq("ssim", "ms_ssim")
     import torch
 
     pairs, _ = golden
     x, y = pairs["I03"]
-    a, b = _grey64(x[0]), _grey64(y[0])
+    a, b = grey64(x[0]), grey64(y[0])
     ta, tb = (torch.from_numpy(z)[None, None] for z in (a, b))  # float64: piq's float32 is
     a, b = a.astype(np.float32), b.astype(np.float32)  # 1e-5 off its own float64 result
     # piq.ssim(downsample=True) is Wang's automatic f x f averaging (f = 2 here).
     want = float(piq_ssim(ta, tb, data_range=255.0, downsample=True))
     np.testing.assert_allclose(
-        _np(ssim(a[None, ..., None], b[None, ..., None]))[0], want, rtol=rtol("ssim/piq")
+        to_np(ssim(a[None, ..., None], b[None, ..., None]))[0], want, rtol=rtol("ssim/piq")
     )
     want_ms = float(piq_ms(ta, tb, data_range=255.0))
     np.testing.assert_allclose(
-        _np(ms_ssim(a[None, ..., None], b[None, ..., None]))[0], want_ms, rtol=rtol("ms_ssim/piq")
+        to_np(ms_ssim(a[None, ..., None], b[None, ..., None]))[0], want_ms, rtol=rtol("ms_ssim/piq")
     )
 
 
@@ -225,28 +193,16 @@ METRICS = {"ssim": ssim, "ms_ssim": ms_ssim}
 def test_identity_symmetry_and_monotone_in_noise(photo, name):
     fn = METRICS[name]
     x = photo[None].astype(np.float32)
-    np.testing.assert_allclose(_np(fn(x, x)), [1.0], atol=1e-6)
-    noisy = [_noisy(photo, s)[None] for s in (4, 8, 16, 32, 64)]
-    scores = [_np(fn(x, n))[0] for n in noisy]
+    np.testing.assert_allclose(to_np(fn(x, x)), [1.0], atol=1e-6)
+    noisier = [noisy(photo, s)[None] for s in (4, 8, 16, 32, 64)]
+    scores = [to_np(fn(x, n))[0] for n in noisier]
     assert all(a > b for a, b in itertools.pairwise(scores)), scores
-    np.testing.assert_allclose(_np(fn(noisy[2], x)), _np(fn(x, noisy[2])), rtol=1e-6)
+    np.testing.assert_allclose(to_np(fn(noisier[2], x)), to_np(fn(x, noisier[2])), rtol=1e-6)
 
 
 @pytest.mark.parametrize("name", sorted(METRICS))
 def test_data_range_invariance(photo, name):
-    fn = METRICS[name]
-    x = photo[None].astype(np.float32)
-    y = _noisy(photo, 10)[None]
-    np.testing.assert_allclose(
-        _np(fn(x / 255.0, y / 255.0, data_range=1.0)), _np(fn(x, y)), rtol=rtol(f"{name}/range")
-    )
-    # uint8 input is rounded to grey levels (rgb2gray on uint8), with either data range.
-    xq, yq = photo[None], np.round(y).astype(np.uint8)
-    np.testing.assert_allclose(
-        _np(fn(xq, yq)),
-        _np(fn(xq / 255.0, yq / 255.0, data_range=1.0, quantize_grey=True)),
-        rtol=rtol(f"{name}/range"),
-    )
+    assert_data_range_invariance(METRICS[name], photo, rtol(f"{name}/range"), uint8=True)
 
 
 @pytest.mark.parametrize("name", sorted(METRICS))
@@ -273,79 +229,49 @@ def test_ms_ssim_floor_keeps_negative_structure_finite(photo):
         tape.watch(x)
         v = ms_ssim(x, y)
     g = tape.gradient(v, x)
-    assert np.isfinite(_np(v)).all() and 0 < _np(v)[0] < 0.6
-    assert np.isfinite(_np(g)).all()
-
-
-GRADIENT_CASES = {
-    "identical": lambda img: (img, img),
-    "zeros": lambda img: (np.zeros_like(img), np.zeros_like(img)),
-    "saturated": lambda img: (np.full_like(img, 255.0), np.full_like(img, 255.0)),
-    "zeros_vs_white": lambda img: (np.zeros_like(img), np.full_like(img, 255.0)),
-    "photo_vs_zeros": lambda img: (img, np.zeros_like(img)),
-}
+    assert np.isfinite(to_np(v)).all() and 0 < to_np(v)[0] < 0.6
+    assert np.isfinite(to_np(g)).all()
 
 
 @pytest.mark.parametrize("case", sorted(GRADIENT_CASES))
 @pytest.mark.parametrize("name", sorted(METRICS))
 def test_gradients_are_finite(photo, name, case):
     x0, y0 = GRADIENT_CASES[case](photo[None].astype(np.float32))
-    x, y = tf.constant(x0), tf.constant(y0)
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch([x, y])
-        v = tf.reduce_sum(METRICS[name](x, y))
-    for g in tape.gradient(v, [x, y]):
-        assert g is not None and np.isfinite(_np(g)).all(), (name, case)
+    assert_gradients_finite(METRICS[name], x0, y0, (name, case))
 
 
 @pytest.mark.parametrize("name", sorted(METRICS))
 def test_loss_gradient_is_finite_and_nonzero(photo, name):
     x = tf.constant(photo[None].astype(np.float32))
-    y = tf.Variable(_noisy(photo, 20)[None])
+    y = tf.Variable(noisy(photo, 20)[None])
     with tf.GradientTape() as tape:
         loss = 1.0 - tf.reduce_mean(METRICS[name](x, y))
-    g = _np(tape.gradient(loss, y))
+    g = to_np(tape.gradient(loss, y))
     assert np.isfinite(g).all() and np.abs(g).max() > 0
     # A step against the gradient improves the score.
     better = METRICS[name](x, y - 4.0 * g / np.abs(g).max())
-    assert _np(better)[0] > _np(METRICS[name](x, y))[0]
+    assert to_np(better)[0] > to_np(METRICS[name](x, y))[0]
 
 
 @pytest.mark.parametrize("name", sorted(METRICS))
 def test_float32_inside_under_mixed_precision(photo, name):
-    x = photo[None].astype(np.float16)
-    y = _noisy(photo, 10)[None].round().astype(np.float16)  # integers are exact in float16
-    want = _np(METRICS[name](x.astype(np.float32), y.astype(np.float32)))
-    old = keras.mixed_precision.dtype_policy()
-    keras.mixed_precision.set_dtype_policy("mixed_float16")
-    try:
-        got = METRICS[name](ops.convert_to_tensor(x), ops.convert_to_tensor(y))
-    finally:
-        keras.mixed_precision.set_dtype_policy(old)
-    assert "float32" in str(got.dtype)
-    np.testing.assert_allclose(_np(got), want, rtol=1e-6)
+    assert_float32_under_mixed_precision(METRICS[name], photo)
 
 
 def test_batch_gives_one_score_per_image(photo):
-    x = np.stack([photo, photo[::-1]]).astype(np.float32)
-    y = np.stack([_noisy(photo, 5), _noisy(photo[::-1], 30)])
-    for fn in (ssim, ms_ssim):
-        batch = _np(fn(x, y))
-        assert batch.shape == (2,)
-        np.testing.assert_allclose(batch[1], _np(fn(x[1:], y[1:]))[0], rtol=1e-6)
+    assert_batch_equals_single((ssim, ms_ssim), photo, rtol=1e-6)
 
 
 # --- JAX backend ------------------------------------------------------------------------------
 
 
-def test_same_numbers_under_jax_backend():
-    results = jax_results()
-    if results is None:
-        pytest.skip("jax not installed (pip install jax)")
-    x, y = jax_inputs()
-    assert results["ssim_grad_finite"] and results["ms_ssim_grad_finite"]
-    np.testing.assert_allclose(results["ssim"], _np(ssim(x, y))[0], rtol=rtol("ssim/jax"))
+def test_same_numbers_under_jax_backend(jax_numbers):
+    x, y = jax_pair(JAX_JOB)
+    assert jax_numbers["ssim_grad_finite"] and jax_numbers["ms_ssim_grad_finite"]
+    np.testing.assert_allclose(jax_numbers["ssim"], to_np(ssim(x, y))[0], rtol=rtol("ssim/jax"))
     np.testing.assert_allclose(
-        results["ssim_nods"], _np(ssim(x, y, downsample=False))[0], rtol=rtol("ssim/jax")
+        jax_numbers["ssim_nods"], to_np(ssim(x, y, downsample=False))[0], rtol=rtol("ssim/jax")
     )
-    np.testing.assert_allclose(results["ms_ssim"], _np(ms_ssim(x, y))[0], rtol=rtol("ms_ssim/jax"))
+    np.testing.assert_allclose(
+        jax_numbers["ms_ssim"], to_np(ms_ssim(x, y))[0], rtol=rtol("ms_ssim/jax")
+    )

@@ -9,59 +9,44 @@ tests/iqa_tolerances.py.
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
-from iqa_jax_vif_nlpd import jax_inputs, jax_results
-from iqa_piq import load_piq_function
+from iqa_common import (
+    GOLDEN_IMAGES,
+    GRADIENT_CASES_WITH_WHITE,
+    RGB2GRAY_MATLAB,
+    assert_batch_equals_single,
+    assert_data_range_invariance,
+    assert_float32_under_mixed_precision,
+    assert_gradients_finite,
+    grey64,
+    noisy,
+    to_np,
+)
+from iqa_jax import jax_pair, jax_results
+from iqa_piq import require_piq
 from iqa_tolerances import rtol
 from scipy.ndimage import correlate
 
 pytestmark = pytest.mark.tf
+pytest_plugins = ("iqa_fixtures",)  # golden, jax_numbers
+JAX_JOB = "vif_vifp_nlpd"
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from keras import ops  # noqa: E402
-
-from jndtf.iqa._ops import RGB2GRAY_MATLAB_EXACT  # noqa: E402
 from jndtf.iqa._steerable import sp5_bands, sp5_filters  # noqa: E402
 from jndtf.iqa.vif import vif, vif_subbands  # noqa: E402
 from jndtf.iqa.vifp import vifp, vifp_scales  # noqa: E402
 
-GOLDEN_IMAGES = ("I03", "I04", "I06")
 METRICS = {"vif": vif, "vifp": vifp}
 
 
 # --- data ------------------------------------------------------------------------------------
-
-
-def _np(t) -> np.ndarray:
-    return np.asarray(ops.convert_to_numpy(t), dtype=np.float64)
-
-
-@pytest.fixture(scope="module")
-def golden(shared_dir):
-    """{image: (ref uint8 1xHxWx3, dist uint8 1xHxWx3)} and {metric: {image: value}}."""
-    from jndtf.io import load_image
-
-    root = shared_dir / "data" / "iqa-golden"
-    pairs = {
-        n: (
-            load_image(root / "ref" / f"{n}.png")[None],
-            load_image(root / "dist" / f"{n}.png")[None],
-        )
-        for n in GOLDEN_IMAGES
-    }
-    with open(root / "reference_values.csv", newline="") as fh:
-        values = {
-            row["metric"]: {n: float(row[n]) for n in GOLDEN_IMAGES} for row in csv.DictReader(fh)
-        }
-    return pairs, values
 
 
 @pytest.fixture(scope="module")
@@ -70,17 +55,6 @@ def photo() -> np.ndarray:
     from skimage import data
 
     return data.astronaut()[40:232, 160:352]
-
-
-def _noisy(img: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.clip(img + rng.normal(0, sigma, img.shape), 0, 255).astype(np.float32)
-
-
-def _grey64(rgb_uint8: np.ndarray) -> np.ndarray:
-    """MATLAB ``rgb2gray`` on uint8 (returns uint8: rounded), as float64 HxW."""
-    g = rgb_uint8.astype(np.float64) @ np.asarray(RGB2GRAY_MATLAB_EXACT)
-    return np.floor(g + 0.5)
 
 
 # --- an independent float64 transcription of LIVE's vifvec.m ----------------------------------
@@ -156,7 +130,7 @@ def test_vif_matches_matlab_golden(golden, image):
     pairs, values = golden
     x, y = pairs[image]
     # uint8 input: rgb2gray rounds to grey levels, as vifvec's callers did in MATLAB.
-    got = _np(vif(x, y))[0]
+    got = to_np(vif(x, y))[0]
     np.testing.assert_allclose(got, values["vif"][image], rtol=rtol("vif/golden"))
     # The table gives 4 decimals: ours rounds to the same ones.
     assert round(got, 4) == values["vif"][image]
@@ -166,12 +140,12 @@ def test_vif_matches_matlab_golden(golden, image):
 def test_vif_subbands_match_float64_transcription(golden, image):
     pairs, _ = golden
     x, y = pairs[image]
-    num64, den64 = _vifvec64(_grey64(x[0]), _grey64(y[0]))
-    num, den = (_np(t)[0] for t in vif_subbands(x, y))
+    num64, den64 = _vifvec64(grey64(x[0]), grey64(y[0]))
+    num, den = (to_np(t)[0] for t in vif_subbands(x, y))
     np.testing.assert_allclose(den, den64, rtol=rtol("vif/numpy64"))
     np.testing.assert_allclose(num, num64, rtol=rtol("vif/numpy64"))
     np.testing.assert_allclose(
-        _np(vif(x, y))[0], num64.sum() / den64.sum(), rtol=rtol("vif/numpy64")
+        to_np(vif(x, y))[0], num64.sum() / den64.sum(), rtol=rtol("vif/numpy64")
     )
 
 
@@ -215,7 +189,7 @@ def test_sp5_pyramid_matches_pyrtools_corrdn():
     for level in levels:
         for b in range(6):
             want = wrapper.corrDn(lo, theirs["bfilts"][:, b].reshape(7, 7).T, "reflect1")
-            got = _np(level)[0, :, :, b]
+            got = to_np(level)[0, :, :, b]
             assert got.shape == want.shape
             np.testing.assert_allclose(got, want, atol=rtol("vif/pyrtools") * np.abs(want).max())
         lo = wrapper.corrDn(lo, theirs["lofilt"], "reflect1", step=(2, 2))
@@ -229,13 +203,13 @@ def test_vifp_matches_sewar(golden, photo):
     sewar = pytest.importorskip("sewar.full_ref", reason="pip install --no-deps sewar==0.4.10")
     pairs, _ = golden
     x, y = pairs["I03"]
-    gx, gy = _grey64(x[0]), _grey64(y[0])
+    gx, gy = grey64(x[0]), grey64(y[0])
     want = sewar.vifp(gx, gy)
-    np.testing.assert_allclose(_np(vifp(x, y))[0], want, rtol=rtol("vifp/sewar"))
-    a, b = photo.astype(np.float64), np.round(_noisy(photo, 12)).astype(np.float64)
-    ga, gb = a @ np.asarray(RGB2GRAY_MATLAB_EXACT), b @ np.asarray(RGB2GRAY_MATLAB_EXACT)
+    np.testing.assert_allclose(to_np(vifp(x, y))[0], want, rtol=rtol("vifp/sewar"))
+    a, b = photo.astype(np.float64), np.round(noisy(photo, 12)).astype(np.float64)
+    ga, gb = a @ RGB2GRAY_MATLAB, b @ RGB2GRAY_MATLAB
     np.testing.assert_allclose(
-        _np(vifp(ga[None, :, :, None], gb[None, :, :, None]))[0],
+        to_np(vifp(ga[None, :, :, None], gb[None, :, :, None]))[0],
         sewar.vifp(ga, gb),
         rtol=rtol("vifp/sewar"),
     )
@@ -243,16 +217,14 @@ def test_vifp_matches_sewar(golden, photo):
 
 def test_vifp_matches_piq(photo):
     torch = pytest.importorskip("torch")
-    piq_vifp = load_piq_function("vifp")
-    if piq_vifp is None:
-        pytest.skip("piq not installed (pip install torch==2.13.0 && pip install --no-deps piq)")
-    a = photo.astype(np.float64) @ np.asarray(RGB2GRAY_MATLAB_EXACT)
-    b = _noisy(photo, 12).astype(np.float64) @ np.asarray(RGB2GRAY_MATLAB_EXACT)
+    (piq_vifp,) = require_piq("vifp")
+    a = photo.astype(np.float64) @ RGB2GRAY_MATLAB
+    b = noisy(photo, 12).astype(np.float64) @ RGB2GRAY_MATLAB
     # piq's vif_p(x, y): x is the distorted image, y the reference; grey (N, 1, H, W).
     want = float(
         piq_vifp(torch.from_numpy(b)[None, None], torch.from_numpy(a)[None, None], data_range=255.0)
     )
-    got = _np(vifp(a[None, :, :, None], b[None, :, :, None]))[0]
+    got = to_np(vifp(a[None, :, :, None], b[None, :, :, None]))[0]
     np.testing.assert_allclose(got, want, rtol=rtol("vifp/piq"))
 
 
@@ -263,9 +235,9 @@ def test_vifp_matches_piq(photo):
 def test_identity_is_one_and_monotone_in_noise(photo, name):
     fn = METRICS[name]
     x = photo[None].astype(np.float32)
-    np.testing.assert_allclose(_np(fn(x, x)), [1.0], atol=1e-5)
-    noisy = [_noisy(photo, s)[None] for s in (4, 8, 16, 32, 64)]
-    scores = [_np(fn(x, n))[0] for n in noisy]
+    np.testing.assert_allclose(to_np(fn(x, x)), [1.0], atol=1e-5)
+    noisier = [noisy(photo, s)[None] for s in (4, 8, 16, 32, 64)]
+    scores = [to_np(fn(x, n))[0] for n in noisier]
     assert all(a > b for a, b in itertools.pairwise(scores)), scores
     assert 0 < scores[-1] < scores[0] < 1
 
@@ -273,28 +245,16 @@ def test_identity_is_one_and_monotone_in_noise(photo, name):
 @pytest.mark.parametrize("name", sorted(METRICS))
 def test_parts_sum_to_the_score(photo, name):
     parts = {"vif": vif_subbands, "vifp": vifp_scales}[name]
-    x, y = photo[None].astype(np.float32), _noisy(photo, 10)[None]
-    num, den = (_np(t) for t in parts(x, y))
+    x, y = photo[None].astype(np.float32), noisy(photo, 10)[None]
+    num, den = (to_np(t) for t in parts(x, y))
     assert num.shape == den.shape == (1, {"vif": 8, "vifp": 4}[name])
     assert (den > 0).all() and (num >= 0).all()
-    np.testing.assert_allclose(num.sum() / den.sum(), _np(METRICS[name](x, y))[0], rtol=1e-6)
+    np.testing.assert_allclose(num.sum() / den.sum(), to_np(METRICS[name](x, y))[0], rtol=1e-6)
 
 
 @pytest.mark.parametrize("name", sorted(METRICS))
 def test_data_range_invariance(photo, name):
-    fn = METRICS[name]
-    x = photo[None].astype(np.float32)
-    y = _noisy(photo, 10)[None]
-    np.testing.assert_allclose(
-        _np(fn(x / 255.0, y / 255.0, data_range=1.0)), _np(fn(x, y)), rtol=rtol(f"{name}/range")
-    )
-    # uint8 input is rounded to grey levels (rgb2gray on uint8), with either data range.
-    xq, yq = photo[None], np.round(y).astype(np.uint8)
-    np.testing.assert_allclose(
-        _np(fn(xq, yq)),
-        _np(fn(xq / 255.0, yq / 255.0, data_range=1.0, quantize_grey=True)),
-        rtol=rtol(f"{name}/range"),
-    )
+    assert_data_range_invariance(METRICS[name], photo, rtol(f"{name}/range"), uint8=True)
 
 
 @pytest.mark.parametrize("name", sorted(METRICS))
@@ -313,27 +273,11 @@ def test_bad_inputs_raise_value_error(name):
         fn(a[:, :20, :20], a[:, :20, :20])
 
 
-GRADIENT_CASES = {
-    "identical": lambda img: (img, img),
-    "zeros": lambda img: (np.zeros_like(img), np.zeros_like(img)),
-    "saturated": lambda img: (np.full_like(img, 255.0), np.full_like(img, 255.0)),
-    "zeros_vs_white": lambda img: (np.zeros_like(img), np.full_like(img, 255.0)),
-    "photo_vs_zeros": lambda img: (img, np.zeros_like(img)),
-    "photo_vs_white": lambda img: (img, np.full_like(img, 255.0)),
-}
-
-
-@pytest.mark.parametrize("case", sorted(GRADIENT_CASES))
+@pytest.mark.parametrize("case", sorted(GRADIENT_CASES_WITH_WHITE))
 @pytest.mark.parametrize("name", sorted(METRICS))
 def test_gradients_are_finite(photo, name, case):
-    x0, y0 = GRADIENT_CASES[case](photo[None, :96, :96].astype(np.float32))
-    x, y = tf.constant(x0), tf.constant(y0)
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch([x, y])
-        v = tf.reduce_sum(METRICS[name](x, y))
-    assert np.isfinite(_np(v)).all()
-    for g in tape.gradient(v, [x, y]):
-        assert g is not None and np.isfinite(_np(g)).all(), (name, case)
+    x0, y0 = GRADIENT_CASES_WITH_WHITE[case](photo[None, :96, :96].astype(np.float32))
+    assert_gradients_finite(METRICS[name], x0, y0, (name, case))
 
 
 NONZERO_CASES = {
@@ -352,66 +296,48 @@ def test_loss_gradient_is_nonzero(photo, name, case):
     y = tf.Variable(NONZERO_CASES[case](x.numpy(), np.random.default_rng(1)))
     with tf.GradientTape() as tape:
         loss = 1.0 - tf.reduce_mean(METRICS[name](x, y))
-    g = _np(tape.gradient(loss, y))
+    g = to_np(tape.gradient(loss, y))
     assert np.isfinite(g).all() and np.abs(g).max() > 0, (name, case)
 
 
 @pytest.mark.parametrize("name", sorted(METRICS))
 def test_a_step_against_the_loss_gradient_improves_the_score(photo, name):
     x = tf.constant(photo[None].astype(np.float32))
-    y = tf.Variable(_noisy(photo, 20)[None])
+    y = tf.Variable(noisy(photo, 20)[None])
     with tf.GradientTape() as tape:
         loss = 1.0 - tf.reduce_mean(METRICS[name](x, y))
-    g = _np(tape.gradient(loss, y))
+    g = to_np(tape.gradient(loss, y))
     better = METRICS[name](x, y - 4.0 * g / np.abs(g).max())
-    assert _np(better)[0] > _np(METRICS[name](x, y))[0]
+    assert to_np(better)[0] > to_np(METRICS[name](x, y))[0]
 
 
 @pytest.mark.parametrize("name", sorted(METRICS))
 def test_float32_inside_under_mixed_precision(photo, name):
-    x = photo[None].astype(np.float16)
-    y = _noisy(photo, 10)[None].round().astype(np.float16)  # integers are exact in float16
-    want = _np(METRICS[name](x.astype(np.float32), y.astype(np.float32)))
-    old = keras.mixed_precision.dtype_policy()
-    keras.mixed_precision.set_dtype_policy("mixed_float16")
-    try:
-        got = METRICS[name](ops.convert_to_tensor(x), ops.convert_to_tensor(y))
-    finally:
-        keras.mixed_precision.set_dtype_policy(old)
-    assert "float32" in str(got.dtype)
-    np.testing.assert_allclose(_np(got), want, rtol=1e-6)
+    assert_float32_under_mixed_precision(METRICS[name], photo)
 
 
 def test_batch_gives_one_score_per_image(photo):
-    x = np.stack([photo, photo[::-1]]).astype(np.float32)
-    y = np.stack([_noisy(photo, 5), _noisy(photo[::-1], 30)])
-    for fn in (vif, vifp):
-        batch = _np(fn(x, y))
-        assert batch.shape == (2,)
-        np.testing.assert_allclose(batch[1], _np(fn(x[1:], y[1:]))[0], rtol=1e-5)
+    assert_batch_equals_single((vif, vifp), photo, rtol=1e-5)
 
 
 def test_graph_mode_matches_eager(photo):
-    x, y = photo[None, :96, :96].astype(np.float32), _noisy(photo[:96, :96], 10)[None]
+    x, y = photo[None, :96, :96].astype(np.float32), noisy(photo[:96, :96], 10)[None]
     for fn in (vif, vifp):
-        np.testing.assert_allclose(_np(tf.function(fn)(x, y)), _np(fn(x, y)), rtol=1e-6)
+        np.testing.assert_allclose(to_np(tf.function(fn)(x, y)), to_np(fn(x, y)), rtol=1e-6)
 
 
 # --- JAX backend ------------------------------------------------------------------------------
 
 
-def test_same_numbers_under_jax_backend():
-    results = jax_results()
-    if results is None:
-        pytest.skip("jax not installed (pip install jax)")
-    x, y = jax_inputs()
+def test_same_numbers_under_jax_backend(jax_numbers):
+    x, y = jax_pair(JAX_JOB)
     for name, fn in METRICS.items():
-        np.testing.assert_allclose(results[name], _np(fn(x, y))[0], rtol=rtol(f"{name}/jax"))
+        np.testing.assert_allclose(jax_numbers[name], to_np(fn(x, y))[0], rtol=rtol(f"{name}/jax"))
 
 
 @pytest.mark.slow
 def test_gradients_under_jax_backend_are_finite_and_nonzero():
-    results = jax_results(with_grad=True)
+    results = jax_results(("vif_vifp_nlpd_grad",))
     if results is None:
         pytest.skip("jax not installed (pip install jax)")
     for name in METRICS:

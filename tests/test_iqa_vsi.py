@@ -7,15 +7,16 @@ table; the gap and what we ruled out are in tests/iqa_tolerances.py.
 
 from __future__ import annotations
 
-import csv
-
 import numpy as np
 import pytest
-from iqa_jax_fsim_mad_vsi import jax_pair, jax_results
-from iqa_piq import load_piq_function
+from iqa_common import GOLDEN_IMAGES, noisy, to_np
+from iqa_jax import jax_pair
+from iqa_piq import require_piq
 from iqa_tolerances import rtol
 
 pytestmark = pytest.mark.tf
+pytest_plugins = ("iqa_fixtures",)  # golden, jax_numbers
+JAX_JOB = "fsim_mad_vsi"
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
@@ -23,29 +24,6 @@ tf = pytest.importorskip("tensorflow")
 from keras import ops  # noqa: E402
 
 from jndtf.iqa.vsi import imresize_matrix, sdsp, vsi, vsi_map  # noqa: E402
-
-GOLDEN_IMAGES = ("I03", "I04", "I06")
-
-
-def _np(t) -> np.ndarray:
-    return np.asarray(ops.convert_to_numpy(t), dtype=np.float64)
-
-
-@pytest.fixture(scope="module")
-def golden(shared_dir):
-    from jndtf.io import load_image
-
-    root = shared_dir / "data" / "iqa-golden"
-    pairs = {
-        n: (
-            load_image(root / "ref" / f"{n}.png")[None],
-            load_image(root / "dist" / f"{n}.png")[None],
-        )
-        for n in GOLDEN_IMAGES
-    }
-    with open(root / "reference_values.csv", newline="") as fh:
-        rows = {r["metric"]: r for r in csv.DictReader(fh)}
-    return pairs, {n: float(rows["vsi"][n]) for n in GOLDEN_IMAGES}
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +34,6 @@ def photo() -> np.ndarray:
     return data.astronaut()[60:156, 180:276].astype(np.float32)
 
 
-def _noisy(img: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.clip(img + rng.normal(0, sigma, img.shape), 0, 255).astype(np.float32)
-
-
 # --- against the original and piq -------------------------------------------------------------
 
 
@@ -68,19 +41,18 @@ def test_golden(golden):
     pairs, values = golden
     refs = np.concatenate([pairs[n][0] for n in GOLDEN_IMAGES])
     dists = np.concatenate([pairs[n][1] for n in GOLDEN_IMAGES])
-    ours = _np(vsi(refs, dists))
-    np.testing.assert_allclose(ours, [values[n] for n in GOLDEN_IMAGES], rtol=rtol("vsi/golden"))
+    ours = to_np(vsi(refs, dists))
+    want = [values["vsi"][n] for n in GOLDEN_IMAGES]
+    np.testing.assert_allclose(ours, want, rtol=rtol("vsi/golden"))
 
 
 def test_against_piq(golden, photo):
-    piq_vsi = load_piq_function("vsi")
-    if piq_vsi is None:
-        pytest.skip("piq/torch not installed (dev only): pip install torch && pip install piq")
+    (piq_vsi,) = require_piq("vsi")
     import torch
 
     pairs, _ = golden
-    for ref, dist in (pairs["I04"], (photo[None], _noisy(photo, 15)[None])):
-        ours = float(_np(vsi(ref, dist))[0])
+    for ref, dist in (pairs["I04"], (photo[None], noisy(photo, 15)[None])):
+        ours = float(to_np(vsi(ref, dist))[0])
         t = [torch.from_numpy(a.astype(np.float64)).permute(0, 3, 1, 2) for a in (dist, ref)]
         np.testing.assert_allclose(ours, float(piq_vsi(*t, data_range=255.0)), rtol=rtol("vsi/piq"))
 
@@ -100,27 +72,27 @@ def test_imresize_matrix_is_matlab_bilinear():
 
 def test_identity_and_saliency_range(photo):
     x = photo[None]
-    np.testing.assert_allclose(_np(vsi(x, x)), [1.0], atol=1e-6)
-    s = _np(sdsp(ops.convert_to_tensor(x)))
+    np.testing.assert_allclose(to_np(vsi(x, x)), [1.0], atol=1e-6)
+    s = to_np(sdsp(ops.convert_to_tensor(x)))
     assert s.shape == (1, 96, 96) and s.min() >= 0 and abs(s.max() - 1) < 1e-6
-    np.testing.assert_allclose(_np(vsi_map(x, x)), 1.0, atol=1e-6)
+    np.testing.assert_allclose(to_np(vsi_map(x, x)), 1.0, atol=1e-6)
 
 
 def test_monotone_in_noise(photo):
     x = np.repeat(photo[None], 4, axis=0)
-    y = np.concatenate([_noisy(photo[None], s, seed=1) for s in (2, 8, 20, 45)])
-    scores = _np(vsi(x, y))
+    y = np.concatenate([noisy(photo[None], s, seed=1) for s in (2, 8, 20, 45)])
+    scores = to_np(vsi(x, y))
     assert np.all(np.diff(scores) < 0), scores
 
 
 def test_data_range_invariance_and_batch(photo):
     x = np.stack([photo, photo[::-1]])
-    y = np.stack([_noisy(photo, 10), _noisy(photo[::-1], 25)])
-    a = _np(vsi(x, y))
+    y = np.stack([noisy(photo, 10), noisy(photo[::-1], 25)])
+    a = to_np(vsi(x, y))
     np.testing.assert_allclose(
-        a, _np(vsi(x / 255.0, y / 255.0, data_range=1.0)), rtol=rtol("vsi/range")
+        a, to_np(vsi(x / 255.0, y / 255.0, data_range=1.0)), rtol=rtol("vsi/range")
     )
-    np.testing.assert_allclose(a[1], _np(vsi(x[1:], y[1:]))[0], rtol=1e-6)
+    np.testing.assert_allclose(a[1], to_np(vsi(x[1:], y[1:]))[0], rtol=1e-6)
 
 
 def test_validation():
@@ -137,7 +109,7 @@ def test_validation():
 
 def test_gradients_finite(photo):
     x = photo[None][:, :48, :48]
-    y = _noisy(photo, 10)[None][:, :48, :48]
+    y = noisy(photo, 10)[None][:, :48, :48]
     cases = {
         "identical": (x, x),
         "near_identical": (x + np.float32(0.5) * np.sign(y - x), x),
@@ -162,10 +134,7 @@ def test_gradients_finite(photo):
             assert np.abs(grads[i]).max() < 1e-4, case
 
 
-def test_jax_backend_same_numbers():
-    res = jax_results()
-    if res is None:
-        pytest.skip("jax not installed")
-    x, y = jax_pair()
-    assert res["vsi_grad_finite"]
-    np.testing.assert_allclose(res["vsi"], _np(vsi(x, y))[0], rtol=rtol("vsi/jax"))
+def test_jax_backend_same_numbers(jax_numbers):
+    ref, dist = jax_pair(JAX_JOB)
+    assert jax_numbers["vsi_grad_finite"]
+    np.testing.assert_allclose(jax_numbers["vsi"], to_np(vsi(dist, ref))[0], rtol=rtol("vsi/jax"))
