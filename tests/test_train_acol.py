@@ -245,6 +245,35 @@ def test_resume_refuses_other_settings(reference, data, cache, tmp_path):
         train_acol(tiny(changed, cache, out, resume=True))
 
 
+@pytest.mark.parametrize("preset, channels", [("bl", 5), ("bl_acol", 5), ("bl_pmcm", 6)])
+def test_every_acol_preset_trains(preset, channels, data, cache, tmp_path):
+    result = train_acol(tiny(data, cache, tmp_path, preset=preset, epochs=1, steps_per_epoch=1))
+    manifest = json.loads(result.manifest_path.read_text())
+    assert manifest["preset"] == preset and manifest["inputs"]["channels"] == channels
+    assert np.isfinite(result.final_losses["total"])
+
+
+@pytest.mark.slow
+def test_aiqa_l1_at_the_papers_crop_size(cache, tmp_path):
+    from jndtf.samples import write_samples
+
+    write_samples(tmp_path / "photos")
+    config = tiny(
+        tmp_path / "photos",
+        cache,
+        tmp_path / "run",
+        l1="aiqa",
+        crop_size=176,
+        epochs=1,
+        steps_per_epoch=2,
+        batch_size=2,
+    )
+    result = train_acol(config)
+    assert np.isfinite(result.final_losses["total"]) and result.final_losses["l1"] >= 0
+    l1 = json.loads(result.manifest_path.read_text())["training"]["loss"]["l1"]
+    assert l1["name"] == "aiqa" and len(l1["classifier_sha256"]) == 64
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
