@@ -23,11 +23,16 @@ LOGITS_LAYER = "logits"
 OUTPUT_LAYER = "saliency"
 
 
+#: Batch-norm momentum of the moving statistics: PyTorch's default (0.1 update), as PoolNet's
+#: code; Keras' 0.99 leaves them near their initial values after a short run.
+BN_MOMENTUM = 0.9
+
+
 def _conv_bn(x, filters, kernel, stride, prefix, *, act=True):
     x = layers.Conv2D(
         filters, kernel, strides=stride, padding="same", use_bias=False, name=f"{prefix}_conv"
     )(x)
-    x = layers.BatchNormalization(name=f"{prefix}_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{prefix}_bn")(x)
     if act:
         x = layers.ReLU(max_value=6.0, name=f"{prefix}_relu6")(x)
     return x
@@ -43,7 +48,7 @@ def _inverted_residual(x, cin: int, cout: int, stride: int, expansion: int, k: i
     y = layers.DepthwiseConv2D(
         k, strides=stride, padding="same", use_bias=False, name=f"{prefix}_dw_conv"
     )(y)
-    y = layers.BatchNormalization(name=f"{prefix}_dw_bn")(y)
+    y = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{prefix}_dw_bn")(y)
     y = layers.ReLU(max_value=6.0, name=f"{prefix}_dw_relu6")(y)
     y = _conv_bn(y, cout, 1, 1, f"{prefix}_project", act=False)
     if stride == 1 and cin == cout:
