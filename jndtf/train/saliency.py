@@ -33,6 +33,11 @@ it after a crash. It is removed when the run completes.
 **No salient-object dataset ships with jndtf** and none can be downloaded here. The tests and
 the demo train on :func:`jndtf.data.saliency_pairs.write_toy_pairs` composites: they check the
 pipeline, they do not make a saliency model. Train on DUTS-TR (10,553 pairs) for a real one.
+Measured here (2 shared CPU cores, 70 s): ``write_toy_pairs(count=48, size=(128, 160), seed=1)``,
+``poolnet_small``, 12 epochs x 10 steps of 8 crops of 112 px, learning rate 2e-3,
+``iou_weight=0.5``: loss 2.84 -> 0.31, held-out (7 composites) MAE 0.044 and max F 0.92, where the
+spectral-residual prior scores MAE 0.44 and max F 0.26 on the same pairs. This shows that the
+recipe learns a task with exact masks; it says nothing about human attention.
 
 Example:
     >>> cfg = SaliencyTrainConfig(data_dir="DUTS-TR/DUTS-TR-Image",
