@@ -111,6 +111,17 @@ def filter2d(x, kernel, mode: str = "valid", stride: int = 1):
     return ops.depthwise_conv(x, ops.convert_to_tensor(dk), strides=stride, padding="valid")
 
 
+def mean_downsample(x, f: int, mode: str):
+    """f x f mean filter with `mode` borders (:func:`pad2d`), then every f-th pixel from the first.
+
+    ``mode="symmetric"`` is ``imfilter(x, ones(f)/f^2, 'symmetric')`` (SSIM, MS-SSIM);
+    ``mode="zeros"`` is ``conv2(x, ones(f)/f^2, 'same')`` (GMSD, FSIM, VSI). f = 1 returns `x`.
+    """
+    if f == 1:
+        return x
+    return filter2d(x, np.full((f, f), 1.0 / (f * f)), mode=mode, stride=f)
+
+
 def gaussian_kernel(size: int, sigma: float) -> np.ndarray:
     """MATLAB ``fspecial('gaussian', size, sigma)``: normalized to sum 1."""
     r = (size - 1) / 2.0
@@ -125,6 +136,25 @@ def safe_sqrt(x, eps: float = 1e-12):
     return ops.sqrt(ops.maximum(x, eps))
 
 
+def similarity(a, b, c):
+    """``(2ab + c) / (a^2 + b^2 + c)``, element-wise: 1 where a == b (FSIM, VSI; c > 0)."""
+    return (2.0 * a * b + c) / (a**2 + b**2 + c)
+
+
+#: Scharr's horizontal derivative ``[3 0 -3; 10 0 -10; 3 0 -3] / 16`` (FeatureSIM.m, VSI.m).
+SCHARR_X = np.array([[3, 0, -3], [10, 0, -10], [3, 0, -3]], dtype=np.float64) / 16.0
+
+
+def scharr_magnitude(grey, eps: float):
+    """``sqrt(gx^2 + gy^2)`` of Scharr derivatives, zero borders (``conv2(.., 'same')``).
+
+    The argument of the root is bounded below by `eps` (:func:`safe_sqrt`).
+    """
+    gx = filter2d(grey, SCHARR_X, mode="zeros")
+    gy = filter2d(grey, SCHARR_X.T, mode="zeros")
+    return safe_sqrt(gx**2 + gy**2, eps)
+
+
 def floatx_guard(x):
     """Casts to float32 whatever the global dtype policy is (metrics always run in float32)."""
     return ops.cast(x, "float32")
@@ -132,17 +162,21 @@ def floatx_guard(x):
 
 __all__ = [
     "RGB2GRAY_MATLAB",
+    "SCHARR_X",
     "check_pair",
     "filter2d",
     "floatx_guard",
     "gaussian_kernel",
+    "mean_downsample",
     "pad2d",
     "rgb_to_grey",
     "safe_sqrt",
+    "scharr_magnitude",
+    "similarity",
 ]
 
 
-# --- MATLAB rgb2gray to full precision (used by ssim, msssim, gmsd) --------------------------
+# --- MATLAB rgb2gray to full precision and the grey pair of the metrics that use it -----------
 
 #: The weights MATLAB's ``rgb2gray`` really uses: the first row of ``inv`` of the YIQ->RGB
 #: matrix. :data:`RGB2GRAY_MATLAB` holds the 4-digit values its documentation prints; on uint8
@@ -181,4 +215,47 @@ def matlab_rgb2gray(x, *, data_range: float = 255.0, quantize: bool = False):
     return g
 
 
-__all__ += ["RGB2GRAY_MATLAB_EXACT", "is_uint8", "matlab_rgb2gray"]
+def grey_pair(
+    x, y, data_range: float, quantize_grey: bool | None, *, name: str, to_255: bool = False
+):
+    """Validated float32 grey NHW1 pair, as the MATLAB originals see their input.
+
+    RGB goes through :func:`matlab_rgb2gray`; grey (C = 1) is used as it is.
+
+    Args:
+        x, y: NHWC batches, C = 1 or 3, values in 0..`data_range`.
+        data_range: the value of white.
+        quantize_grey: round RGB->grey to 8-bit levels (no gradient); None: exactly when both
+            inputs are uint8 (MATLAB's ``rgb2gray`` returns uint8 then).
+        name: the metric, for error messages.
+        to_255: rescale the pair from 0..`data_range` to 0..255, the scale of the originals'
+            constants.
+
+    Raises:
+        ValueError: data_range <= 0; shapes differ or are not NHWC with C in (1, 3).
+    """
+    if not data_range > 0:
+        raise ValueError(f"{name}: data_range must be > 0, got {data_range}")
+    if quantize_grey is None:
+        quantize_grey = is_uint8(x) and is_uint8(y)
+    x, y = check_pair(x, y, name=name)
+    if x.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"{name}: expected 1 (grey) or 3 (RGB) channels, got shape {tuple(x.shape)}"
+        )
+    x = matlab_rgb2gray(x, data_range=data_range, quantize=quantize_grey)
+    y = matlab_rgb2gray(y, data_range=data_range, quantize=quantize_grey)
+    if to_255:
+        scale = 255.0 / float(data_range)
+        x, y = x * scale, y * scale
+    return x, y
+
+
+def check_min_size(x, need: int, name: str) -> None:
+    """Raises ValueError if the static H or W of NHWC `x` is below `need` (unknown sides pass)."""
+    h, w = x.shape[1], x.shape[2]
+    if h is not None and w is not None and min(h, w) < need:
+        raise ValueError(f"{name}: images must be at least {need}x{need}, got {h}x{w}")
+
+
+__all__ += ["RGB2GRAY_MATLAB_EXACT", "check_min_size", "grey_pair", "is_uint8", "matlab_rgb2gray"]

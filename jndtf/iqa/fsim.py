@@ -39,14 +39,13 @@ import math
 import numpy as np
 from keras import ops
 
-from jndtf.iqa._ops import check_pair, filter2d, safe_sqrt
+from jndtf.iqa._ops import check_pair, mean_downsample, safe_sqrt, scharr_magnitude, similarity
 
 #: YIQ rows of FeatureSIM.m (Y, I, Q) applied to R, G, B in 0..255.
 YIQ_FSIM = np.array(
     [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=np.float64
 )
 T1, T2, T3, T4, LAMBDA = 0.85, 160.0, 200.0, 200.0, 0.03
-_SCHARR_X = np.array([[3, 0, -3], [10, 0, -10], [3, 0, -3]], dtype=np.float64) / 16.0
 
 # phasecong2 settings of FeatureSIM.m
 _NSCALE, _NORIENT, _MIN_WAVELENGTH, _MULT = 4, 4, 6, 2
@@ -165,16 +164,6 @@ def phase_congruency(grey):
     return pc[..., None]
 
 
-def _gradient_magnitude(grey):
-    gx = filter2d(grey, _SCHARR_X, mode="zeros")
-    gy = filter2d(grey, _SCHARR_X.T, mode="zeros")
-    return safe_sqrt(gx**2 + gy**2, _EPS)
-
-
-def _similarity(a, b, c):
-    return (2.0 * a * b + c) / (a**2 + b**2 + c)
-
-
 def _yiq(x):
     """(N, H, W, C) -> (N, H, W, 3) YIQ for C = 3, or (N, H, W, 1) Y for C = 1."""
     if x.shape[-1] == 1:
@@ -192,20 +181,17 @@ def _fsim_parts(x, y, data_range, chromatic, name):
     scale = 255.0 / float(data_range)
     h, w = int(x.shape[1]), int(x.shape[2])
     f = downsample_factor(h, w)
-    yiq_x, yiq_y = _yiq(x * scale), _yiq(y * scale)
-    if f > 1:
-        box = np.full((f, f), 1.0 / (f * f))
-        yiq_x = filter2d(yiq_x, box, mode="zeros", stride=f)
-        yiq_y = filter2d(yiq_y, box, mode="zeros", stride=f)
+    yiq_x = mean_downsample(_yiq(x * scale), f, "zeros")
+    yiq_y = mean_downsample(_yiq(y * scale), f, "zeros")
     lum_x, lum_y = yiq_x[..., :1], yiq_y[..., :1]
 
     pc_x, pc_y = phase_congruency(lum_x), phase_congruency(lum_y)
-    s_pc = _similarity(pc_x, pc_y, T1)
-    s_g = _similarity(_gradient_magnitude(lum_x), _gradient_magnitude(lum_y), T2)
+    s_pc = similarity(pc_x, pc_y, T1)
+    s_g = similarity(scharr_magnitude(lum_x, _EPS), scharr_magnitude(lum_y, _EPS), T2)
     sim = s_pc * s_g
     if chromatic and x.shape[-1] == 3:
-        s_i = _similarity(yiq_x[..., 1:2], yiq_y[..., 1:2], T3)
-        s_q = _similarity(yiq_x[..., 2:3], yiq_y[..., 2:3], T4)
+        s_i = similarity(yiq_x[..., 1:2], yiq_y[..., 1:2], T3)
+        s_q = similarity(yiq_x[..., 2:3], yiq_y[..., 2:3], T4)
         p = s_i * s_q
         real_part = ops.where(p < 0, math.cos(LAMBDA * math.pi), 1.0)
         sim = sim * ops.power(ops.maximum(ops.abs(p), _EPS_POW), LAMBDA) * real_part

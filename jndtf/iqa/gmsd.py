@@ -22,8 +22,7 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
-from jndtf.iqa._ops import filter2d, safe_sqrt
-from jndtf.iqa.ssim import grey_pair
+from jndtf.iqa._ops import filter2d, grey_pair, mean_downsample, safe_sqrt
 
 #: c of eq. (4) for 0..255 images.
 GMSD_C = 170.0
@@ -74,11 +73,8 @@ def gmsd_map(
         raise ValueError(f"data_range must be > 0, got {data_range}")
     if not c > 0:
         raise ValueError(f"c must be > 0, got {c}")
-    x, y = grey_pair(x, y, data_range, quantize_grey, "gmsd")
-    scale = 255.0 / float(data_range)
-    avg = np.full((2, 2), 0.25)
-    x = filter2d(x * scale, avg, mode="zeros", stride=2)
-    y = filter2d(y * scale, avg, mode="zeros", stride=2)
+    x, y = grey_pair(x, y, data_range, quantize_grey, name="gmsd", to_255=True)
+    x, y = mean_downsample(x, 2, "zeros"), mean_downsample(y, 2, "zeros")
     m_x = _gradient_magnitude(x, eps)
     m_y = _gradient_magnitude(y, eps)
     return (2.0 * m_x * m_y + c) / (m_x * m_x + m_y * m_y + c)

@@ -45,7 +45,7 @@ import math
 import numpy as np
 from keras import ops
 
-from jndtf.iqa._ops import check_pair, filter2d, is_uint8, matlab_rgb2gray, safe_sqrt
+from jndtf.iqa._ops import filter2d, grey_pair, safe_sqrt
 
 # hi_index
 K_LIGHTNESS, GAMMA = 0.02874, 2.2
@@ -273,19 +273,12 @@ def _appearance_map(ref, dst):
 
 
 def _grey_pair(x, y, data_range, name):
-    quantize = is_uint8(x) and is_uint8(y)
-    x, y = check_pair(x, y, name=name)
-    if x.shape[-1] not in (1, 3):
-        raise ValueError(f"{name}: expected C = 1 (grey) or 3 (RGB), got shape {tuple(x.shape)}")
-    if data_range <= 0:
-        raise ValueError(f"{name}: data_range must be positive, got {data_range}")
-    h, w = x.shape[1], x.shape[2]
+    """(N, H, W) grey pair in 0..255, rounded to grey levels for uint8 input (``rgb2gray``)."""
+    gx, gy = grey_pair(x, y, data_range, None, name=name, to_255=True)
+    h, w = gx.shape[1], gx.shape[2]
     if h is None or w is None or min(h, w) < _MIN_SIDE:
-        raise ValueError(f"{name}: needs static H, W >= {_MIN_SIDE}, got shape {tuple(x.shape)}")
-    scale = 255.0 / float(data_range)
-    gx = matlab_rgb2gray(x, data_range=data_range, quantize=quantize)[..., 0] * scale
-    gy = matlab_rgb2gray(y, data_range=data_range, quantize=quantize)[..., 0] * scale
-    return gx, gy
+        raise ValueError(f"{name}: needs static H, W >= {_MIN_SIDE}, got {h}x{w}")
+    return gx[..., 0], gy[..., 0]
 
 
 def _blend(d_detect, d_appear):

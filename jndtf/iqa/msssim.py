@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from keras import ops
 
-from jndtf.iqa.ssim import _check_params, average_downsample, grey_pair, ssim_cs_maps
+from jndtf.iqa._ops import grey_pair, mean_downsample
+from jndtf.iqa.ssim import _check_params, ssim_cs_maps
 
 #: Scale weights of Wang et al. 2003, finest scale first.
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -76,7 +77,7 @@ def ms_ssim(
         raise ValueError(f"weights must be non-negative with a positive sum, got {weights}")
     if not floor > 0:
         raise ValueError(f"floor must be > 0, got {floor}")
-    x, y = grey_pair(x, y, data_range, quantize_grey, "ms_ssim")
+    x, y = grey_pair(x, y, data_range, quantize_grey, name="ms_ssim")
     levels = len(weights)
     h, w = x.shape[1], x.shape[2]
     if h is not None and w is not None and min(h, w) / 2 ** (levels - 1) < win_size:
@@ -92,7 +93,7 @@ def ms_ssim(
         term = ops.power(term, weight)
         score = term if score is None else score * term
         if level < levels - 1:
-            x, y = average_downsample(x, 2), average_downsample(y, 2)
+            x, y = mean_downsample(x, 2, "symmetric"), mean_downsample(y, 2, "symmetric")
     return score
 
 

@@ -40,8 +40,7 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
-from jndtf.iqa._ops import filter2d
-from jndtf.iqa.vifp import _check_min_size, _grey_pair
+from jndtf.iqa._ops import check_min_size, filter2d, grey_pair
 
 #: number of pyramid levels of ``NLP_dist.m``.
 NLPD_LEVELS = 6
@@ -126,8 +125,8 @@ def normalized_laplacian_pyramid(
     Returns:
         A list of 6 NHW1 float32 tensors, finest level first (side H / 2^k, rounded up).
     """
-    g, _ = _grey_pair(x, x, data_range, quantize_grey, "nlpd")
-    _check_min_size(g, NLPD_MIN_SIZE, "nlpd")
+    g, _ = grey_pair(x, x, data_range, quantize_grey, name="nlpd", to_255=True)
+    check_min_size(g, NLPD_MIN_SIZE, "nlpd")
     return _normalize(laplacian_pyramid(g / 255.0))
 
 
@@ -152,8 +151,8 @@ def nlpd_scales(x, y, data_range: float = 255.0, *, quantize_grey: bool | None =
 
     ``nlpd = nlpd_scales(...).mean(-1)``. Arguments as :func:`nlpd`.
     """
-    x, y = _grey_pair(x, y, data_range, quantize_grey, "nlpd")
-    _check_min_size(x, NLPD_MIN_SIZE, "nlpd")
+    x, y = grey_pair(x, y, data_range, quantize_grey, name="nlpd", to_255=True)
+    check_min_size(x, NLPD_MIN_SIZE, "nlpd")
     n = ops.shape(x)[0]
     # Both images through one pyramid: the reference and the distorted image as one batch.
     both = _normalize(laplacian_pyramid(ops.concatenate([x, y], axis=0) / 255.0))

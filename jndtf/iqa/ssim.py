@@ -27,7 +27,7 @@ import math
 import numpy as np
 from keras import ops
 
-from jndtf.iqa._ops import check_pair, filter2d, gaussian_kernel, is_uint8, matlab_rgb2gray
+from jndtf.iqa._ops import filter2d, gaussian_kernel, grey_pair, mean_downsample
 
 
 def _check_params(data_range: float, k1: float, k2: float, win_size: int, sigma: float) -> None:
@@ -39,24 +39,6 @@ def _check_params(data_range: float, k1: float, k2: float, win_size: int, sigma:
         raise ValueError(f"win_size must be a positive integer, got {win_size}")
     if not sigma > 0:
         raise ValueError(f"sigma must be > 0, got {sigma}")
-
-
-def grey_pair(x, y, data_range: float, quantize_grey: bool | None, name: str):
-    """Validated float32 grey NHW1 pair, as the MATLAB originals see their input.
-
-    ``quantize_grey=None`` rounds to 8-bit grey levels exactly when the RGB input is uint8
-    (MATLAB's ``rgb2gray`` returns uint8 then).
-    """
-    if quantize_grey is None:
-        quantize_grey = is_uint8(x) and is_uint8(y)
-    x, y = check_pair(x, y, name=name)
-    if x.shape[-1] not in (1, 3):
-        raise ValueError(
-            f"{name}: expected 1 (grey) or 3 (RGB) channels, got shape {tuple(x.shape)}"
-        )
-    x = matlab_rgb2gray(x, data_range=data_range, quantize=quantize_grey)
-    y = matlab_rgb2gray(y, data_range=data_range, quantize=quantize_grey)
-    return x, y
 
 
 def downsample_factor(height: int | None, width: int | None) -> int:
@@ -77,13 +59,6 @@ def _resolve_factor(downsample, height, width) -> int:
     if isinstance(downsample, int) and downsample >= 1:
         return downsample
     raise ValueError(f"downsample must be 'auto', True, False or an integer >= 1, got {downsample}")
-
-
-def average_downsample(x, f: int):
-    """f x f mean filter with symmetric borders, then every f-th pixel (MATLAB ``ssim.m``)."""
-    if f == 1:
-        return x
-    return filter2d(x, np.full((f, f), 1.0 / (f * f)), mode="symmetric", stride=f)
 
 
 def ssim_cs_maps(x, y, data_range: float, k1: float, k2: float, win_size: int, sigma: float):
@@ -167,9 +142,9 @@ def ssim_map(
         >>> worst = m.min()
     """
     _check_params(data_range, k1, k2, win_size, sigma)
-    x, y = grey_pair(x, y, data_range, quantize_grey, "ssim")
+    x, y = grey_pair(x, y, data_range, quantize_grey, name="ssim")
     f = _resolve_factor(downsample, x.shape[1], x.shape[2])
-    x, y = average_downsample(x, f), average_downsample(y, f)
+    x, y = mean_downsample(x, f, "symmetric"), mean_downsample(y, f, "symmetric")
     return ssim_cs_maps(x, y, float(data_range), k1, k2, int(win_size), sigma)[0]
 
 

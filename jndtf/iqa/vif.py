@@ -50,9 +50,9 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
-from jndtf.iqa._ops import pad2d
+from jndtf.iqa._ops import check_min_size, grey_pair, pad2d
 from jndtf.iqa._steerable import min_size, sp5_bands
-from jndtf.iqa.vifp import _channel_params, _check_min_size, _grey_pair
+from jndtf.iqa.vifp import _channel_params
 
 #: sigma_n^2 of ``vifvec.m`` (visual noise variance, 0..255 grey levels squared).
 VIF_SIGMA_NSQ = 0.4
@@ -161,8 +161,8 @@ def vif_subbands(
     own information; ``vif = num.sum(-1) / den.sum(-1)``. Arguments as
     :func:`vif`.
     """
-    x, y = _grey_pair(x, y, data_range, quantize_grey, "vif")
-    _check_min_size(x, min_size(_LEVELS), "vif")
+    x, y = grey_pair(x, y, data_range, quantize_grey, name="vif", to_255=True)
+    check_min_size(x, min_size(_LEVELS), "vif")
     # The sub-bands used are blind to a constant (zero-sum band filters): removing each image's
     # mean changes nothing but float32 round-off (a flat image gives exact zeros).
     x = x - ops.mean(x, axis=(1, 2, 3), keepdims=True)

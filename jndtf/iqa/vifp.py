@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from keras import ops
 
-from jndtf.iqa._ops import check_pair, filter2d, gaussian_kernel, is_uint8, matlab_rgb2gray
+from jndtf.iqa._ops import check_min_size, filter2d, gaussian_kernel, grey_pair
 
 #: sigma_n^2 of ``vifp_mscale.m`` (visual noise variance, 0..255 grey levels squared).
 VIFP_SIGMA_NSQ = 2.0
@@ -42,36 +42,6 @@ VIFP_TOL = 1e-10
 VIFP_MIN_SIZE = 41
 _SCALES = 4
 _RATIO_EPS = 1e-10
-
-
-def _grey_pair(x, y, data_range: float, quantize_grey: bool | None, name: str):
-    """Float32 NHW1 grey pair in 0..255, as the MATLAB originals see their input.
-
-    ``quantize_grey=None`` rounds to 8-bit grey levels exactly when both inputs are uint8
-    (MATLAB's ``rgb2gray`` returns uint8 then).
-
-    Raises:
-        ValueError: shapes differ or are not NHWC with C in (1, 3); data_range <= 0.
-    """
-    if not data_range > 0:
-        raise ValueError(f"{name}: data_range must be > 0, got {data_range}")
-    if quantize_grey is None:
-        quantize_grey = is_uint8(x) and is_uint8(y)
-    x, y = check_pair(x, y, name=name)
-    if x.shape[-1] not in (1, 3):
-        raise ValueError(
-            f"{name}: expected 1 (grey) or 3 (RGB) channels, got shape {tuple(x.shape)}"
-        )
-    x = matlab_rgb2gray(x, data_range=data_range, quantize=quantize_grey)
-    y = matlab_rgb2gray(y, data_range=data_range, quantize=quantize_grey)
-    scale = 255.0 / float(data_range)
-    return x * scale, y * scale
-
-
-def _check_min_size(x, need: int, name: str) -> None:
-    h, w = x.shape[1], x.shape[2]
-    if h is not None and w is not None and min(h, w) < need:
-        raise ValueError(f"{name}: images must be at least {need}x{need}, got {h}x{w}")
 
 
 def _channel_params(sx, sy, sxy, tol: float, norm: float = 1.0):
@@ -112,8 +82,8 @@ def vifp_scales(
     ``den[:, s]`` the reference's own information (log10 units, summed over positions);
     ``vifp = num.sum(-1) / den.sum(-1)``. Arguments as :func:`vifp`.
     """
-    x, y = _grey_pair(x, y, data_range, quantize_grey, "vifp")
-    _check_min_size(x, VIFP_MIN_SIZE, "vifp")
+    x, y = grey_pair(x, y, data_range, quantize_grey, name="vifp", to_255=True)
+    check_min_size(x, VIFP_MIN_SIZE, "vifp")
     # (Co)variances do not change when each image is shifted by a constant (the windows sum to
     # 1): centring keeps E[x^2] - E[x]^2 from cancelling catastrophically in float32.
     x = x - ops.mean(x, axis=(1, 2, 3), keepdims=True)

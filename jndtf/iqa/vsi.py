@@ -35,8 +35,8 @@ import math
 import numpy as np
 from keras import ops
 
-from jndtf.iqa._ops import check_pair, filter2d, safe_sqrt
-from jndtf.iqa.fsim import _SCHARR_X, downsample_factor
+from jndtf.iqa._ops import check_pair, mean_downsample, safe_sqrt, scharr_magnitude, similarity
+from jndtf.iqa.fsim import downsample_factor
 
 C_VS, C_GM, C_CHROM, ALPHA, BETA = 1.27, 386.0, 130.0, 0.40, 0.020
 SIGMA_F, OMEGA0, SIGMA_D, SIGMA_C = 1.34, 0.021, 145.0, 0.001
@@ -154,10 +154,6 @@ def sdsp(rgb):
     return _minmax(vs)
 
 
-def _similarity(a, b, c):
-    return (2.0 * a * b + c) / (a**2 + b**2 + c)
-
-
 def _vsi_parts(x, y, data_range, name):
     x, y = check_pair(x, y, name=name)
     if x.shape[-1] != 3:
@@ -171,20 +167,13 @@ def _vsi_parts(x, y, data_range, name):
     fx = ops.concatenate([ops.matmul(x, lmn), sdsp(x)[..., None]], axis=-1)  # L, M, N, VS
     fy = ops.concatenate([ops.matmul(y, lmn), sdsp(y)[..., None]], axis=-1)
     f = downsample_factor(h, w)
-    if f > 1:
-        box = np.full((f, f), 1.0 / (f * f))
-        fx = filter2d(fx, box, mode="zeros", stride=f)
-        fy = filter2d(fy, box, mode="zeros", stride=f)
-
-    def grad(lum):
-        gx = filter2d(lum, _SCHARR_X, mode="zeros")
-        gy = filter2d(lum, _SCHARR_X.T, mode="zeros")
-        return safe_sqrt(gx**2 + gy**2, _EPS)
-
-    s_vs = _similarity(fx[..., 3:4], fy[..., 3:4], C_VS)
-    s_gm = _similarity(grad(fx[..., 0:1]), grad(fy[..., 0:1]), C_GM)
-    s_m = _similarity(fx[..., 1:2], fy[..., 1:2], C_CHROM)
-    s_n = _similarity(fx[..., 2:3], fy[..., 2:3], C_CHROM)
+    fx, fy = mean_downsample(fx, f, "zeros"), mean_downsample(fy, f, "zeros")
+    s_vs = similarity(fx[..., 3:4], fy[..., 3:4], C_VS)
+    s_gm = similarity(
+        scharr_magnitude(fx[..., 0:1], _EPS), scharr_magnitude(fy[..., 0:1], _EPS), C_GM
+    )
+    s_m = similarity(fx[..., 1:2], fy[..., 1:2], C_CHROM)
+    s_n = similarity(fx[..., 2:3], fy[..., 2:3], C_CHROM)
     p = s_m * s_n
     chroma = ops.power(ops.maximum(ops.abs(p), _EPS_POW), BETA)
     chroma = chroma * ops.where(p < 0, math.cos(BETA * math.pi), 1.0)
