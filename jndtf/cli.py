@@ -508,6 +508,73 @@ def train_acol(
     )
 
 
+@train_app.command("saliency")
+def train_saliency(
+    data: Annotated[
+        Path,
+        typer.Option("--data", help="Folder of photos (DUTS/MSRA-B layout).", show_default=False),
+    ],
+    masks: Annotated[
+        Path,
+        typer.Option("--masks", help="Folder of masks, matched by file stem.", show_default=False),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output .keras file (manifest beside it as .json).")
+    ] = Path("runs/saliency/poolnet_small.keras"),
+    preset: Annotated[str, typer.Option(help="poolnet_small or poolnet_tiny.")] = "poolnet_small",
+    epochs: Annotated[int, typer.Option(help="Epochs (sets the cosine schedule).")] = 30,
+    steps: Annotated[
+        int | None, typer.Option(help="Batches per epoch (default: pairs/batch).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Pairs per batch.")] = 8,
+    crop_size: Annotated[int, typer.Option(help="Random square crop side.")] = 224,
+    lr: Annotated[float, typer.Option("--lr", help="AdamW learning rate.")] = 1e-3,
+    iou_weight: Annotated[
+        float, typer.Option(help="Weight of the soft IoU loss (0: BCE only).")
+    ] = 0.0,
+    holdout_fraction: Annotated[float, typer.Option(help="Share of pairs held out.")] = 0.1,
+    mask_threshold: Annotated[
+        float | None,
+        typer.Option(help="Binarize soft masks at this value (0..1); default keeps them soft."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of split, crops and weights.")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint.")] = False,
+) -> None:
+    """Train the compact PoolNet saliency network (the f_va prior of ACoL-JND) on photo/mask
+    pairs; without trained weights jndtf uses the classical spectral-residual saliency."""
+    with user_errors():
+        from jndtf._deps import require
+
+        require("keras", "training")
+        from jndtf.train.saliency import SaliencyTrainConfig
+        from jndtf.train.saliency import train_saliency as run
+
+        config = SaliencyTrainConfig(
+            data_dir=str(data),
+            masks_dir=str(masks),
+            output=str(out),
+            preset=preset,
+            epochs=epochs,
+            steps_per_epoch=steps,
+            batch_size=batch_size,
+            crop_size=crop_size,
+            learning_rate=lr,
+            iou_weight=iou_weight,
+            holdout_fraction=holdout_fraction,
+            mask_threshold=mask_threshold,
+            seed=seed,
+            resume=resume,
+            command=" ".join(["jndtf", *sys.argv[1:]]),
+            verbose=1 if err.is_terminal else 2,
+        )
+        result = run(config)
+    stdout.print(
+        f"held-out MAE {result.heldout_mae:.4f}, max F {result.heldout_max_f:.4f} in "
+        f"{result.seconds:.0f} s -> {result.model_path}",
+        highlight=False,
+    )
+
+
 eval_app = typer.Typer(help="Evaluate JND models with the papers' protocols.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 

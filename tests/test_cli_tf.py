@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import skimage.data
 from typer.testing import CliRunner
@@ -125,3 +126,56 @@ def test_train_acol_tiny_run_and_resume_guard(tmp_path):
     r = runner.invoke(app, args)  # same folder again without --resume: refused, nothing lost
     assert r.exit_code == 2 and "Traceback" not in r.output, r.output
     assert (run / "model.keras").is_file()
+
+
+def test_train_saliency_tiny_run(tmp_path):
+    from jndtf.data.saliency_pairs import write_toy_pairs
+
+    images, masks = write_toy_pairs(tmp_path / "toy", count=4, size=(48, 64))
+    out = tmp_path / "sal.keras"
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "saliency",
+            "--data",
+            str(images),
+            "--masks",
+            str(masks),
+            "-o",
+            str(out),
+            "--preset",
+            "poolnet_tiny",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "2",
+            "--crop-size",
+            "32",
+            "--holdout-fraction",
+            "0.25",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert out.is_file() and "held-out MAE" in r.output
+
+
+def test_train_saliency_unmatched_masks(tmp_path):
+    photos, masks = tmp_path / "p", tmp_path / "m"
+    save_image(photos / "a.png", skimage.data.chelsea()[:64, :64])
+    save_image(masks / "b.png", np.zeros((64, 64), np.uint8))
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "saliency",
+            "--data",
+            str(photos),
+            "--masks",
+            str(masks),
+            "-o",
+            str(tmp_path / "s.keras"),
+        ],
+    )
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert "a" in r.output and not (tmp_path / "s.keras").exists()

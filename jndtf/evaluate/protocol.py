@@ -198,16 +198,18 @@ def uniform_jnd(image: np.ndarray) -> np.ndarray:
     return np.ones((*np.asarray(image).shape[:2], 1), np.float32)
 
 
+#: registered families whose networks do not output a JND map
+NOT_JND_FAMILIES = ("saliency", "aiqa")
+
+
 def known_models() -> dict[str, list[str]]:
     """The model names :func:`resolve_models` accepts without a path, by kind."""
     from jndtf import baselines
-    from jndtf.models.registry import available_models
+    from jndtf.models.registry import available_models, get_model_spec
 
-    return {
-        "classical": baselines.available(),
-        "control": [UNIFORM],
-        "learned": available_models(),
-    }
+    # Only registered models whose output is a JND map (the saliency nets are priors).
+    learned = [m for m in available_models() if get_model_spec(m).family not in NOT_JND_FAMILIES]
+    return {"classical": baselines.available(), "control": [UNIFORM], "learned": learned}
 
 
 def _known_text() -> str:
