@@ -1,7 +1,8 @@
-"""Small helpers shared by the loss modules (``keras.ops`` only)."""
+"""Small helpers shared by the loss modules (``keras.ops`` only) and their Loss-class base."""
 
 from __future__ import annotations
 
+import keras
 from keras import ops
 
 
@@ -22,6 +23,11 @@ def per_sample_mean(x):
     return ops.mean(x, axis=tuple(range(1, len(x.shape))))
 
 
+def dims_agree(a, b) -> bool:
+    """True if two static shapes of the same rank agree wherever both dimensions are known."""
+    return all(p is None or q is None or p == q for p, q in zip(a, b, strict=True))
+
+
 def check_rank(x, rank: int, what: str, *, name: str):
     """Raises ValueError unless `x` has the given rank."""
     if len(x.shape) != rank:
@@ -36,3 +42,19 @@ def check_positive(value: float, what: str, *, name: str, allow_zero: bool = Fal
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name}: {what} must be a finite number {bound}, got {value!r}")
     return v
+
+
+class SettingsLoss(keras.losses.Loss):
+    """A :class:`keras.losses.Loss` whose config is the base config plus its settings.
+
+    Subclasses store each constructor argument in the attribute of the same name and list those
+    names in ``SETTINGS``; :meth:`get_config` then returns everything ``__init__`` needs, so
+    ``cls.from_config(loss.get_config())`` rebuilds the loss.
+    """
+
+    SETTINGS: tuple[str, ...] = ()
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({key: getattr(self, key) for key in self.SETTINGS})
+        return config

@@ -37,7 +37,13 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from jndtf.losses._common import check_positive, log_ratio_similarity, per_sample_mean
+from jndtf.losses._common import (
+    SettingsLoss,
+    check_positive,
+    dims_agree,
+    log_ratio_similarity,
+    per_sample_mean,
+)
 
 #: q of eq. (13) ("1^{-10}" in the paper's text: 1e-10).
 Q = 1e-10
@@ -106,12 +112,11 @@ def _check_cam_jnd(cam, jnd, name):
         raise ValueError(f"{name}: the CAM map must be (N, H, W) or (N, H, W, 1), got {c.shape}")
     if len(e.shape) != 4:
         raise ValueError(f"{name}: the DMV-JND e must be NHWC, got shape {tuple(e.shape)}")
-    for a, b in zip(c.shape[:3], e.shape[:3], strict=True):
-        if a is not None and b is not None and a != b:
-            raise ValueError(
-                f"{name}: CAM {tuple(c.shape)} and e {tuple(e.shape)} differ in N, H or W; "
-                "resize the CAM to the image size first"
-            )
+    if not dims_agree(c.shape[:3], e.shape[:3]):
+        raise ValueError(
+            f"{name}: CAM {tuple(c.shape)} and e {tuple(e.shape)} differ in N, H or W; "
+            "resize the CAM to the image size first"
+        )
     return c, e
 
 
@@ -179,7 +184,7 @@ def dmv_loss(
 
 
 @keras.saving.register_keras_serializable(package="jndtf")
-class DMVJNDLoss(keras.losses.Loss):
+class DMVJNDLoss(SettingsLoss):
     """Eq. (7) of DMV-JND as a Keras loss.
 
     Inputs are dicts (Keras passes nested structures through)::
@@ -199,6 +204,8 @@ class DMVJNDLoss(keras.losses.Loss):
         >>> loss = DMVJNDLoss()
         >>> value = loss({"cam": c, "probs": s}, {"jnd": e, "probs": s_hat})
     """
+
+    SETTINGS = ("alpha", "beta", "q", "jnd_unit", "absolute", "from_logits")
 
     def __init__(
         self,
@@ -237,24 +244,12 @@ class DMVJNDLoss(keras.losses.Loss):
             from_logits=self.from_logits,
         )
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "alpha": self.alpha,
-                "beta": self.beta,
-                "q": self.q,
-                "jnd_unit": self.jnd_unit,
-                "absolute": self.absolute,
-                "from_logits": self.from_logits,
-            }
-        )
-        return config
-
 
 @keras.saving.register_keras_serializable(package="jndtf")
-class DMVCrossEntropyLoss(keras.losses.Loss):
+class DMVCrossEntropyLoss(SettingsLoss):
     """Eqs. (8)-(9) alone: ``y_true`` = outputs s on x, ``y_pred`` = outputs ŝ on x + e."""
+
+    SETTINGS = ("from_logits",)
 
     def __init__(self, from_logits: bool = False, **kwargs):
         kwargs.setdefault("name", "dmv_cross_entropy")
@@ -264,15 +259,12 @@ class DMVCrossEntropyLoss(keras.losses.Loss):
     def call(self, y_true, y_pred):
         return dmv_cross_entropy(y_true, y_pred, from_logits=self.from_logits)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"from_logits": self.from_logits})
-        return config
-
 
 @keras.saving.register_keras_serializable(package="jndtf")
-class DMVMagnitudeLoss(keras.losses.Loss):
+class DMVMagnitudeLoss(SettingsLoss):
     """Eq. (13) alone: ``y_true`` = merged CAM map c, ``y_pred`` = DMV-JND e."""
+
+    SETTINGS = ("q", "jnd_unit")
 
     def __init__(self, q: float = Q, jnd_unit: float = 1.0, **kwargs):
         kwargs.setdefault("name", "dmv_magnitude_loss")
@@ -283,15 +275,12 @@ class DMVMagnitudeLoss(keras.losses.Loss):
     def call(self, y_true, y_pred):
         return dmv_magnitude_loss(y_true, y_pred, q=self.q, jnd_unit=self.jnd_unit)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"q": self.q, "jnd_unit": self.jnd_unit})
-        return config
-
 
 @keras.saving.register_keras_serializable(package="jndtf")
-class DMVSpatialLoss(keras.losses.Loss):
+class DMVSpatialLoss(SettingsLoss):
     """Eq. (15) alone: ``y_true`` = merged CAM map c, ``y_pred`` = DMV-JND e."""
+
+    SETTINGS = ("jnd_unit", "absolute")
 
     def __init__(self, jnd_unit: float = 1.0, absolute: bool = True, **kwargs):
         kwargs.setdefault("name", "dmv_spatial_loss")
@@ -301,8 +290,3 @@ class DMVSpatialLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         return dmv_spatial_loss(y_true, y_pred, jnd_unit=self.jnd_unit, absolute=self.absolute)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"jnd_unit": self.jnd_unit, "absolute": self.absolute})
-        return config

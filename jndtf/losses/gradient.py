@@ -34,7 +34,13 @@ import numpy as np
 from keras import ops
 
 from jndtf.iqa import _ops
-from jndtf.losses._common import check_positive, log_ratio_similarity, per_sample_mean
+from jndtf.losses._common import (
+    SettingsLoss,
+    check_positive,
+    dims_agree,
+    log_ratio_similarity,
+    per_sample_mean,
+)
 
 #: h0 of eq. (5).
 H0 = 1e-3
@@ -71,7 +77,8 @@ def gradient_magnitude(image, *, operator: str = "prewitt", data_range: float = 
     return _ops.safe_sqrt(gx * gx + gy * gy) / data_range
 
 
-def _check_pair(image, jnd, name):
+def _image_and_jnd(image, jnd, name):
+    """float32 NHWC image and JND map; the image as MATLAB ``rgb2gray`` luma for a 1-channel map."""
     x = ops.cast(ops.convert_to_tensor(image), "float32")
     n = ops.cast(ops.convert_to_tensor(jnd), "float32")
     if len(x.shape) != 4 or len(n.shape) != 4:
@@ -83,11 +90,12 @@ def _check_pair(image, jnd, name):
             f"{name}: the JND map needs 1 channel or as many as the image ({x.shape[-1]}), "
             f"got shape {tuple(n.shape)}"
         )
-    for a, b in zip(x.shape[:3], n.shape[:3], strict=True):
-        if a is not None and b is not None and a != b:
-            raise ValueError(
-                f"{name}: image {tuple(x.shape)} and jnd {tuple(n.shape)} differ in N, H or W"
-            )
+    if not dims_agree(x.shape[:3], n.shape[:3]):
+        raise ValueError(
+            f"{name}: image {tuple(x.shape)} and jnd {tuple(n.shape)} differ in N, H or W"
+        )
+    if n.shape[-1] == 1 and x.shape[-1] != 1:
+        x = _ops.rgb_to_grey(x)
     return x, n
 
 
@@ -112,9 +120,7 @@ def gradient_loss_map(
     Returns:
         NHWC float32 map, >= 0, the shape of `jnd`.
     """
-    x, n = _check_pair(image, jnd, "gradient_loss_map")
-    if n.shape[-1] == 1 and x.shape[-1] != 1:
-        x = _ops.rgb_to_grey(x)
+    x, n = _image_and_jnd(image, jnd, "gradient_loss_map")
     m = gradient_magnitude(x, operator=operator, data_range=data_range)
     return log_ratio_similarity(m, ops.abs(n) / data_range, h0)
 
@@ -145,15 +151,13 @@ def gradient_loss(
         return per_sample_mean(
             gradient_loss_map(image, jnd, h0=h0, operator=operator, data_range=data_range)
         )
-    x, n = _check_pair(image, jnd, "gradient_loss")
-    if n.shape[-1] == 1 and x.shape[-1] != 1:
-        x = _ops.rgb_to_grey(x)
+    x, n = _image_and_jnd(image, jnd, "gradient_loss")
     m = per_sample_mean(gradient_magnitude(x, operator=operator, data_range=data_range))
     return log_ratio_similarity(m, per_sample_mean(ops.abs(n)) / data_range, h0)
 
 
 @keras.saving.register_keras_serializable(package="jndtf")
-class GradientLoss(keras.losses.Loss):
+class GradientLoss(SettingsLoss):
     """Eq. (5) of ACoL-JND as a Keras loss: ``y_true`` = original image, ``y_pred`` = JND map.
 
     Both NHWC in 0..`data_range` pixel units; see :func:`gradient_loss` for the settings.
@@ -162,6 +166,8 @@ class GradientLoss(keras.losses.Loss):
         >>> loss = GradientLoss()
         >>> value = loss(images, jnd_maps)   # scalar, mean over the batch
     """
+
+    SETTINGS = ("h0", "operator", "data_range", "pixel_reduction")
 
     def __init__(
         self,
@@ -191,18 +197,6 @@ class GradientLoss(keras.losses.Loss):
             data_range=self.data_range,
             reduction=self.pixel_reduction,
         )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "h0": self.h0,
-                "operator": self.operator,
-                "data_range": self.data_range,
-                "pixel_reduction": self.pixel_reduction,
-            }
-        )
-        return config
 
 
 # ---------------------------------------------------------------------------------------------

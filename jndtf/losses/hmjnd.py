@@ -20,7 +20,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from jndtf.losses._common import check_positive, per_sample_mean
+from jndtf.losses._common import SettingsLoss, check_positive, dims_agree, per_sample_mean
 
 #: Default λ_fea and λ_pix (not stated in the paper's text).
 LAMBDA_FEA = 1.0
@@ -31,9 +31,7 @@ def _same_shape(a, b, what, name):
     a = ops.cast(ops.convert_to_tensor(a), "float32")
     b = ops.cast(ops.convert_to_tensor(b), "float32")
     sa, sb = tuple(a.shape), tuple(b.shape)
-    if len(sa) != len(sb) or any(
-        x is not None and y is not None and x != y for x, y in zip(sa, sb, strict=True)
-    ):
+    if len(sa) != len(sb) or not dims_agree(sa, sb):
         raise ValueError(f"{name}: the two {what} must have the same shape, got {sa} and {sb}")
     if len(sa) < 2:
         raise ValueError(f"{name}: {what} need a batch axis, got shape {sa}")
@@ -83,7 +81,7 @@ def hmjnd_loss(
 
 
 @keras.saving.register_keras_serializable(package="jndtf")
-class HmJNDLoss(keras.losses.Loss):
+class HmJNDLoss(SettingsLoss):
     """Eq. (2) of hmJND-Net as a Keras loss.
 
     ``y_true`` is the ground-truth image I_gt (NHWC, 0..`data_range`); ``y_pred`` is a dict
@@ -99,6 +97,8 @@ class HmJNDLoss(keras.losses.Loss):
         >>> loss = HmJNDLoss()
         >>> value = loss(i_gt, {"image": i_rr, "features_rgb": f_r, "features_prior": f_pr})
     """
+
+    SETTINGS = ("lambda_fea", "lambda_pix", "data_range")
 
     def __init__(
         self,
@@ -127,14 +127,3 @@ class HmJNDLoss(keras.losses.Loss):
             lambda_pix=self.lambda_pix,
             data_range=self.data_range,
         )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "lambda_fea": self.lambda_fea,
-                "lambda_pix": self.lambda_pix,
-                "data_range": self.data_range,
-            }
-        )
-        return config

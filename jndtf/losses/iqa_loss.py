@@ -15,7 +15,7 @@ import keras
 from keras import ops
 
 from jndtf import iqa
-from jndtf.losses._common import check_positive
+from jndtf.losses._common import SettingsLoss, check_positive
 
 
 def resolve_metric(metric: str):
@@ -54,7 +54,7 @@ def metric_loss(y_true, y_pred, metric: str = "ssim", data_range: float = 255.0)
 
 
 @keras.saving.register_keras_serializable(package="jndtf")
-class IQALoss(keras.losses.Loss):
+class IQALoss(SettingsLoss):
     """Keras loss over a registry metric: ``1 − Q`` (higher-is-better) or ``Q``.
 
     ``y_true`` is the reference, ``y_pred`` the distorted image, both NHWC in 0..`data_range`.
@@ -70,6 +70,8 @@ class IQALoss(keras.losses.Loss):
         >>> model.compile(optimizer="adam", loss=loss)   # model outputs the distorted image
     """
 
+    SETTINGS = ("metric", "data_range")
+
     def __init__(self, metric: str = "ssim", data_range: float = 255.0, **kwargs):
         kwargs.setdefault("name", f"iqa_{metric}")
         super().__init__(**kwargs)
@@ -80,8 +82,3 @@ class IQALoss(keras.losses.Loss):
     def call(self, y_true, y_pred):
         score = ops.cast(self._fn(y_true, y_pred, data_range=self.data_range), "float32")
         return 1.0 - score if self._higher else score
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"metric": self.metric, "data_range": self.data_range})
-        return config
