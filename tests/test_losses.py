@@ -92,6 +92,13 @@ def _finite(g):
     return bool(np.all(np.isfinite(g)))
 
 
+def _assert_terms_add_up(g_total, g_a, g_b, atol):
+    """Each of two loss terms moves the gradient, and their gradients add up to the total's."""
+    assert np.abs(g_a).max() > 0 and np.abs(g_b).max() > 0
+    assert not np.allclose(g_total, g_a) and not np.allclose(g_total, g_b)
+    np.testing.assert_allclose(g_total, g_a + g_b, rtol=1e-4, atol=atol)
+
+
 # ----------------------------------------------------------------------------------- IQALoss
 
 
@@ -184,9 +191,7 @@ def test_acol_loss_terms_both_reach_the_gradient(standin_metrics):
     g_both = _grad(total(1.0, 0.1), x, jnd, wrt=1)
     g_l1 = _grad(total(1.0, 0.0), x, jnd, wrt=1)
     g_l2 = _grad(total(0.0, 0.1), x, jnd, wrt=1)
-    assert np.abs(g_l1).max() > 0 and np.abs(g_l2).max() > 0
-    assert not np.allclose(g_both, g_l1) and not np.allclose(g_both, g_l2)
-    np.testing.assert_allclose(g_both, g_l1 + g_l2, rtol=1e-4, atol=1e-9)
+    _assert_terms_add_up(g_both, g_l1, g_l2, atol=1e-9)
     # value = δ·L1 + η·L2 exactly
     value = np.asarray(L.acol_loss(x, jnd, l1, delta=1.0, eta=0.1))
     parts = np.asarray(L.metric_loss(x, x + jnd, hi)) + 0.1 * np.asarray(L.gradient_loss(x, jnd))
@@ -260,9 +265,7 @@ def test_dmv_each_term_reaches_the_gradient():
     g_full = _grad(total(1.0, 1.0), s_hat, e, wrt=1)
     g_no_mag = _grad(total(0.0, 1.0), s_hat, e, wrt=1)
     g_no_spatial = _grad(total(1.0, 0.0), s_hat, e, wrt=1)
-    assert np.abs(g_no_mag).max() > 0 and np.abs(g_no_spatial).max() > 0
-    assert not np.allclose(g_full, g_no_mag) and not np.allclose(g_full, g_no_spatial)
-    np.testing.assert_allclose(g_full, g_no_mag + g_no_spatial, rtol=1e-4, atol=1e-8)
+    _assert_terms_add_up(g_full, g_no_mag, g_no_spatial, atol=1e-8)
     # Loss3 weights |e| by softmax(c): pixels with a larger CAM get a larger gradient
     g3 = np.abs(_grad(lambda e_: L.dmv_spatial_loss(cam, e_), e, wrt=0))
     flat_c, flat_g = cam[0].ravel(), g3[0].mean(-1).ravel()
