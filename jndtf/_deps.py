@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
 #: module name -> the extra of jndtf that installs it
@@ -15,6 +16,24 @@ EXTRA_OF = {
     "tf2onnx": "onnx",
     "onnxruntime": "onnx",
 }
+
+
+def _message(module: str, purpose: str) -> str:
+    extra = EXTRA_OF.get(module.split(".")[0])
+    why = f" for {purpose}" if purpose else ""
+    hint = f'pip install "jndtf[{extra}]"' if extra else f"pip install {module.split('.')[0]}"
+    return f"jndtf needs `{module}`{why}, which is not installed: run {hint}"
+
+
+def require_installed(module: str, purpose: str = "") -> None:
+    """Raises the ImportError of :func:`require` if `module` is not installed, without
+    importing it (cheap: packages call it at import time to fail early with the pip command)."""
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ImportError:
+        found = False
+    if not found:
+        raise ImportError(_message(module, purpose))
 
 
 def require(module: str, purpose: str = "") -> ModuleType:
@@ -30,8 +49,4 @@ def require(module: str, purpose: str = "") -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as err:
-        extra = EXTRA_OF.get(module.split(".")[0])
-        why = f" for {purpose}" if purpose else ""
-        hint = f'pip install "jndtf[{extra}]"' if extra else f"pip install {module.split('.')[0]}"
-        msg = f"jndtf needs `{module}`{why}, which is not installed: run {hint}"
-        raise ImportError(msg) from err
+        raise ImportError(_message(module, purpose)) from err

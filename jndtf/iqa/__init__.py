@@ -18,9 +18,9 @@ import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from jndtf._deps import require
+from jndtf._deps import require_installed
 
-require("keras", "the IQA metrics")  # a missing [train] extra names its pip command
+require_installed("keras", "the IQA metrics")  # a missing [train] extra names its pip command
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import importlib
 
-from jndtf._deps import require
+from jndtf._deps import require_installed
 
-require("keras", "the losses")  # a missing [train] extra names its pip command
+require_installed("keras", "the losses")  # a missing [train] extra names its pip command
 
 _EXPORTS = {
     "metric_loss": "iqa_loss",

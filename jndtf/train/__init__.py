@@ -3,6 +3,6 @@ settings dataclass and one ``train_*`` function that the CLI calls; importing th
 nothing heavy.
 """
 
-from jndtf._deps import require
+from jndtf._deps import require_installed
 
-require("keras", "training")  # a missing [train] extra names its pip command
+require_installed("keras", "training")  # a missing [train] extra names its pip command
