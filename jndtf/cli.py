@@ -4,6 +4,7 @@ so `jndtf --help` is instant and never loads TensorFlow."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -15,6 +16,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from jndtf import __version__
+
+# TensorFlow's C++ start-up chatter (CUDA probes, oneDNN notices) is not for a CLI user.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 app = typer.Typer(
     name="jndtf",
