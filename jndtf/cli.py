@@ -166,7 +166,38 @@ def baseline(
     with user_errors():
         baselines.get(model)
         files = jobs.resolve_inputs(image)
-    records = for_each(files, f"{model}", lambda p: jobs.write_baseline(p, out_dir, model))
+    records = for_each(files, f"{model}", lambda p: jobs.write_jnd(p, out_dir, model))
+    for r in records:
+        stdout.print(
+            f"{r.image.name}: mean JND {r.mean_jnd:.2f} in {r.seconds:.2f} s -> {r.files[0]}",
+            highlight=False,
+        )
+
+
+@app.command()
+def jnd(
+    image: InputPath,
+    out_dir: OutDir = Path("out/jnd"),
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="Learned model with shipped weights (acol), a .keras file, or a "
+            "classical model name.",
+        ),
+    ] = "acol",
+) -> None:
+    """Compute JND maps with a learned model (default: the shipped ACoL-JND weights).
+
+    Files: OUT/<image stem>/jnd_<model>.npy (float32 HxWx3, pixel units 0..255) and .png.
+    Learned models need the [train] extra.
+    """
+    from jndtf import jobs
+
+    with user_errors():
+        files = jobs.resolve_inputs(image)
+        jobs.jnd_function(model)  # unknown name or missing weights: fail before any work
+    records = for_each(files, model, lambda p: jobs.write_jnd(p, out_dir, model))
     for r in records:
         stdout.print(
             f"{r.image.name}: mean JND {r.mean_jnd:.2f} in {r.seconds:.2f} s -> {r.files[0]}",
@@ -220,9 +251,7 @@ def inject(
                 "--jnd takes one map, so IMAGE must be one file (use --model for folders)"
             )
         if model is not None:
-            from jndtf import baselines
-
-            baselines.get(model)
+            jobs.jnd_function(model)
 
     single = len(files) == 1 and image.is_file() and out.suffix != ""
 

@@ -7,6 +7,7 @@ loop, the progress bar and the policy for bad files. Output layout, the same for
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Sequence
@@ -76,16 +77,42 @@ def write_priors(
     return PriorsRecord(image_path, files, seconds)
 
 
-def compute_jnd(image: np.ndarray, model: str) -> np.ndarray:
-    """The JND map of `model` (a registered classical baseline) for an RGB image, HxWxC float32."""
+def jnd_function(model: str):
+    """``fn(image) -> HxWxC float32`` JND map for a model reference: a classical baseline name,
+    a registered learned model with shipped weights (e.g. ``acol``), or a ``.keras`` path.
+
+    Learned models need the [train] extra and are loaded once per process.
+
+    Raises:
+        KeyError: an unknown name (the message lists the known ones).
+        FileNotFoundError: a learned model without weights, or a missing file.
+    """
     from jndtf import baselines
 
-    return np.asarray(baselines.get(model)(image), dtype=np.float32)
+    if model in baselines.available():
+        return baselines.get(model)
+    return _learned(model)
+
+
+@functools.cache
+def _learned(ref: str):
+    from jndtf.evaluate.learned import load_learned
+    from jndtf.evaluate.protocol import known_models
+
+    if not ref.endswith(".keras") and ref not in known_models()["learned"]:
+        known = ", ".join(known_models()["classical"] + known_models()["learned"])
+        raise KeyError(f"unknown JND model {ref!r}; available: {known}, or a .keras path")
+    return load_learned(ref)
+
+
+def compute_jnd(image: np.ndarray, model: str) -> np.ndarray:
+    """The JND map of `model` (see :func:`jnd_function`) for an RGB image, HxWxC float32."""
+    return np.asarray(jnd_function(model)(image), dtype=np.float32)
 
 
 @dataclass(frozen=True)
-class BaselineRecord:
-    """What `write_baseline` did for one image."""
+class JndRecord:
+    """What `write_jnd` did for one image."""
 
     image: Path
     model: str
@@ -94,14 +121,14 @@ class BaselineRecord:
     mean_jnd: float
 
 
-def write_baseline(image_path: Path, out_root: Path, model: str) -> BaselineRecord:
+def write_jnd(image_path: Path, out_root: Path, model: str) -> JndRecord:
     """Computes `model`'s JND map of one image and writes ``out_root/<stem>/jnd_<model>.*``."""
     image = load_image(image_path)
     t0 = time.perf_counter()
     jnd = compute_jnd(image, model)
     seconds = time.perf_counter() - t0
-    files = write_map(out_root / image_path.stem, f"jnd_{model}", jnd)
-    return BaselineRecord(image_path, model, files, seconds, float(jnd.mean()))
+    files = write_map(out_root / image_path.stem, f"jnd_{Path(model).stem}", jnd)
+    return JndRecord(image_path, model, files, seconds, float(jnd.mean()))
 
 
 @dataclass(frozen=True)

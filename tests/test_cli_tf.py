@@ -179,3 +179,49 @@ def test_train_saliency_unmatched_masks(tmp_path):
     )
     assert r.exit_code == 2 and "Traceback" not in r.output, r.output
     assert "a" in r.output and not (tmp_path / "s.keras").exists()
+
+
+def test_jnd_command_with_a_trained_run(tmp_path):
+    photos = tmp_path / "photos"
+    save_image(photos / "cat.png", skimage.data.chelsea()[:96, :96])
+    save_image(photos / "cup.png", skimage.data.coffee()[:96, :96])
+    run = tmp_path / "run"
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "acol",
+            "--data",
+            str(photos),
+            "-o",
+            str(run),
+            "--width",
+            "tiny",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "2",
+            "--crop-size",
+            "48",
+            "--l1",
+            "ssim",
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--no-tensorboard",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(
+        app, ["jnd", str(photos), "--model", str(run / "model.keras"), "-o", str(tmp_path / "maps")]
+    )
+    assert r.exit_code == 0, r.output
+    jnd = np.load(tmp_path / "maps" / "cat" / "jnd_model.npy")
+    assert jnd.shape == (96, 96, 3) and jnd.dtype == np.float32 and (jnd >= 0).all()
+
+
+def test_jnd_command_unknown_model(tmp_path):
+    save_image(tmp_path / "cat.png", skimage.data.chelsea()[:64, :64])
+    r = runner.invoke(
+        app, ["jnd", str(tmp_path / "cat.png"), "--model", "acol9", "-o", str(tmp_path / "o")]
+    )
+    assert r.exit_code == 2 and "unknown JND model 'acol9'" in r.output

@@ -89,7 +89,11 @@ def _register_custom_layers() -> None:
 
 
 def _read_manifest(path: Path) -> dict:
+    """``NAME.json`` beside ``NAME.keras`` (shipped weights, export), else the ``manifest.json``
+    of a `jndtf train` run folder; {} when there is neither."""
     manifest = path.with_suffix(".json")
+    if not manifest.is_file():
+        manifest = path.parent / "manifest.json"
     if not manifest.is_file():
         return {}
     try:
@@ -107,7 +111,7 @@ def _input_from_manifest(path: Path, manifest: dict) -> tuple[tuple[str, ...], s
     if "priors" in manifest:
         priors = manifest["priors"]
         if isinstance(priors, str) or not isinstance(priors, Sequence):
-            raise ValueError(f"{path.with_suffix('.json')}: 'priors' must be a list of names")
+            raise ValueError(f"{path}: the manifest's 'priors' must be a list of names")
         norm = manifest.get("normalization", "unit")
         if isinstance(norm, dict):  # jndtf.models.inputs.normalization_info() layout
             norm = norm.get("name", "unit")
