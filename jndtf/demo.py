@@ -81,12 +81,28 @@ class DemoSummary:
         return "\n".join(lines)
 
 
-def check(settings: DemoSettings) -> None:
-    """Validates the settings before any work starts (unknown model, missing data folder)."""
+def default_models() -> list[str]:
+    """Every classical model, then the learned models jndtf ships weights for (ACoL-JND), when
+    the [train] extra is installed to run them."""
+    import importlib.util
+
     from jndtf import baselines
 
+    models = baselines.available()
+    if importlib.util.find_spec("keras") is not None:
+        from jndtf.evaluate.learned import shipped_weights
+        from jndtf.evaluate.protocol import known_models
+
+        models += [m for m in known_models()["learned"] if shipped_weights(m) is not None]
+    return models
+
+
+def check(settings: DemoSettings) -> None:
+    """Validates the settings before any work starts (unknown model, missing data folder)."""
+    from jndtf.jobs import jnd_function
+
     for m in settings.models:
-        baselines.get(m)
+        jnd_function(m)
     if settings.data is not None and not settings.data.is_dir():
         raise FileNotFoundError(f"{settings.data}: no such folder")
     if not 5.0 <= settings.psnr <= 80.0:
@@ -105,8 +121,9 @@ def _images(settings: DemoSettings) -> dict[str, np.ndarray]:
 
 
 def side_by_side(original: np.ndarray, jnd: np.ndarray, injected: np.ndarray) -> np.ndarray:
-    """original | JND map (inferno colour map, scaled to its 99.5th percentile) | injected."""
-    grey = map_to_png(jnd)
+    """original | JND map (inferno colour map, scaled to its 99.5th percentile; an RGB map is
+    shown as its channel mean) | injected."""
+    grey = map_to_png(jnd.mean(axis=2) if jnd.ndim == 3 else jnd)
     heat = cv2.cvtColor(cv2.applyColorMap(grey, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
     gap = np.full((original.shape[0], 8, 3), 255, np.uint8)
     return np.concatenate([original, gap, heat, gap, injected], axis=1)
@@ -114,13 +131,13 @@ def side_by_side(original: np.ndarray, jnd: np.ndarray, injected: np.ndarray) ->
 
 def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoSummary:
     """Runs the demo and writes OUT/<image>/..., OUT/summary.md and OUT/summary.csv."""
-    from jndtf import baselines, priors
+    from jndtf import priors
     from jndtf.apply import inject
-    from jndtf.jobs import write_map
+    from jndtf.jobs import jnd_function, write_map
 
     check(settings)
     report = progress or (lambda *_: None)
-    models = list(settings.models) or baselines.available()
+    models = list(settings.models) or default_models()
     images = _images(settings)
     rows = {m: ModelRow(m) for m in models}
     prior_rates = []
@@ -138,7 +155,7 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoSu
         for model in models:
             report(f"{name}: {model}", done, total)
             t0 = time.perf_counter()
-            jnd = np.asarray(baselines.get(model)(image), np.float32)
+            jnd = np.asarray(jnd_function(model)(image), np.float32)
             seconds = time.perf_counter() - t0
             res = inject(image, jnd, psnr=settings.psnr, seed=settings.seed)
             write_map(out, f"jnd_{model}", jnd)
