@@ -150,5 +150,5 @@ def test_demo_on_a_folder(photos, tmp_path):
 
 def test_demo_rejects_unknown_model_before_work(tmp_path):
     r = invoke("demo", "--models", "nope", "-o", tmp_path)
-    assert r.exit_code == 2 and "unknown JND baseline 'nope'" in r.output
+    assert r.exit_code == 2 and "unknown JND model 'nope'" in r.output
     assert not tmp_path.joinpath("summary.md").exists()
