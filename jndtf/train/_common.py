@@ -1,8 +1,8 @@
 """Helpers every training recipe needs: atomic model/JSON writes, hashes, version records.
 
 Imports nothing heavy at module level (Keras is imported inside the functions that need it).
-``jndtf.train.aiqa`` holds private copies of :func:`atomic_save_model`, :func:`umask_mode`,
-:func:`sha256_file` and :func:`versions` (written first there); new recipes import them from here.
+Every recipe imports these; ``jndtf.train.aiqa`` keeps its own ``_versions``, which records
+TensorFlow's version whenever it is installed and never JAX's (its manifests always did).
 """
 
 from __future__ import annotations

@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import hashlib
-import json
 import math
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -235,39 +232,12 @@ def write_training_photos(folder: str | os.PathLike) -> list[Path]:
     return paths
 
 
-# ------------------------------------------------------------------------------- writing
-
-
-def _umask_mode(path: Path) -> None:
-    """Gives a file the permissions a plain ``open(..., "w")`` would (mkstemp makes them 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
-def _atomic_save_model(model, path: Path) -> None:
-    """``model.save`` to a temporary ``.keras`` in the same folder, then an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
-    os.close(fd)
-    try:
-        model.save(tmp)
-        _umask_mode(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+# ------------------------------------------------------------------------------ versions
 
 
 def _versions() -> dict[str, str]:
+    """Like :func:`jndtf.train._common.versions`, but the A-IQA manifest has always recorded
+    TensorFlow's version whenever it is installed (importing it under JAX) and never JAX's."""
     import cv2
     import keras
 
@@ -308,9 +278,9 @@ def train_aiqa(config: AIQATrainConfig) -> AIQATrainResult:
     """
     import keras
 
-    from jndtf.io import atomic_write_bytes
     from jndtf.models.aiqa.network import build_classifier
     from jndtf.models.aiqa.presets import get_preset
+    from jndtf.train._common import atomic_save_model, atomic_write_json, sha256_file
 
     t0 = time.perf_counter()
     cfg = config
@@ -358,7 +328,7 @@ def train_aiqa(config: AIQATrainConfig) -> AIQATrainResult:
 
     class _Checkpoint(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            _atomic_save_model(self.model, ckpt)
+            atomic_save_model(self.model, ckpt)
 
     history = model.fit(
         _Stream(),
@@ -383,7 +353,7 @@ def train_aiqa(config: AIQATrainConfig) -> AIQATrainResult:
     # ship the classifier without the optimizer state (a third of the size, nothing to resume)
     lean = build_classifier(cfg.preset, num_groups=len(groups))
     lean.set_weights(model.get_weights())
-    _atomic_save_model(lean, output)
+    atomic_save_model(lean, output)
     ckpt.unlink(missing_ok=True)
     seconds = time.perf_counter() - t0
     command = cfg.command if cfg.command is not None else " ".join(sys.argv)
@@ -423,10 +393,9 @@ def train_aiqa(config: AIQATrainConfig) -> AIQATrainResult:
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 1),
         "params": int(model.count_params()),
-        "sha256": _sha256(output),
+        "sha256": sha256_file(output),
     }
-    atomic_write_bytes(manifest, (json.dumps(record, indent=2) + "\n").encode())
-    _umask_mode(manifest)
+    atomic_write_json(manifest, record)
     return AIQATrainResult(
         model_path=output,
         manifest_path=manifest,
