@@ -225,3 +225,12 @@ def test_jnd_command_unknown_model(tmp_path):
         app, ["jnd", str(tmp_path / "cat.png"), "--model", "acol9", "-o", str(tmp_path / "o")]
     )
     assert r.exit_code == 2 and "unknown JND model 'acol9'" in r.output
+
+
+def test_jnd_command_uses_the_shipped_acol_weights(tmp_path):
+    save_image(tmp_path / "cat.png", skimage.data.chelsea()[40:136, 100:228])
+    r = runner.invoke(app, ["jnd", str(tmp_path / "cat.png"), "-o", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    jnd = np.load(tmp_path / "o" / "cat" / "jnd_acol.npy")
+    assert jnd.shape == (96, 128, 3) and np.isfinite(jnd).all() and (jnd >= 0).all()
+    assert 0.5 < float(jnd.mean()) < 50.0  # a trained map, in grey levels
