@@ -12,7 +12,7 @@ import importlib.util
 
 import pytest
 from iqa_common import GOLDEN_IMAGES
-from iqa_jax import DEFAULT_JOBS, JOBS, jax_results
+from iqa_jax import DEFAULT_JOBS, JOBS, cancel_jax, jax_results, start_jax
 
 
 @pytest.fixture(scope="session")
@@ -39,18 +39,37 @@ def golden(shared_dir):
     return pairs, values
 
 
+def _jax_jobs(items) -> tuple[str, ...]:
+    """The jobs of tests/iqa_jax.py that the `items` asking for ``jax_numbers`` compare against.
+
+    A test module names its job in ``JAX_JOB``; a module without one asks for all of
+    :data:`iqa_jax.DEFAULT_JOBS`.
+    """
+    wanted = set()
+    for item in items:
+        if "jax_numbers" in getattr(item, "fixturenames", ()):
+            job = getattr(getattr(item, "module", None), "JAX_JOB", None)
+            wanted.update(DEFAULT_JOBS if job is None else (job,))
+    return tuple(j for j in JOBS if j in wanted)
+
+
+def pytest_collection_finish(session):
+    """Starts the JAX child as soon as the tests are known: it compiles while the others run."""
+    jobs = _jax_jobs(session.items)
+    if jobs:
+        start_jax(jobs)
+
+
+def pytest_sessionfinish(session):
+    cancel_jax()
+
+
 @pytest.fixture(scope="session")
 def jax_numbers(request) -> dict:
     """The JAX numbers of the jobs the selected tests ask for, from one child interpreter.
 
-    A test module names its job of tests/iqa_jax.py in ``JAX_JOB``; a module without one asks
-    for all of :data:`iqa_jax.DEFAULT_JOBS`. Skips the test if jax is not installed.
+    Skips the test if jax is not installed.
     """
     if importlib.util.find_spec("jax") is None:
         pytest.skip("jax not installed (pip install jax)")
-    wanted = set()
-    for item in request.session.items:
-        if "jax_numbers" in getattr(item, "fixturenames", ()):
-            job = getattr(getattr(item, "module", None), "JAX_JOB", None)
-            wanted.update(DEFAULT_JOBS if job is None else (job,))
-    return jax_results(tuple(j for j in JOBS if j in wanted))
+    return jax_results(_jax_jobs(request.session.items))

@@ -1,9 +1,10 @@
 """The IQA metrics under KERAS_BACKEND=jax, computed in one child interpreter per test session.
 
 The Keras backend is fixed per process, so the JAX numbers come from a child interpreter. It runs
-*jobs*, each a group of metrics on one image pair; the session-scoped ``jax_numbers`` fixture
-(tests/iqa_fixtures.py) starts one child for the jobs of all the selected tests that ask for it,
-so the whole IQA suite pays one JAX start-up, and a single module only its own job.
+*jobs*, each a group of metrics on one image pair. tests/iqa_fixtures.py starts one child for the
+jobs of all the selected tests that ask for ``jax_numbers`` as soon as collection ends, so it
+compiles while the other tests run; the session-scoped fixture waits for it. The whole IQA suite
+pays one JAX start-up, and a single module only its own job.
 
 Jobs (each metric's value, and whether its gradient is finite):
 
@@ -135,27 +136,67 @@ def jax_pair(job: str) -> tuple[np.ndarray, np.ndarray]:
     return ref, np.clip(ref + noise, 0, 255).astype(np.float32)
 
 
-@functools.cache
-def jax_results(jobs: tuple[str, ...]) -> dict | None:
-    """{metric: value, metric_grad_...: bool} of `jobs` under JAX; None if jax is not installed."""
-    if importlib.util.find_spec("jax") is None:
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "in.npz"
+class _JaxRun:
+    """One child interpreter computing `jobs`, started at construction; :meth:`result` waits."""
+
+    def __init__(self, jobs: tuple[str, ...]):
+        self._tmp = tempfile.TemporaryDirectory()
+        self._folder = folder = Path(self._tmp.name)
         arrays = {}
         for job in jobs:
             arrays[job + "_ref"], arrays[job + "_dist"] = jax_pair(job)
-        np.savez(path, **arrays)
+        np.savez(folder / "in.npz", **arrays)
         env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-        proc = subprocess.run(
-            [sys.executable, "-c", _SCRIPT, str(path), *jobs],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=900,
-            check=False,
-        )
-    if proc.returncode != 0:
-        raise RuntimeError(f"the JAX run failed:\n{proc.stderr[-3000:]}")
-    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT"))
-    return json.loads(line[len("RESULT") :])
+        # To files, not pipes: nobody reads a pipe while the child runs in the background.
+        with open(folder / "out", "w") as out, open(folder / "err", "w") as err:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", _SCRIPT, str(folder / "in.npz"), *jobs],
+                stdout=out,
+                stderr=err,
+                env=env,
+            )
+
+    def result(self, timeout: float = 900) -> dict:
+        try:
+            code = self._proc.wait(timeout=timeout)
+            out = (self._folder / "out").read_text()
+            err = (self._folder / "err").read_text()
+        finally:
+            self.cancel()
+        if code != 0:
+            raise RuntimeError(f"the JAX run failed:\n{err[-3000:]}")
+        line = next(ln for ln in out.splitlines() if ln.startswith("RESULT"))
+        return json.loads(line[len("RESULT") :])
+
+    def cancel(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._tmp.cleanup()
+
+
+_STARTED: dict[tuple[str, ...], _JaxRun] = {}
+
+
+def start_jax(jobs: tuple[str, ...]) -> None:
+    """Starts the child for `jobs` in the background (if jax is installed); see jax_results."""
+    if jobs not in _STARTED and importlib.util.find_spec("jax") is not None:
+        _STARTED[jobs] = _JaxRun(jobs)
+
+
+def cancel_jax() -> None:
+    """Stops the children whose results nobody asked for (a session that ended early)."""
+    while _STARTED:
+        _STARTED.popitem()[1].cancel()
+
+
+@functools.cache
+def jax_results(jobs: tuple[str, ...]) -> dict | None:
+    """{metric: value, metric_grad_...: bool} of `jobs` under JAX; None if jax is not installed.
+
+    Waits for the child :func:`start_jax` began, or starts one.
+    """
+    if importlib.util.find_spec("jax") is None:
+        return None
+    start_jax(jobs)
+    return _STARTED.pop(jobs).result()
