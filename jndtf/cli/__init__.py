@@ -1,0 +1,12 @@
+"""The `jndtf` command line. Thin commands: each fills a frozen settings object and calls one
+library function; heavy imports (TensorFlow, the models) happen inside the command that needs them,
+so `jndtf --help` is instant and never loads TensorFlow.
+
+Layout: ``_shared`` (app, consoles, errors, progress bars), ``core`` (list, priors, baseline, jnd,
+inject, samples, demo), ``train`` (train aiqa/acol/saliency), ``evaluate`` (eval jnd).
+"""
+
+from jndtf.cli import core, evaluate, train  # noqa: F401  (register the commands)
+from jndtf.cli._shared import app
+
+__all__ = ["app"]

@@ -1,0 +1,5 @@
+"""`python -m jndtf.cli`."""
+
+from jndtf.cli import app
+
+app()

@@ -1,0 +1,249 @@
+"""Core commands (numpy + OpenCV; learned models load TensorFlow only when asked for)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jndtf.cli._shared import (
+    InputPath,
+    OutDir,
+    app,
+    for_each,
+    progress_bar,
+    stdout,
+    stepper,
+    user_errors,
+)
+
+
+@app.command("list")
+def list_() -> None:
+    """List the prior maps and the JND models this installation provides."""
+    from jndtf import baselines
+    from jndtf import priors as priors_mod
+
+    stdout.print("[bold]prior maps[/] (jndtf priors --names ...)")
+    for name, doc in priors_mod.describe().items():
+        stdout.print(f"  {name:<28} {doc}", highlight=False)
+    stdout.print("[bold]classical JND models[/] (jndtf baseline MODEL ...)")
+    for name in baselines.available():
+        stdout.print(f"  {name:<28} {baselines.info(name).citation}", highlight=False)
+
+
+@app.command()
+def priors(
+    image: InputPath,
+    out_dir: OutDir = Path("out/priors"),
+    names: Annotated[
+        str,
+        typer.Option(
+            "--names",
+            help="Comma-separated prior names (default: all; `jndtf list` names them).",
+        ),
+    ] = "",
+) -> None:
+    """Write every prior map of IMAGE (or of each image in a folder) as PNG + .npy.
+
+    Files: OUT/<image stem>/<prior>.npy (float32, the prior's own units) and .png (scaled).
+    """
+    from jndtf import jobs
+    from jndtf import priors as priors_mod
+
+    with user_errors():
+        wanted = [n.strip() for n in names.split(",") if n.strip()] or None
+        if wanted:
+            priors_mod.check_names(wanted)
+        files = jobs.resolve_inputs(image)
+    records = for_each(files, "priors", lambda p: jobs.write_priors(p, out_dir, wanted))
+    for r in records:
+        stdout.print(
+            f"{r.image.name}: {len(r.files) // 2} maps in {r.seconds:.2f} s -> "
+            f"{out_dir / r.image.stem}",
+            highlight=False,
+        )
+
+
+@app.command()
+def baseline(
+    model: Annotated[
+        str,
+        typer.Argument(help="Classical JND model (`jndtf list` names them).", show_default=False),
+    ],
+    image: InputPath,
+    out_dir: OutDir = Path("out/baseline"),
+) -> None:
+    """Compute a classical JND map (MODEL) of IMAGE or of each image in a folder.
+
+    Files: OUT/<image stem>/jnd_<MODEL>.npy (float32, pixel units 0..255) and .png (scaled).
+    """
+    from jndtf import baselines, jobs
+
+    with user_errors():
+        baselines.get(model)
+        files = jobs.resolve_inputs(image)
+    records = for_each(files, f"{model}", lambda p: jobs.write_jnd(p, out_dir, model))
+    for r in records:
+        stdout.print(
+            f"{r.image.name}: mean JND {r.mean_jnd:.2f} in {r.seconds:.2f} s -> {r.files[0]}",
+            highlight=False,
+        )
+
+
+@app.command()
+def jnd(
+    image: InputPath,
+    out_dir: OutDir = Path("out/jnd"),
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="Learned model with shipped weights (acol), a .keras file, or a "
+            "classical model name.",
+        ),
+    ] = "acol",
+) -> None:
+    """Compute JND maps with a learned model (default: the shipped ACoL-JND weights).
+
+    Files: OUT/<image stem>/jnd_<model>.npy (float32 HxWx3, pixel units 0..255) and .png.
+    Learned models need the [train] extra.
+    """
+    from jndtf import jobs
+
+    with user_errors():
+        files = jobs.resolve_inputs(image)
+        jobs.jnd_function(model)  # unknown name or missing weights: fail before any work
+    records = for_each(files, model, lambda p: jobs.write_jnd(p, out_dir, model))
+    for r in records:
+        stdout.print(
+            f"{r.image.name}: mean JND {r.mean_jnd:.2f} in {r.seconds:.2f} s -> {r.files[0]}",
+            highlight=False,
+        )
+
+
+@app.command()
+def inject(
+    image: InputPath,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output image file (single input) or folder (folder input).",
+        ),
+    ] = Path("out/inject"),
+    jnd: Annotated[
+        Path | None,
+        typer.Option("--jnd", help="JND map .npy in pixel units (from `jndtf baseline`)."),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Compute the JND map with this model instead of --jnd."),
+    ] = None,
+    psnr: Annotated[
+        float | None,
+        typer.Option("--psnr", help="Target PSNR in dB (the ACoL paper compares at 26.06)."),
+    ] = None,
+    mse: Annotated[
+        float | None,
+        typer.Option("--mse", help="Target MSE instead of --psnr (the hmJND paper uses 100)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random ±1 signs R.")] = 0,
+) -> None:
+    """Inject JND-shaped noise, eq. (7): clip(x + λ·R·JND), λ solved to hit --psnr or --mse.
+
+    Writes the distorted image and OUT.json (λ, achieved PSNR/MSE, seed, timings).
+    """
+    from jndtf import jobs
+
+    with user_errors():
+        if (psnr is None) == (mse is None):
+            raise ValueError("give exactly one of --psnr or --mse")
+        if (jnd is None) == (model is None):
+            raise ValueError("give exactly one of --jnd MAP.npy or --model NAME")
+        files = jobs.resolve_inputs(image)
+        if jnd is not None and len(files) > 1:
+            raise ValueError(
+                "--jnd takes one map, so IMAGE must be one file (use --model for folders)"
+            )
+        if model is not None:
+            jobs.jnd_function(model)
+
+    single = len(files) == 1 and image.is_file() and out.suffix != ""
+
+    def target(p: Path) -> Path:
+        if single:
+            return out
+        tag = f"psnr{psnr:g}" if psnr is not None else f"mse{mse:g}"
+        return out / f"{p.stem}_{model or 'jnd'}_{tag}.png"
+
+    records = for_each(
+        files,
+        "inject",
+        lambda p: jobs.write_injection(
+            p, target(p), model=model, jnd_path=jnd, psnr=psnr, mse=mse, seed=seed
+        ),
+    )
+    for r in records:
+        stdout.print(
+            f"{Path(r.image).name}: PSNR {r.psnr:.3f} dB, MSE {r.mse:.2f}, "
+            f"λ={r.scale:.4f} -> {r.output}",
+            highlight=False,
+        )
+
+
+@app.command()
+def samples(
+    out_dir: OutDir = Path("out/samples"),
+    clip: Annotated[
+        bool, typer.Option("--clip/--no-clip", help="Also write the synthesized camera clip.")
+    ] = True,
+) -> None:
+    """Write the sample photos (scikit-image's bundled real photos) and a synthesized clip."""
+    from jndtf import samples as samples_mod
+
+    with user_errors():
+        paths = samples_mod.write_samples(out_dir)
+        for p in paths:
+            stdout.print(f"wrote {p}", highlight=False)
+        if clip:
+            info = samples_mod.synthesize_clip(out_dir / "camera.mp4")
+            stdout.print(
+                f"wrote {info.path} ({info.frames} frames, {info.size[0]}x{info.size[1]}, "
+                f"{info.fps:g} fps, scene cuts at frames {list(info.cuts)})",
+                highlight=False,
+            )
+
+
+@app.command()
+def demo(
+    out_dir: OutDir = Path("out/demo"),
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Folder of images (default: the shipped sample photos)."),
+    ] = None,
+    psnr: Annotated[float, typer.Option("--psnr", help="Injection target in dB.")] = 26.06,
+    models: Annotated[
+        str, typer.Option("--models", help="Comma-separated JND models (default: all registered).")
+    ] = "",
+) -> None:
+    """The main job end to end: priors -> JND maps -> injection at one PSNR -> side-by-side
+    images and a table of timings and achieved PSNR (OUT/summary.md, OUT/summary.csv)."""
+    from jndtf import demo as demo_mod
+
+    with user_errors():
+        settings = demo_mod.DemoSettings(
+            out_dir=out_dir,
+            data=data,
+            psnr=psnr,
+            models=tuple(m.strip() for m in models.split(",") if m.strip()),
+        )
+        demo_mod.check(settings)
+    with progress_bar() as bar:
+        step = stepper(bar, bar.add_task("demo", total=None))
+        with user_errors():
+            summary = demo_mod.run_demo(settings, progress=step)
+    stdout.print(summary.markdown(), highlight=False)
+    stdout.print(f"\nwrote {summary.out_dir}", highlight=False)
