@@ -92,16 +92,22 @@ def test_eval_jnd_errors_before_work(tmp_path):
     assert not (tmp_path / "e").exists()
 
 
-def test_train_acol_tiny_run_and_resume_guard(tmp_path):
-    photos = tmp_path / "photos"
-    save_image(photos / "cat.png", skimage.data.chelsea()[:96, :96])
-    save_image(photos / "cup.png", skimage.data.coffee()[:96, :96])
-    run = tmp_path / "run"
+def _photos(folder):
+    save_image(folder / "cat.png", skimage.data.chelsea()[:96, :96])
+    save_image(folder / "cup.png", skimage.data.coffee()[:96, :96])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def acol_run(tmp_path_factory):
+    """One tiny `jndtf train acol` run shared by the tests below: (arguments, result, run dir)."""
+    tmp = tmp_path_factory.mktemp("acol")
+    run = tmp / "run"
     args = [
         "train",
         "acol",
         "--data",
-        str(photos),
+        str(_photos(tmp / "photos")),
         "-o",
         str(run),
         "--width",
@@ -115,10 +121,14 @@ def test_train_acol_tiny_run_and_resume_guard(tmp_path):
         "--l1",
         "ssim",
         "--cache-dir",
-        str(tmp_path / "cache"),
+        str(tmp / "cache"),
         "--no-tensorboard",
     ]
-    r = runner.invoke(app, args)
+    return args, runner.invoke(app, args), run
+
+
+def test_train_acol_tiny_run_and_resume_guard(acol_run):
+    args, r, run = acol_run
     assert r.exit_code == 0, r.output
     assert (run / "model.keras").is_file() and "final L1" in r.output
     manifest = json.loads((run / "manifest.json").read_text())
@@ -181,36 +191,10 @@ def test_train_saliency_unmatched_masks(tmp_path):
     assert "a" in r.output and not (tmp_path / "s.keras").exists()
 
 
-def test_jnd_command_with_a_trained_run(tmp_path):
-    photos = tmp_path / "photos"
-    save_image(photos / "cat.png", skimage.data.chelsea()[:96, :96])
-    save_image(photos / "cup.png", skimage.data.coffee()[:96, :96])
-    run = tmp_path / "run"
-    r = runner.invoke(
-        app,
-        [
-            "train",
-            "acol",
-            "--data",
-            str(photos),
-            "-o",
-            str(run),
-            "--width",
-            "tiny",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "2",
-            "--crop-size",
-            "48",
-            "--l1",
-            "ssim",
-            "--cache-dir",
-            str(tmp_path / "c"),
-            "--no-tensorboard",
-        ],
-    )
+def test_jnd_command_with_a_trained_run(acol_run, tmp_path):
+    _, r, run = acol_run
     assert r.exit_code == 0, r.output
+    photos = _photos(tmp_path / "photos")
     r = runner.invoke(
         app, ["jnd", str(photos), "--model", str(run / "model.keras"), "-o", str(tmp_path / "maps")]
     )

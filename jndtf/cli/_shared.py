@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
@@ -117,3 +118,15 @@ def stepper(bar: Progress, task) -> Callable[[str, int, int], None]:
         bar.update(task, description=description, completed=done, total=total)
 
     return step
+
+
+def command_line() -> str:
+    """This invocation as a shell line, recorded in training manifests."""
+    return " ".join(["jndtf", *sys.argv[1:]])
+
+
+def require_training() -> None:
+    """Fails with the pip command when the [train] extra (Keras) is missing."""
+    from jndtf._deps import require
+
+    require("keras", "training")

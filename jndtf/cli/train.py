@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import TextColumn
 
-from jndtf.cli._shared import app, err, progress_bar, stdout, user_errors
+from jndtf.cli._shared import (
+    app,
+    command_line,
+    err,
+    progress_bar,
+    require_training,
+    stdout,
+    user_errors,
+)
 
 train_app = typer.Typer(
     help="Train a jndtf network (needs the [train] extra: TensorFlow + Keras).",
@@ -46,9 +53,7 @@ def train_aiqa(
     """Train the A-IQA distortion-group classifier (L1 of ACoL-JND) on TID2008-style
     distortions synthesized from a folder of clean images; no dataset download needed."""
     with user_errors():
-        from jndtf._deps import require
-
-        require("keras", "training")
+        require_training()
         from jndtf.train.aiqa import AIQATrainConfig
         from jndtf.train.aiqa import train_aiqa as run
 
@@ -63,7 +68,7 @@ def train_aiqa(
             learning_rate=learning_rate,
             holdout_fraction=holdout_fraction,
             seed=seed,
-            command=" ".join(["jndtf", *sys.argv[1:]]),
+            command=command_line(),
             verbose=1 if err.is_terminal else 2,
         )
         result = run(config)
@@ -140,9 +145,7 @@ def train_acol(
     """Train ACoL-JND (or an ablation) with eq. (6), L = δ·A-IQA + η·eq. (5), on any folder of
     images. Checkpoints every epoch and on Ctrl-C; --resume continues exactly."""
     with user_errors():
-        from jndtf._deps import require
-
-        require("keras", "training")
+        require_training()
         from jndtf.train.acol import AcolTrainConfig, TrainingInterrupted
         from jndtf.train.acol import train_acol as run
 
@@ -168,7 +171,7 @@ def train_acol(
             jit_compile=xla,
             distribution=distribution,
             tensorboard=tensorboard,
-            command=" ".join(["jndtf", *sys.argv[1:]]),
+            command=command_line(),
         )
     with progress_bar(TextColumn("{task.fields[losses]}")) as bar:
         task = bar.add_task("preparing", total=None, losses="")
@@ -239,9 +242,7 @@ def train_saliency(
     """Train the compact PoolNet saliency network (the f_va prior of ACoL-JND) on photo/mask
     pairs; without trained weights jndtf uses the classical spectral-residual saliency."""
     with user_errors():
-        from jndtf._deps import require
-
-        require("keras", "training")
+        require_training()
         from jndtf.train.saliency import SaliencyTrainConfig
         from jndtf.train.saliency import train_saliency as run
 
@@ -260,7 +261,7 @@ def train_saliency(
             mask_threshold=mask_threshold,
             seed=seed,
             resume=resume,
-            command=" ".join(["jndtf", *sys.argv[1:]]),
+            command=command_line(),
             verbose=1 if err.is_terminal else 2,
         )
         result = run(config)
