@@ -1,4 +1,5 @@
-"""Test configuration: slow tests run only with --run-slow; TF tests skip without the extra."""
+"""Test configuration: slow tests run with --run-slow or under CI=true; TF tests skip without
+the [train] extra."""
 
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
+    # CI (CI=true, as `.ci/run` is called) has the time for them: ~9 min on 2 cores.
+    run_slow = config.getoption("--run-slow") or os.environ.get("CI") == "true"
     skip_slow = pytest.mark.skip(reason="slow: run with --run-slow")
     has_tf = importlib.util.find_spec("tensorflow") is not None
     skip_tf = pytest.mark.skip(reason='needs the [train] extra: pip install "jndtf[train]"')
     for item in items:
-        if "slow" in item.keywords and not config.getoption("--run-slow"):
+        if "slow" in item.keywords and not run_slow:
             item.add_marker(skip_slow)
         if "tf" in item.keywords and not has_tf:
             item.add_marker(skip_tf)
