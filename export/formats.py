@@ -1,0 +1,96 @@
+"""The table of export formats: one row per format, with what it produces and what it needs.
+
+The idea of ultralytics' ``export_formats()`` (one table instead of a pile of cases), not its
+code. :func:`jndtf.export.export_model` looks every requested format up here; adding a format is
+adding a row plus its converter.
+
+Example:
+    >>> get_format("tflite-int8").quantization
+    'int8'
+    >>> [row["name"] for row in export_formats()][:2]
+    ['tflite-fp32', 'tflite-fp16']
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """One row of the format table.
+
+    Attributes:
+        name: the format's name (``"tflite-int8"``), also the CLI's spelling.
+        suffix: file suffix of the exported model.
+        backend: converter family: ``"tflite"``, ``"onnx"`` or ``"tensorrt"``.
+        quantization: :class:`jndtf.export.quantization.QuantizationConfig` mode
+            (``"none"``, ``"float16"``, ``"dynamic"``, ``"int8"``).
+        dynamic_shape: whether the format can be exported with dynamic H, W.
+        int8_io: whether int8 input/output tensors can be requested.
+        needs_calibration: whether a representative dataset is needed.
+        requires: Python modules the conversion imports.
+        runtime: what runs the exported file.
+        description: one line for listings.
+    """
+
+    name: str
+    suffix: str
+    backend: str
+    quantization: str
+    dynamic_shape: bool
+    int8_io: bool
+    needs_calibration: bool
+    requires: tuple[str, ...]
+    runtime: str
+    description: str
+
+
+def _row(*args) -> ExportFormat:
+    return ExportFormat(*args)
+
+
+#: name -> :class:`ExportFormat`, in listing order.
+FORMATS = MappingProxyType(
+    {
+        f.name: f
+        for f in (
+            _row("tflite-fp32", ".tflite", "tflite", "none", True, False, False,
+                 ("tensorflow",), "ai_edge_litert", "TFLite float32"),
+            _row("tflite-fp16", ".tflite", "tflite", "float16", True, False, False,
+                 ("tensorflow",), "ai_edge_litert", "TFLite float16 weights, float32 compute"),
+            _row("tflite-dynamic", ".tflite", "tflite", "dynamic", True, False, False,
+                 ("tensorflow",), "ai_edge_litert", "TFLite int8 weights, float activations"),
+            _row("tflite-int8", ".tflite", "tflite", "int8", True, True, True,
+                 ("tensorflow",), "ai_edge_litert",
+                 "TFLite full-integer int8 PTQ (representative real images)"),
+            _row("onnx", ".onnx", "onnx", "none", True, False, False,
+                 ("tensorflow", "tf2onnx"), "onnxruntime", "ONNX opset 17 via tf2onnx"),
+            _row("tensorrt", ".engine", "tensorrt", "none", True, False, False,
+                 ("tensorrt",), "tensorrt", "TensorRT engine built from the ONNX export (GPU)"),
+        )
+    }
+)  # fmt: skip
+
+
+def get_format(name: str) -> ExportFormat:
+    """The row of format `name`.
+
+    Raises:
+        ValueError: unknown name (the message lists the formats).
+    """
+    try:
+        return FORMATS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown export format {name!r}; available: {', '.join(FORMATS)}"
+        ) from None
+
+
+def export_formats() -> list[dict]:
+    """The table as a list of dicts (for ``jndtf export --list`` and docs)."""
+    return [asdict(f) for f in FORMATS.values()]
+
+
+__all__ = ["FORMATS", "ExportFormat", "export_formats", "get_format"]
