@@ -280,7 +280,8 @@ def test_learned_input_from_manifest_or_an_error(tiny_keras, tmp_path):
     with pytest.raises(FileNotFoundError, match="no such model file"):
         load_learned(tmp_path / "missing.keras")
     with pytest.raises(FileNotFoundError, match="ships no trained weights"):
-        load_learned("acol")
+        load_learned("bl")  # registered, no shipped weights (acol's ship: jndtf/weights/acol)
+    assert load_learned("acol").priors == ("pattern_masking", "contrast_masking", "saliency")
 
 
 def test_evaluate_a_learned_model_from_a_path(tiny_keras, data_dir):
