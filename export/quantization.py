@@ -136,8 +136,10 @@ CALIBRATION_IMAGES = ("astronaut", "chelsea", "coffee", "rocket")
 PARITY_IMAGES = ("motorcycle_left",)
 
 
-def load_images(source: str | os.PathLike | Sequence[np.ndarray] | None = None,
-                names: Sequence[str] = CALIBRATION_IMAGES) -> list[np.ndarray]:
+def load_images(
+    source: str | os.PathLike | Sequence[np.ndarray] | None = None,
+    names: Sequence[str] = CALIBRATION_IMAGES,
+) -> list[np.ndarray]:
     """uint8 RGB images: a folder of image files, a list of arrays, or (None) sample photos.
 
     Raises:
@@ -198,8 +200,11 @@ def representative_inputs(
     for im in images:
         if im.shape[0] < h or im.shape[1] < w:
             f = max(h / im.shape[0], w / im.shape[1])
-            im = cv2.resize(im, (max(w, round(im.shape[1] * f)), max(h, round(im.shape[0] * f))),
-                            interpolation=cv2.INTER_LINEAR)
+            im = cv2.resize(
+                im,
+                (max(w, round(im.shape[1] * f)), max(h, round(im.shape[0] * f))),
+                interpolation=cv2.INTER_LINEAR,
+            )
         full.append(np.asarray(make_input(im), np.float32))
     rng = np.random.default_rng(seed)
     out = []
@@ -207,7 +212,7 @@ def representative_inputs(
         x = full[i % len(full)]
         y0 = int(rng.integers(0, x.shape[0] - h + 1))
         x0 = int(rng.integers(0, x.shape[1] - w + 1))
-        out.append(np.ascontiguousarray(x[None, y0:y0 + h, x0:x0 + w]))
+        out.append(np.ascontiguousarray(x[None, y0 : y0 + h, x0 : x0 + w]))
     return out
 
 

@@ -14,12 +14,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from jndtf.export.quantization import QuantizationConfig
 
 
-def export_saved_model(model, directory: str | os.PathLike,
-                       input_size: tuple[int, int] | None, channels: int) -> Path:
+def export_saved_model(
+    model, directory: str | os.PathLike, input_size: tuple[int, int] | None, channels: int
+) -> Path:
     """Writes the SavedModel of `model` with a batch-1 NHWC signature.
 
     Args:
@@ -45,8 +45,9 @@ def convert_saved_model(saved_model: str | os.PathLike, quantization: Quantizati
     return converter.convert()
 
 
-def convert_model(model, input_size: tuple[int, int] | None, channels: int,
-                  quantization: QuantizationConfig) -> bytes:
+def convert_model(
+    model, input_size: tuple[int, int] | None, channels: int, quantization: QuantizationConfig
+) -> bytes:
     """Keras model -> TFLite bytes (SavedModel in a temporary folder)."""
     with tempfile.TemporaryDirectory(prefix="jndtf-export-") as tmp:
         sm = export_saved_model(model, Path(tmp) / "saved_model", input_size, channels)
