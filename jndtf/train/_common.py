@@ -1,4 +1,5 @@
-"""Helpers every training recipe needs: atomic model/JSON writes, hashes, version records.
+"""Helpers every training recipe needs: atomic model/JSON/checkpoint writes, hashes, version
+records.
 
 Imports nothing heavy at module level (Keras is imported inside the functions that need it).
 Every recipe imports these; ``jndtf.train.aiqa`` keeps its own ``_versions``, which records
@@ -7,6 +8,7 @@ TensorFlow's version whenever it is installed and never JAX's (its manifests alw
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -47,6 +49,17 @@ def atomic_write_json(path: str | os.PathLike, record: dict) -> None:
     umask_mode(path)
 
 
+def write_checkpoint(path: str | os.PathLike, meta: dict, weights, optimizer_variables) -> None:
+    """Writes one ``.npz``: JSON `meta`, the model weights ``w#``, the optimizer state ``o#``,
+    through a temporary file and a rename (each recipe reads and validates its own)."""
+    arrays = {"meta": np.array(json.dumps(meta))}
+    arrays.update({f"w{i:05d}": np.asarray(w) for i, w in enumerate(weights)})
+    arrays.update({f"o{i:05d}": np.asarray(v) for i, v in enumerate(optimizer_variables)})
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def versions() -> dict[str, str]:
     """Versions of jndtf and the libraries a trained model depends on, plus the Keras backend."""
     import cv2
@@ -69,4 +82,11 @@ def versions() -> dict[str, str]:
     return out
 
 
-__all__ = ["atomic_save_model", "atomic_write_json", "sha256_file", "umask_mode", "versions"]
+__all__ = [
+    "atomic_save_model",
+    "atomic_write_json",
+    "sha256_file",
+    "umask_mode",
+    "versions",
+    "write_checkpoint",
+]

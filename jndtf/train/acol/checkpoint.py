@@ -9,7 +9,6 @@ rename, so ``kill -9`` leaves the previous one intact.
 from __future__ import annotations
 
 import datetime as _dt
-import io
 import json
 import os
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jndtf.train._common import write_checkpoint
 from jndtf.train.acol.config import AcolTrainConfig
 from jndtf.train.acol.errors import CheckpointMismatchError
 
@@ -27,19 +27,6 @@ CHECKPOINT_FORMAT = 1
 def checkpoint_path(output_dir: str | os.PathLike) -> Path:
     """``output_dir/checkpoints/last.npz``."""
     return Path(output_dir) / "checkpoints" / "last.npz"
-
-
-def write_checkpoint(path: Path, meta: dict, weights, optimizer_variables) -> None:
-    """Writes one ``.npz``: JSON `meta`, the model weights ``w#``, the optimizer state ``o#``,
-    through a temporary file and a rename."""
-    from jndtf.io import atomic_write_bytes
-
-    arrays = {"meta": np.array(json.dumps(meta))}
-    arrays.update({f"w{i:05d}": np.asarray(w) for i, w in enumerate(weights)})
-    arrays.update({f"o{i:05d}": np.asarray(v) for i, v in enumerate(optimizer_variables)})
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict, list[np.ndarray], list[np.ndarray]]:
