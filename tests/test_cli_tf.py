@@ -218,3 +218,81 @@ def test_jnd_command_uses_the_shipped_acol_weights(tmp_path):
     jnd = np.load(tmp_path / "o" / "cat" / "jnd_acol.npy")
     assert jnd.shape == (96, 128, 3) and np.isfinite(jnd).all() and (jnd >= 0).all()
     assert 0.5 < float(jnd.mean()) < 50.0  # a trained map, in grey levels
+
+
+def test_train_acol_with_a_trained_saliency_net(tmp_path):
+    """--saliency-model replaces the classical f_va in training, is recorded in the manifest,
+    and `jndtf jnd` uses the same net at inference."""
+    from jndtf.evaluate.learned import load_learned
+    from jndtf.models.inputs import model_input
+    from jndtf.models.saliency import build_poolnet
+    from jndtf.models.saliency_prior import SaliencyPrior
+
+    sal = tmp_path / "sal.keras"
+    build_poolnet("poolnet_tiny").save(sal)
+    run = tmp_path / "run"
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "acol",
+            "--data",
+            str(_photos(tmp_path / "photos")),
+            "-o",
+            str(run),
+            "--width",
+            "tiny",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "2",
+            "--crop-size",
+            "48",
+            "--l1",
+            "ssim",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--no-tensorboard",
+            "--saliency-model",
+            str(sal),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    record = json.loads((run / "manifest.json").read_text())["inputs"]["prior_overrides"]
+    prior = SaliencyPrior(sal)
+    assert record["saliency"]["model_sha256"] == prior.model_sha256
+    learned = load_learned(run / "model.keras")
+    image = skimage.data.chelsea()[:96, :96]
+    x = model_input(image, learned.priors, overrides=learned.prior_overrides)
+    np.testing.assert_allclose(x[..., 5], prior(image), atol=1e-6)  # f_va is the net's map
+    assert not np.allclose(x[..., 5], model_input(image, learned.priors)[..., 5])
+    r = runner.invoke(
+        app,
+        [
+            "jnd",
+            str(tmp_path / "photos"),
+            "--model",
+            str(run / "model.keras"),
+            "-o",
+            str(tmp_path / "maps"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+
+
+def test_missing_saliency_model_is_refused_before_work(tmp_path):
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "acol",
+            "--data",
+            str(_photos(tmp_path / "p")),
+            "-o",
+            str(tmp_path / "run"),
+            "--saliency-model",
+            str(tmp_path / "no.keras"),
+        ],
+    )
+    assert r.exit_code == 2 and "no.keras does not exist" in r.output, r.output
+    assert not (tmp_path / "run").exists()

@@ -181,3 +181,17 @@ def test_imports_neither_tensorflow_nor_keras():
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_prior_overrides_change_the_cache_key_and_need_a_fingerprint():
+    class Net:
+        fingerprint = "abc"
+
+        def __call__(self, rgb):
+            return np.zeros(rgb.shape[:2], np.float32)
+
+    plain = input_settings(("saliency",))
+    with_net = input_settings(("saliency",), overrides={"saliency": Net()})
+    assert with_net["overrides"] == {"saliency": "abc"} and "overrides" not in plain
+    with pytest.raises(ValueError, match="fingerprint"):
+        input_settings(("saliency",), overrides={"saliency": lambda rgb: rgb[..., 0]})

@@ -142,3 +142,21 @@ def test_inputs_and_registry_run_without_tensorflow_or_keras():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("ok")
+
+
+def test_prior_overrides_replace_a_core_prior_and_are_checked():
+    img = np.full((40, 48, 3), 120, np.uint8)
+    img[10:20, 10:30] = 250
+
+    def half(rgb):
+        return np.full(rgb.shape[:2], 0.5, np.float32)
+
+    x = model_input(img, ("pattern_masking", "saliency"), overrides={"saliency": half})
+    np.testing.assert_array_equal(x[..., 4], 0.5)
+    np.testing.assert_array_equal(
+        x[..., :4], model_input(img, ("pattern_masking", "saliency"))[..., :4]
+    )
+    with pytest.raises(ValueError, match="does not take"):
+        model_input(img, ("saliency",), overrides={"contrast_masking": half})
+    with pytest.raises(ValueError, match="returned shape"):
+        model_input(img, ("saliency",), overrides={"saliency": lambda rgb: np.zeros((3, 3))})

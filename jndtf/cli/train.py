@@ -119,6 +119,13 @@ def train_acol(
     aiqa_classifier: Annotated[
         Path | None, typer.Option(help="A-IQA classifier .keras (default: the shipped one).")
     ] = None,
+    saliency_model: Annotated[
+        Path | None,
+        typer.Option(
+            help="Trained saliency net (.keras/.tflite from `jndtf train saliency`) for the "
+            "f_va prior (default: the classical spectral residual)."
+        ),
+    ] = None,
     max_images: Annotated[
         int | None, typer.Option(help="Seeded random subset of the images.")
     ] = None,
@@ -163,6 +170,7 @@ def train_acol(
             eta=eta,
             l1=l1,
             aiqa_classifier=str(aiqa_classifier) if aiqa_classifier else None,
+            saliency_model=str(saliency_model) if saliency_model else None,
             max_images=max_images,
             seed=seed,
             cache_dir=str(cache_dir) if cache_dir else None,

@@ -41,7 +41,7 @@ import io as _io
 import json
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,22 +92,41 @@ def _code_fingerprint() -> str:
     return h.hexdigest()
 
 
-def input_settings(priors: Sequence[str], normalization: str = "unit") -> dict:
+def input_settings(
+    priors: Sequence[str], normalization: str = "unit", overrides: Mapping | None = None
+) -> dict:
     """The settings an input depends on (besides the image): part of every cache key.
 
+    Args:
+        overrides: prior name -> replacement callable (``model_input``'s `overrides`); each must
+            carry a ``fingerprint`` attribute (e.g. :class:`jndtf.models.saliency_prior.
+            SaliencyPrior`: the sha256 of its weights) so the cache tells them apart.
+
     Raises:
-        ValueError: an unsupported prior or normalization.
+        ValueError: an unsupported prior or normalization, or an override without a fingerprint.
     """
     import jndtf
     from jndtf.models.inputs import normalization_info
 
-    return {
+    settings = {
         "format": CACHE_FORMAT,
         "priors": list(priors),
         "normalization": normalization_info(priors, normalization),
         "jndtf": jndtf.__version__,
         "code": _code_fingerprint(),
     }
+    if overrides:
+        prints = {}
+        for name, fn in sorted(overrides.items()):
+            fingerprint = getattr(fn, "fingerprint", None)
+            if not fingerprint:
+                raise ValueError(
+                    f"the {name!r} prior override has no 'fingerprint' attribute; "
+                    "cached inputs could not be told apart from the core prior's"
+                )
+            prints[name] = str(fingerprint)
+        settings["overrides"] = prints
+    return settings
 
 
 def cache_key(content_sha256: str, settings: dict) -> str:
@@ -157,6 +176,8 @@ class ImageFolderDataset:
             paper's 1000 of COCO.
         cache_dir: where the inputs are cached (None: :func:`default_cache_dir`).
         progress: ``progress(done, total, name)`` after each image is hashed/prepared.
+        prior_overrides: prior name -> replacement callable for `model_input` (e.g. a trained
+            saliency net for "saliency"); must carry a ``fingerprint`` (cache key).
 
     Raises:
         FileNotFoundError: `folder` does not exist or is not a folder.
@@ -184,6 +205,7 @@ class ImageFolderDataset:
         max_images: int | None = None,
         cache_dir: str | os.PathLike | None = None,
         progress: Callable[[int, int, str], None] | None = None,
+        prior_overrides: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
     ):
         _check_int("crop_size", crop_size, MIN_SIDE)
         _check_int("batch_size", batch_size, 1)
@@ -212,7 +234,8 @@ class ImageFolderDataset:
         self.priors = tuple(priors)
         self.normalization = normalization
         self.seed = int(seed)
-        self.settings = input_settings(self.priors, normalization)
+        self.prior_overrides = dict(prior_overrides or {})
+        self.settings = input_settings(self.priors, normalization, self.prior_overrides)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.records = tuple(self._prepare(p, i, len(files), progress) for i, p in enumerate(files))
         smallest = min(self.records, key=lambda r: min(r.height, r.width))
@@ -242,7 +265,9 @@ class ImageFolderDataset:
             from jndtf.models.inputs import model_input
 
             rgb = load_image(path)
-            x = model_input(rgb, self.priors, normalization=self.normalization)
+            x = model_input(
+                rgb, self.priors, normalization=self.normalization, overrides=self.prior_overrides
+            )
             # rgb first: an entry counts only once its input file exists, written last
             atomic_write_bytes(rgb_file, _npy_bytes(rgb))
             atomic_write_bytes(input_file, _npy_bytes(x))

@@ -147,6 +147,7 @@ class LearnedJnd:
         normalization: str = "unit",
         name: str = "learned",
         source: Path | None = None,
+        prior_overrides: dict | None = None,
     ):
         from jndtf.models.inputs import normalization_info
 
@@ -156,6 +157,7 @@ class LearnedJnd:
         self.name = name
         self.source = source
         self.model = model
+        self.prior_overrides = dict(prior_overrides or {})
         shape = tuple(model.inputs[0].shape) if getattr(model, "inputs", None) else None
         want = 3 + len(self.priors)
         if shape is not None and (len(shape) != 4 or shape[-1] not in (None, want)):
@@ -171,7 +173,9 @@ class LearnedJnd:
         from jndtf.models.inputs import model_input
 
         rgb = check_image(image)
-        x = model_input(rgb, self.priors, normalization=self.normalization)
+        x = model_input(
+            rgb, self.priors, normalization=self.normalization, overrides=self.prior_overrides
+        )
         y = np.asarray(ops.convert_to_numpy(self.model(x[None], training=False)), np.float32)
         h, w = rgb.shape[:2]
         if y.ndim != 4 or y.shape[0] != 1 or y.shape[1:3] != (h, w) or y.shape[3] not in (1, 3):
@@ -238,11 +242,13 @@ def load_learned(
         if path.suffix != ".keras":
             raise ValueError(f"{path}: learned models are read from .keras files")
 
+    manifest = _read_manifest(path)
     if spec is not None:
         model_spec = get_model_spec(spec)  # KeyError listing the registered names
         found = (model_spec.priors, model_spec.normalization)
     else:
-        found = _input_from_manifest(path, _read_manifest(path))
+        found = _input_from_manifest(path, manifest)
+    overrides = _prior_overrides(path, manifest)
 
     keras = require("keras", "evaluating learned JND models")
     _register_custom_layers()
@@ -259,7 +265,39 @@ def load_learned(
                 f"SPEC:PATH with a registered model ({', '.join(available_models())})"
             )
         found = ((), "unit")
-    return LearnedJnd(model, priors=found[0], normalization=found[1], name=label, source=path)
+    return LearnedJnd(
+        model,
+        priors=found[0],
+        normalization=found[1],
+        name=label,
+        source=path,
+        prior_overrides=overrides,
+    )
+
+
+def _prior_overrides(path: Path, manifest: dict) -> dict:
+    """The trained prior nets a model was trained with (manifest ``inputs.prior_overrides``,
+    written by ``jndtf train acol --saliency-model``), loaded so inference sees the same input."""
+    from jndtf.models.saliency_prior import load_saliency_prior
+
+    records = (manifest.get("inputs") or {}).get("prior_overrides") or {}
+    out = {}
+    for name, rec in records.items():
+        if name != "saliency" or not isinstance(rec, dict) or not rec.get("model"):
+            raise ValueError(f"{path}: the manifest names an unsupported prior override {name!r}")
+        model = Path(rec["model"])
+        if not model.is_file():
+            raise FileNotFoundError(
+                f"{path} was trained with the saliency net {model}, which is "
+                "missing; put it back or retrain without --saliency-model"
+            )
+        prior = load_saliency_prior(
+            model, max_side=rec.get("max_side"), rescale=bool(rec.get("rescale", False))
+        )
+        if rec.get("model_sha256") and prior.model_sha256 != rec["model_sha256"]:
+            raise ValueError(f"{model}: its sha256 differs from the one {path} was trained with")
+        out[name] = prior
+    return out
 
 
 __all__ = ["WEIGHTS_ROOT", "LearnedJnd", "load_learned", "looks_like_path", "shipped_weights"]

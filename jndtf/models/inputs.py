@@ -30,7 +30,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -77,7 +77,11 @@ def _check_request(priors: Sequence[str], normalization: str) -> tuple[str, ...]
 
 
 def model_input(
-    image: np.ndarray, priors: Sequence[str], *, normalization: str = "unit"
+    image: np.ndarray,
+    priors: Sequence[str],
+    *,
+    normalization: str = "unit",
+    overrides: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
 ) -> np.ndarray:
     """RGB image -> ``HxWx(3 + len(priors))`` float32 network input (one image, HWC).
 
@@ -87,6 +91,11 @@ def model_input(
             windows).
         priors: prior names (keys of :data:`PRIOR_FULL_SCALE`), stacked after RGB in this order.
         normalization: ``"unit"`` (module docstring).
+        overrides: prior name -> a callable computing that prior instead of the core's, with
+            the same contract (uint8 RGB in, float32 ``HxW`` out in the prior's units), e.g.
+            ``{"saliency": SaliencyPrior("poolnet.keras")}`` for a trained f_va net
+            (:mod:`jndtf.models.saliency_prior`). Callers that cache inputs must key the cache
+            on the override too.
 
     Returns:
         float32 ``HxWxC`` array, C = 3 + len(priors), every value in 0..1.
@@ -110,7 +119,18 @@ def model_input(
             rgb8 = rgb
         else:
             rgb8 = np.rint(np.clip(rgb, 0.0, 255.0)).astype(np.uint8)
-        maps = compute_all(rgb8, names)
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - set(names))
+        if unknown:
+            raise ValueError(f"overrides for priors the model does not take: {unknown}")
+        maps = compute_all(rgb8, [n for n in names if n not in overrides])
+        for name, fn in overrides.items():
+            m = np.asarray(fn(rgb8), dtype=np.float32)
+            if m.shape != (h, w):
+                raise ValueError(
+                    f"the {name!r} override returned shape {m.shape}, expected {(h, w)}"
+                )
+            maps[name] = m
         for c, name in enumerate(names, start=3):
             np.multiply(maps[name], np.float32(1.0 / PRIOR_FULL_SCALE[name]), out=out[..., c])
         np.clip(out[..., 3:], 0.0, 1.0, out=out[..., 3:])  # guards float round-off only

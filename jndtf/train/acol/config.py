@@ -55,6 +55,9 @@ class AcolTrainConfig:
         l1: eq. (4)'s quality term: ``"aiqa"`` (paper) or a :mod:`jndtf.iqa` metric name
             (``"ssim"``, ``"gmsd"``, ...) used through :class:`jndtf.losses.IQALoss`.
         aiqa_classifier: ``.keras`` distortion classifier for ``l1="aiqa"`` (None: shipped).
+        saliency_model: a trained saliency net (``.keras`` or ``.tflite``, ``jndtf train
+            saliency``) computing the f_va prior instead of the classical spectral residual
+            (None); recorded in the manifest, so inference uses the same net.
         max_images: train on a seeded random subset of this many images (paper: 1000).
         seed: seed of the weights, the image subset, the visiting order and the crops.
         cache_dir: cache of the network inputs (None: ``$JNDTF_CACHE_DIR`` or
@@ -89,6 +92,7 @@ class AcolTrainConfig:
     eta: float = 0.1
     l1: str = "aiqa"
     aiqa_classifier: str | None = None
+    saliency_model: str | None = None
     max_images: int | None = None
     seed: int = 0
     cache_dir: str | None = None
@@ -139,6 +143,15 @@ class AcolTrainConfig:
             raise ValueError(f"l1 must be 'aiqa' or a jndtf.iqa metric name, got {self.l1!r}")
         if self.aiqa_classifier is not None and self.l1 != "aiqa":
             raise ValueError(f"aiqa_classifier is set but l1={self.l1!r}; it applies to l1='aiqa'")
+        if self.saliency_model is not None:
+            from jndtf.models.registry import get_model_spec
+
+            if "saliency" not in get_model_spec(self.preset).priors:
+                raise ValueError(
+                    f"saliency_model is set but preset {self.preset!r} takes no saliency prior"
+                )
+            if not Path(self.saliency_model).is_file():
+                raise FileNotFoundError(f"saliency model {self.saliency_model} does not exist")
         if self.distribution not in DISTRIBUTIONS:
             raise ValueError(
                 f"unknown distribution {self.distribution!r}; "

@@ -128,6 +128,11 @@ def train_acol(
     def inputs_progress(done, total, name):
         report("inputs", 0, done, total, item=name)
 
+    overrides = {}
+    if cfg.saliency_model is not None:
+        from jndtf.models.saliency_prior import load_saliency_prior
+
+        overrides["saliency"] = load_saliency_prior(cfg.saliency_model)
     data = ImageFolderDataset(
         cfg.data_dir,
         crop_size=cfg.crop_size,
@@ -139,6 +144,7 @@ def train_acol(
         max_images=cfg.max_images,
         cache_dir=cfg.cache_dir,
         progress=inputs_progress,
+        prior_overrides=overrides,
     )
     hashes = [r.sha256 for r in data.records]
     if meta is not None:

@@ -41,6 +41,9 @@ def manifest_record(cfg, spec, net, data, state, dist, result: AcolTrainResult, 
             "normalization": normalization_info(spec.priors, spec.normalization),
             "builder": "jndtf.models.inputs.model_input(image, priors, normalization='unit')",
             "priors_on": "the whole image (crops are cut from its input)",
+            "prior_overrides": {
+                name: fn.describe() for name, fn in getattr(data, "prior_overrides", {}).items()
+            },
         },
         "outputs": {"channels": spec.output_channels, "jnd_units": spec.jnd_units},
         "training": {
