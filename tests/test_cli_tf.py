@@ -98,16 +98,13 @@ def _photos(folder):
     return folder
 
 
-@pytest.fixture(scope="module")
-def acol_run(tmp_path_factory):
-    """One tiny `jndtf train acol` run shared by the tests below: (arguments, result, run dir)."""
-    tmp = tmp_path_factory.mktemp("acol")
-    run = tmp / "run"
-    args = [
+def tiny_acol_args(photos, run, cache) -> list[str]:
+    """`jndtf train acol` arguments of a tiny, fast run (tiny width, 48 px crops, SSIM as L1)."""
+    return [
         "train",
         "acol",
         "--data",
-        str(_photos(tmp / "photos")),
+        str(photos),
         "-o",
         str(run),
         "--width",
@@ -121,9 +118,17 @@ def acol_run(tmp_path_factory):
         "--l1",
         "ssim",
         "--cache-dir",
-        str(tmp / "cache"),
+        str(cache),
         "--no-tensorboard",
     ]
+
+
+@pytest.fixture(scope="module")
+def acol_run(tmp_path_factory):
+    """One tiny `jndtf train acol` run shared by the tests below: (arguments, result, run dir)."""
+    tmp = tmp_path_factory.mktemp("acol")
+    run = tmp / "run"
+    args = tiny_acol_args(_photos(tmp / "photos"), run, tmp / "cache")
     return args, runner.invoke(app, args), run
 
 
@@ -234,25 +239,7 @@ def test_train_acol_with_a_trained_saliency_net(tmp_path):
     r = runner.invoke(
         app,
         [
-            "train",
-            "acol",
-            "--data",
-            str(_photos(tmp_path / "photos")),
-            "-o",
-            str(run),
-            "--width",
-            "tiny",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "2",
-            "--crop-size",
-            "48",
-            "--l1",
-            "ssim",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--no-tensorboard",
+            *tiny_acol_args(_photos(tmp_path / "photos"), run, tmp_path / "cache"),
             "--saliency-model",
             str(sal),
         ],

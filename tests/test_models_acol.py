@@ -21,6 +21,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from litert_parity import dynamic_parity
 
 pytestmark = pytest.mark.tf
 
@@ -265,18 +266,9 @@ def test_tflite_dynamic_shape_matches_keras(tiny, tmp_path):
     detail = interp.get_input_details()[0]
     assert list(detail["shape_signature"][1:]) == [-1, -1, 6]
     assert detail["shape_signature"][0] in (-1, 1)
-    diffs = {}
-    for h, w in ((36, 52), (45, 33)):
-        x = _x(h, w, seed=h)
-        interp.resize_tensor_input(detail["index"], [1, h, w, 6])
-        interp.allocate_tensors()
-        interp.set_tensor(detail["index"], x)
-        interp.invoke()
-        got = interp.get_tensor(interp.get_output_details()[0]["index"])
-        want = np.asarray(tiny(x))
-        assert got.shape == want.shape == (1, h, w, 3)
-        diffs[(h, w)] = float(np.abs(got - want).max())
-        np.testing.assert_allclose(got, want, atol=ATOL_TFLITE, rtol=0, err_msg=f"{h}x{w}")
+    diffs = dynamic_parity(
+        interp, tiny, ((36, 52), (45, 33)), lambda h, w: _x(h, w, seed=h), 3, ATOL_TFLITE
+    )
     print("tflite max abs diff (pixel values):", diffs)
 
 

@@ -28,6 +28,7 @@ import warnings
 import cv2
 import numpy as np
 import pytest
+from litert_parity import dynamic_parity
 
 pytestmark = pytest.mark.tf
 
@@ -168,18 +169,9 @@ def test_tflite_dynamic_shape_matches_keras_and_runs_the_prior(tiny, tmp_path):
     interp = litert.Interpreter(model_content=blob, num_threads=1)
     detail = interp.get_input_details()[0]
     assert list(detail["shape_signature"][1:]) == [-1, -1, 3]
-    diffs = {}
-    for h, w in ((48, 64), (45, 33)):
-        x = _x(h, w, seed=h)
-        interp.resize_tensor_input(detail["index"], [1, h, w, 3])
-        interp.allocate_tensors()
-        interp.set_tensor(detail["index"], x)
-        interp.invoke()
-        got = interp.get_tensor(interp.get_output_details()[0]["index"])
-        want = np.asarray(tiny(x))
-        assert got.shape == want.shape == (1, h, w, 1)
-        diffs[(h, w)] = float(np.abs(got - want).max())
-        np.testing.assert_allclose(got, want, atol=ATOL_TFLITE, rtol=0, err_msg=f"{h}x{w}")
+    diffs = dynamic_parity(
+        interp, tiny, ((48, 64), (45, 33)), lambda h, w: _x(h, w, seed=h), 1, ATOL_TFLITE
+    )
     print("tflite max abs diff:", diffs)
     # the .tflite file as a prior gives the .keras model's map
     path = tmp_path / "tiny.tflite"
