@@ -91,7 +91,7 @@ def default_models() -> list[str]:
     models = baselines.available()
     if importlib.util.find_spec("keras") is not None:
         from jndtf.evaluate.learned import shipped_weights
-        from jndtf.evaluate.protocol import known_models
+        from jndtf.evaluate.models import known_models
 
         models += [m for m in known_models()["learned"] if shipped_weights(m) is not None]
     return models

@@ -97,7 +97,7 @@ def jnd_function(model: str):
 @functools.cache
 def _learned(ref: str):
     from jndtf.evaluate.learned import load_learned
-    from jndtf.evaluate.protocol import known_models
+    from jndtf.evaluate.models import known_models
 
     if not ref.endswith(".keras") and ref not in known_models()["learned"]:
         known = ", ".join(known_models()["classical"] + known_models()["learned"])
