@@ -68,7 +68,9 @@ def verify(model_path: str | os.PathLike) -> dict:
         ValueError: no/malformed manifest, a manifest for another file, or a sha256 mismatch
             (the file was changed or replaced after export).
     """
-    from jndtf.train._common import sha256_file
+    # Not jndtf.train._common (same function): that package needs Keras, and the TF-free edge
+    # runtime calls verify().
+    from jndtf.data.image_folder import file_sha256 as sha256_file
 
     model_path = Path(model_path)
     if not model_path.is_file():
