@@ -1,0 +1,316 @@
+"""jndtf.edge.machine: the LiteRT classifier and the DMV-JND machine-vision stage (issue 6).
+
+References independent of the code under test: the Keras model itself (labels and probabilities
+of the .tflite exports), a hand count of labels for RCA (eq. 16 of DMV-JND), the closed-form
+bound of each mode (a uniform quantizer of step 2·J errs by at most J; eq. (14) moves a pixel by
+at most its JND), hashlib for the manifest's sha256 and cv2.imencode for the bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from jndtf.edge.machine import (
+    Classifier,
+    ClassifierError,
+    MachineVisionStage,
+    read_classifier_manifest,
+    write_classifier_manifest,
+)
+
+from jndtf import baselines
+from jndtf.samples import clip_frames
+
+pytest_plugins = ("edge_fixtures", "mv_classifier")
+
+#: Small clip for the fast tests: 2 frames per scene, 176x96 (the classifier sees 48x48).
+CLIP = {"seconds": 2.0, "fps": 5.0, "size": (176, 96), "scene_seconds": 0.4}
+
+
+def _jpeg_bytes(rgb: np.ndarray, quality: int = 90) -> int:
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    assert ok
+    return int(buf.size)
+
+
+def _copy_without_manifest(path, folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    return shutil.copy(path, folder / path.name)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    frames = list(clip_frames(**CLIP))
+    jnds = [baselines.get("yang2005")(f) for f in frames]
+    return frames, jnds
+
+
+# --- manifest and errors that need no model -------------------------------------------------
+
+
+def test_manifest_of_a_jnd_model_is_refused(tmp_path):
+    model = tmp_path / "acol-tflite-fp32.tflite"
+    model.write_bytes(b"not used")
+    (tmp_path / "acol-tflite-fp32.json").write_text(
+        json.dumps({"schema": "jndtf.export/1", "family": "acol", "file": model.name})
+    )
+    with pytest.raises(ClassifierError, match="does not describe an image classifier"):
+        read_classifier_manifest(model)
+
+
+def test_not_a_tflite_file_is_refused(tmp_path):
+    bad = tmp_path / "clf.tflite"
+    bad.write_bytes(b"\x00" * 64)
+    with pytest.raises(ClassifierError, match=r"not a loadable \.tflite"):
+        Classifier(bad)
+    with pytest.raises(ClassifierError, match="no such classifier file"):
+        Classifier(tmp_path / "missing.tflite")
+    with pytest.raises(ClassifierError, match="no such model file"):
+        write_classifier_manifest(tmp_path / "missing.tflite")
+
+
+def test_manifest_round_trip_and_sha256(tmp_path):
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"model bytes")
+    path = write_classifier_manifest(model, labels=["a", "b"], input_range=(-1, 1))
+    data = json.loads(path.read_text())
+    assert data["sha256"] == hashlib.sha256(b"model bytes").hexdigest()
+    assert data["task"] == "classification" and data["input"]["range"] == [-1.0, 1.0]
+    assert read_classifier_manifest(model) == data
+    model.write_bytes(b"model bytez")
+    with pytest.raises(ClassifierError, match=r"sha256 .* does not match"):
+        read_classifier_manifest(model)
+    with pytest.raises(ClassifierError, match="lo < hi"):
+        write_classifier_manifest(model, input_range=(1, 0))
+
+
+# --- the trained classifier -----------------------------------------------------------------
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("which", ["float", "pm1"])
+def test_classifier_equals_keras_on_held_out_images(mv_classifier, which):
+    path = mv_classifier.float_path if which == "float" else mv_classifier.pm1_path
+    keras_model = mv_classifier.model if which == "float" else mv_classifier.pm1_model
+    lo = 0.0 if which == "float" else -1.0
+    from mv_classifier import keras_input
+
+    with Classifier(path) as clf:
+        assert clf.input_range == (lo, 1.0) and clf.labels == mv_classifier.labels
+        for image, _ in mv_classifier.held_out:
+            index, probs = clf.classify(image)
+            x = keras_input(image)
+            want = np.asarray(keras_model(x * (1.0 - lo) + lo))[0]
+            assert index == int(np.argmax(want))
+            np.testing.assert_allclose(probs, want, atol=1e-4)
+            assert math.isclose(float(probs.sum()), 1.0, abs_tol=1e-5)
+        accuracy = np.mean([clf.classify(im)[0] == k for im, k in mv_classifier.held_out])
+    assert accuracy >= 0.9  # the tiny net learned the task (else the RCA tests mean little)
+
+
+@pytest.mark.tf
+def test_int8_input_classifier(mv_classifier, tmp_path):
+    from mv_classifier import keras_input
+
+    bare = _copy_without_manifest(mv_classifier.int8_path, tmp_path / "bare")
+    for path in (mv_classifier.int8_path, bare):
+        with Classifier(path) as clf:
+            assert clf.input_dtype == np.int8
+            # without a manifest the range comes from the tensor's scale and zero point
+            assert clf.input_range == (0.0, 1.0)
+            x = clf.preprocess(mv_classifier.held_out[0][0])
+            assert x.dtype == np.int8 and x.shape == (1, 48, 48, 3)
+            agree, diffs = 0, []
+            for image, _ in mv_classifier.held_out:
+                index, probs = clf.classify(image)
+                want = np.asarray(mv_classifier.model(keras_input(image)))[0]
+                agree += index == int(np.argmax(want))
+                diffs.append(np.abs(probs - want).max())
+    n = len(mv_classifier.held_out)
+    assert agree >= n - 1, f"int8 labels agree with Keras on {agree}/{n}"
+    assert max(diffs) < 0.1
+
+
+@pytest.mark.tf
+def test_classifier_without_manifest_infers_float_range(mv_classifier, tmp_path):
+    bare = _copy_without_manifest(mv_classifier.float_path, tmp_path / "bare")
+    with Classifier(bare) as clf, Classifier(mv_classifier.float_path) as ref:
+        assert clf.manifest is None and clf.labels is None and clf.input_range == (0.0, 1.0)
+        for image, _ in mv_classifier.held_out[:5]:
+            assert clf.classify(image)[0] == ref.classify(image)[0]
+        assert clf.label_name(3) == "3" and ref.label_name(3) == mv_classifier.labels[3]
+
+
+@pytest.mark.tf
+def test_tampered_classifier_is_refused(mv_classifier, tmp_path):
+    src = mv_classifier.float_path
+    model = shutil.copy(src, tmp_path / src.name)
+    shutil.copy(src.with_suffix(".json"), tmp_path / src.with_suffix(".json").name)
+    Classifier(model).close()  # intact copy loads
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    model.write_bytes(bytes(data))
+    with pytest.raises(ClassifierError, match=r"sha256 .* refusing to load"):
+        Classifier(model)
+    other = shutil.copy(model, tmp_path / "renamed.tflite")
+    shutil.copy(src.with_suffix(".json"), tmp_path / "renamed.json")
+    with pytest.raises(ClassifierError, match=r"describes 'mv-float\.tflite'"):
+        Classifier(other)
+
+
+@pytest.mark.tf
+def test_jnd_net_given_as_classifier_is_refused(exported_acol_fixed, tmp_path):
+    with pytest.raises(ClassifierError, match="does not describe an image classifier"):
+        Classifier(exported_acol_fixed.path)
+    bare = _copy_without_manifest(exported_acol_fixed.path, tmp_path / "bare")
+    with pytest.raises(
+        ClassifierError, match=r"output shape \[1, 96, 160, \d\] is not class"
+    ):
+        Classifier(bare)
+
+
+# --- the stage ------------------------------------------------------------------------------
+
+
+@pytest.mark.tf
+def test_quantize_mode_keeps_labels_within_the_jnd(mv_classifier, clip):
+    frames, jnds = clip
+    stage = MachineVisionStage(mv_classifier.float_path, mode="quantize", factor=2.0)
+    ref = Classifier(mv_classifier.float_path)
+    kept, biggest = 0, 0.0
+    for frame, jnd in zip(frames, jnds, strict=True):
+        out, rec = stage.process(frame, jnd)
+        assert out.shape == frame.shape and out.dtype == np.uint8
+        change = np.abs(out.astype(np.int16) - frame.astype(np.int16))
+        # closed form: quantizer of step 2J errs by at most J (floor(J) in integers)
+        assert np.all(change <= np.floor(jnd + 1e-9)), "a pixel moved by more than its JND"
+        assert change.any(), "yang2005's JND is > 1 somewhere: something must change"
+        hand = ref.classify(frame)[0], ref.classify(out)[0]
+        assert (rec.label_original, rec.label_processed) == hand
+        assert rec.agree == (hand[0] == hand[1])
+        kept += hand[0] == hand[1]
+        biggest = max(biggest, float(change.max()))
+        assert rec.max_abs_change == float(change.max()) <= rec.max_allowed
+    s = stage.summary()
+    assert s.frames == len(frames) and s.agreed == kept
+    assert s.rca == kept / len(frames)  # eq. (16), counted by hand above
+    assert s.rca >= 0.8
+    assert s.max_abs_change == biggest
+    stage.close()
+    ref.close()
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("factor", [2.0, 1.0])
+def test_eq14_mode_moves_pixels_at_most_factor_half_jnd(mv_classifier, clip, factor):
+    frames, jnds = clip
+    with Classifier(mv_classifier.float_path) as clf:
+        stage = MachineVisionStage(clf, mode="eq14", factor=factor)
+        records = []
+        for frame, jnd in list(zip(frames, jnds, strict=True))[:4]:
+            out, rec = stage.process(frame, jnd)
+            change = np.abs(out.astype(np.int16) - frame.astype(np.int16))
+            assert np.all(change <= np.floor(factor / 2 * jnd + 1e-9))
+            assert rec.max_allowed == pytest.approx(factor / 2 * float(jnd.max()))
+            records.append(rec)
+        stage.close()  # a Classifier passed in stays open: the caller owns it
+        assert clf.classify(frames[0])[0] == records[0].label_original
+        assert [r.frame_index for r in records] == [0, 1, 2, 3]
+
+
+@pytest.mark.tf
+def test_rca_drops_when_the_change_is_far_above_any_jnd(mv_classifier, clip):
+    frames, _ = clip
+    huge = np.full(frames[0].shape[:2], 90.0, np.float32)  # step 180: two grey levels
+    with MachineVisionStage(mv_classifier.float_path, mode="quantize") as stage:
+        agree = [stage.process(f, huge)[1].agree for f in frames]
+    s = stage.summary()
+    assert s.rca == sum(agree) / len(agree) < 1.0
+
+
+@pytest.mark.tf
+def test_bytes_saved_summary(mv_classifier, clip):
+    frames, jnds = clip
+    with MachineVisionStage(mv_classifier.float_path, mode="eq14") as stage:
+        assert math.isnan(stage.summary().rca) and stage.summary().to_dict()["saving"] is None
+        before = after = 0
+        for frame, jnd in zip(frames, jnds, strict=True):
+            out, _ = stage.process(frame, jnd)
+            a, b = _jpeg_bytes(frame), _jpeg_bytes(out)
+            stage.add_bytes(a, b)
+            before, after = before + a, after + b
+        s = stage.summary()
+        assert (s.byte_frames, s.bytes_original, s.bytes_processed) == (len(frames), before, after)
+        assert s.bytes_saved == before - after
+        assert s.saving == pytest.approx((before - after) / before)
+        assert s.saving > 0  # eq. (14) flattens 8x8 blocks: JPEG needs fewer bytes
+        json.dumps(s.to_dict())
+        for bad in ((-1, 3), (3, 2.5), (True, 3)):
+            with pytest.raises(ValueError, match="non-negative integer"):
+                stage.add_bytes(*bad)
+
+
+@pytest.mark.tf
+def test_stage_rejects_bad_arguments(mv_classifier, clip):
+    frames, jnds = clip
+    with pytest.raises(ValueError, match="mode must be one of"):
+        MachineVisionStage(mv_classifier.float_path, mode="blur")
+    for factor in (0, -2.0, math.nan, True):
+        with pytest.raises(ValueError, match="factor must be a positive number"):
+            MachineVisionStage(mv_classifier.float_path, factor=factor)
+    with MachineVisionStage(mv_classifier.float_path) as stage:
+        with pytest.raises(ValueError, match="does not fit image"):
+            stage.process(frames[0], jnds[0][:10])
+        with pytest.raises(ValueError, match="RGB image HxWx3"):
+            stage.process(frames[0][..., 0], jnds[0])
+        assert stage.summary().frames == 0
+
+
+# --- the measurement for the report ---------------------------------------------------------
+
+
+@pytest.mark.tf
+@pytest.mark.slow
+def test_rca_and_jpeg_bytes_on_the_synthesized_clip(mv_classifier, tmp_path):
+    """RCA and JPEG q=90 bytes of quantize vs eq14 on the decoded synthesized clip (printed;
+    run with -s). Checks the figures against hand counts, not against fixed numbers."""
+    from jndtf.samples import synthesize_clip
+
+    info = synthesize_clip(tmp_path / "clip.mp4")
+    cap = cv2.VideoCapture(str(info.path))
+    frames = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    cap.release()
+    assert len(frames) == info.frames
+    jnds = [baselines.get("yang2005")(f) for f in frames]
+    rows = {}
+    for mode in ("quantize", "eq14"):
+        with MachineVisionStage(mv_classifier.float_path, mode=mode) as stage:
+            kept = 0
+            for frame, jnd in zip(frames, jnds, strict=True):
+                out, rec = stage.process(frame, jnd)
+                kept += rec.agree
+                stage.add_bytes(_jpeg_bytes(frame), _jpeg_bytes(out))
+            s = stage.summary()
+        assert s.rca == kept / len(frames) and s.frames == len(frames)
+        rows[mode] = s
+    print(f"\nclip {info.size[0]}x{info.size[1]}, {info.frames} frames, JND yang2005, JPEG q=90")
+    for mode, s in rows.items():
+        print(
+            f"{mode:9s} RCA {s.rca:.3f} ({s.agreed}/{s.frames})  bytes {s.bytes_original} -> "
+            f"{s.bytes_processed}  saved {100 * s.saving:+.1f} %  max change "
+            f"{s.max_abs_change:.0f}"
+        )
+    assert rows["eq14"].saving > 0
