@@ -171,9 +171,7 @@ def test_jnd_net_given_as_classifier_is_refused(exported_acol_fixed, tmp_path):
     with pytest.raises(ClassifierError, match="does not describe an image classifier"):
         Classifier(exported_acol_fixed.path)
     bare = _copy_without_manifest(exported_acol_fixed.path, tmp_path / "bare")
-    with pytest.raises(
-        ClassifierError, match=r"output shape \[1, 96, 160, \d\] is not class"
-    ):
+    with pytest.raises(ClassifierError, match=r"output shape \[1, 96, 160, \d\] is not class"):
         Classifier(bare)
 
 
@@ -280,8 +278,10 @@ def test_stage_rejects_bad_arguments(mv_classifier, clip):
 @pytest.mark.tf
 @pytest.mark.slow
 def test_rca_and_jpeg_bytes_on_the_synthesized_clip(mv_classifier, tmp_path):
-    """RCA and JPEG q=90 bytes of quantize vs eq14 on the decoded synthesized clip (printed;
-    run with -s). Checks the figures against hand counts, not against fixed numbers."""
+    """RCA and JPEG q=90 bytes of quantize vs eq14 on the decoded synthesized clip, for the
+    float and the int8 classifier and for larger steps (printed; run with -s), with the DMV
+    paper's control (Fig. 1): white Gaussian noise of the same MSE as the quantize change.
+    Checks the figures against hand counts, not against fixed numbers."""
     from jndtf.samples import synthesize_clip
 
     info = synthesize_clip(tmp_path / "clip.mp4")
@@ -295,22 +295,31 @@ def test_rca_and_jpeg_bytes_on_the_synthesized_clip(mv_classifier, tmp_path):
     cap.release()
     assert len(frames) == info.frames
     jnds = [baselines.get("yang2005")(f) for f in frames]
+    runs = [(m, "float", 2.0) for m in ("quantize", "eq14")]
+    runs += [(m, "int8", 2.0) for m in ("quantize", "eq14")]
+    runs += [("quantize", "float", f) for f in (8.0, 32.0)]
+    print(f"\nclip {info.size[0]}x{info.size[1]}, {info.frames} frames, JND yang2005, JPEG q=90")
+    rng = np.random.default_rng(0)
     rows = {}
-    for mode in ("quantize", "eq14"):
-        with MachineVisionStage(mv_classifier.float_path, mode=mode) as stage:
-            kept = 0
+    for mode, which, factor in runs:
+        path = mv_classifier.float_path if which == "float" else mv_classifier.int8_path
+        with MachineVisionStage(path, mode=mode, factor=factor) as stage:
+            kept = kept_wgn = 0
             for frame, jnd in zip(frames, jnds, strict=True):
                 out, rec = stage.process(frame, jnd)
                 kept += rec.agree
                 stage.add_bytes(_jpeg_bytes(frame), _jpeg_bytes(out))
+                diff = out.astype(np.float64) - frame
+                noise = rng.standard_normal(frame.shape) * np.sqrt(np.mean(diff**2))
+                wgn = np.clip(np.round(frame + noise), 0, 255).astype(np.uint8)
+                kept_wgn += stage.classifier.classify(wgn)[0] == rec.label_original
             s = stage.summary()
         assert s.rca == kept / len(frames) and s.frames == len(frames)
-        rows[mode] = s
-    print(f"\nclip {info.size[0]}x{info.size[1]}, {info.frames} frames, JND yang2005, JPEG q=90")
-    for mode, s in rows.items():
+        rows[mode, which, factor] = s
         print(
-            f"{mode:9s} RCA {s.rca:.3f} ({s.agreed}/{s.frames})  bytes {s.bytes_original} -> "
-            f"{s.bytes_processed}  saved {100 * s.saving:+.1f} %  max change "
+            f"{mode:8s} {which:5s} step {factor:4.0f}xJND  RCA {s.rca:.3f} ({s.agreed}/{s.frames})"
+            f"  WGN same MSE RCA {kept_wgn / len(frames):.3f}  JPEG bytes {s.bytes_original}"
+            f" -> {s.bytes_processed} ({-100 * s.saving:+.1f} %)  max change "
             f"{s.max_abs_change:.0f}"
         )
-    assert rows["eq14"].saving > 0
+    assert rows["eq14", "float", 2.0].saving > 0
