@@ -6,9 +6,12 @@ Commands: ``bench models`` (per-frame latency of a model in every runtime) and `
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from jndtf.cli._shared import app
+from jndtf.cli._shared import app, err, progress_bar, stdout, stepper, user_errors
 
 bench_app = typer.Typer(
     name="bench",
@@ -16,3 +19,138 @@ bench_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(bench_app, name="bench")
+
+#: Columns of the `bench models` table (the CSV has every column of the rows).
+MODEL_TABLE = (
+    ("runtime", "runtime", "", "left"),
+    ("shape", "shape", "", "left"),
+    ("size", "size", "", "left"),
+    ("median_ms", "median ms", ".1f", "right"),
+    ("p90_ms", "p90 ms", ".1f", "right"),
+    ("fps", "fps", ".2f", "right"),
+    ("mac_per_px", "MAC/px", ",.0f", "right"),
+    ("gmac_per_frame", "GMAC/frame", ".1f", "right"),
+    ("gmac_per_s", "GMAC/s", ".1f", "right"),
+    ("priors_ms", "priors ms", ".1f", "right"),
+)
+
+
+@bench_app.command("models")
+def bench_models_command(
+    model: Annotated[
+        str | None,
+        typer.Argument(
+            help="Registered model (its shipped weights), .keras path or SPEC:PATH "
+            "(default: acol, or the source named by the --model-file manifests).",
+            show_default=False,
+        ),
+    ] = None,
+    sizes: Annotated[
+        str, typer.Option("--sizes", help="Comma-separated frame sizes WIDTHxHEIGHT.")
+    ] = "640x360,1280x720",
+    runtimes: Annotated[
+        str,
+        typer.Option(
+            "--runtimes",
+            help="Comma-separated runtimes: keras, tflite-fp32, tflite-fp16, tflite-int8, onnx "
+            "(also tflite-dynamic).",
+        ),
+    ] = "keras,tflite-fp32,tflite-fp16,tflite-int8,onnx",
+    runs: Annotated[
+        int, typer.Option("--runs", min=1, help="Timed calls per runtime and size.")
+    ] = 20,
+    warmup: Annotated[int, typer.Option("--warmup", min=1, help="Untimed calls before them.")] = 3,
+    threads: Annotated[
+        int,
+        typer.Option(
+            "--threads",
+            min=1,
+            help="Threads of every runtime (LiteRT num_threads, onnxruntime intra-op, "
+            "TensorFlow intra-op).",
+        ),
+    ] = 2,
+    csv_path: Annotated[
+        Path, typer.Option("--csv", help="CSV file of every row and column (written atomically).")
+    ] = Path("out/bench/models.csv"),
+    model_files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--model-file",
+            metavar="PATH",
+            help="A pre-exported .tflite/.onnx file with its manifest (repeatable); only these "
+            "files (and Keras) are timed, nothing is exported.",
+        ),
+    ] = None,
+    export_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--export-dir",
+            help="Keep the exports here and reuse them while they match the source model "
+            "(default: a temporary folder).",
+        ),
+    ] = None,
+    num_calibration: Annotated[
+        int,
+        typer.Option(
+            "--num-calibration",
+            min=1,
+            help="int8 calibration crops of the speed-only export (few: calibration at 720p is "
+            "slow, and speed does not depend on it).",
+        ),
+    ] = 4,
+    dynamic: Annotated[
+        bool,
+        typer.Option(
+            "--dynamic", help="Also time one dynamic-shape export per format (resized per size)."
+        ),
+    ] = False,
+    image: Annotated[
+        Path | None,
+        typer.Option(
+            "--image",
+            help="Photo the frames are made from (default: the bundled motorcycle_left).",
+        ),
+    ] = None,
+) -> None:
+    """Per-frame latency of a JND network in every runtime, side by side: median and p90 over
+    RUNS calls after WARMUP, fps, MAC per pixel, GMAC per frame, achieved GMAC/s, and the numpy
+    priors' time (paid by the edge runtime every frame). Timings depend on the machine's load."""
+    from jndtf.bench.models import ModelBenchSettings, bench_models, parse_runtimes, parse_sizes
+    from jndtf.bench.report import Column, render_table, write_csv
+
+    with user_errors():
+        files = tuple(model_files or ())
+        settings = ModelBenchSettings(
+            model=model if model is not None or files else "acol",
+            sizes=parse_sizes(sizes),
+            runtimes=parse_runtimes(runtimes),
+            runs=runs,
+            warmup=warmup,
+            threads=threads,
+            model_files=files,
+            export_dir=export_dir,
+            num_calibration=num_calibration,
+            dynamic=dynamic,
+            image=image,
+        )
+    with progress_bar() as bar:
+        step = stepper(bar, bar.add_task("bench models", total=None))
+        with user_errors():
+            result = bench_models(settings, progress=step)
+    for note in result.notes:
+        err.print(f"[yellow]note:[/] {note}", highlight=False)
+    if not result.rows:
+        err.print("[bold red]error:[/] nothing could be timed (see the notes above)")
+        raise typer.Exit(1)
+    name = result.rows[0]["model"]
+    title = (
+        f"{name}: per-frame latency, {threads} thread(s), median/p90 of {runs} runs after "
+        f"{warmup} warm-up"
+    )
+    columns = [Column(k, h, f, j) for k, h, f, j in MODEL_TABLE]
+    stdout.print(render_table(result.rows, columns, title=title))
+    with user_errors():
+        from jndtf.bench.models import ROW_COLUMNS
+
+        path = write_csv(result.rows, csv_path, columns=ROW_COLUMNS)
+    stdout.print(f"wrote {path}", highlight=False)
