@@ -323,3 +323,35 @@ def test_rca_and_jpeg_bytes_on_the_synthesized_clip(mv_classifier, tmp_path):
             f"{s.max_abs_change:.0f}"
         )
     assert rows["eq14", "float", 2.0].saving > 0
+
+
+@pytest.mark.tf
+def test_stage_runs_with_tensorflow_and_keras_blocked(mv_classifier):
+    """The machine-vision mode is TF-free: a fresh interpreter with tensorflow/keras blocked
+    runs the int8 classifier and both modes on clip frames."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from test_import_boundary import BLOCKER
+
+    code = BLOCKER + textwrap.dedent(
+        f"""
+        import sys
+        from jndtf import baselines
+        from jndtf.edge.machine import MachineVisionStage
+        from jndtf.samples import clip_frames
+        frames = list(clip_frames(seconds=0.4, fps=5, size=(96, 64)))
+        for mode in ("quantize", "eq14"):
+            with MachineVisionStage({str(mv_classifier.int8_path)!r}, mode=mode) as stage:
+                for f in frames:
+                    stage.process(f, baselines.get("yang2005")(f))
+            assert stage.summary().frames == len(frames)
+        heavy = [m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")]
+        assert not heavy, heavy
+        print("ok")
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("ok")
