@@ -1,0 +1,420 @@
+"""Frame encoders of the edge stream: JPEG (OpenCV) and H.264 (libx264 through PyAV).
+
+Both report the size of every coded frame in bytes, so a stream can compare the same encoder at
+the same settings with and without JND-guided pre-processing (eq. (14) of hmJND-Net), and both
+can hand back the decoded frame, so its quality against the original can be measured.
+
+One interface for both: ``encode(frame_rgb, index) -> list[EncodedFrame]`` returns the frames
+whose coding finished during that call (H.264 may return earlier frames, or none, when the
+encoder looks ahead or uses B-frames; JPEG always returns the frame just given),
+``flush() -> list[EncodedFrame]`` returns the rest, ``close()`` flushes, finishes the output file
+and frees the codec. Context managers.
+
+- :class:`JpegEncoder`: ``cv2.imencode(".jpg")`` at a quality 1..100 (4:2:0 chroma, OpenCV's
+  libjpeg defaults); optionally each frame written to ``FOLDER/NNNNNN.jpg`` (atomic writes).
+- :class:`H264Encoder`: libx264 with a CRF and a preset (default tune ``zerolatency``: no
+  look-ahead and no B-frames, one packet out per frame in, as a live stream wants); the frame's
+  bytes are the sizes of the packets whose pts is that frame's. With a path, the packets are
+  muxed into an MP4 written under a temporary name and renamed on :meth:`close`, so the file
+  that appears is complete and playable (cv2, PyAV, any player); with ``path=None`` nothing is
+  written (the byte counts of the comparison encode).
+
+Example:
+    >>> with H264Encoder("out.mp4", fps=30, size=(640, 360), crf=23) as enc:
+    ...     for i, frame in enumerate(frames):
+    ...         for coded in enc.encode(frame, i):
+    ...             print(coded.index, coded.nbytes)
+    ...     rest = enc.flush()
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+#: libx264 presets, fastest first (x264 --fullhelp).
+H264_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+)
+
+#: libx264 tunes accepted by :class:`H264Encoder` (None = x264's default).
+H264_TUNES = ("film", "animation", "grain", "stillimage", "fastdecode", "zerolatency")
+
+
+@dataclass(frozen=True)
+class EncodedFrame:
+    """One coded frame.
+
+    Attributes:
+        index: the frame's index as given to ``encode``.
+        nbytes: its coded size in bytes (JPEG file size; H.264: the sizes of its packets,
+            headers included).
+        keyframe: an intra-coded frame (always true for JPEG).
+        decoded: the decoded frame, uint8 RGB ``HxWx3``, when the encoder was made with
+            ``decode=True``; else None.
+    """
+
+    index: int
+    nbytes: int
+    keyframe: bool
+    decoded: np.ndarray | None = None
+
+
+def _check_frame(frame: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+    a = np.asarray(frame)
+    if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
+        raise ValueError(f"encoders take uint8 RGB HxWx3 frames, got {a.dtype} {a.shape}")
+    if size is not None and (a.shape[1], a.shape[0]) != tuple(size):
+        raise ValueError(
+            f"frame is {a.shape[1]}x{a.shape[0]} but the encoder was opened for "
+            f"{size[0]}x{size[1]} (width x height); every frame of a stream must have one size"
+        )
+    return a
+
+
+class JpegEncoder:
+    """Every frame as a baseline JPEG by OpenCV (``cv2.imencode``), at one quality.
+
+    Args:
+        quality: JPEG quality 1..100 (OpenCV's default is 95).
+        decode: decode each JPEG back (``cv2.imdecode``) into :attr:`EncodedFrame.decoded`.
+        folder: if given, each frame is also written to ``folder/NNNNNN.jpg`` (atomic writes).
+
+    Example:
+        >>> (coded,) = JpegEncoder(90).encode(frame, 0)
+        >>> coded.nbytes
+        41233
+    """
+
+    codec = "jpeg"
+
+    def __init__(
+        self, quality: int = 90, *, decode: bool = True, folder: str | os.PathLike | None = None
+    ) -> None:
+        if not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
+            raise ValueError(f"JPEG quality must be an integer 1..100, got {quality!r}")
+        self.quality = int(quality)
+        self.decode = decode
+        self.folder = Path(folder) if folder is not None else None
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        self._params = [cv2.IMWRITE_JPEG_QUALITY, self.quality]
+        self.closed = False
+
+    @property
+    def settings(self) -> dict:
+        """The settings that define the bitstream (for reports)."""
+        return {"codec": "jpeg", "quality": self.quality}
+
+    def encode_bytes(self, frame: np.ndarray) -> bytes:
+        """The JPEG file of one uint8 RGB frame."""
+        a = _check_frame(frame)
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(a, cv2.COLOR_RGB2BGR), self._params)
+        if not ok:
+            raise RuntimeError("OpenCV could not JPEG-encode the frame")
+        return buf.tobytes()
+
+    def encode(self, frame: np.ndarray, index: int) -> list[EncodedFrame]:
+        """Codes one frame; returns it as a one-element list."""
+        if self.closed:
+            raise RuntimeError("JpegEncoder is closed")
+        data = self.encode_bytes(frame)
+        decoded = None
+        if self.decode:
+            bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+            decoded = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        if self.folder is not None:
+            from jndtf.io import atomic_write_bytes
+
+            atomic_write_bytes(self.folder / f"{int(index):06d}.jpg", data)
+        return [EncodedFrame(int(index), len(data), True, decoded)]
+
+    def flush(self) -> list[EncodedFrame]:
+        """JPEG holds nothing back: always empty."""
+        return []
+
+    def close(self) -> list[EncodedFrame]:
+        """Marks the encoder closed (idempotent); returns nothing pending."""
+        self.closed = True
+        return []
+
+    def __enter__(self) -> JpegEncoder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _import_av():
+    try:
+        import av
+    except ImportError as err:
+        raise ImportError(
+            "H.264 encoding needs PyAV (FFmpeg with libx264), which is not installed: run "
+            'pip install "jndtf[edge]" (or pip install av), or use the JPEG codec'
+        ) from err
+    return av
+
+
+class H264Encoder:
+    """H.264 by libx264 through PyAV at a constant rate factor; per-frame coded bytes.
+
+    Frames get ``pts = index`` in a time base of ``1 / fps``; a packet's bytes are counted for
+    the frame with its pts (x264 emits one packet per frame). With ``decode=True`` an FFmpeg
+    H.264 decoder decodes the packets in step, so each :class:`EncodedFrame` carries the exact
+    picture a player shows.
+
+    Args:
+        path: the ``.mp4`` to write (folder created), or None to write nothing.
+        fps: frame rate (the MP4's timing; with ``crf`` it does not change the quality).
+        size: ``(width, height)`` of every frame, both even (4:2:0 chroma).
+        crf: libx264 constant rate factor 0..51 (lower = better quality, more bytes; 23 is
+            x264's default).
+        preset: libx264 preset (:data:`H264_PRESETS`; speed against bytes).
+        tune: libx264 tune (:data:`H264_TUNES`) or None; ``"zerolatency"`` (default) codes
+            each frame as it arrives.
+        decode: decode the packets back into :attr:`EncodedFrame.decoded`.
+        threads: encoder threads (0 = libx264's choice).
+        gop: frames between keyframes (None = libx264's default, 250).
+
+    Raises:
+        ImportError: PyAV is not installed (the message names the pip command).
+        ValueError: bad settings.
+
+    Example:
+        >>> enc = H264Encoder(None, fps=30, size=(640, 360), crf=28, decode=False)
+        >>> sizes = [c.nbytes for f_i, f in enumerate(frames) for c in enc.encode(f, f_i)]
+        >>> sizes += [c.nbytes for c in enc.close()]
+    """
+
+    codec = "h264"
+
+    def __init__(
+        self,
+        path: str | os.PathLike | None,
+        *,
+        fps: float,
+        size: tuple[int, int],
+        crf: float = 23,
+        preset: str = "veryfast",
+        tune: str | None = "zerolatency",
+        decode: bool = True,
+        threads: int = 1,
+        gop: int | None = None,
+    ) -> None:
+        w, h = (int(v) for v in size)
+        if w < 2 or h < 2 or w % 2 or h % 2:
+            raise ValueError(
+                f"H.264 (4:2:0) needs an even width and height, got {w}x{h}; resize or crop "
+                "the stream (e.g. --size) to even numbers"
+            )
+        if not (isinstance(fps, (int, float)) and 0 < fps <= 1000):
+            raise ValueError(f"fps must be a number in (0, 1000], got {fps!r}")
+        if not (isinstance(crf, (int, float)) and 0 <= crf <= 51):
+            raise ValueError(f"crf must be a number 0..51, got {crf!r}")
+        if preset not in H264_PRESETS:
+            choices = ", ".join(H264_PRESETS)
+            raise ValueError(f"unknown x264 preset {preset!r}; choose from {choices}")
+        if tune is not None and tune not in H264_TUNES:
+            raise ValueError(f"unknown x264 tune {tune!r}; choose from {', '.join(H264_TUNES)}")
+        if gop is not None and (not isinstance(gop, int) or gop < 1):
+            raise ValueError(f"gop must be a positive integer, got {gop!r}")
+        av = _import_av()
+        self._av = av
+        self.size = (w, h)
+        self.fps = float(fps)
+        self.crf = crf
+        self.preset = preset
+        self.tune = tune
+        self.decode = decode
+        self.path = Path(path) if path is not None else None
+        self.closed = False
+        self._pending: dict[int, list] = {}  # pts -> [nbytes, keyframe] of packets not decoded
+        self._rate = Fraction(self.fps).limit_denominator(1001)
+        options = {"crf": f"{crf:g}", "preset": preset}
+        if tune is not None:
+            options["tune"] = tune
+        if gop is not None:
+            options["g"] = str(gop)
+        self._container = None
+        self._tmp: str | None = None
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, self._tmp = tempfile.mkstemp(
+                dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=".mp4.partial"
+            )
+            os.close(fd)
+            self._container = av.open(self._tmp, "w", format="mp4")
+            stream = self._container.add_stream("libx264", rate=self._rate)
+            ctx = stream.codec_context
+        else:
+            stream = None
+            ctx = av.CodecContext.create("libx264", "w")
+            ctx.framerate = self._rate
+        ctx.width, ctx.height = w, h
+        ctx.pix_fmt = "yuv420p"
+        ctx.time_base = 1 / self._rate
+        ctx.thread_count = int(threads)
+        ctx.options = options
+        self._stream, self._ctx = stream, ctx
+        self._decoder = av.CodecContext.create("h264", "r") if decode else None
+        self._decoded: dict[int, np.ndarray] = {}
+
+    @property
+    def settings(self) -> dict:
+        """The settings that define the bitstream (for reports)."""
+        return {"codec": "h264", "crf": self.crf, "preset": self.preset, "tune": self.tune}
+
+    def _send(self, frame) -> list:
+        coder = self._stream if self._stream is not None else self._ctx
+        return list(coder.encode(frame))
+
+    def _collect(self, packets: list) -> list[EncodedFrame]:
+        for packet in packets:
+            if packet.pts is None:
+                raise RuntimeError("libx264 returned a packet without a timestamp")
+            index = int(packet.pts)
+            entry = self._pending.setdefault(index, [0, False])
+            entry[0] += int(packet.size)
+            entry[1] = entry[1] or bool(packet.is_keyframe)
+            if self._decoder is not None:
+                if self._decoder.extradata is None and self._ctx.extradata is not None:
+                    self._decoder.extradata = self._ctx.extradata  # SPS/PPS of the MP4 header
+                for picture in self._decoder.decode(packet):
+                    self._decoded[int(picture.pts)] = picture.to_ndarray(format="rgb24")
+            if self._container is not None:
+                self._container.mux(packet)
+        return self._ready()
+
+    def _ready(self, final: bool = False) -> list[EncodedFrame]:
+        """Frames whose bytes are known and (when decoding) whose picture is out, in order."""
+        done = []
+        for index in sorted(self._pending):
+            if self._decoder is not None and index not in self._decoded and not final:
+                continue
+            nbytes, key = self._pending.pop(index)
+            done.append(EncodedFrame(index, nbytes, key, self._decoded.pop(index, None)))
+        return done
+
+    def encode(self, frame: np.ndarray, index: int) -> list[EncodedFrame]:
+        """Sends one uint8 RGB frame; returns the frames whose coding (and decoding) finished."""
+        if self.closed:
+            raise RuntimeError("H264Encoder is closed")
+        a = _check_frame(frame, self.size)
+        picture = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(a), format="rgb24")
+        picture.pts = int(index)
+        return self._collect(self._send(picture))
+
+    def flush(self) -> list[EncodedFrame]:
+        """Drains the encoder (and decoder): every frame still held back, in order. After a
+        flush the encoder accepts no more frames (libx264 cannot restart), so call it last."""
+        if self.closed:
+            return []
+        frames = self._collect(self._send(None))
+        if self._decoder is not None:
+            for picture in self._decoder.decode(None):
+                self._decoded[int(picture.pts)] = picture.to_ndarray(format="rgb24")
+        self.closed = True
+        return frames + self._ready(final=True)
+
+    def close(self) -> list[EncodedFrame]:
+        """Flushes, finishes the MP4 (moov atom) and renames it into place; idempotent.
+
+        Returns:
+            the frames still held back by the encoder (empty after :meth:`flush`).
+        """
+        frames: list[EncodedFrame] = []
+        try:
+            if not self.closed:
+                frames = self.flush()
+        finally:
+            self.closed = True
+            if self._container is not None:
+                container, self._container = self._container, None
+                try:
+                    container.close()
+                    os.replace(self._tmp, self.path)
+                finally:
+                    if self._tmp is not None and os.path.exists(self._tmp):
+                        os.unlink(self._tmp)
+        return frames
+
+    def abort(self) -> None:
+        """Drops the output without finishing it (the temporary file is removed)."""
+        self.closed = True
+        if self._container is not None:
+            container, self._container = self._container, None
+            try:
+                container.close()
+            except Exception:  # the half-written file is removed below either way
+                pass
+            if self._tmp is not None and os.path.exists(self._tmp):
+                os.unlink(self._tmp)
+
+    def __enter__(self) -> H264Encoder:
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None or issubclass(exc_type, KeyboardInterrupt):
+            self.close()
+        else:
+            self.abort()
+
+
+def make_encoder(
+    codec: str,
+    *,
+    quality: int = 90,
+    crf: float = 23,
+    preset: str = "veryfast",
+    tune: str | None = "zerolatency",
+    fps: float = 30.0,
+    size: tuple[int, int] | None = None,
+    path: str | os.PathLike | None = None,
+    decode: bool = True,
+    threads: int = 1,
+):
+    """A :class:`JpegEncoder` (``codec="jpeg"``, `quality`, `path` a folder of JPEGs) or an
+    :class:`H264Encoder` (``codec="h264"``, `crf`, `preset`, `tune`, `fps`, `size`, `path` an
+    ``.mp4``)."""
+    if codec == "jpeg":
+        return JpegEncoder(quality, decode=decode, folder=path)
+    if codec == "h264":
+        if size is None:
+            raise ValueError("an H.264 encoder needs the frame size (width, height)")
+        return H264Encoder(
+            path,
+            fps=fps,
+            size=size,
+            crf=crf,
+            preset=preset,
+            tune=tune,
+            decode=decode,
+            threads=threads,
+        )
+    raise ValueError(f"unknown codec {codec!r}; choose 'jpeg' or 'h264'")
+
+
+__all__ = [
+    "H264_PRESETS",
+    "H264_TUNES",
+    "EncodedFrame",
+    "H264Encoder",
+    "JpegEncoder",
+    "make_encoder",
+]
