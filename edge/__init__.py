@@ -1,5 +1,22 @@
-"""jndtf.edge: the TensorFlow-free runtime for JND maps on camera streams (issue 6; not built yet).
+"""jndtf.edge: the TensorFlow-free runtime for JND maps on camera streams (issue 6).
 
-This package may import numpy, OpenCV, the jndtf core (priors, baselines, apply) and the LiteRT
-interpreter only; tests/test_import_boundary.py enforces it.
+This package may import numpy, OpenCV, the jndtf core (priors, baselines, apply, the numpy
+model-input builder) and the LiteRT interpreter only; tests/test_import_boundary.py enforces it.
+
+Example:
+    >>> from jndtf.edge import JndMapper, JndMapperOptions, RunningMode
+    >>> opts = JndMapperOptions(model="acol-tflite-fp32.tflite", running_mode=RunningMode.VIDEO)
+    >>> with JndMapper.create_from_options(opts) as mapper:
+    ...     jnd = mapper.process(frame).jnd          # float32 HxWxC, pixel units 0..255
 """
+
+from jndtf.edge.options import JndMapperOptions, JndResult, JndStats, RunningMode
+from jndtf.edge.runtime import JndMapper
+
+__all__ = [
+    "JndMapper",
+    "JndMapperOptions",
+    "JndResult",
+    "JndStats",
+    "RunningMode",
+]
