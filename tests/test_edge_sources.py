@@ -222,6 +222,10 @@ def test_spec_kinds(tmp_path, clip):
     assert parse_spec(clip.path).kind == "file" and not parse_spec(clip.path).single_image
     with pytest.raises(SourceError, match="expected a camera index"):
         parse_spec(True)
+    # Passwords stay out of messages and Frame.source; OpenCV gets the full URL.
+    cam = parse_spec("rtsp://admin:s3cret@10.0.0.5:554/live?ch=1")
+    assert cam.label == "rtsp://admin:***@10.0.0.5:554/live?ch=1"
+    assert cam.target == "rtsp://admin:s3cret@10.0.0.5:554/live?ch=1"
 
 
 # -- decoder output checks and a scripted camera ----------------------------------------------

@@ -17,6 +17,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from jndtf.edge.sources.frame import SourceError
 
@@ -36,7 +37,8 @@ class SourceSpec:
     Attributes:
         kind: ``"camera"``, ``"file"``, ``"url"`` or ``"folder"``.
         target: what OpenCV opens: a camera index (int), a device path, a file path or a URL.
-        label: how messages and :attr:`Frame.source` name it.
+        label: how messages and :attr:`Frame.source` name it (a URL's password is shown as
+            ``***``).
         single_image: a file that is one image, not a video.
     """
 
@@ -49,6 +51,20 @@ class SourceSpec:
     def live(self) -> bool:
         """Cameras and streams are live: frames come at the sender's pace and can be lost."""
         return self.kind in ("camera", "url")
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (for messages and :attr:`Frame.source`).
+
+    Example:
+        >>> redact_url("rtsp://admin:secret@10.0.0.5:554/live")
+        'rtsp://admin:***@10.0.0.5:554/live'
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.netloc.rsplit('@', 1)[1]}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def parse_spec(spec: int | str | os.PathLike) -> SourceSpec:
@@ -74,7 +90,7 @@ def parse_spec(spec: int | str | os.PathLike) -> SourceSpec:
     text = os.fspath(spec)
     scheme = text.split("://", 1)[0].lower() if "://" in text else ""
     if scheme in URL_SCHEMES:
-        return SourceSpec("url", text, text)
+        return SourceSpec("url", text, redact_url(text))
     if scheme:
         raise SourceError(
             f"{text}: unsupported URL scheme {scheme!r}; streams must start with one of "
