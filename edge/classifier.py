@@ -1,0 +1,353 @@
+"""A LiteRT image classifier for the machine-vision mode, and its small manifest schema.
+
+:class:`Classifier` runs a ``.tflite`` image classifier with the LiteRT interpreter (no
+TensorFlow): ``classify(frame) -> (label_index, probabilities)``. Its pre-processing comes from a
+manifest beside the model or, without one, from the input tensor.
+
+Classifier manifest (``NAME.json`` beside ``NAME.tflite``, schema ``jndtf.classifier/1``)::
+
+    {
+      "schema": "jndtf.classifier/1",      # optional
+      "task": "classification",            # required: identifies a classifier manifest
+      "file": "NAME.tflite",               # optional; must name the model file when present
+      "sha256": "<hex digest of the file>",  # optional; checked before loading when present
+      "input": {
+        "size": [H, W],                    # optional; must match a fixed input tensor
+        "range": [0, 1],                   # float values the network expects for pixels 0..255:
+                                           #   [0, 1], [-1, 1] or [0, 255] (any lo < hi works)
+        "resize": "auto"                   # "auto" (area when shrinking, else bilinear),
+      },                                   #   "area", "bilinear" or "nearest"
+      "output": "probabilities",           # or "logits" (softmax applied); default "auto"
+      "labels": ["cat", "dog", ...]        # optional; K names for the K outputs
+    }
+
+:func:`write_classifier_manifest` writes one (atomically, with the sha256). Without a manifest the
+range comes from the input tensor: float32 -> ``[0, 1]``; int8/uint8 with quantization parameters
+-> the range whose ends the parameters represent (``scale·(q_min - zero)``, ``scale·(q_max -
+zero)``: ``1/255, -128`` is ``[0, 1]``); uint8 without parameters -> raw pixels.
+
+Example:
+    >>> write_classifier_manifest("clf.tflite", labels=["cat", "dog"], input_range=(-1, 1))
+    >>> with Classifier("clf.tflite") as clf:
+    ...     index, probs = clf.classify(frame)      # uint8 RGB HxWx3
+    ...     clf.label_name(index), float(probs[index])
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from jndtf.data.image_folder import file_sha256 as _sha256
+from jndtf.io import atomic_write_bytes, check_image
+
+SCHEMA = "jndtf.classifier/1"
+TASK = "classification"
+RESIZE = {
+    "area": cv2.INTER_AREA,
+    "bilinear": cv2.INTER_LINEAR,
+    "nearest": cv2.INTER_NEAREST,
+}
+#: Input ranges recognised from an integer input tensor's quantization parameters.
+KNOWN_RANGES = ((0.0, 1.0), (-1.0, 1.0), (0.0, 255.0))
+
+
+class ClassifierError(ValueError):
+    """A file that cannot serve as a classifier: the message names the file and the problem."""
+
+
+def _interpreter(path: Path, num_threads: int):
+    """LiteRT's interpreter, falling back to tflite_runtime; a clear ImportError otherwise."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            raise ImportError(
+                'jndtf needs `ai_edge_litert` to run .tflite classifiers: pip install "jndtf[edge]"'
+            ) from None
+    try:
+        interp = Interpreter(model_path=str(path), num_threads=int(num_threads))
+    except (ValueError, RuntimeError) as err:
+        raise ClassifierError(f"{path}: not a loadable .tflite model ({err})") from None
+    return interp
+
+
+def _check_range(value, where: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ClassifierError(f"{where}: input range must be [lo, hi], got {value!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ClassifierError(f"{where}: input range must be finite with lo < hi, got {value!r}")
+    return lo, hi
+
+
+def read_classifier_manifest(model_path: str | os.PathLike) -> dict | None:
+    """The classifier manifest beside `model_path` (``NAME.json``), checked; None when absent.
+
+    Raises:
+        ClassifierError: unreadable JSON, a manifest of another kind (e.g. a JND model's export
+            manifest), one that names another file, or a sha256 that does not match the file.
+    """
+    model_path = Path(model_path)
+    path = model_path.with_suffix(".json")
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ClassifierError(f"{path}: not a readable JSON manifest ({err})") from None
+    if not isinstance(data, dict):
+        raise ClassifierError(f"{path}: the manifest must be a JSON object")
+    if data.get("task") != TASK:
+        kind = data.get("schema") or "no 'task' key"
+        family = f", family {data['family']!r}" if data.get("family") else ""
+        raise ClassifierError(
+            f"{model_path}: its manifest {path.name} ({kind}{family}) does not describe an image "
+            f'classifier (expected "task": "{TASK}"); a JND model cannot be used as the '
+            "classifier - pass the classifier's .tflite"
+        )
+    if "file" in data and data["file"] != model_path.name:
+        raise ClassifierError(
+            f"{model_path}: its manifest describes {data['file']!r}, not {model_path.name!r}"
+        )
+    if "sha256" in data:
+        digest = _sha256(model_path)
+        if digest != str(data["sha256"]).lower():
+            raise ClassifierError(
+                f"{model_path}: sha256 {digest[:16]}... does not match the manifest's "
+                f"{str(data['sha256'])[:16]}...; the file was changed after its manifest was "
+                "written - refusing to load (re-export it or rewrite the manifest)"
+            )
+    return data
+
+
+def write_classifier_manifest(
+    model_path: str | os.PathLike,
+    *,
+    labels: list[str] | None = None,
+    input_range: tuple[float, float] = (0.0, 1.0),
+    input_size: tuple[int, int] | None = None,
+    output: Literal["auto", "probabilities", "logits"] = "auto",
+    resize: str = "auto",
+    extra: dict | None = None,
+) -> Path:
+    """Writes ``NAME.json`` beside `model_path` (schema in the module docstring), atomically.
+
+    The file's sha256 goes into the manifest, so :class:`Classifier` refuses a changed file.
+
+    Returns:
+        The manifest's path.
+    """
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise ClassifierError(f"{model_path}: no such model file")
+    lo, hi = _check_range(input_range, str(model_path))
+    if output not in ("auto", "probabilities", "logits"):
+        raise ValueError(f"output must be 'auto', 'probabilities' or 'logits', got {output!r}")
+    if resize != "auto" and resize not in RESIZE:
+        raise ValueError(f"resize must be 'auto' or one of {sorted(RESIZE)}, got {resize!r}")
+    record = {
+        "schema": SCHEMA,
+        "task": TASK,
+        "file": model_path.name,
+        "sha256": _sha256(model_path),
+        "input": {"range": [lo, hi], "resize": resize},
+        "output": output,
+    }
+    if input_size is not None:
+        record["input"]["size"] = [int(input_size[0]), int(input_size[1])]
+    if labels is not None:
+        record["labels"] = [str(v) for v in labels]
+    record.update(extra or {})
+    path = model_path.with_suffix(".json")
+    atomic_write_bytes(path, (json.dumps(record, indent=2) + "\n").encode())
+    return path
+
+
+def _range_from_quantization(detail: dict, where: str) -> tuple[float, float]:
+    dtype = np.dtype(detail["dtype"])
+    scale, zero = detail.get("quantization", (0.0, 0))
+    if not scale:
+        if dtype == np.uint8:
+            return (0.0, 255.0)  # integer pixels as they are
+        raise ClassifierError(f"{where}: {dtype} input without quantization parameters")
+    info = np.iinfo(dtype)
+    span = (scale * (info.min - zero), scale * (info.max - zero))
+    for lo, hi in KNOWN_RANGES:
+        if abs(span[0] - lo) + abs(span[1] - hi) <= 0.05 * (hi - lo):
+            return (lo, hi)
+    raise ClassifierError(
+        f"{where}: cannot tell the input range from the tensor's quantization (scale {scale:.4g}, "
+        f"zero point {zero}: values {span[0]:.4g}..{span[1]:.4g}); write a manifest with "
+        "write_classifier_manifest(path, input_range=...)"
+    )
+
+
+class Classifier:
+    """A LiteRT image classifier: RGB frame in, ``(label_index, probabilities)`` out.
+
+    Pre-processing: the frame (uint8 RGB ``HxWx3``, or float 0..255) is resized to the input
+    tensor's ``H x W`` (``"auto"``: area averaging when shrinking, bilinear otherwise), mapped
+    linearly from 0..255 to the input range ``[lo, hi]`` (``lo + x / 255 · (hi - lo)``) and, for an
+    int8/uint8 input, quantized with the tensor's scale and zero point. Integer outputs are
+    dequantized; logits get a softmax.
+
+    Args:
+        path: the ``.tflite`` file (``NAME.json`` beside it is read and checked when present).
+        num_threads: interpreter threads.
+        input_range: overrides the manifest's/inferred input range, e.g. ``(-1, 1)``.
+
+    Raises:
+        ClassifierError: not a classifier (input not ``[1, H, W, 3]``, output not ``[1, K]``),
+            a manifest that does not fit the file, or a sha256 mismatch.
+
+    Example:
+        >>> with Classifier("clf.tflite") as clf:
+        ...     index, probs = clf.classify(frame)
+        ...     clf.labels[index] if clf.labels else index
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        num_threads: int = 2,
+        *,
+        input_range: tuple[float, float] | None = None,
+    ):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ClassifierError(f"{self.path}: no such classifier file")
+        name = self.path.name
+        self.manifest = read_classifier_manifest(self.path)
+        m = self.manifest or {}
+        m_input = m.get("input") or {}
+        self._interp = _interpreter(self.path, num_threads)
+        inp = self._interp.get_input_details()
+        out = self._interp.get_output_details()
+        if len(inp) != 1 or len(out) != 1:
+            raise ClassifierError(
+                f"{name}: a classifier has one input and one output, this model has "
+                f"{len(inp)} and {len(out)}"
+            )
+        oshape = [int(s) for s in out[0]["shape_signature"]]
+        if len(oshape) != 2 or oshape[0] not in (1, -1) or oshape[1] < 2:
+            raise ClassifierError(
+                f"{name}: output shape {oshape} is not class scores [1, K] with K >= 2 - this is "
+                "not an image classifier (a JND model gives a map [1, H, W, C])"
+            )
+        sig = [int(s) for s in inp[0]["shape_signature"]]
+        if len(sig) != 4 or sig[0] not in (1, -1) or sig[3] != 3:
+            raise ClassifierError(f"{name}: input shape {sig} is not an RGB image [1, H, W, 3]")
+        size = m_input.get("size")
+        if -1 in sig[1:3]:
+            if size is None:
+                raise ClassifierError(
+                    f"{name}: the input has dynamic H, W {sig} and no manifest gives "
+                    "input.size; write one with write_classifier_manifest(path, input_size=(H, W))"
+                )
+            self._interp.resize_tensor_input(inp[0]["index"], [1, int(size[0]), int(size[1]), 3])
+        elif size is not None and [int(size[0]), int(size[1])] != sig[1:3]:
+            raise ClassifierError(
+                f"{name}: the manifest's input.size {list(size)} differs from the model's "
+                f"input {sig[1:3]}"
+            )
+        self._interp.allocate_tensors()
+        self._input = self._interp.get_input_details()[0]
+        self._output = self._interp.get_output_details()[0]
+        self.num_classes = int(self._output["shape"][1])
+        self.input_size = (int(self._input["shape"][1]), int(self._input["shape"][2]))
+        self.input_dtype = np.dtype(self._input["dtype"])
+        if input_range is not None:
+            self.input_range = _check_range(input_range, name)
+        elif "range" in m_input:
+            self.input_range = _check_range(m_input["range"], f"{name} manifest")
+        elif self.input_dtype == np.float32:
+            self.input_range = (0.0, 1.0)
+        else:
+            self.input_range = _range_from_quantization(self._input, name)
+        self.resize = m_input.get("resize", "auto")
+        if self.resize != "auto" and self.resize not in RESIZE:
+            raise ClassifierError(f"{name} manifest: unknown input.resize {self.resize!r}")
+        self.output_kind = m.get("output", "auto")
+        if self.output_kind not in ("auto", "probabilities", "logits"):
+            raise ClassifierError(f"{name} manifest: unknown output {self.output_kind!r}")
+        labels = m.get("labels")
+        if labels is not None and len(labels) != self.num_classes:
+            raise ClassifierError(
+                f"{name}: the manifest lists {len(labels)} labels for {self.num_classes} outputs"
+            )
+        self.labels = tuple(str(v) for v in labels) if labels is not None else None
+
+    def preprocess(self, frame: np.ndarray) -> np.ndarray:
+        """Frame (uint8/float 0..255, ``HxW`` or ``HxWx3``) -> the input tensor's array."""
+        img = check_image(frame, source="frame", min_side=1)
+        h, w = self.input_size
+        if img.shape[:2] != (h, w):
+            if self.resize == "auto":
+                shrink = img.shape[0] >= h and img.shape[1] >= w
+                flag = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+            else:
+                flag = RESIZE[self.resize]
+            img = cv2.resize(img, (w, h), interpolation=flag)
+        lo, hi = self.input_range
+        x = img.astype(np.float32) * np.float32((hi - lo) / 255.0) + np.float32(lo)
+        if self.input_dtype != np.float32:
+            scale, zero = self._input["quantization"]
+            if scale:
+                x = np.round(x / scale + zero)
+            info = np.iinfo(self.input_dtype)
+            x = np.clip(x, info.min, info.max)
+        return x[None].astype(self.input_dtype)
+
+    def classify(self, frame: np.ndarray) -> tuple[int, np.ndarray]:
+        """Label index (argmax) and class probabilities (float32 ``K``, summing to 1)."""
+        self._interp.set_tensor(self._input["index"], self.preprocess(frame))
+        self._interp.invoke()
+        y = self._interp.get_tensor(self._output["index"])[0]
+        if np.dtype(self._output["dtype"]) != np.float32:
+            scale, zero = self._output["quantization"]
+            y = (y.astype(np.float32) - zero) * np.float32(scale or 1.0)
+        y = y.astype(np.float64)
+        kind = self.output_kind
+        if kind == "auto":
+            looks = y.min() >= -1e-3 and abs(y.sum() - 1.0) <= 2e-2
+            kind = "probabilities" if looks else "logits"
+        if kind == "logits":
+            e = np.exp(y - y.max())
+            y = e / e.sum()
+        else:
+            y = np.clip(y, 0.0, None)
+            y = y / y.sum() if y.sum() > 0 else np.full_like(y, 1.0 / y.size)
+        return int(np.argmax(y)), y.astype(np.float32)
+
+    def label_name(self, index: int) -> str:
+        """The manifest's name of class `index` (its number as text without labels)."""
+        return self.labels[index] if self.labels else str(index)
+
+    def close(self) -> None:
+        """Releases the interpreter (idempotent)."""
+        self._interp = None
+
+    def __enter__(self) -> Classifier:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+__all__ = [
+    "SCHEMA",
+    "Classifier",
+    "ClassifierError",
+    "read_classifier_manifest",
+    "write_classifier_manifest",
+]
