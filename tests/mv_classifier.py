@@ -41,6 +41,7 @@ class TrainedClassifier:
         labels: class names, in output order.
         float_path: ``tflite`` fp32 export with a ``range [0, 1]`` manifest.
         int8_path: full-integer int8 export with int8 input/output tensors and its manifest.
+        uint8_path: the same with uint8 input/output tensors.
         pm1_model: the same network behind ``x -> (x + 1) / 2``, i.e. taking inputs in -1..1.
         pm1_path: fp32 export of `pm1_model` with a ``range [-1, 1]`` manifest.
         held_out: uint8 RGB views (various sizes, not used in training) and their classes.
@@ -50,6 +51,7 @@ class TrainedClassifier:
     labels: tuple[str, ...]
     float_path: Path
     int8_path: Path
+    uint8_path: Path
     pm1_model: object
     pm1_path: Path
     held_out: list[tuple[np.ndarray, int]]
@@ -104,7 +106,7 @@ def build_model(num_classes: int):
 
 
 def train_and_export(out_dir: Path, *, epochs: int = 25, seed: int = 0) -> TrainedClassifier:
-    """Trains the tiny classifier and writes its three ``.tflite`` files with manifests."""
+    """Trains the tiny classifier and writes its four ``.tflite`` files with manifests."""
     import keras
     from jndtf.edge.machine import write_classifier_manifest
     from jndtf.export.quantization import QuantizationConfig
@@ -134,6 +136,12 @@ def train_and_export(out_dir: Path, *, epochs: int = 25, seed: int = 0) -> Train
             QuantizationConfig.for_int8(calib, io_dtype="int8", num_samples=len(calib)),
             (0.0, 1.0),
         ),
+        (
+            "mv-uint8.tflite",
+            model,
+            QuantizationConfig.for_int8(calib, io_dtype="uint8", num_samples=len(calib)),
+            (0.0, 1.0),
+        ),
         ("mv-pm1.tflite", pm1_model, QuantizationConfig.none(), (-1.0, 1.0)),
     )
     paths = []
@@ -145,7 +153,7 @@ def train_and_export(out_dir: Path, *, epochs: int = 25, seed: int = 0) -> Train
         )
         paths.append(path)
     held = make_views(HELD_OUT_PER_CLASS, seed + 1000, sizes=((48, 48), (90, 160), (72, 96)))
-    return TrainedClassifier(model, tuple(labels), *paths[:2], pm1_model, paths[2], held)
+    return TrainedClassifier(model, tuple(labels), *paths[:3], pm1_model, paths[3], held)
 
 
 @pytest.fixture(scope="session")

@@ -117,17 +117,19 @@ def test_classifier_equals_keras_on_held_out_images(mv_classifier, which):
 
 
 @pytest.mark.tf
-def test_int8_input_classifier(mv_classifier, tmp_path):
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
+def test_integer_input_classifier(mv_classifier, tmp_path, dtype):
     from mv_classifier import keras_input
 
-    bare = _copy_without_manifest(mv_classifier.int8_path, tmp_path / "bare")
-    for path in (mv_classifier.int8_path, bare):
+    model = getattr(mv_classifier, f"{dtype}_path")
+    bare = _copy_without_manifest(model, tmp_path / "bare")
+    for path in (model, bare):
         with Classifier(path) as clf:
-            assert clf.input_dtype == np.int8
+            assert clf.input_dtype == np.dtype(dtype)
             # without a manifest the range comes from the tensor's scale and zero point
             assert clf.input_range == (0.0, 1.0)
             x = clf.preprocess(mv_classifier.held_out[0][0])
-            assert x.dtype == np.int8 and x.shape == (1, 48, 48, 3)
+            assert x.dtype == np.dtype(dtype) and x.shape == (1, 48, 48, 3)
             agree, diffs = 0, []
             for image, _ in mv_classifier.held_out:
                 index, probs = clf.classify(image)
@@ -147,6 +149,39 @@ def test_classifier_without_manifest_infers_float_range(mv_classifier, tmp_path)
         for image, _ in mv_classifier.held_out[:5]:
             assert clf.classify(image)[0] == ref.classify(image)[0]
         assert clf.label_name(3) == "3" and ref.label_name(3) == mv_classifier.labels[3]
+
+
+@pytest.mark.tf
+def test_logits_output_gets_a_softmax(mv_classifier, tmp_path):
+    """A manifest saying "logits" makes the Classifier apply a softmax: on this model (whose
+    outputs are already probabilities) the result is softmax(Keras probabilities)."""
+    from mv_classifier import keras_input
+
+    model = shutil.copy(mv_classifier.float_path, tmp_path / "logits.tflite")
+    write_classifier_manifest(model, output="logits")
+    with Classifier(model) as clf:
+        for image, _ in mv_classifier.held_out[:4]:
+            p = np.asarray(mv_classifier.model(keras_input(image)), np.float64)[0]
+            want = np.exp(p) / np.exp(p).sum()
+            index, probs = clf.classify(image)
+            np.testing.assert_allclose(probs, want, atol=1e-5)
+            assert index == int(np.argmax(p))
+
+
+def test_unknown_integer_input_range_asks_for_a_manifest():
+    from jndtf.edge.classifier import _range_from_quantization
+
+    detail = {"dtype": np.int8, "quantization": (0.5, 3)}  # -65.5..62: none of the known ranges
+    with pytest.raises(ClassifierError, match="write_classifier_manifest"):
+        _range_from_quantization(detail, "x.tflite")
+    assert _range_from_quantization({"dtype": np.int8, "quantization": (2 / 255, 0)}, "x") == (
+        -1.0,
+        1.0,
+    )
+    assert _range_from_quantization({"dtype": np.uint8, "quantization": (0.0, 0)}, "x") == (
+        0.0,
+        255.0,
+    )
 
 
 @pytest.mark.tf
