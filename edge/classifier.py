@@ -24,7 +24,7 @@ Classifier manifest (``NAME.json`` beside ``NAME.tflite``, schema ``jndtf.classi
 :func:`write_classifier_manifest` writes one (atomically, with the sha256). Without a manifest the
 range comes from the input tensor: float32 -> ``[0, 1]``; int8/uint8 with quantization parameters
 -> the range whose ends the parameters represent (``scale·(q_min - zero)``, ``scale·(q_max -
-zero)``: ``1/255, -128`` is ``[0, 1]``); uint8 without parameters -> raw pixels.
+zero)``: ``1/255, -128`` is ``[0, 1]``).
 
 Example:
     >>> write_classifier_manifest("clf.tflite", labels=["cat", "dog"], input_range=(-1, 1))
@@ -43,6 +43,7 @@ from typing import Literal
 
 import cv2
 import numpy as np
+from jndtf.edge.interpreter import LiteRTModel
 
 from jndtf.data.image_folder import file_sha256 as _sha256
 from jndtf.io import atomic_write_bytes, check_image
@@ -60,24 +61,6 @@ KNOWN_RANGES = ((0.0, 1.0), (-1.0, 1.0), (0.0, 255.0))
 
 class ClassifierError(ValueError):
     """A file that cannot serve as a classifier: the message names the file and the problem."""
-
-
-def _interpreter(path: Path, num_threads: int):
-    """LiteRT's interpreter, falling back to tflite_runtime; a clear ImportError otherwise."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        try:
-            from tflite_runtime.interpreter import Interpreter
-        except ImportError:
-            raise ImportError(
-                'jndtf needs `ai_edge_litert` to run .tflite classifiers: pip install "jndtf[edge]"'
-            ) from None
-    try:
-        interp = Interpreter(model_path=str(path), num_threads=int(num_threads))
-    except (ValueError, RuntimeError) as err:
-        raise ClassifierError(f"{path}: not a loadable .tflite model ({err})") from None
-    return interp
 
 
 def _check_range(value, where: str) -> tuple[float, float]:
@@ -173,13 +156,11 @@ def write_classifier_manifest(
     return path
 
 
-def _range_from_quantization(detail: dict, where: str) -> tuple[float, float]:
-    dtype = np.dtype(detail["dtype"])
-    scale, zero = detail.get("quantization", (0.0, 0))
-    if not scale:
-        if dtype == np.uint8:
-            return (0.0, 255.0)  # integer pixels as they are
-        raise ClassifierError(f"{where}: {dtype} input without quantization parameters")
+def _range_from_quantization(
+    quant: tuple[float, int], dtype: np.dtype | type, where: str
+) -> tuple[float, float]:
+    """The input range whose ends an integer tensor's ``(scale, zero_point)`` represent."""
+    scale, zero = quant
     info = np.iinfo(dtype)
     span = (scale * (info.min - zero), scale * (info.max - zero))
     for lo, hi in KNOWN_RANGES:
@@ -198,8 +179,9 @@ class Classifier:
     Pre-processing: the frame (uint8 RGB ``HxWx3``, or float 0..255) is resized to the input
     tensor's ``H x W`` (``"auto"``: area averaging when shrinking, bilinear otherwise), mapped
     linearly from 0..255 to the input range ``[lo, hi]`` (``lo + x / 255 · (hi - lo)``) and, for an
-    int8/uint8 input, quantized with the tensor's scale and zero point. Integer outputs are
-    dequantized; logits get a softmax.
+    int8/uint8 input, quantized with the tensor's scale and zero point
+    (:class:`jndtf.edge.interpreter.LiteRTModel`, the runtime's interpreter wrapper). Integer
+    outputs are dequantized; logits get a softmax.
 
     Args:
         path: the ``.tflite`` file (``NAME.json`` beside it is read and checked when present).
@@ -230,9 +212,12 @@ class Classifier:
         self.manifest = read_classifier_manifest(self.path)
         m = self.manifest or {}
         m_input = m.get("input") or {}
-        self._interp = _interpreter(self.path, num_threads)
-        inp = self._interp.get_input_details()
-        out = self._interp.get_output_details()
+        try:
+            self._model = LiteRTModel(self.path, num_threads=num_threads)
+        except ValueError as err:
+            raise ClassifierError(f"{name}: not a usable .tflite classifier ({err})") from None
+        interp = self._model.interpreter
+        inp, out = interp.get_input_details(), interp.get_output_details()
         if len(inp) != 1 or len(out) != 1:
             raise ClassifierError(
                 f"{name}: a classifier has one input and one output, this model has "
@@ -245,27 +230,25 @@ class Classifier:
                 "not an image classifier (a JND model gives a map [1, H, W, C])"
             )
         sig = [int(s) for s in inp[0]["shape_signature"]]
-        if len(sig) != 4 or sig[0] not in (1, -1) or sig[3] != 3:
+        if self._model.channels != 3:
             raise ClassifierError(f"{name}: input shape {sig} is not an RGB image [1, H, W, 3]")
         size = m_input.get("size")
-        if -1 in sig[1:3]:
+        if self._model.fixed_size is None:
             if size is None:
                 raise ClassifierError(
                     f"{name}: the input has dynamic H, W {sig} and no manifest gives "
                     "input.size; write one with write_classifier_manifest(path, input_size=(H, W))"
                 )
-            self._interp.resize_tensor_input(inp[0]["index"], [1, int(size[0]), int(size[1]), 3])
-        elif size is not None and [int(size[0]), int(size[1])] != sig[1:3]:
-            raise ClassifierError(
-                f"{name}: the manifest's input.size {list(size)} differs from the model's "
-                f"input {sig[1:3]}"
-            )
-        self._interp.allocate_tensors()
-        self._input = self._interp.get_input_details()[0]
-        self._output = self._interp.get_output_details()[0]
-        self.num_classes = int(self._output["shape"][1])
-        self.input_size = (int(self._input["shape"][1]), int(self._input["shape"][2]))
-        self.input_dtype = np.dtype(self._input["dtype"])
+            self.input_size = (int(size[0]), int(size[1]))
+        else:
+            self.input_size = self._model.fixed_size
+            if size is not None and (int(size[0]), int(size[1])) != self.input_size:
+                raise ClassifierError(
+                    f"{name}: the manifest's input.size {list(size)} differs from the model's "
+                    f"input {list(self.input_size)}"
+                )
+        self.num_classes = oshape[1]
+        self.input_dtype = np.dtype(inp[0]["dtype"])
         if input_range is not None:
             self.input_range = _check_range(input_range, name)
         elif "range" in m_input:
@@ -273,7 +256,9 @@ class Classifier:
         elif self.input_dtype == np.float32:
             self.input_range = (0.0, 1.0)
         else:
-            self.input_range = _range_from_quantization(self._input, name)
+            self.input_range = _range_from_quantization(
+                self._model.input_quant, self.input_dtype, name
+            )
         self.resize = m_input.get("resize", "auto")
         if self.resize != "auto" and self.resize not in RESIZE:
             raise ClassifierError(f"{name} manifest: unknown input.resize {self.resize!r}")
@@ -288,7 +273,8 @@ class Classifier:
         self.labels = tuple(str(v) for v in labels) if labels is not None else None
 
     def preprocess(self, frame: np.ndarray) -> np.ndarray:
-        """Frame (uint8/float 0..255, ``HxW`` or ``HxWx3``) -> the input tensor's array."""
+        """Frame (uint8/float 0..255, ``HxW`` or ``HxWx3``) -> ``(1, H, W, 3)`` float32 network
+        input in the input range (an integer input tensor quantizes it when run)."""
         img = check_image(frame, source="frame", min_side=1)
         h, w = self.input_size
         if img.shape[:2] != (h, w):
@@ -300,23 +286,13 @@ class Classifier:
             img = cv2.resize(img, (w, h), interpolation=flag)
         lo, hi = self.input_range
         x = img.astype(np.float32) * np.float32((hi - lo) / 255.0) + np.float32(lo)
-        if self.input_dtype != np.float32:
-            scale, zero = self._input["quantization"]
-            if scale:
-                x = np.round(x / scale + zero)
-            info = np.iinfo(self.input_dtype)
-            x = np.clip(x, info.min, info.max)
-        return x[None].astype(self.input_dtype)
+        return x[None]
 
     def classify(self, frame: np.ndarray) -> tuple[int, np.ndarray]:
         """Label index (argmax) and class probabilities (float32 ``K``, summing to 1)."""
-        self._interp.set_tensor(self._input["index"], self.preprocess(frame))
-        self._interp.invoke()
-        y = self._interp.get_tensor(self._output["index"])[0]
-        if np.dtype(self._output["dtype"]) != np.float32:
-            scale, zero = self._output["quantization"]
-            y = (y.astype(np.float32) - zero) * np.float32(scale or 1.0)
-        y = y.astype(np.float64)
+        if self._model is None:
+            raise ValueError(f"{self.path.name}: the classifier is closed")
+        y = self._model.run(self.preprocess(frame))[0].astype(np.float64)
         kind = self.output_kind
         if kind == "auto":
             looks = y.min() >= -1e-3 and abs(y.sum() - 1.0) <= 2e-2
@@ -335,7 +311,9 @@ class Classifier:
 
     def close(self) -> None:
         """Releases the interpreter (idempotent)."""
-        self._interp = None
+        if self._model is not None:
+            self._model.close()
+            self._model = None
 
     def __enter__(self) -> Classifier:
         return self

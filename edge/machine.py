@@ -35,6 +35,7 @@ from jndtf.edge.classifier import (
     read_classifier_manifest,
     write_classifier_manifest,
 )
+from jndtf.edge.preprocess import preprocess_frame
 
 from jndtf.apply import preprocess_jpeg, quantize_by_jnd
 
@@ -114,14 +115,19 @@ class MachineVisionStage:
       ``factor · JND``; DMV-JND, Section I: "the quantization step is set as twice of the DMV-JND
       ... to guarantee that the quantization-caused errors are still tolerated by the DMV"
       (factor 2, the default).
-    - ``"eq14"``: :func:`jndtf.apply.preprocess_jpeg`, eq. (14) of hmJND-Net (8x8 block means)
-      with the tolerance ``factor / 2 · JND`` (exactly eq. 14 at factor 2); flatter blocks cost
-      JPEG fewer bytes, where pixel-domain quantization adds high-frequency error.
+    - ``"eq14"``: eq. (14) of hmJND-Net (8x8 block means) with the tolerance
+      ``factor / 2 · JND`` (exactly eq. 14 at factor 2); flatter blocks cost JPEG fewer bytes,
+      where pixel-domain quantization adds high-frequency error. uint8 frames take the stream's
+      fast path :func:`jndtf.edge.preprocess.preprocess_frame` (within one grey level of the
+      reference :func:`jndtf.apply.preprocess_jpeg`, which float frames take).
 
     Args:
         classifier: a :class:`Classifier` or the path of its ``.tflite``.
         mode: ``"quantize"`` or ``"eq14"``.
         factor: quantization step in JND units (> 0).
+        channels: ``"eq14"`` only: ``"rgb"`` (each channel against its own block means; takes
+            1- and 3-channel JND maps) or ``"luma"`` (BT.601 Y only, chroma untouched; needs a
+            1-channel map).
         num_threads: interpreter threads when `classifier` is a path.
 
     Example:
@@ -136,10 +142,13 @@ class MachineVisionStage:
         *,
         mode: Literal["quantize", "eq14"] = "quantize",
         factor: float = 2.0,
+        channels: Literal["rgb", "luma"] = "rgb",
         num_threads: int = 2,
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if channels not in ("rgb", "luma"):
+            raise ValueError(f"channels must be 'rgb' or 'luma', got {channels!r}")
         if isinstance(factor, bool) or not (
             isinstance(factor, (int, float)) and math.isfinite(factor) and factor > 0
         ):
@@ -150,6 +159,7 @@ class MachineVisionStage:
         )
         self.mode = mode
         self.factor = float(factor)
+        self.channels = channels
         self._frames = self._agreed = self._byte_frames = 0
         self._bytes_original = self._bytes_processed = 0
         self._max_change = 0.0
@@ -158,8 +168,13 @@ class MachineVisionStage:
         """The processed frame alone (no classification, counters untouched)."""
         if self.mode == "quantize":
             return quantize_by_jnd(frame, jnd, factor=self.factor)
-        tolerance = np.asarray(jnd, dtype=np.float64) * (self.factor / 2.0)
-        return preprocess_jpeg(frame, tolerance)
+        j = np.asarray(jnd)
+        if not np.issubdtype(j.dtype, np.number) or not np.all(np.isfinite(j)) or j.min() < 0:
+            raise ValueError("JND map must be a finite numeric array >= 0 (0..255 grey levels)")
+        tolerance = j.astype(np.float32) * np.float32(self.factor / 2.0)
+        if np.asarray(frame).dtype == np.uint8:
+            return preprocess_frame(frame, tolerance, channels=self.channels)
+        return preprocess_jpeg(frame, tolerance, channels=self.channels)
 
     def process(self, frame: np.ndarray, jnd: np.ndarray) -> tuple[np.ndarray, MachineVisionRecord]:
         """Processes one frame and classifies it before and after.
