@@ -10,13 +10,25 @@ Example:
     ...     jnd = mapper.process(frame).jnd          # float32 HxWxC, pixel units 0..255
 """
 
+from jndtf.edge.machine import (
+    Classifier,
+    ClassifierError,
+    MachineVisionRecord,
+    MachineVisionStage,
+    MachineVisionSummary,
+)
 from jndtf.edge.options import JndMapperOptions, JndResult, JndStats, RunningMode
 from jndtf.edge.runtime import JndMapper
 
 __all__ = [
+    "Classifier",
+    "ClassifierError",
     "JndMapper",
     "JndMapperOptions",
     "JndResult",
     "JndStats",
+    "MachineVisionRecord",
+    "MachineVisionStage",
+    "MachineVisionSummary",
     "RunningMode",
 ]
