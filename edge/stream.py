@@ -1,0 +1,432 @@
+"""`jndtf stream`: JND-guided pre-processing and encoding of a camera/video stream, with reports.
+
+Issue 6, "human viewers": each frame's JND map (:class:`jndtf.edge.JndMapper`) drives eq. (14)
+of hmJND-Net (8x8 block mean within the JND, else a move by the JND toward it;
+:func:`jndtf.edge.preprocess.preprocess_frame`), then the frame is encoded as JPEG or H.264. The
+same encoder at the same settings codes the unprocessed frame too, so every frame reports its
+bytes with and without pre-processing and the quality of both decoded frames against the
+original (PSNR every frame, MS-SSIM every Nth: :mod:`jndtf.edge.quality`).
+
+Pipeline (three threads on top of the source's capture thread): the caller's thread pulls frames
+and runs the mapper (whose own worker computes the priors of frame t+1 while frame t's inference
+runs); an encode thread pre-processes and encodes frame t while the mapper works on t+1, with
+the comparison encode of the unprocessed frame in a second worker; quality, outputs and the
+JSON-lines record follow in the encode thread. A bounded hand-off (2 frames) keeps memory flat.
+
+Shutdown: SIGINT/SIGTERM (when :func:`run_stream` runs in the main thread) stop the intake;
+the frame in flight and those already handed off are finished, the encoders are flushed, the
+MP4 gets its index and is renamed into place, the stats file gets its summary line. A second
+signal interrupts at once (the files are still closed, the MP4 then holds what was coded).
+
+Example:
+    >>> settings = StreamSettings(source="camera.mp4", model="yang2005", codec="h264", crf=23,
+    ...                           out_dir=Path("out"), stats_path=Path("out/stats.jsonl"))
+    >>> report = run_stream(settings)
+    >>> report.bytes_processed, report.bytes_original, report.saving
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from jndtf.edge.encoders import H264_PRESETS, H264_TUNES
+from jndtf.edge.stream_stage import STAGES, EncodeStage, Pending, percentiles
+
+#: Defaults chosen with ``jndtf bench stream`` (2 shared CPU cores, 640x360): the map at half
+#: resolution, recomputed every 2nd frame or at a scene change.
+DEFAULT_JND_SCALE = 0.5
+DEFAULT_REUSE = 2
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """Everything :func:`run_stream` needs (the CLI fills it from its options).
+
+    Attributes:
+        source: camera index, video file, image folder or stream URL
+            (:func:`jndtf.edge.sources.open_source`).
+        model: exported ``.tflite`` (manifest beside it, sha256-verified) or a classical model
+            name (``yang2005``, ``wu2017``, ...).
+        codec: ``"jpeg"`` or ``"h264"``.
+        quality: JPEG quality 1..100.
+        crf: H.264 constant rate factor 0..51.
+        preset: x264 preset.
+        tune: x264 tune (``"zerolatency"``: one packet per frame, no look-ahead) or None.
+        jnd_scale: inference resolution / frame resolution; None: :data:`DEFAULT_JND_SCALE` for
+            classical and dynamic-size models, 1 for a model exported at a fixed size (which
+            always runs at that size).
+        reuse: recompute the map at least every N frames (scene changes force a new map).
+        scene_change_threshold: mean abs luma difference / 255 that forces a new map (None:
+            interval only).
+        threads: interpreter threads of the model.
+        max_frames: stop after this many frames (None: until the source ends or a signal).
+        size: ``(width, height)`` to resize frames to (None: the source's size).
+        source_mode: ``"auto"``, ``"live"`` (drop frames when behind) or ``"file"``.
+        channels: eq. (14) on ``"luma"``, ``"rgb"``, or ``"auto"`` (luma for 1-channel maps,
+            rgb for 3-channel maps).
+        block: eq. (14) block side.
+        compare: also encode the unprocessed frame (the byte and quality baseline).
+        quality_every: PSNR of every Nth frame (0: none).
+        ms_ssim_every: MS-SSIM of every Nth frame (0: none; frames under 176 px: none).
+        out_dir: where the encoded stream goes (``processed.mp4`` or ``processed_jpeg/``) and
+            the maps and preview (None: nothing is written but the stats).
+        save_maps: ``"video"`` (``OUT/jnd_map.mp4``), ``"png"`` (``OUT/jnd_maps/``) or None.
+        preview: side-by-side preview (a window when a display exists, else
+            ``OUT/preview.mp4``).
+        stats_path: JSON-lines stats file (None: none).
+        classifier: a classifier ``.tflite`` for machine-vision mode (DMV-JND, RCA): frames are
+            pre-processed by :class:`jndtf.edge.machine.MachineVisionStage` instead.
+        classifier_mode: the stage's ``"eq14"`` or ``"quantize"``.
+        fps: frame rate written to the MP4 (None: the source's, else 30).
+    """
+
+    source: str
+    model: str
+    codec: str = "jpeg"
+    quality: int = 90
+    crf: float = 23
+    preset: str = "veryfast"
+    tune: str | None = "zerolatency"
+    jnd_scale: float | None = None
+    reuse: int = DEFAULT_REUSE
+    scene_change_threshold: float | None = 0.1
+    threads: int = 2
+    max_frames: int | None = None
+    size: tuple[int, int] | None = None
+    source_mode: str = "auto"
+    channels: str = "auto"
+    block: int = 8
+    compare: bool = True
+    quality_every: int = 1
+    ms_ssim_every: int = 10
+    out_dir: Path | None = None
+    save_maps: str | None = None
+    preview: bool = False
+    stats_path: Path | None = None
+    classifier: Path | None = None
+    classifier_mode: str = "eq14"
+    fps: float | None = None
+
+    def __post_init__(self):
+        if self.codec not in ("jpeg", "h264"):
+            raise ValueError(f"codec must be 'jpeg' or 'h264', got {self.codec!r}")
+        if self.preset not in H264_PRESETS:
+            raise ValueError(f"unknown x264 preset {self.preset!r}; choose from {H264_PRESETS}")
+        if self.tune is not None and self.tune not in H264_TUNES:
+            raise ValueError(f"unknown x264 tune {self.tune!r}; choose from {H264_TUNES}")
+        if self.channels not in ("auto", "luma", "rgb"):
+            raise ValueError(f"channels must be 'auto', 'luma' or 'rgb', got {self.channels!r}")
+        if self.save_maps not in (None, "video", "png"):
+            raise ValueError(f"save_maps must be 'video', 'png' or None, got {self.save_maps!r}")
+        if (self.save_maps or self.preview) and self.out_dir is None:
+            raise ValueError("--save-maps and --preview write into the output folder: give --out")
+        for name in ("quality_every", "ms_ssim_every"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+        if self.max_frames is not None and (
+            isinstance(self.max_frames, bool)
+            or not isinstance(self.max_frames, int)
+            or self.max_frames < 1
+        ):
+            raise ValueError(f"max_frames must be a positive integer, got {self.max_frames!r}")
+
+
+@dataclass
+class StreamReport:
+    """What a stream run did (the CLI prints it; ``asdict`` gives the JSON summary).
+
+    Bytes are totals over the frames coded by both encoders; ``saving`` is
+    ``1 - bytes_processed / bytes_original`` (negative: pre-processing cost bytes). Quality
+    means are over the frames scored. Latencies are per-stage medians and 90th percentiles in
+    milliseconds; ``fps`` is frames finished per second of wall-clock time from the first frame.
+    """
+
+    frames: int = 0
+    elapsed_s: float = 0.0
+    fps: float = 0.0
+    interrupted: bool = False
+    stop_reason: str = "source ended"
+    codec: dict = field(default_factory=dict)
+    jnd: dict = field(default_factory=dict)
+    bytes_processed: int = 0
+    bytes_original: int = 0
+    bytes_saved: int = 0
+    saving: float = math.nan
+    psnr_processed: float = math.nan
+    psnr_original: float = math.nan
+    ms_ssim_processed: float = math.nan
+    ms_ssim_original: float = math.nan
+    maps_computed: int = 0
+    maps_reused: int = 0
+    source: dict = field(default_factory=dict)
+    latency_ms: dict = field(default_factory=dict)
+    outputs: dict = field(default_factory=dict)
+    machine_vision: dict | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+class _StopSignals:
+    """SIGINT/SIGTERM set a flag (first) or raise KeyboardInterrupt (second); restored on exit.
+    Only the main thread can install handlers: elsewhere this does nothing."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signal_name: str | None = None
+        self._old: dict = {}
+
+    def _handle(self, signum, _frame):
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self.signal_name = signal.Signals(signum).name
+        self.event.set()
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _open_stage(settings: StreamSettings):
+    if settings.classifier is None:
+        return None
+    from jndtf.edge.machine import MachineVisionStage
+
+    return MachineVisionStage(
+        settings.classifier, mode=settings.classifier_mode, num_threads=settings.threads
+    )
+
+
+def _open_mapper(s: StreamSettings):
+    """The JndMapper of `s`; ``jnd_scale=None`` resolves as :attr:`StreamSettings.jnd_scale`."""
+    from jndtf.edge import JndMapper, JndMapperOptions, RunningMode
+
+    def make(scale: float):
+        return JndMapper.create_from_options(
+            JndMapperOptions(
+                model=s.model,
+                num_threads=s.threads,
+                running_mode=RunningMode.VIDEO,
+                jnd_scale=scale,
+                reuse_interval=s.reuse,
+                scene_change_threshold=s.scene_change_threshold,
+                parallel_priors=True,
+            )
+        )
+
+    if s.jnd_scale is not None:
+        return make(float(s.jnd_scale))
+    mapper = make(1.0)
+    if mapper.input_size is not None or DEFAULT_JND_SCALE == 1.0:
+        return mapper  # a fixed-size model runs at its own size
+    mapper.close()
+    return make(DEFAULT_JND_SCALE)
+
+
+def run_stream(
+    settings: StreamSettings, progress: Callable[[str, int, int | None], None] | None = None
+) -> StreamReport:
+    """Runs the stream pipeline (module docstring) until the source ends, `max_frames`, or a
+    SIGINT/SIGTERM, and returns the :class:`StreamReport`.
+
+    Args:
+        settings: :class:`StreamSettings`.
+        progress: ``progress(description, done, total)``, called after every frame with a
+            one-line status (fps, drops, bytes saved); total is `max_frames` or None.
+
+    Raises:
+        ValueError: a model whose manifest or sha256 does not match (nothing is opened or
+            written then), a source that cannot be opened, bad settings.
+        FileNotFoundError: a missing model file.
+        ImportError: a missing extra (LiteRT for ``.tflite``, PyAV for H.264).
+    """
+    from jndtf.edge.sources import open_source
+
+    s = settings
+    report = StreamReport()
+    mapper = _open_mapper(s)  # refuses a bad model (manifest, sha256) before anything opens
+    report.jnd = {
+        "model": str(s.model),
+        "jnd_scale": mapper.options.jnd_scale,
+        "reuse": s.reuse,
+        "scene_change_threshold": s.scene_change_threshold,
+        "model_input_size": mapper.input_size,
+    }
+    stage = None
+    enc: EncodeStage | None = None
+    try:
+        stage = _open_stage(s)
+        source = open_source(s.source, mode=s.source_mode, max_frames=s.max_frames, size=s.size)
+        with source, _StopSignals() as stop:
+            first = next(iter(source), None)
+            if first is None:
+                raise ValueError(f"{s.source}: the source delivered no frame")
+            h, w = first.image.shape[:2]
+            fps = float(s.fps or source.fps or 30.0)
+            enc = EncodeStage(s, fps, (w, h), stage)
+            report.codec = enc.encoders["processed"].settings
+            _run(source, first, mapper, enc, stop, report, progress, s.max_frames)
+            report.source = asdict(source.stats)
+        for rec in enc.flush():
+            _emit(enc, rec, report, progress, s.max_frames)
+    except KeyboardInterrupt:
+        report.interrupted, report.stop_reason = True, "second signal: stopped at once"
+        if enc is not None:
+            for rec in enc.flush():
+                _emit(enc, rec, report, None, None)
+    finally:
+        try:
+            if enc is not None:
+                enc.close()
+        finally:
+            mapper_stats = mapper.stats
+            mapper.close()
+            if stage is not None:
+                stage.close()
+    _summarize(report, enc, mapper_stats, stage)
+    if enc is not None and enc.stats is not None:
+        enc.stats.close({"type": "summary", **report.to_dict()})
+    return report
+
+
+class _Feeder:
+    """Frames from the source to the mapper, one at a time, remembering what was fed."""
+
+    def __init__(self, source, first, stop: _StopSignals, report: StreamReport):
+        self.source, self.first, self.stop, self.report = source, first, stop, report
+        self.fed: list = []
+        self.t_read: list[float] = []
+
+    def __iter__(self):
+        frames = iter(self.source)
+        frame = self.first
+        while frame is not None:
+            self.fed.append(frame)
+            self.t_read.append(time.perf_counter())
+            yield frame.image
+            if self.stop.event.is_set():
+                self.report.interrupted = True
+                self.report.stop_reason = f"{self.stop.signal_name}: finished the current frame"
+                return
+            frame = next(frames, None)
+
+
+def _run(source, first, mapper, enc: EncodeStage, stop, report, progress, total) -> None:
+    """The caller's thread: mapper; the encode thread: everything after (module docstring)."""
+    handoff: queue.Queue = queue.Queue(maxsize=2)
+    errors: list[BaseException] = []
+
+    def encode_loop():
+        while True:
+            item = handoff.get()
+            if item is None:
+                return
+            if errors:
+                continue  # drain after a failure
+            try:
+                for rec in enc.submit(item):
+                    _emit(enc, rec, report, progress, total)
+            except BaseException as err:
+                errors.append(err)
+
+    worker = threading.Thread(target=encode_loop, name="jndtf-encode", daemon=True)
+    worker.start()
+    feeder = _Feeder(source, first, stop, report)
+    try:
+        for k, result in enumerate(mapper.process_video(feeder)):
+            frame = feeder.fed[k]
+            t_read = feeder.t_read[k]
+            feeder.fed[k] = None  # the pending record keeps what it needs
+            if enc.t_first is None:
+                enc.t_first = t_read
+            latency = {"jnd": result.timings_ms.get("total", 0.0)}
+            handoff.put(
+                Pending(
+                    k,
+                    frame.index,
+                    frame.timestamp_ms,
+                    frame.image,
+                    result.jnd,
+                    result.reused,
+                    latency,
+                    t_read,
+                )
+            )
+            if errors:
+                break
+    finally:
+        handoff.put(None)
+        worker.join()
+    if errors:
+        raise errors[0]
+
+
+def _emit(enc: EncodeStage, rec: dict, report: StreamReport, progress, total) -> None:
+    if enc.stats is not None:
+        enc.stats.write(rec)
+    if progress is not None:
+        saved = enc.totals["original"] - enc.totals["processed"]
+        line = f"{rec['fps'] or 0:5.1f} fps"
+        if enc.totals["original"]:
+            line += f", saved {100 * saved / enc.totals['original']:+.1f}% bytes"
+        progress(line, enc.done, total)
+
+
+def _summarize(report: StreamReport, enc: EncodeStage | None, mapper_stats, stage) -> None:
+    report.maps_computed, report.maps_reused = mapper_stats.inferences, mapper_stats.reused
+    if enc is None:
+        return
+    report.frames = enc.done
+    if enc.t_first is not None and enc.done:
+        report.elapsed_s = time.perf_counter() - enc.t_first
+        report.fps = enc.done / report.elapsed_s if report.elapsed_s > 0 else math.nan
+    report.bytes_processed = enc.totals["processed"]
+    report.bytes_original = enc.totals["original"]
+    if report.bytes_original:
+        report.bytes_saved = report.bytes_original - report.bytes_processed
+        report.saving = report.bytes_saved / report.bytes_original
+    for key, values in enc.scores.items():
+        setattr(report, key, float(np.mean(values)) if values else math.nan)
+    report.latency_ms = {k: percentiles(v) for k, v in enc.latency.items()}
+    report.outputs = dict(enc.outputs)
+    if stage is not None:
+        report.machine_vision = stage.summary().to_dict()
+
+
+def rss_mb() -> float:
+    """This process's resident memory in MB (Linux ``/proc``; ``ru_maxrss`` elsewhere, a peak)."""
+    try:
+        with open(f"/proc/{os.getpid()}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+__all__ = [
+    "DEFAULT_JND_SCALE",
+    "DEFAULT_REUSE",
+    "STAGES",
+    "StreamReport",
+    "StreamSettings",
+    "rss_mb",
+    "run_stream",
+]

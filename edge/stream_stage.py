@@ -1,0 +1,229 @@
+"""The encode stage of `jndtf stream`: eq. (14), both encodes, quality, outputs, stats records.
+
+:class:`EncodeStage` runs in the stream's encode thread (:mod:`jndtf.edge.stream`). For each
+frame handed over with its JND map (a :class:`Pending`) it
+
+1. pre-processes the frame by eq. (14) of hmJND-Net (:func:`jndtf.edge.preprocess.preprocess_frame`)
+   or, in machine-vision mode, by the :class:`jndtf.edge.machine.MachineVisionStage`;
+2. encodes it, and the unprocessed frame with the same encoder settings in a worker thread
+   (the comparison), keeping each encoder's bytes and decoded picture per frame;
+3. once both encodes of a frame are out (H.264 may hold frames back), scores both decoded
+   pictures against the original (PSNR every ``quality_every`` frames, MS-SSIM every
+   ``ms_ssim_every``), writes the map and the preview, and returns the frame's stats record
+   (``{"type": "frame", "bytes": {...}, "psnr": {...}, "latency_ms": {...}, "fps": ...}``).
+
+Records come out in frame order. Frames waiting for an encoder are the only ones held
+(none with JPEG or x264's ``zerolatency``), so memory stays flat over any stream length.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from jndtf.edge.encoders import EncodedFrame, make_encoder
+from jndtf.edge.outputs import JsonLinesWriter, MapPngWriter, MapVideoWriter, PreviewWriter
+from jndtf.edge.preprocess import preprocess_frame
+from jndtf.edge.quality import MS_SSIM_MIN_SIDE, ms_ssim, psnr
+
+#: Stages timed per frame (``latency_ms`` of the stats), in pipeline order; ``total`` runs from
+#: the frame's arrival to its record.
+STAGES = ("jnd", "preprocess", "encode", "quality", "outputs", "total")
+
+
+def percentiles(values: list[float]) -> dict:
+    """Median and 90th percentile of `values` (None for no values)."""
+    if not values:
+        return {"median": None, "p90": None}
+    a = np.asarray(values, dtype=np.float64)
+    return {"median": float(np.median(a)), "p90": float(np.percentile(a, 90))}
+
+
+@dataclass
+class Pending:
+    """A frame between the mapper and its stats line."""
+
+    k: int
+    source_index: int
+    timestamp_ms: float
+    image: np.ndarray
+    jnd: np.ndarray
+    reused: bool
+    latency: dict
+    started: float
+    coded: dict = field(default_factory=dict)  # "processed"/"original" -> EncodedFrame
+    record: dict = field(default_factory=dict)
+
+
+class EncodeStage:
+    """The encode thread's state: encoders, outputs, running totals (module docstring).
+
+    Args:
+        settings: the stream's :class:`jndtf.edge.stream.StreamSettings`.
+        fps: frame rate of the written videos.
+        size: ``(width, height)`` of the frames.
+        stage: a :class:`jndtf.edge.machine.MachineVisionStage` (classifier mode) or None.
+    """
+
+    def __init__(self, settings, fps: float, size: tuple[int, int], stage):
+        s = settings
+        self.s, self.stage = s, stage
+        out = Path(s.out_dir) if s.out_dir is not None else None
+        self.outputs: dict = {}
+        common = dict(
+            quality=s.quality, crf=s.crf, preset=s.preset, tune=s.tune, fps=fps, size=size
+        )
+        target = None
+        if out is not None:
+            target = out / ("processed.mp4" if s.codec == "h264" else "processed_jpeg")
+            self.outputs["encoded"] = str(target)
+        self.encoders = {"processed": make_encoder(s.codec, path=target, **common)}
+        if s.compare:
+            self.encoders["original"] = make_encoder(s.codec, **common)
+        self.maps = None
+        if s.save_maps == "video":
+            self.maps = MapVideoWriter(out / "jnd_map.mp4", fps, size)
+            self.outputs["jnd_maps"] = str(self.maps.path)
+        elif s.save_maps == "png":
+            self.maps = MapPngWriter(out / "jnd_maps")
+            self.outputs["jnd_maps"] = str(self.maps.folder)
+        self.preview = None
+        if s.preview:
+            self.preview = PreviewWriter(out / "preview.mp4", fps, size)
+            self.outputs["preview"] = (
+                "window" if self.preview.shows_window else str(self.preview.path)
+            )
+        self.stats = JsonLinesWriter(s.stats_path) if s.stats_path is not None else None
+        if self.stats is not None:
+            self.outputs["stats"] = str(self.stats.path)
+        self.pool = ThreadPoolExecutor(1, "jndtf-encode-original") if s.compare else None
+        self.pending: dict[int, Pending] = {}
+        self.totals = {"processed": 0, "original": 0, "both_frames": 0}
+        self.scores: dict[str, list[float]] = {
+            f"{m}_{w}": [] for m in ("psnr", "ms_ssim") for w in ("processed", "original")
+        }
+        self.latency: dict[str, list[float]] = {k: [] for k in STAGES}
+        self.done = 0
+        self.t_first: float | None = None
+
+    def _channels(self, jnd: np.ndarray) -> str:
+        if self.s.channels != "auto":
+            return self.s.channels
+        return "luma" if jnd.ndim == 2 or jnd.shape[2] == 1 else "rgb"
+
+    def submit(self, p: Pending) -> list[dict]:
+        """Pre-processes and encodes one frame; returns the stats records now complete."""
+        t0 = time.perf_counter()
+        self.pending[p.k] = p
+        future = None
+        if self.pool is not None:
+            future = self.pool.submit(self.encoders["original"].encode, p.image, p.k)
+        mv = None
+        if self.stage is not None:
+            processed, mv = self.stage.process(p.image, p.jnd)
+        else:
+            processed = preprocess_frame(
+                p.image, p.jnd, block=self.s.block, channels=self._channels(p.jnd)
+            )
+        t1 = time.perf_counter()
+        p.latency["preprocess"] = (t1 - t0) * 1000.0
+        if mv is not None:
+            p.record["machine_vision"] = mv.to_dict()
+        coded = {"processed": self.encoders["processed"].encode(processed, p.k)}
+        if future is not None:
+            coded["original"] = future.result()
+        p.latency["encode"] = (time.perf_counter() - t1) * 1000.0
+        if self.maps is not None or self.preview is not None:
+            t2 = time.perf_counter()
+            if self.maps is not None:
+                self.maps.write(p.jnd, p.k)
+            p.latency["outputs_pending"] = (time.perf_counter() - t2) * 1000.0
+        return self._collect(coded)
+
+    def _collect(self, coded: dict[str, list[EncodedFrame]]) -> list[dict]:
+        for which, frames in coded.items():
+            for c in frames:
+                if c.index in self.pending:
+                    self.pending[c.index].coded[which] = c
+        ready = []
+        for k in sorted(self.pending):
+            p = self.pending[k]
+            if len(p.coded) < len(self.encoders):
+                break  # frames finish in order
+            ready.append(self._finish(self.pending.pop(k)))
+        return ready
+
+    def _finish(self, p: Pending) -> dict:
+        t0 = time.perf_counter()
+        s = self.s
+        rec: dict = {
+            "type": "frame",
+            "frame": p.k,
+            "source_index": p.source_index,
+            "timestamp_ms": p.timestamp_ms,
+            "reused_map": p.reused,
+        }
+        nbytes = {w: c.nbytes for w, c in p.coded.items()}
+        rec["bytes"] = nbytes
+        for w, n in nbytes.items():
+            self.totals[w] += n
+        if "original" in nbytes:
+            self.totals["both_frames"] += 1
+            if self.stage is not None:
+                self.stage.add_bytes(nbytes["original"], nbytes["processed"])
+        scored = {}
+        if s.quality_every and p.k % s.quality_every == 0:
+            scored["psnr"] = psnr
+        small = min(p.image.shape[:2]) < MS_SSIM_MIN_SIDE
+        if s.ms_ssim_every and p.k % s.ms_ssim_every == 0 and not small:
+            scored["ms_ssim"] = ms_ssim
+        for name, fn in scored.items():
+            rec[name] = {}
+            for w, c in p.coded.items():
+                if c.decoded is None:
+                    continue
+                v = fn(p.image, c.decoded)
+                rec[name][w] = v
+                if math.isfinite(v):
+                    self.scores[f"{name}_{w}"].append(v)
+        t1 = time.perf_counter()
+        p.latency["quality"] = (t1 - t0) * 1000.0
+        if self.preview is not None:
+            self.preview.write(p.image, p.jnd, p.coded["processed"].decoded)
+        p.latency["outputs"] = (
+            p.latency.pop("outputs_pending", 0.0) + (time.perf_counter() - t1) * 1000.0
+        )
+        now = time.perf_counter()
+        p.latency["total"] = (now - p.started) * 1000.0
+        for k in STAGES:
+            if k in p.latency:
+                self.latency[k].append(p.latency[k])
+        self.done += 1
+        elapsed = now - (self.t_first if self.t_first is not None else now)
+        rec["latency_ms"] = {k: round(v, 3) for k, v in p.latency.items()}
+        rec["fps"] = (self.done - 1) / elapsed if elapsed > 0 else None
+        rec.update(p.record)
+        return rec
+
+    def flush(self) -> list[dict]:
+        """Drains the encoders (end of stream): the remaining records."""
+        coded = {w: e.close() for w, e in self.encoders.items()}
+        return self._collect(coded)
+
+    def close(self) -> None:
+        """Closes every writer (idempotent; the encoders' files are finished by flush)."""
+        for enc in self.encoders.values():
+            if not getattr(enc, "closed", True):
+                enc.close()
+        for w in (self.maps, self.preview):
+            if w is not None:
+                w.close()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+
+
+__all__ = ["STAGES", "EncodeStage", "Pending", "percentiles"]

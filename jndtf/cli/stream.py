@@ -1,0 +1,270 @@
+"""`jndtf stream` (JND-guided pre-processing + encoding of a stream) and `jndtf bench stream`.
+
+Both are thin: they fill :class:`jndtf.edge.stream.StreamSettings` (or the bench's settings) and
+call one library function; the edge runtime is imported inside the command body.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jndtf.cli._shared import app, err, progress_bar, stdout, stepper, user_errors
+from jndtf.cli.bench import bench_app
+
+
+def parse_frame_size(text: str | None) -> tuple[int, int] | None:
+    """``"640x360"`` (WIDTHxHEIGHT) -> ``(640, 360)``; None stays None."""
+    if text is None:
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size must be WIDTHxHEIGHT such as 640x360, got {text!r}") from None
+    if w < 32 or h < 32:
+        raise ValueError(f"--size must be at least 32x32, got {text!r}")
+    return w, h
+
+
+def _report_lines(report) -> list[str]:
+    """The summary a person reads after a run."""
+
+    def num(v, fmt):
+        return "n/a" if v is None or v != v else format(v, fmt)
+
+    lines = [
+        f"frames {report.frames} in {report.elapsed_s:.1f} s ({report.fps:.1f} fps), "
+        f"maps computed {report.maps_computed}, reused {report.maps_reused}, "
+        f"source dropped {report.source.get('dropped', 0)}",
+    ]
+    if report.bytes_original:
+        lines.append(
+            f"bytes: {report.bytes_processed:,} with eq. (14) vs {report.bytes_original:,} "
+            f"without ({100 * report.saving:+.1f}% saved), codec {report.codec}"
+        )
+    else:
+        lines.append(f"bytes: {report.bytes_processed:,} (no comparison encode), {report.codec}")
+    lines.append(
+        f"PSNR vs original: {num(report.psnr_processed, '.2f')} dB processed, "
+        f"{num(report.psnr_original, '.2f')} dB unprocessed; MS-SSIM "
+        f"{num(report.ms_ssim_processed, '.4f')} / {num(report.ms_ssim_original, '.4f')}"
+    )
+    if report.machine_vision:
+        mv = report.machine_vision
+        lines.append(f"machine vision: RCA {num(mv.get('rca'), '.3f')} over {mv['frames']} frames")
+    if report.interrupted:
+        lines.append(f"stopped: {report.stop_reason}; every file was closed")
+    for name, where in report.outputs.items():
+        lines.append(f"wrote {name}: {where}")
+    return lines
+
+
+@app.command("stream")
+def stream_command(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Camera index (0), video file, image folder or stream URL (rtsp://, http://).",
+            show_default=False,
+        ),
+    ],
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Exported .tflite (its manifest beside it, sha256-checked) or a classical "
+            "model name (yang2005, wu2017, ...; `jndtf list`).",
+            show_default=False,
+        ),
+    ],
+    codec: Annotated[
+        str, typer.Option("--codec", help="jpeg (per frame, OpenCV) or h264 (libx264, PyAV).")
+    ] = "jpeg",
+    quality: Annotated[
+        int, typer.Option("--quality", "-q", min=1, max=100, help="JPEG quality.")
+    ] = 90,
+    crf: Annotated[
+        float, typer.Option("--crf", min=0, max=51, help="H.264 constant rate factor.")
+    ] = 23,
+    preset: Annotated[str, typer.Option("--preset", help="x264 preset.")] = "veryfast",
+    jnd_scale: Annotated[
+        float | None,
+        typer.Option(
+            "--jnd-scale",
+            help="Inference resolution / frame resolution, (0, 1] [default: 0.5; 1 for a model "
+            "exported at a fixed size].",
+            show_default=False,
+        ),
+    ] = None,
+    reuse: Annotated[
+        int,
+        typer.Option(
+            "--reuse", min=1, help="Recompute the JND map every N frames (or at a scene cut)."
+        ),
+    ] = 2,
+    threads: Annotated[int, typer.Option("--threads", min=1, help="Model threads.")] = 2,
+    max_frames: Annotated[
+        int | None,
+        typer.Option("--max-frames", min=1, help="Stop after N frames [default: no limit]."),
+    ] = None,
+    size: Annotated[
+        str | None,
+        typer.Option("--size", help="Resize frames to WIDTHxHEIGHT [default: as they come]."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write the encoded stream here (processed.mp4 or processed_jpeg/) [default: "
+            "nothing but the stats].",
+        ),
+    ] = None,
+    save_maps: Annotated[
+        bool, typer.Option("--save-maps", help="Write the JND maps (OUT/jnd_map.mp4).")
+    ] = False,
+    maps_format: Annotated[
+        str, typer.Option("--maps-format", help="video (one MP4) or png (OUT/jnd_maps/).")
+    ] = "video",
+    preview: Annotated[
+        bool,
+        typer.Option(
+            "--preview",
+            help="Original | JND map | encoded, side by side: a window if a display exists, "
+            "else OUT/preview.mp4.",
+        ),
+    ] = False,
+    stats: Annotated[
+        Path | None,
+        typer.Option("--stats", help="JSON-lines stats: one line per frame, a summary last."),
+    ] = None,
+    classifier: Annotated[
+        Path | None,
+        typer.Option(
+            "--classifier",
+            help="Machine-vision mode: a classifier .tflite; frames are pre-processed by the "
+            "DMV-JND stage and its RCA is reported.",
+        ),
+    ] = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare/--no-compare",
+            help="Also encode the unprocessed frames (the bytes and quality baseline).",
+        ),
+    ] = True,
+    ms_ssim_every: Annotated[
+        int,
+        typer.Option("--ms-ssim-every", min=0, help="MS-SSIM of every Nth frame (0: never)."),
+    ] = 10,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode", help="auto, live (drop frames when behind) or file (read every frame)."
+        ),
+    ] = "auto",
+) -> None:
+    """Pre-process a stream by its JND map (eq. 14 of hmJND: the 8x8 block mean within the JND,
+    else a move by the JND toward it) and encode it as JPEG or H.264.
+
+    Reports bytes per frame and in total against the same encoder at the same settings on the
+    unprocessed frames, and PSNR/MS-SSIM of both against the original. Ctrl-C (SIGINT) or
+    SIGTERM finishes the current frame and closes every file (a playable MP4, complete stats).
+    """
+    from jndtf.edge.stream import StreamSettings, run_stream
+
+    with user_errors():
+        if maps_format not in ("video", "png"):
+            raise ValueError(f"--maps-format must be video or png, got {maps_format!r}")
+        settings = StreamSettings(
+            source=source,
+            model=model,
+            codec=codec,
+            quality=quality,
+            crf=crf,
+            preset=preset,
+            jnd_scale=jnd_scale,
+            reuse=reuse,
+            threads=threads,
+            max_frames=max_frames,
+            size=parse_frame_size(size),
+            source_mode=mode,
+            compare=compare,
+            ms_ssim_every=ms_ssim_every,
+            out_dir=out_dir,
+            save_maps=maps_format if save_maps else None,
+            preview=preview,
+            stats_path=stats,
+            classifier=classifier,
+        )
+    with progress_bar() as bar:
+        step = stepper(bar, bar.add_task("stream", total=max_frames))
+        with user_errors():
+            report = run_stream(settings, progress=step)
+    for line in _report_lines(report):
+        stdout.print(line, highlight=False)
+
+
+@bench_app.command("stream")
+def bench_stream_command(
+    model: Annotated[
+        str,
+        typer.Option("--model", "-m", help="Classical model name or exported .tflite."),
+    ] = "yang2005",
+    codec: Annotated[str, typer.Option("--codec", help="jpeg or h264.")] = "jpeg",
+    seconds: Annotated[
+        float, typer.Option("--seconds", min=0.5, help="Length of the synthesized clip.")
+    ] = 6.0,
+    size: Annotated[str, typer.Option("--size", help="Frame size WIDTHxHEIGHT.")] = "640x360",
+    threads: Annotated[int, typer.Option("--threads", min=1, help="Model threads.")] = 2,
+    csv_path: Annotated[
+        Path, typer.Option("--csv", help="CSV of every row (written atomically).")
+    ] = Path("out/bench/stream.csv"),
+) -> None:
+    """End-to-end fps of `jndtf stream` on the synthesized camera clip (scene cuts every second)
+    for the default settings and cheaper/dearer ones (JND scale, map reuse), each with the
+    JND-map PSNR against full-resolution per-frame inference. Timings depend on the load."""
+    from jndtf.bench.report import Column, render_table, write_csv
+    from jndtf.bench.stream import ROW_COLUMNS, StreamBenchSettings, bench_stream
+
+    with user_errors():
+        settings = StreamBenchSettings(
+            model=model,
+            codec=codec,
+            seconds=seconds,
+            size=parse_frame_size(size),
+            threads=threads,
+        )
+    with progress_bar() as bar:
+        step = stepper(bar, bar.add_task("bench stream", total=None))
+        with user_errors():
+            rows = bench_stream(settings, progress=step)
+    columns = [
+        Column("setting", "setting", "", "left"),
+        Column("jnd_scale", "scale", ".2f"),
+        Column("reuse", "reuse", "d"),
+        Column("fps", "fps", ".1f"),
+        Column("fps_no_compare", "fps bare", ".1f"),
+        Column("jnd_ms_median", "jnd ms", ".1f"),
+        Column("map_psnr_db", "map dB", ".2f"),
+        Column("saving_pct", "saved %", ".1f"),
+    ]
+    title = (
+        f"{model}, {codec}, {size}: fps end to end (bare: no baseline encode), median JND "
+        "ms, map PSNR vs full-resolution per-frame maps, bytes saved by eq. (14)"
+    )
+    stdout.print(render_table(rows, columns, title=title))
+    goal = [r for r in rows if r["setting"] == "default"]
+    if goal:
+        met = goal[0]["fps"] >= 30.0
+        err.print(
+            f"goal >= 30 fps at the default settings: {'met' if met else 'NOT met'} "
+            f"({goal[0]['fps']:.1f} fps; timings depend on the machine's load)",
+            highlight=False,
+        )
+    with user_errors():
+        path = write_csv(rows, csv_path, columns=ROW_COLUMNS)
+    stdout.print(f"wrote {path}", highlight=False)
