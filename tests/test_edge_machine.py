@@ -406,3 +406,27 @@ def test_stage_runs_with_tensorflow_and_keras_blocked(mv_classifier):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("ok")
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("model", ["yang2005", "acol-tflite"])
+def test_stage_with_the_runtime_jnd_mapper(mv_classifier, exported_acol_fixed, model):
+    """The stream's wiring: JndMapper gives the map (a classical model, or a learned .tflite
+    standing in for a DMV-JND export: the shipped acol, 3-channel map) and the stage uses it."""
+    from jndtf.edge import JndMapper, JndMapperOptions, RunningMode
+
+    spec = "yang2005" if model == "yang2005" else str(exported_acol_fixed.path)
+    frames = list(clip_frames(seconds=0.6, fps=5, size=(160, 96)))
+    opts = JndMapperOptions(model=spec, running_mode=RunningMode.VIDEO)
+    with (
+        JndMapper.create_from_options(opts) as mapper,
+        MachineVisionStage(mv_classifier.float_path) as stage,
+    ):
+        for i, frame in enumerate(frames):
+            jnd = mapper.process(frame, timestamp_ms=200 * i).jnd
+            assert jnd.shape[:2] == frame.shape[:2] and jnd.shape[2] in (1, 3)
+            out, rec = stage.process(frame, jnd)
+            change = np.abs(out.astype(np.int16) - frame.astype(np.int16))
+            assert np.all(change <= np.floor(jnd + 1e-6))  # per channel for a 3-channel map
+            assert rec.frame_index == i
+    assert stage.summary().frames == len(frames)
