@@ -19,10 +19,13 @@ from jndtf.edge.machine import (
 )
 from jndtf.edge.options import JndMapperOptions, JndResult, JndStats, RunningMode
 from jndtf.edge.runtime import JndMapper
+from jndtf.edge.sources import Frame, FrameSource, SourceError, SourceStats, open_source
 
 __all__ = [
     "Classifier",
     "ClassifierError",
+    "Frame",
+    "FrameSource",
     "JndMapper",
     "JndMapperOptions",
     "JndResult",
@@ -31,4 +34,7 @@ __all__ = [
     "MachineVisionStage",
     "MachineVisionSummary",
     "RunningMode",
+    "SourceError",
+    "SourceStats",
+    "open_source",
 ]
