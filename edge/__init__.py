@@ -10,6 +10,7 @@ Example:
     ...     jnd = mapper.process(frame).jnd          # float32 HxWxC, pixel units 0..255
 """
 
+from jndtf.edge.encoders import EncodedFrame, H264Encoder, JpegEncoder
 from jndtf.edge.machine import (
     Classifier,
     ClassifierError,
@@ -18,23 +19,32 @@ from jndtf.edge.machine import (
     MachineVisionSummary,
 )
 from jndtf.edge.options import JndMapperOptions, JndResult, JndStats, RunningMode
+from jndtf.edge.preprocess import preprocess_frame
 from jndtf.edge.runtime import JndMapper
 from jndtf.edge.sources import Frame, FrameSource, SourceError, SourceStats, open_source
+from jndtf.edge.stream import StreamReport, StreamSettings, run_stream
 
 __all__ = [
     "Classifier",
     "ClassifierError",
+    "EncodedFrame",
     "Frame",
     "FrameSource",
+    "H264Encoder",
     "JndMapper",
     "JndMapperOptions",
     "JndResult",
     "JndStats",
+    "JpegEncoder",
     "MachineVisionRecord",
     "MachineVisionStage",
     "MachineVisionSummary",
     "RunningMode",
     "SourceError",
     "SourceStats",
+    "StreamReport",
+    "StreamSettings",
     "open_source",
+    "preprocess_frame",
+    "run_stream",
 ]
