@@ -6,11 +6,29 @@ statistics against numpy's closed forms, GMAC/s = MAC/px * H * W / median, the C
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
+
+import cv2
 import numpy as np
 import pytest
+from jndtf.export import verify
 from rich.console import Console
+from typer.testing import CliRunner
 
+from jndtf.bench.models import (
+    ROW_COLUMNS,
+    RUNTIMES,
+    frame_from_photo,
+    parse_runtimes,
+    parse_size,
+    parse_sizes,
+    time_priors,
+)
 from jndtf.bench.report import Column, latency_stats, read_csv, render_table, write_csv
+from jndtf.bench.source import macs_per_pixel_of
 
 
 def test_latency_stats_match_numpy():
@@ -54,3 +72,207 @@ def test_write_csv_refuses_nothing(tmp_path):
     with pytest.raises(ValueError, match="nothing to write"):
         write_csv([], tmp_path / "r.csv")
     assert not (tmp_path / "r.csv").exists()
+
+
+# --- jndtf bench models ---------------------------------------------------------------------
+
+pytest_plugins = ("edge_fixtures",)
+
+BLOCK_TF = textwrap.dedent(
+    """
+    import importlib.abc, sys
+    class _Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("tensorflow", "keras", "tf_keras"):
+                raise ImportError(f"blocked by test: {name}")
+    sys.meta_path.insert(0, _Block())
+    """
+)
+
+
+def _cli(args):
+    import jndtf.cli.bench  # noqa: F401  (registers `bench models`)
+    from jndtf.cli import app
+
+    return CliRunner().invoke(app, ["bench", "models", *args])
+
+
+def _check_rows(rows, macs):
+    """Every row's figures are consistent with each other (no timing is asserted)."""
+    for r in rows:
+        assert list(r) == list(ROW_COLUMNS)
+        h, w = int(r["height"]), int(r["width"])
+        assert r["size"] == f"{w}x{h}"
+        assert 0 < r["min_ms"] <= r["median_ms"] <= r["p90_ms"] <= r["max_ms"]
+        assert r["fps"] == pytest.approx(1000.0 / r["median_ms"], rel=1e-9)
+        assert r["mac_per_px"] == macs
+        assert r["gmac_per_frame"] == pytest.approx(macs * h * w / 1e9, rel=1e-12)
+        assert r["gmac_per_s"] == pytest.approx(
+            macs * h * w / 1e9 / (r["median_ms"] / 1000.0), rel=1e-9
+        )
+        assert 0 < r["priors_ms"] <= r["priors_p90_ms"]
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("640x360", (360, 640)), (" 1280X720 ", (720, 1280)), ("96x64", (64, 96))]
+)
+def test_parse_size_is_width_by_height(text, size):
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("bad", ["640", "640x", "x360", "640x360x3", "-640x360", "8x8", "axb"])
+def test_parse_size_refuses_bad_sizes(bad):
+    with pytest.raises(ValueError, match="size"):
+        parse_size(bad)
+
+
+def test_parse_sizes_and_runtimes():
+    assert parse_sizes("640x360,1280x720,640x360") == ((360, 640), (720, 1280))
+    assert parse_runtimes("onnx, keras") == ("onnx", "keras")
+    with pytest.raises(ValueError, match="tflite-int4"):
+        parse_runtimes("keras,tflite-int4")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sizes", "640by360"], "WIDTHxHEIGHT"),
+        (["--sizes", ""], "no frame size"),
+        (["--runtimes", "keras,tensorrt"], "unknown runtime"),
+        (["--runs", "0"], "--runs"),
+        (["nosuchmodel"], "unknown model"),
+        (["--model-file", "missing.tflite"], "no such model file"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message(args, message, tmp_path):
+    result = _cli([*args, "--csv", str(tmp_path / "r.csv")])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_mac_count_is_the_family_count():
+    from jndtf.models.acol.presets import macs_per_pixel
+
+    assert macs_per_pixel_of("acol", "acol", "default") == macs_per_pixel("acol") == 87147
+    assert macs_per_pixel_of("acol", "bl", "tiny") == macs_per_pixel("bl", "tiny")
+    assert macs_per_pixel_of("acol", "no_such_preset") is None
+    assert macs_per_pixel_of("no_family", "acol") is None
+    assert macs_per_pixel_of(None, None) is None
+
+
+def test_resolve_model_needs_no_tensorflow():
+    """The model's priors and MAC count come from the registry and manifest, TF-free."""
+    code = BLOCK_TF + textwrap.dedent(
+        """
+        from jndtf.bench.source import resolve_model
+        from jndtf.models.registry import get_model_spec
+        src = resolve_model("acol")
+        assert src.priors == get_model_spec("acol").priors, src
+        assert src.macs_per_pixel == 87147 and src.keras_path.name == "acol.keras", src
+        print("ok")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "ok" in done.stdout, done.stderr
+
+
+def test_frame_from_photo_crops_the_centre_to_the_aspect():
+    # 100x300 photo whose columns are numbered: a 50x50 frame is the centre 100x100 square.
+    photo = np.repeat(np.arange(300, dtype=np.float32)[None, :, None], 100, 0)
+    photo = np.repeat(np.clip(photo - 100, 0, 99).astype(np.uint8), 3, 2)
+    frame = frame_from_photo(photo, (50, 50))
+    assert frame.shape == (50, 50, 3) and frame.dtype == np.uint8
+    expected = cv2.resize(photo[:, 100:200], (50, 50), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(frame, expected)
+    assert frame_from_photo(photo, (200, 400)).shape == (200, 400, 3)  # enlarges too
+
+
+def test_priors_are_timed_on_the_model_input():
+    from jndtf.bench.source import resolve_model
+    from jndtf.models.inputs import model_input
+    from jndtf.samples import sample_image
+
+    src = resolve_model("acol")
+    frame = frame_from_photo(sample_image("motorcycle_left"), (48, 80))
+    stats, x = time_priors(frame, src, runs=2, warmup=1)
+    assert stats["runs"] == 2 and stats["median_ms"] <= stats["p90_ms"]
+    want = model_input(frame, src.priors, normalization=src.normalization)
+    np.testing.assert_array_equal(x, want[None])
+
+
+@pytest.mark.tf
+def test_model_files_missing_runtimes_are_skipped_with_a_note(
+    exported_acol_fixed, exported_acol_dynamic, tmp_path, monkeypatch
+):
+    """onnxruntime and Keras 'not installed': one note each, the LiteRT rows still come."""
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    monkeypatch.setitem(sys.modules, "keras", None)
+    csv_path = tmp_path / "bench.csv"
+    fixed, dynamic = exported_acol_fixed.path, exported_acol_dynamic.path
+    result = _cli(
+        ["--model-file", str(fixed), "--model-file", str(dynamic), "--sizes", "160x96,96x64",
+         "--runs", "2", "--warmup", "1", "--csv", str(csv_path)]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "onnx skipped" in result.output and "jndtf[onnx]" in result.output
+    assert "keras skipped" in result.output and "jndtf[train]" in result.output
+    rows = read_csv(csv_path)
+    got = [(r["runtime"], r["shape"], r["size"], r["file"]) for r in rows]
+    assert got == [
+        ("tflite-fp32", "fixed", "160x96", fixed.name),
+        ("tflite-fp32", "dynamic", "160x96", dynamic.name),
+        ("tflite-fp32", "dynamic", "96x64", dynamic.name),
+    ]
+    _check_rows(rows, 87147.0)
+    assert len({r["priors_ms"] for r in rows if r["size"] == "160x96"}) == 1
+
+
+@pytest.mark.tf
+def test_model_files_bench_runs_without_tensorflow(exported_acol_fixed, tmp_path):
+    """The edge side: exported files are timed in an interpreter where TF cannot load."""
+    code = BLOCK_TF + textwrap.dedent(
+        f"""
+        from jndtf.bench.models import ModelBenchSettings, bench_models
+        s = ModelBenchSettings(None, sizes=((96, 160),), runtimes=("keras", "tflite-fp32"),
+                               runs=2, warmup=1, model_files=({str(exported_acol_fixed.path)!r},))
+        r = bench_models(s)
+        assert [row["runtime"] for row in r.rows] == ["tflite-fp32"], r.rows
+        assert any(n.startswith("keras skipped") for n in r.notes), r.notes
+        assert "tensorflow" not in sys.modules
+        print("ok")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-3000:]
+
+
+@pytest.mark.tf
+@pytest.mark.slow
+def test_bench_models_every_runtime_end_to_end(tmp_path):
+    """Exports, Keras in its own process, LiteRT fp32/fp16/int8 and onnxruntime at 96x64."""
+    from jndtf.models.acol.presets import macs_per_pixel
+
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("tf2onnx")
+    pytest.importorskip("ai_edge_litert")
+    csv_path, exports = tmp_path / "out" / "models.csv", tmp_path / "exports"
+    args = ["acol", "--sizes", "96x64", "--runs", "3", "--warmup", "1", "--num-calibration", "2",
+            "--export-dir", str(exports), "--csv", str(csv_path)]  # fmt: skip
+    result = _cli(args)
+    assert result.exit_code == 0, result.output
+    rows = read_csv(csv_path)
+    assert [r["runtime"] for r in rows] == list(RUNTIMES)
+    _check_rows(rows, macs_per_pixel("acol"))
+    assert rows[0]["file"] == "acol.keras" and rows[0]["threads"] == 2 and rows[0]["runs"] == 3
+    for r in rows[1:]:
+        manifest = verify(exports / r["file"])
+        assert manifest["format"] == r["runtime"]
+        assert manifest["input_size"] == {"policy": "fixed", "height": 64, "width": 96}
+    int8 = json.loads((exports / "acol-96x64-tflite-int8.json").read_text())
+    assert int8["calibration"]["crops"] == 2 and "parity" not in int8
+    assert "timing only" in result.output
+    # a second run reuses the kept exports (same source sha256, size and format)
+    again = _cli([*args[:-1], str(tmp_path / "again.csv"), "--runtimes", "tflite-int8,onnx"])
+    assert again.exit_code == 0, again.output
+    assert "reused 2 export(s)" in again.output

@@ -137,8 +137,10 @@ def bench_models_command(
         step = stepper(bar, bar.add_task("bench models", total=None))
         with user_errors():
             result = bench_models(settings, progress=step)
-    for note in result.notes:
-        err.print(f"[yellow]note:[/] {note}", highlight=False)
+    from rich.markup import escape
+
+    for note in result.notes:  # escaped: 'pip install "jndtf[onnx]"' is not a style tag
+        err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     if not result.rows:
         err.print("[bold red]error:[/] nothing could be timed (see the notes above)")
         raise typer.Exit(1)
