@@ -106,15 +106,55 @@ class MachineVisionSummary:
         }
 
 
+def _checked_jnd(jnd: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """float32 JND map ``HxW``/``HxWx1``/``HxWx3`` fitting a frame of `shape`, finite, >= 0."""
+    j = np.asarray(jnd)
+    h, w = shape[:2]
+    if j.shape not in ((h, w), (h, w, 1), (h, w, 3)):
+        raise ValueError(
+            f"JND map shape {j.shape} does not fit image {tuple(shape)}: {h}x{w}, {h}x{w}x1 "
+            f"or {h}x{w}x3"
+        )
+    if not np.issubdtype(j.dtype, np.number) or not np.all(np.isfinite(j)) or j.min() < 0:
+        raise ValueError("JND map must be a finite numeric array >= 0 (0..255 grey levels)")
+    return j.astype(np.float32, copy=False)
+
+
+def _quantize_uint8(frame: np.ndarray, jnd: np.ndarray, factor: float) -> np.ndarray:
+    """:func:`jndtf.apply.quantize_by_jnd` for uint8 frames in float32 (~3x faster).
+
+    Nearest multiple of the step ``q = factor · J``, rounded to an integer within
+    ``floor(q / 2)`` of the input, clipped to 0..255; ``J = 0`` leaves the pixel alone. Equal to
+    the float64 reference except at near-ties that float32 rounds the other way (about one
+    value in 10^5 on the sample clip): ``k · q`` within float32 precision of a half-integer
+    (one grey level apart) or ``x / q`` of ``k + 1/2`` (the other multiple, also ``q / 2``
+    away). Both keep the bound.
+    """
+    x = frame.astype(np.float32)
+    step = jnd * np.float32(factor)
+    if step.ndim == 2:
+        step = step[..., None]
+    moving = step > 0
+    safe = np.where(moving, step, np.float32(1.0))
+    y = np.rint(np.rint(x / safe) * safe)
+    # the bound in float64 on the (usually one-channel) map, as the reference computes it
+    slack = np.floor(jnd.astype(np.float64) * (factor / 2.0) + 1e-9).astype(np.float32)
+    if slack.ndim == 2:
+        slack = slack[..., None]
+    y = np.minimum(np.maximum(y, x - slack), x + slack)
+    y = np.where(moving, y, x)
+    return np.clip(y, 0.0, 255.0).astype(np.uint8)
+
+
 class MachineVisionStage:
     """Pre-processes frames under a (DMV-)JND map and tracks RCA and bytes saved.
 
     Modes (both change no pixel by more than ``factor / 2 · JND``):
 
-    - ``"quantize"``: :func:`jndtf.apply.quantize_by_jnd`, a per-pixel uniform quantizer of step
-      ``factor · JND``; DMV-JND, Section I: "the quantization step is set as twice of the DMV-JND
-      ... to guarantee that the quantization-caused errors are still tolerated by the DMV"
-      (factor 2, the default).
+    - ``"quantize"``: a per-pixel uniform quantizer of step ``factor · JND``
+      (:func:`jndtf.apply.quantize_by_jnd`; uint8 frames take a float32 version of it); DMV-JND,
+      Section I: "the quantization step is set as twice of the DMV-JND ... to guarantee that the
+      quantization-caused errors are still tolerated by the DMV" (factor 2, the default).
     - ``"eq14"``: eq. (14) of hmJND-Net (8x8 block means) with the tolerance
       ``factor / 2 · JND`` (exactly eq. 14 at factor 2); flatter blocks cost JPEG fewer bytes,
       where pixel-domain quantization adds high-frequency error. uint8 frames take the stream's
@@ -166,15 +206,16 @@ class MachineVisionStage:
 
     def apply(self, frame: np.ndarray, jnd: np.ndarray) -> np.ndarray:
         """The processed frame alone (no classification, counters untouched)."""
+        frame = np.asarray(frame)
+        if frame.dtype != np.uint8:  # float frames: the float64 references of jndtf.apply
+            if self.mode == "quantize":
+                return quantize_by_jnd(frame, jnd, factor=self.factor)
+            tolerance = np.asarray(jnd, dtype=np.float64) * (self.factor / 2.0)
+            return preprocess_jpeg(frame, tolerance, channels=self.channels)
+        j = _checked_jnd(jnd, frame.shape)
         if self.mode == "quantize":
-            return quantize_by_jnd(frame, jnd, factor=self.factor)
-        j = np.asarray(jnd)
-        if not np.issubdtype(j.dtype, np.number) or not np.all(np.isfinite(j)) or j.min() < 0:
-            raise ValueError("JND map must be a finite numeric array >= 0 (0..255 grey levels)")
-        tolerance = j.astype(np.float32) * np.float32(self.factor / 2.0)
-        if np.asarray(frame).dtype == np.uint8:
-            return preprocess_frame(frame, tolerance, channels=self.channels)
-        return preprocess_jpeg(frame, tolerance, channels=self.channels)
+            return _quantize_uint8(frame, j, self.factor)
+        return preprocess_frame(frame, j * np.float32(self.factor / 2.0), channels=self.channels)
 
     def process(self, frame: np.ndarray, jnd: np.ndarray) -> tuple[np.ndarray, MachineVisionRecord]:
         """Processes one frame and classifies it before and after.
