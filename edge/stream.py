@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import math
 import os
 import queue
@@ -37,7 +38,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 from jndtf.edge.encoders import H264_PRESETS, H264_TUNES
 from jndtf.edge.stream_stage import STAGES, EncodeStage, Pending, percentiles
 
@@ -147,8 +147,9 @@ class StreamReport:
 
     Bytes are totals over the frames coded by both encoders; ``saving`` is
     ``1 - bytes_processed / bytes_original`` (negative: pre-processing cost bytes). Quality
-    means are over the frames scored. Latencies are per-stage medians and 90th percentiles in
-    milliseconds; ``fps`` is frames finished per second of wall-clock time from the first frame.
+    means are over the frames scored. Latencies are per-stage medians and 90th percentiles (over the
+    last 10,000 frames) in milliseconds; ``fps`` is frames finished per second of wall-clock
+    time from the arrival of the first frame to the record of the last.
     """
 
     frames: int = 0
@@ -281,6 +282,7 @@ def run_stream(
             h, w = first.image.shape[:2]
             fps = float(s.fps or source.fps or 30.0)
             enc = EncodeStage(s, fps, (w, h), stage)
+            enc.source_stats = lambda: source.stats
             report.codec = enc.encoders["processed"].settings
             _run(source, first, mapper, enc, stop, report, progress, s.max_frames)
             report.source = asdict(source.stats)
@@ -307,19 +309,18 @@ def run_stream(
 
 
 class _Feeder:
-    """Frames from the source to the mapper, one at a time, remembering what was fed."""
+    """Frames from the source to the mapper, one at a time; ``fed`` holds those whose map has
+    not come back yet (the mapper reads one frame ahead), oldest first."""
 
     def __init__(self, source, first, stop: _StopSignals, report: StreamReport):
         self.source, self.first, self.stop, self.report = source, first, stop, report
-        self.fed: list = []
-        self.t_read: list[float] = []
+        self.fed: collections.deque = collections.deque()
 
     def __iter__(self):
         frames = iter(self.source)
         frame = self.first
         while frame is not None:
-            self.fed.append(frame)
-            self.t_read.append(time.perf_counter())
+            self.fed.append((frame, time.perf_counter()))
             yield frame.image
             if self.stop.event.is_set():
                 self.report.interrupted = True
@@ -351,9 +352,7 @@ def _run(source, first, mapper, enc: EncodeStage, stop, report, progress, total)
     feeder = _Feeder(source, first, stop, report)
     try:
         for k, result in enumerate(mapper.process_video(feeder)):
-            frame = feeder.fed[k]
-            t_read = feeder.t_read[k]
-            feeder.fed[k] = None  # the pending record keeps what it needs
+            frame, t_read = feeder.fed.popleft()
             if enc.t_first is None:
                 enc.t_first = t_read
             latency = {"jnd": result.timings_ms.get("total", 0.0)}
@@ -383,7 +382,7 @@ def _emit(enc: EncodeStage, rec: dict, report: StreamReport, progress, total) ->
         enc.stats.write(rec)
     if progress is not None:
         saved = enc.totals["original"] - enc.totals["processed"]
-        line = f"{rec['fps'] or 0:5.1f} fps"
+        line = f"{rec['fps'] or 0:5.1f} fps, {rec.get('dropped', 0)} dropped"
         if enc.totals["original"]:
             line += f", saved {100 * saved / enc.totals['original']:+.1f}% bytes"
         progress(line, enc.done, total)
@@ -395,16 +394,16 @@ def _summarize(report: StreamReport, enc: EncodeStage | None, mapper_stats, stag
         return
     report.frames = enc.done
     if enc.t_first is not None and enc.done:
-        report.elapsed_s = time.perf_counter() - enc.t_first
+        report.elapsed_s = enc.t_last - enc.t_first
         report.fps = enc.done / report.elapsed_s if report.elapsed_s > 0 else math.nan
     report.bytes_processed = enc.totals["processed"]
     report.bytes_original = enc.totals["original"]
     if report.bytes_original:
         report.bytes_saved = report.bytes_original - report.bytes_processed
         report.saving = report.bytes_saved / report.bytes_original
-    for key, values in enc.scores.items():
-        setattr(report, key, float(np.mean(values)) if values else math.nan)
-    report.latency_ms = {k: percentiles(v) for k, v in enc.latency.items()}
+    for key, (total, count) in enc.scores.items():
+        setattr(report, key, total / count if count else math.nan)
+    report.latency_ms = {k: percentiles(list(v)) for k, v in enc.latency.items()}
     report.outputs = dict(enc.outputs)
     if stage is not None:
         report.machine_vision = stage.summary().to_dict()

@@ -18,6 +18,7 @@ Records come out in frame order. Frames waiting for an encoder are the only ones
 
 from __future__ import annotations
 
+import collections
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,9 @@ from jndtf.edge.quality import MS_SSIM_MIN_SIDE, ms_ssim, psnr
 #: Stages timed per frame (``latency_ms`` of the stats), in pipeline order; ``total`` runs from
 #: the frame's arrival to its record.
 STAGES = ("jnd", "preprocess", "encode", "quality", "outputs", "total")
+
+#: Frames whose stage latencies the report's median and p90 are taken over (the last ones).
+LATENCY_WINDOW = 10_000
 
 
 def percentiles(values: list[float]) -> dict:
@@ -81,9 +85,12 @@ class EncodeStage:
         if out is not None:
             target = out / ("processed.mp4" if s.codec == "h264" else "processed_jpeg")
             self.outputs["encoded"] = str(target)
-        self.encoders = {"processed": make_encoder(s.codec, path=target, **common)}
+        scoring = bool(s.quality_every or s.ms_ssim_every)
+        self.encoders = {
+            "processed": make_encoder(s.codec, path=target, decode=scoring or s.preview, **common)
+        }
         if s.compare:
-            self.encoders["original"] = make_encoder(s.codec, **common)
+            self.encoders["original"] = make_encoder(s.codec, decode=scoring, **common)
         self.maps = None
         if s.save_maps == "video":
             self.maps = MapVideoWriter(out / "jnd_map.mp4", fps, size)
@@ -103,12 +110,16 @@ class EncodeStage:
         self.pool = ThreadPoolExecutor(1, "jndtf-encode-original") if s.compare else None
         self.pending: dict[int, Pending] = {}
         self.totals = {"processed": 0, "original": 0, "both_frames": 0}
+        # running sums and counts of the scores, the latencies of the last LATENCY_WINDOW
+        # frames: nothing grows with the length of the stream
         self.scores: dict[str, list[float]] = {
-            f"{m}_{w}": [] for m in ("psnr", "ms_ssim") for w in ("processed", "original")
+            f"{m}_{w}": [0.0, 0] for m in ("psnr", "ms_ssim") for w in ("processed", "original")
         }
-        self.latency: dict[str, list[float]] = {k: [] for k in STAGES}
+        self.latency = {k: collections.deque(maxlen=LATENCY_WINDOW) for k in STAGES}
         self.done = 0
-        self.t_first: float | None = None
+        self.t_first: float | None = None  # perf_counter when the first frame arrived
+        self.t_last = 0.0  # ... and when the last record was made
+        self.source_stats = None  # a callable returning the source's SourceStats, if set
 
     def _channels(self, jnd: np.ndarray) -> str:
         if self.s.channels != "auto":
@@ -189,7 +200,9 @@ class EncodeStage:
                 v = fn(p.image, c.decoded)
                 rec[name][w] = v
                 if math.isfinite(v):
-                    self.scores[f"{name}_{w}"].append(v)
+                    total = self.scores[f"{name}_{w}"]
+                    total[0] += v
+                    total[1] += 1
         t1 = time.perf_counter()
         p.latency["quality"] = (t1 - t0) * 1000.0
         if self.preview is not None:
@@ -197,7 +210,7 @@ class EncodeStage:
         p.latency["outputs"] = (
             p.latency.pop("outputs_pending", 0.0) + (time.perf_counter() - t1) * 1000.0
         )
-        now = time.perf_counter()
+        now = self.t_last = time.perf_counter()
         p.latency["total"] = (now - p.started) * 1000.0
         for k in STAGES:
             if k in p.latency:
@@ -206,6 +219,8 @@ class EncodeStage:
         elapsed = now - (self.t_first if self.t_first is not None else now)
         rec["latency_ms"] = {k: round(v, 3) for k, v in p.latency.items()}
         rec["fps"] = (self.done - 1) / elapsed if elapsed > 0 else None
+        if self.source_stats is not None:
+            rec["dropped"] = self.source_stats().dropped
         rec.update(p.record)
         return rec
 
@@ -226,4 +241,4 @@ class EncodeStage:
             self.pool.shutdown(wait=True)
 
 
-__all__ = ["STAGES", "EncodeStage", "Pending", "percentiles"]
+__all__ = ["LATENCY_WINDOW", "STAGES", "EncodeStage", "Pending", "percentiles"]
