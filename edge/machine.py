@@ -28,6 +28,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+import cv2
 import numpy as np
 from jndtf.edge.classifier import (
     Classifier,
@@ -234,7 +235,10 @@ class MachineVisionStage:
         out = self.apply(frame, jnd)
         label, probs = self.classifier.classify(frame)
         label_p, probs_p = self.classifier.classify(out)
-        change = float(np.abs(out.astype(np.float64) - frame.astype(np.float64)).max())
+        if out.dtype == frame.dtype == np.uint8:
+            change = float(cv2.absdiff(out, frame).max())
+        else:
+            change = float(np.abs(out.astype(np.float64) - frame.astype(np.float64)).max())
         record = MachineVisionRecord(
             frame_index=self._frames,
             label_original=label,
