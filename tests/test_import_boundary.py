@@ -7,6 +7,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+pytest_plugins = ("edge_fixtures",)  # exported_acol_dynamic
+
 BLOCKER = textwrap.dedent(
     """
     import importlib.abc, sys
@@ -20,8 +24,12 @@ BLOCKER = textwrap.dedent(
 
 
 def _run(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", BLOCKER + textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", BLOCKER + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_core_runs_without_tensorflow_or_keras():
@@ -79,3 +87,47 @@ def test_missing_train_extra_names_the_pip_command():
         """
     )
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout
+
+
+@pytest.mark.tf
+def test_edge_runtime_runs_a_tflite_stream_without_tensorflow_or_keras(
+    exported_acol_dynamic, tmp_path
+):
+    """DESIGN.md's rule, end to end: the .tflite is exported here (TensorFlow), then a fresh
+    interpreter with TensorFlow/Keras blocked decodes the synthesized camera clip and maps its
+    frames with JndMapper (VIDEO mode: map reuse, priors pipelined with inference)."""
+    from jndtf.samples import synthesize_clip
+
+    info = synthesize_clip(
+        tmp_path / "clip.mp4", seconds=1.0, fps=10.0, size=(160, 96), scene_seconds=0.5
+    )
+    proc = _run(
+        f"""
+        import sys
+        import cv2
+        import numpy as np
+        from jndtf.edge import JndMapper, JndMapperOptions, RunningMode
+        cap = cv2.VideoCapture({str(info.path)!r})
+        frames = []
+        while len(frames) < 8:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        assert len(frames) == 8, len(frames)
+        opts = JndMapperOptions(model={str(exported_acol_dynamic.path)!r},
+                                running_mode=RunningMode.VIDEO, reuse_interval=2,
+                                parallel_priors=True, num_threads=1)
+        with JndMapper.create_from_options(opts) as m:
+            results = list(m.process_video(frames, timestamps_ms=range(0, 800, 100)))
+            stats = m.stats
+        assert [r.frame_index for r in results] == list(range(8))
+        assert all(r.jnd.shape == (96, 160, 3) and np.isfinite(r.jnd).all() for r in results)
+        assert stats.frames == 8 and stats.inferences >= 4, stats
+        heavy = [m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras")]
+        assert not heavy, heavy
+        print("ok")
+        """
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("ok")
