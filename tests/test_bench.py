@@ -18,14 +18,13 @@ from jndtf.export import verify
 from rich.console import Console
 from typer.testing import CliRunner
 
+from jndtf.bench.frames import frame_from_photo, time_priors
 from jndtf.bench.models import (
     ROW_COLUMNS,
     RUNTIMES,
-    frame_from_photo,
     parse_runtimes,
     parse_size,
     parse_sizes,
-    time_priors,
 )
 from jndtf.bench.report import Column, latency_stats, read_csv, render_table, write_csv
 from jndtf.bench.source import macs_per_pixel_of

@@ -33,11 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
+from jndtf.bench.frames import benchmark_photo, frame_from_photo, time_priors
 from jndtf.bench.report import latency_stats
 from jndtf.bench.runners import (
     missing_module,
     missing_module_of,
-    time_calls,
     time_keras,
     time_onnx,
     time_tflite,
@@ -52,8 +52,6 @@ EXTRA_RUNTIMES = ("tflite-dynamic",)
 DEFAULT_SIZES = ((360, 640), (720, 1280))
 #: Smallest side accepted (the networks downsample twice by 2).
 MIN_SIDE = 16
-#: The bundled photo the frames are made from (landscape, 741x500).
-DEFAULT_PHOTO = "motorcycle_left"
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -167,49 +165,6 @@ ROW_COLUMNS = (
 )  # fmt: skip
 
 
-def frame_from_photo(photo: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """`photo` centre-cropped to the aspect ratio of `size` = (H, W) and resized to it (area
-    interpolation when shrinking, bilinear when enlarging): a real picture of that size."""
-    import cv2
-
-    h, w = int(size[0]), int(size[1])
-    ph, pw = photo.shape[:2]
-    if pw * h > ph * w:  # too wide: crop the width
-        cw, ch = max(1, round(ph * w / h)), ph
-    else:
-        cw, ch = pw, max(1, round(pw * h / w))
-    y0, x0 = (ph - ch) // 2, (pw - cw) // 2
-    crop = photo[y0 : y0 + ch, x0 : x0 + cw]
-    interp = cv2.INTER_AREA if ch >= h else cv2.INTER_LINEAR
-    return np.ascontiguousarray(cv2.resize(crop, (w, h), interpolation=interp))
-
-
-def _photo(settings: ModelBenchSettings) -> np.ndarray:
-    if settings.image is not None:
-        from jndtf.io import load_image
-
-        return load_image(settings.image)
-    from jndtf.samples import sample_image
-
-    return sample_image(DEFAULT_PHOTO)
-
-
-def time_priors(
-    frame: np.ndarray, source: ModelSource, *, runs: int, warmup: int
-) -> tuple[dict, np.ndarray]:
-    """Latency statistics of :func:`jndtf.models.inputs.model_input` on `frame` (numpy, one
-    thread of Python + OpenCV's own threads) and the network input it built, ``(1, H, W, C)``."""
-    from jndtf.models.inputs import model_input
-
-    out = []
-
-    def build():
-        out[:] = [model_input(frame, source.priors, normalization=source.normalization)]
-
-    stats = latency_stats(time_calls(build, runs=runs, warmup=warmup))
-    return stats, np.ascontiguousarray(out[0][None], np.float32)
-
-
 @dataclass(frozen=True)
 class _Job:
     """One timing: a runtime on an exported file (or to export now, `export` True) or Keras."""
@@ -319,7 +274,7 @@ def bench_models(
         source, files = resolve_model(settings.model), None
     notes.extend(source.notes)
     runtimes = _runtimes(settings, source, notes)
-    photo = _photo(settings)
+    photo = benchmark_photo(settings.image)
     plan = [(size, _jobs(settings, runtimes, files, size, notes)) for size in settings.sizes]
     total = sum(1 + len(jobs) + sum(j.export for j in jobs) for _, jobs in plan)
     done = 0
@@ -344,7 +299,11 @@ def bench_models(
             report(f"priors {label}")
             frame = frame_from_photo(photo, size)
             priors, x = time_priors(
-                frame, source, runs=int(settings.runs), warmup=int(settings.warmup)
+                frame,
+                source,
+                runs=int(settings.runs),
+                warmup=int(settings.warmup),
+                threads=int(settings.threads),
             )
             report(f"priors {label}", 1)
             for job in jobs:
@@ -388,10 +347,8 @@ __all__ = [
     "ModelBenchResult",
     "ModelBenchSettings",
     "bench_models",
-    "frame_from_photo",
     "parse_runtimes",
     "parse_size",
     "parse_sizes",
     "size_label",
-    "time_priors",
 ]
