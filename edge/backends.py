@@ -110,6 +110,7 @@ class TFLiteJnd:
 
 
 def _load_overrides(spec, num_threads: int) -> dict:
+    from jndtf.data.image_folder import file_sha256
     from jndtf.models.saliency_prior import SaliencyPrior
 
     out = {}
@@ -119,18 +120,17 @@ def _load_overrides(spec, num_threads: int) -> dict:
                 f"{spec.path}: the manifest records no sha256 for its {rec.name} net "
                 f"{rec.path.name}; re-export so the runtime can check it"
             )
+        digest = file_sha256(rec.path)  # checked before the file is loaded at all
+        if digest != rec.sha256:
+            raise ValueError(
+                f"{rec.path}: sha256 {digest[:16]}... differs from the {str(rec.sha256)[:16]}... "
+                f"that {spec.path.name}'s manifest records; the {rec.name} net was changed or "
+                "replaced - refusing to load"
+            )
         # max_side exactly as recorded (None: full resolution), as jndtf.evaluate.learned does.
-        prior = SaliencyPrior(
+        out[rec.name] = SaliencyPrior(
             rec.path, max_side=rec.max_side, rescale=rec.rescale, num_threads=num_threads
         )
-        if prior.model_sha256 != rec.sha256:
-            prior.close()
-            raise ValueError(
-                f"{rec.path}: sha256 {prior.model_sha256[:16]}... differs from the "
-                f"{str(rec.sha256)[:16]}... that {spec.path.name}'s manifest records; the "
-                f"{rec.name} net was changed or replaced - refusing to load"
-            )
-        out[rec.name] = prior
     return out
 
 
