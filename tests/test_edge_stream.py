@@ -321,3 +321,45 @@ def test_soak_10000_frames_memory_stays_flat(tmp_path):
           f"after 10,000 frames {samples.get(10_000, 0):.1f} MB, end {end:.1f} MB")  # fmt: skip
     assert report.frames == 10_000
     assert samples[10_000] - samples[500] < 40.0
+
+
+def test_json_lines_writer_lines_are_whole_and_nan_is_null(tmp_path):
+    from jndtf.edge.outputs import JsonLinesWriter
+
+    path = tmp_path / "s.jsonl"
+    writer = JsonLinesWriter(path)
+    writer.write({"type": "frame", "psnr": float("inf"), "x": np.float32(1.5)})
+    assert path.read_text().endswith("\n")  # flushed whole before close
+    writer.close({"type": "summary", "saving": float("nan")})
+    writer.close()  # idempotent
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines == [
+        {"type": "frame", "psnr": None, "x": 1.5},
+        {"type": "summary", "saving": None},
+    ]
+
+
+def test_map_to_grey_scales_by_vmax():
+    from jndtf.edge.outputs import map_to_grey
+
+    jnd = np.array([[0.0, 8.0], [16.0, 64.0]], np.float32)[..., None]
+    np.testing.assert_array_equal(map_to_grey(jnd, vmax=16.0), [[0, 128], [255, 255]])
+
+
+def test_bench_stream_rows(tmp_path):
+    """`jndtf bench stream` on a tiny clip: one row per setting; the full-resolution per-frame
+    setting reproduces the reference maps exactly (inf dB), cheaper ones lose map PSNR."""
+    from jndtf.bench.report import read_csv
+
+    csv_path = tmp_path / "stream.csv"
+    result = typer.testing.CliRunner().invoke(
+        app,
+        ["bench", "stream", "--seconds", "0.6", "--size", "192x176", "--csv", str(csv_path)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = {r["setting"]: r for r in read_csv(csv_path)}
+    assert set(rows) == {"full", "half", "default", "cheap"}
+    assert rows["full"]["map_psnr_db"] == float("inf")
+    assert rows["full"]["map_psnr_db"] > rows["default"]["map_psnr_db"]
+    assert rows["half"]["map_psnr_db"] > rows["cheap"]["map_psnr_db"]
+    assert all(r["frames"] == 9 and r["fps"] > 0 for r in rows.values())
