@@ -38,6 +38,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+
+def _temporary_beside(path: Path, suffix: str) -> str:
+    """A new empty file in `path`'s folder (created) with the usual permissions (``mkstemp``
+    makes 0600), for writing `path` under a temporary name and renaming it on completion."""
+    from jndtf.io import _UMASK
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
+    finally:
+        os.close(fd)
+    return tmp
+
+
 #: libx264 presets, fastest first (x264 --fullhelp).
 H264_PRESETS = (
     "ultrafast",
@@ -254,11 +269,7 @@ class H264Encoder:
         self._container = None
         self._tmp: str | None = None
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, self._tmp = tempfile.mkstemp(
-                dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=".mp4.partial"
-            )
-            os.close(fd)
+            self._tmp = _temporary_beside(self.path, ".mp4.partial")
             self._container = av.open(self._tmp, "w", format="mp4")
             stream = self._container.add_stream("libx264", rate=self._rate)
             ctx = stream.codec_context
