@@ -74,7 +74,9 @@ class JndMapperOptions:
             LIVE_STREAM only.
         scene_change_threshold: recompute when the mean abs luma difference / 255 to the map's
             frame exceeds it (None: interval only). :mod:`jndtf.edge.scene` has the measurements.
-        parallel_priors: compute priors of the next frame while the current one's inference runs.
+        parallel_priors: compute priors of the next frame while the current one's inference
+            runs (VIDEO :meth:`~jndtf.edge.runtime.JndMapper.process_video` and LIVE_STREAM);
+            worth it when the interpreter's threads leave a core free.
         result_callback: LIVE_STREAM only (required there): ``fn(result, frame)``, called from
             the inference thread.
     """
@@ -85,7 +87,7 @@ class JndMapperOptions:
     jnd_scale: float = 1.0
     reuse_interval: int = 1
     scene_change_threshold: float | None = DEFAULT_THRESHOLD
-    parallel_priors: bool = True
+    parallel_priors: bool = False
     result_callback: Callable[[JndResult, np.ndarray], None] | None = None
 
     def __post_init__(self):

@@ -25,6 +25,10 @@ Design decisions:
   thread while frame t's inference runs (LIVE_STREAM, and :meth:`JndMapper.process_video`); the
   same functions run in the same frame order, so the maps equal the serial ones bit for bit.
   A single :meth:`JndMapper.process` call has nothing to overlap with and runs serially.
+  Off by default: it pays only when the interpreter leaves a core free. For ACoL-JND the priors
+  are ~5 % of a frame (640x360: 50 ms of priors, 800 ms of inference), and on the 2-core
+  development machine with 2 LiteRT threads the pipeline measured slower (0.9 vs 1.2 fps:
+  benchmarks/bench_edge_runtime.py, noisy shared cores).
 - **LIVE_STREAM**: :meth:`JndMapper.process_async` returns at once; ``result_callback(result,
   frame)`` is called from the inference thread in frame order. A frame that arrives while the
   priors stage is still busy is dropped (``stats.dropped``), so latency stays bounded.
