@@ -1,5 +1,6 @@
 """The settings and the results of :class:`jndtf.edge.runtime.JndMapper` (MediaPipe Tasks
-style: a running mode, an Options dataclass, a Result dataclass) and its counters.
+style: a running mode, an Options dataclass, a Result dataclass), its counters and the frame
+contract it checks (:func:`check_frame`).
 
 Example:
     >>> opts = JndMapperOptions(model="wu2017", running_mode=RunningMode.VIDEO, reuse_interval=4)
@@ -14,6 +15,28 @@ from dataclasses import dataclass
 
 import numpy as np
 from jndtf.edge.scene import DEFAULT_THRESHOLD, ReusePolicy
+
+#: Smallest side of a frame and of the inference size (the priors' largest window).
+MIN_SIDE = 32
+
+
+def check_frame(frame) -> np.ndarray:
+    """The frame as a uint8 RGB ``HxWx3`` array, or a ValueError saying what is wrong."""
+    if not isinstance(frame, np.ndarray):
+        raise ValueError(f"a frame must be a numpy array (uint8 RGB HxWx3), got {type(frame)}")
+    if frame.dtype != np.uint8:
+        raise ValueError(
+            f"a frame must be uint8 RGB HxWx3, got dtype {frame.dtype}: convert with "
+            "np.clip(frame, 0, 255).astype(np.uint8)"
+        )
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(
+            f"a frame must be RGB HxWx3, got shape {frame.shape}: replicate grey frames with "
+            "cv2.cvtColor(f, cv2.COLOR_GRAY2RGB), drop alpha with f[..., :3]"
+        )
+    if min(frame.shape[:2]) < MIN_SIDE:
+        raise ValueError(f"a frame must be at least {MIN_SIDE}x{MIN_SIDE}, got {frame.shape[:2]}")
+    return frame
 
 
 class RunningMode(enum.Enum):
@@ -112,4 +135,4 @@ class JndMapperOptions:
             )
 
 
-__all__ = ["JndMapperOptions", "JndResult", "JndStats", "RunningMode"]
+__all__ = ["MIN_SIDE", "JndMapperOptions", "JndResult", "JndStats", "RunningMode", "check_frame"]

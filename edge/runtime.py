@@ -31,7 +31,12 @@ Design decisions:
   benchmarks/bench_edge_runtime.py, noisy shared cores).
 - **LIVE_STREAM**: :meth:`JndMapper.process_async` returns at once; ``result_callback(result,
   frame)`` is called from the inference thread in frame order. A frame that arrives while the
-  priors stage is still busy is dropped (``stats.dropped``), so latency stays bounded.
+  priors stage is still busy is dropped (``stats.dropped``), so latency stays bounded. The
+  frame is not copied: do not write into it until its callback has run. An error in a worker
+  thread (or in the callback) is raised by the next :meth:`JndMapper.process_async` or by
+  :meth:`JndMapper.close`.
+- **A failed frame** (an exception from the model) forgets the last map, so the next frame
+  computes a fresh one instead of reusing a map from before the failure.
 
 Timings (``result.timings_ms``, milliseconds): ``priors`` (building the network input),
 ``inference`` (the interpreter or the classical model), ``resize`` (frame down + map up) and
@@ -59,11 +64,15 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 from jndtf.edge.backends import load_backend
-from jndtf.edge.options import JndMapperOptions, JndResult, JndStats, RunningMode
+from jndtf.edge.options import (
+    MIN_SIDE,
+    JndMapperOptions,
+    JndResult,
+    JndStats,
+    RunningMode,
+    check_frame,
+)
 from jndtf.edge.scene import ReuseDecision, ReusePolicy
-
-#: Smallest side of a frame and of the inference size (the priors' largest window).
-MIN_SIDE = 32
 
 
 def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -73,25 +82,6 @@ def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     shrink = h <= image.shape[0] and w <= image.shape[1]
     out = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     return out[..., None] if out.ndim == 2 else out
-
-
-def check_frame(frame) -> np.ndarray:
-    """The frame as a uint8 RGB ``HxWx3`` array, or a ValueError saying what is wrong."""
-    if not isinstance(frame, np.ndarray):
-        raise ValueError(f"a frame must be a numpy array (uint8 RGB HxWx3), got {type(frame)}")
-    if frame.dtype != np.uint8:
-        raise ValueError(
-            f"a frame must be uint8 RGB HxWx3, got dtype {frame.dtype}: convert with "
-            "np.clip(frame, 0, 255).astype(np.uint8)"
-        )
-    if frame.ndim != 3 or frame.shape[2] != 3:
-        raise ValueError(
-            f"a frame must be RGB HxWx3, got shape {frame.shape}: replicate grey frames with "
-            "cv2.cvtColor(f, cv2.COLOR_GRAY2RGB), drop alpha with f[..., :3]"
-        )
-    if min(frame.shape[:2]) < MIN_SIDE:
-        raise ValueError(f"a frame must be at least {MIN_SIDE}x{MIN_SIDE}, got {frame.shape[:2]}")
-    return frame
 
 
 @dataclass
@@ -225,21 +215,35 @@ class JndMapper:
         """Stage 1: frame -> inference size -> network input (priors)."""
         job.start = time.perf_counter()
         if job.decision.compute:
-            small = _resize(job.frame, job.size)
-            t1 = time.perf_counter()
-            job.x = self._backend.prepare(small)
+            try:
+                small = _resize(job.frame, job.size)
+                t1 = time.perf_counter()
+                job.x = self._backend.prepare(small)
+            except BaseException:
+                self._forget()
+                raise
             job.timings["resize"] += t1 - job.start
             job.timings["priors"] = time.perf_counter() - t1
         return job
+
+    def _forget(self) -> None:
+        """After a failed frame: no map to reuse, the next frame computes."""
+        with self._lock:
+            self._policy.reset()
+            self._last_map = None
 
     def _finish(self, job: _Job) -> JndResult:
         """Stage 2 (frame order): inference and the map at the frame's size, or the last map."""
         h, w = job.frame.shape[:2]
         if job.decision.compute:
             t0 = time.perf_counter()
-            small = self._backend.infer(job.x)
-            t1 = time.perf_counter()
-            jnd = np.ascontiguousarray(_resize(small, (h, w)), dtype=np.float32)
+            try:
+                small = self._backend.infer(job.x)
+                t1 = time.perf_counter()
+                jnd = np.ascontiguousarray(_resize(small, (h, w)), dtype=np.float32)
+            except BaseException:
+                self._forget()
+                raise
             jnd.flags.writeable = False
             job.timings["inference"] = t1 - t0
             job.timings["resize"] += time.perf_counter() - t1

@@ -351,3 +351,16 @@ def test_bad_frames_and_calls_get_clear_errors(frames):
             m.process(frame)
         with pytest.raises(ValueError, match="need a timestamp_ms"):
             m.process_async(frame, None)
+
+
+def test_a_failed_frame_is_not_followed_by_a_stale_map(frames, monkeypatch):
+    with _video("chou_li1995", reuse_interval=10) as m:
+        m.process(frames[0])
+        real = m._backend.infer
+        monkeypatch.setattr(m._backend, "infer", lambda x: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            m.process(frames[15])  # a cut: computes, and fails
+        monkeypatch.setattr(m._backend, "infer", real)
+        r = m.process(frames[16])  # would reuse frame 15's (missing) map: computes instead
+    assert not r.reused
+    np.testing.assert_array_equal(r.jnd, baselines.get("chou_li1995")(frames[16]))
