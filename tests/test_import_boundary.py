@@ -131,3 +131,32 @@ def test_edge_runtime_runs_a_tflite_stream_without_tensorflow_or_keras(
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("ok")
+
+
+def test_edge_interpreter_falls_back_to_tflite_runtime_then_names_the_extra():
+    proc = _run(
+        """
+        import importlib.abc, sys, types
+        class _BlockLiteRT(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("ai_edge_litert", "tflite_runtime"):
+                    raise ImportError(f"blocked by test: {name}")
+        sys.meta_path.insert(0, _BlockLiteRT())
+        from jndtf.edge.interpreter import interpreter_class
+        try:
+            interpreter_class()
+        except ImportError as e:
+            assert 'pip install "jndtf[edge]"' in str(e), str(e)
+        else:
+            raise SystemExit("no ImportError without an interpreter")
+        # tflite_runtime (the old package) is taken when ai_edge_litert is missing
+        fake = types.ModuleType("tflite_runtime.interpreter")
+        fake.Interpreter = type("Interpreter", (), {})
+        sys.modules["tflite_runtime"] = types.ModuleType("tflite_runtime")
+        sys.modules["tflite_runtime.interpreter"] = fake
+        assert interpreter_class() is fake.Interpreter
+        print("ok")
+        """
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("ok")
