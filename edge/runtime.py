@@ -54,6 +54,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -73,6 +74,9 @@ from jndtf.edge.options import (
     check_frame,
 )
 from jndtf.edge.scene import ReuseDecision, ReusePolicy
+
+#: Sentinel: an iterator ran out.
+_END = object()
 
 
 def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -133,7 +137,8 @@ class JndMapper:
             )
         self._policy = ReusePolicy(options.reuse_interval, options.scene_change_threshold)
         self._lock = threading.Lock()  # state: counters, index, timestamps, reuse policy
-        self._run_lock = threading.Lock()  # one synchronous process() at a time
+        self._run_lock = threading.Lock()  # one process()/process_video() at a time
+        self._runner: int | None = None  # the thread holding it
         self._index = 0
         self._last_ts: int | None = None
         self._counts = {"inferences": 0, "reused": 0, "dropped": 0}
@@ -176,6 +181,22 @@ class JndMapper:
             c = self._counts
             done = c["inferences"] + c["reused"]
             return JndStats(done, c["inferences"], c["reused"], c["dropped"])
+
+    @contextlib.contextmanager
+    def _running(self):
+        """Holds the run lock; refuses (instead of deadlocking) a call from the thread that is
+        iterating :meth:`process_video`."""
+        if self._runner == threading.get_ident():
+            raise ValueError(
+                "this thread is still iterating process_video() of this mapper: finish or "
+                "close that iterator before calling process() or process_video() again"
+            )
+        with self._run_lock:
+            self._runner = threading.get_ident()
+            try:
+                yield
+            finally:
+                self._runner = None
 
     # ------------------------------------------------------------------ the two stages
 
@@ -284,7 +305,7 @@ class JndMapper:
         """
         if self._mode is RunningMode.LIVE_STREAM:
             raise ValueError("LIVE_STREAM mode: call process_async(frame, timestamp_ms)")
-        with self._run_lock:
+        with self._running():
             with self._lock:
                 job = self._accept(frame, timestamp_ms, need_ts=False)
             return self._finish(self._prepare(job))
@@ -304,10 +325,12 @@ class JndMapper:
         if self._mode is not RunningMode.VIDEO:
             raise ValueError("process_video() needs RunningMode.VIDEO")
         stamps = iter(timestamps_ms) if timestamps_ms is not None else None
-        with self._run_lock:
+        with self._running():
             pending = None
             for frame in frames:
-                ts = next(stamps) if stamps is not None else None
+                ts = next(stamps, _END) if stamps is not None else None
+                if ts is _END:
+                    raise ValueError("timestamps_ms has fewer items than frames")
                 with self._lock:
                     job = self._accept(frame, ts, need_ts=False)
                 if self._prior_pool is not None:

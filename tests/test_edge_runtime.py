@@ -364,3 +364,15 @@ def test_a_failed_frame_is_not_followed_by_a_stale_map(frames, monkeypatch):
         r = m.process(frames[16])  # would reuse frame 15's (missing) map: computes instead
     assert not r.reused
     np.testing.assert_array_equal(r.jnd, baselines.get("chou_li1995")(frames[16]))
+
+
+def test_process_inside_a_process_video_loop_is_refused(frames):
+    with _video("chou_li1995") as m:
+        it = m.process_video(frames[:3])
+        next(it)
+        with pytest.raises(ValueError, match="still iterating process_video"):
+            m.process(frames[3])
+        it.close()  # releases the mapper
+        assert m.process(frames[3]).frame_index == 2  # frames 0, 1 accepted, then this one
+        with pytest.raises(ValueError, match="fewer items than frames"):
+            list(m.process_video(frames[:3], timestamps_ms=[100]))
