@@ -1,5 +1,12 @@
 """jndtf.export: TFLite / ONNX / TensorRT export of trained jndtf models, with manifest + parity.
 
+One call, :func:`export_model`, exports a learned model to the formats of the table
+(:mod:`jndtf.export.formats`): each file is staged in a temporary folder, checked against Keras
+on held-back real images (:mod:`jndtf.export.parity`), and only then moved into place with its
+manifest (:mod:`jndtf.export.manifest`), so a failed conversion leaves nothing half-written.
+Learned prior nets the model was trained with travel beside the export
+(:mod:`jndtf.export.prior_nets`). ``jndtf export`` (:mod:`jndtf.cli.export`) is the command.
+
 Example:
     >>> results = export_model("acol", ["tflite-fp32", "tflite-int8"], out_dir="out",
     ...                        input_size=(360, 640))
@@ -9,28 +16,18 @@ Example:
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from jndtf.export.formats import FORMATS, ExportFormat, export_formats, get_format
 from jndtf.export.manifest import build_manifest, read_manifest, verify, write_manifest
+from jndtf.export.onnx import ONNX_OPSET
 from jndtf.export.parity import ParityReport, parity_check, parity_images
-from jndtf.export.quantization import (
-    CALIBRATION_IMAGES,
-    PARITY_IMAGES,
-    QuantizationConfig,
-    load_images,
-    representative_inputs,
-)
-
-ONNX_OPSET = 17
-#: Calibration/parity crop size for a dynamic-shape export.
-DYNAMIC_CALIB_SIZE = (176, 176)
+from jndtf.export.quantization import QuantizationConfig
+from jndtf.export.run import DYNAMIC_CALIB_SIZE
 
 
 @dataclass(frozen=True)
@@ -75,44 +72,38 @@ def _source_info(learned, spec_name: str | None) -> dict:
     }
 
 
-def _tensorrt_unavailable() -> ImportError:
-    return ImportError(
-        "format 'tensorrt' needs NVIDIA TensorRT on the GPU machine that runs the engine: "
-        "`pip install tensorrt` (CUDA 13 libraries) there, export 'onnx' here and build the engine "
-        "with `trtexec --onnx=NAME.onnx --saveEngine=NAME.engine` or the tensorrt Python API"
-    )
+def resolve_formats(formats: Sequence[str] | str) -> list[ExportFormat]:
+    """The rows of `formats`, each once, in order; ``onnx`` is added before the first
+    ``tensorrt*`` row when missing (an engine is built from the ONNX export).
+
+    Raises:
+        ValueError: no or unknown formats.
+    """
+    names = [formats] if isinstance(formats, str) else list(formats)
+    fmts: list[ExportFormat] = []
+    for n in names:
+        f = get_format(n)
+        if f not in fmts:
+            fmts.append(f)
+    if not fmts:
+        raise ValueError(f"no formats given; choose from {', '.join(FORMATS)}")
+    trt = [i for i, f in enumerate(fmts) if f.backend == "tensorrt"]
+    if trt and not any(f.backend == "onnx" for f in fmts):
+        fmts.insert(trt[0], FORMATS["onnx"])
+    return fmts
 
 
-def _export_onnx(saved_model: Path, path: Path) -> None:
-    from jndtf._deps import require
+def _check_available(fmts: Sequence[ExportFormat]) -> None:
+    """Fails before any work when a format's toolchain is missing (message names the fix)."""
+    for f in fmts:
+        if f.backend == "tensorrt":
+            from jndtf.export.tensorrt import PRECISION_OF_MODE, require_tensorrt
 
-    require("tf2onnx", "ONNX export")
-    require("onnxruntime", "ONNX parity check")
-    cmd = [
-        sys.executable,
-        "-m",
-        "tf2onnx.convert",
-        "--saved-model",
-        str(saved_model),
-        "--output",
-        str(path),
-        "--opset",
-        str(ONNX_OPSET),
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0 or not path.is_file():
-        raise RuntimeError(f"tf2onnx failed ({done.returncode}):\n{done.stderr[-2000:]}")
+            require_tensorrt(PRECISION_OF_MODE[f.quantization])
+        elif f.quantization == "int8-qat":
+            from jndtf.export.qat import require_qat
 
-
-class _OnnxRunner:
-    def __init__(self, path: Path):
-        import onnxruntime as ort
-
-        self.sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        self.name = self.sess.get_inputs()[0].name
-
-    def __call__(self, x):
-        return self.sess.run(None, {self.name: np.asarray(x, np.float32)})[0]
+            require_qat()
 
 
 def export_model(
@@ -129,130 +120,105 @@ def export_model(
     spec: str | None = None,
     name: str | None = None,
     seed: int = 0,
+    qat_steps: int = 200,
+    trt_opt_size: tuple[int, int] | None = None,
+    trt_max_size: tuple[int, int] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> list[ExportResult]:
     """Exports a learned JND model to each of `formats`, each file with its manifest.
 
     Args:
         source: registered name (shipped weights), ``.keras`` path, ``SPEC:PATH``, or a
             :class:`jndtf.evaluate.learned.LearnedJnd`.
-        formats: names from :data:`jndtf.export.formats.FORMATS` (or one name).
-        out_dir: output folder (created); files are ``NAME-FORMAT.tflite|.onnx``.
-        input_size: fixed ``(H, W)`` of the exported input, or None for dynamic H, W.
-        calib_data: int8 calibration images: a folder, a list of uint8 RGB arrays, or None for
-            the bundled sample photos (all but the held-back parity photo).
-        num_calibration: number of representative crops.
-        int8_io: int8 input/output tensors for ``tflite-int8`` (float I/O otherwise).
-        parity: measure parity against Keras on held-back real images (into the manifest).
+        formats: names from :data:`jndtf.export.formats.FORMATS` (or one name); ``onnx`` is
+            added when a ``tensorrt*`` engine is asked for without it.
+        out_dir: output folder (created); files are ``NAME-FORMAT.tflite|.onnx|.engine``, each
+            with ``NAME-FORMAT.json``; learned prior nets go beside them
+            (``NAME-PRIOR.tflite``, :mod:`jndtf.export.prior_nets`).
+        input_size: fixed ``(H, W)`` of the exported input, or None for dynamic H, W
+            (calibration and parity crops are then 176x176).
+        calib_data: calibration images: a folder, a list of uint8 RGB arrays, or None for the
+            bundled sample photos. With `parity`, one image in eight (at least one) is held back
+            from a folder/list for the parity check; the sample photos hold back
+            ``motorcycle_left``.
+        num_calibration: number of representative crops (priors on the whole image, then crops).
+        int8_io: int8 input/output tensors for ``tflite-int8``/``tflite-int8-qat``.
+        parity: measure parity against Keras on the held-back images (into the manifest).
         num_parity: number of held-back crops.
         spec: registered model describing the input when `source` is a bare ``.keras``.
         name: file stem (default: the model's name).
-        seed: seed of calibration crops and injection signs.
+        seed: seed of calibration crops, QAT batches and injection signs.
+        qat_steps: fine-tuning steps of ``tflite-int8-qat``.
+        trt_opt_size, trt_max_size: ``(H, W)`` of a dynamic TensorRT profile
+            (:func:`jndtf.export.tensorrt.profile_shapes`).
+        progress: ``progress(description, done, total)``, called once per format.
 
     Returns:
         One :class:`ExportResult` per format, in order.
 
     Raises:
         ValueError: unknown format, bad size, or an option a format does not support.
-        ImportError: a missing extra (the message names the pip command).
+        ImportError: a missing extra or TensorRT (the message names the pip command); raised
+            before any conversion starts.
     """
-    from jndtf.export.tflite import TFLiteRunner, convert_saved_model, export_saved_model
+    from jndtf.export.prior_nets import export_prior_nets
+    from jndtf.export.run import ExportData, ExportRun, atomic_copy
 
     from jndtf.evaluate.learned import LearnedJnd, load_learned
-    from jndtf.io import atomic_write_bytes
 
-    fmts: list[ExportFormat] = [
-        get_format(f) for f in ([formats] if isinstance(formats, str) else formats)
-    ]
-    if not fmts:
-        raise ValueError(f"no formats given; choose from {', '.join(FORMATS)}")
+    fmts = resolve_formats(formats)
     if input_size is not None:
         if len(input_size) != 2 or min(int(s) for s in input_size) < 4:
             raise ValueError(f"input_size must be (H, W) with H, W >= 4 or None, got {input_size}")
         input_size = (int(input_size[0]), int(input_size[1]))
     if int8_io and not any(f.int8_io for f in fmts):
-        raise ValueError("int8_io applies to tflite-int8 only; it is not among the formats")
-    if any(f.backend == "tensorrt" for f in fmts):
-        try:
-            import tensorrt  # noqa: F401
-        except ImportError:
-            raise _tensorrt_unavailable() from None
-        raise NotImplementedError("tensorrt engine build is not implemented yet; export 'onnx'")
+        raise ValueError(
+            "int8_io applies to tflite-int8 and tflite-int8-qat only; neither is among the formats"
+        )
+    _check_available(fmts)
 
     learned = source if isinstance(source, LearnedJnd) else load_learned(source, spec=spec)
     info = _source_info(learned, spec)
-    from jndtf.models.inputs import model_input
-
-    def make_input(im):
-        return model_input(im, learned.priors, normalization=learned.normalization)
-
-    def run_keras(x):
-        return np.asarray(learned.model(x, training=False), np.float32)
-
     stem = name or info["name"] or "model"
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    size = input_size or DYNAMIC_CALIB_SIZE
-    held = load_images(None, PARITY_IMAGES)
+    data = ExportData(calib_data, parity)
+    run = ExportRun(learned, info, data, input_size, num_calibration, int8_io, seed)
     p_images, p_inputs = (
-        parity_images(make_input, held, size, num=num_parity, seed=seed + 1) if parity else ([], [])
+        parity_images(run.make_input, data.held, run.size, num=num_parity, seed=seed + 1)
+        if parity
+        else ([], [])
     )
-    calib = None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    info["prior_overrides"] = export_prior_nets(learned, out_dir, stem, images=data.held[:1])
     results = []
     with tempfile.TemporaryDirectory(prefix="jndtf-export-") as tmp:
-        sm = export_saved_model(
-            learned.model, Path(tmp) / "saved_model", input_size, info["channels"]
-        )
-        for fmt in fmts:
-            path = out_dir / f"{stem}-{fmt.name}{fmt.suffix}"
-            io = None
-            extra = {}
-            if fmt.backend == "tflite":
-                if fmt.quantization == "int8":
-                    if calib is None:
-                        imgs = load_images(calib_data, CALIBRATION_IMAGES)
-                        calib = representative_inputs(
-                            make_input, imgs, size, num=num_calibration, seed=seed
-                        )
-                    q = QuantizationConfig.for_int8(
-                        calib,
-                        io_dtype="int8" if int8_io else "float32",
-                        num_samples=num_calibration,
-                    )
-                    extra["calibration"] = {
-                        "images": "sample photos " + ", ".join(CALIBRATION_IMAGES)
-                        if calib_data is None
-                        else str(calib_data)
-                        if isinstance(calib_data, (str, os.PathLike))
-                        else f"{len(imgs)} arrays",
-                        "crops": len(calib),
-                        "crop_size": list(size),
-                        "inputs": "priors on the whole image, then random crops (as training)",
-                    }
-                else:
-                    q = {
-                        "none": QuantizationConfig.none,
-                        "float16": QuantizationConfig.for_float16,
-                        "dynamic": QuantizationConfig.for_dynamic_range,
-                    }[fmt.quantization]()
-                atomic_write_bytes(path, convert_saved_model(sm, q))
-                runner = TFLiteRunner(path)
-                io = runner.io_details()
-                quant = q.describe()
-            else:  # onnx
-                _export_onnx(sm, path)
-                runner = _OnnxRunner(path)
-                quant = {"mode": "none", "io_dtype": "float32", "opset": ONNX_OPSET}
+        run.tmp = Path(tmp)
+        stage = run.tmp / "stage"
+        stage.mkdir()
+        for i, fmt in enumerate(fmts):
+            if progress is not None:
+                progress(f"export {fmt.name}", i, len(fmts))
+            staged = stage / f"{stem}-{fmt.name}{fmt.suffix}"
+            runner, quant, io, extra = run.convert(
+                fmt,
+                staged,
+                qat_steps=qat_steps,
+                trt_opt_size=trt_opt_size,
+                trt_max_size=trt_max_size,
+            )
+            if fmt.backend == "onnx":
+                run.onnx = staged
             report = None
             if parity:
-                report = parity_check(runner, run_keras, p_images, p_inputs, seed=seed)
+                report = parity_check(runner, run.keras, p_images, p_inputs, seed=seed)
                 extra["parity"] = {
                     **report.to_dict(),
-                    "images": "held-back sample photo "
-                    + ", ".join(PARITY_IMAGES)
-                    + " (random crops)",
+                    "images": data.held_label + " (random crops)",
+                    "inputs": "priors on the whole held-back image, then crops (as calibration "
+                    "and training)",
                 }
             record = build_manifest(
-                model_path=path,
+                model_path=staged,
                 fmt=fmt,
                 source=info,
                 input_size=input_size,
@@ -260,13 +226,19 @@ def export_model(
                 io=io,
                 extra=extra,
             )
+            path = out_dir / staged.name  # only now, checked, into place: model, then manifest
+            atomic_copy(staged, path)
             mpath = write_manifest(path, record)
             results.append(ExportResult(fmt.name, path, mpath, path.stat().st_size, report, record))
+        if progress is not None:
+            progress("export done", len(fmts), len(fmts))
     return results
 
 
 __all__ = [
+    "DYNAMIC_CALIB_SIZE",
     "FORMATS",
+    "ONNX_OPSET",
     "ExportFormat",
     "ExportResult",
     "ParityReport",
@@ -275,5 +247,6 @@ __all__ = [
     "export_model",
     "get_format",
     "read_manifest",
+    "resolve_formats",
     "verify",
 ]

@@ -2,7 +2,8 @@
 
 The idea of ultralytics' ``export_formats()`` (one table instead of a pile of cases), not its
 code. :func:`jndtf.export.export_model` looks every requested format up here; adding a format is
-adding a row plus its converter.
+adding a row plus its converter. A ``tensorrt*`` engine is built from the ``onnx`` export of
+the same run (:func:`jndtf.export.export_model` adds ``onnx`` when it is not asked for).
 
 Example:
     >>> get_format("tflite-int8").quantization
@@ -25,8 +26,9 @@ class ExportFormat:
         name: the format's name (``"tflite-int8"``), also the CLI's spelling.
         suffix: file suffix of the exported model.
         backend: converter family: ``"tflite"``, ``"onnx"`` or ``"tensorrt"``.
-        quantization: :class:`jndtf.export.quantization.QuantizationConfig` mode
-            (``"none"``, ``"float16"``, ``"dynamic"``, ``"int8"``).
+        quantization: ``"none"``, ``"float16"``, ``"dynamic"``, ``"int8"`` (the modes of
+            :class:`jndtf.export.quantization.QuantizationConfig`; for TensorRT the builder's
+            precision flags) or ``"int8-qat"`` (:func:`jndtf.export.qat.convert_qat`).
         dynamic_shape: whether the format can be exported with dynamic H, W.
         int8_io: whether int8 input/output tensors can be requested.
         needs_calibration: whether a representative dataset is needed.
@@ -65,10 +67,18 @@ FORMATS = MappingProxyType(
             _row("tflite-int8", ".tflite", "tflite", "int8", True, True, True,
                  ("tensorflow",), "ai_edge_litert",
                  "TFLite full-integer int8 PTQ (representative real images)"),
+            _row("tflite-int8-qat", ".tflite", "tflite", "int8-qat", True, True, True,
+                 ("tensorflow", "tensorflow_model_optimization", "tf_keras"), "ai_edge_litert",
+                 "TFLite full-integer int8 by quantization-aware training (ACoL family)"),
             _row("onnx", ".onnx", "onnx", "none", True, False, False,
                  ("tensorflow", "tf2onnx"), "onnxruntime", "ONNX opset 17 via tf2onnx"),
             _row("tensorrt", ".engine", "tensorrt", "none", True, False, False,
-                 ("tensorrt",), "tensorrt", "TensorRT engine built from the ONNX export (GPU)"),
+                 ("tensorrt",), "tensorrt", "TensorRT fp32 engine from the ONNX export (GPU)"),
+            _row("tensorrt-fp16", ".engine", "tensorrt", "float16", True, False, False,
+                 ("tensorrt",), "tensorrt", "TensorRT engine, FP16 kernels allowed (GPU)"),
+            _row("tensorrt-int8", ".engine", "tensorrt", "int8", True, False, True,
+                 ("tensorrt", "cuda"), "tensorrt",
+                 "TensorRT engine, INT8 by entropy calibration on the representative images (GPU)"),
         )
     }
 )  # fmt: skip
@@ -89,7 +99,7 @@ def get_format(name: str) -> ExportFormat:
 
 
 def export_formats() -> list[dict]:
-    """The table as a list of dicts (for ``jndtf export --list`` and docs)."""
+    """The table as a list of dicts (for ``jndtf export --list-formats`` and docs)."""
     return [asdict(f) for f in FORMATS.values()]
 
 

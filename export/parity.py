@@ -8,6 +8,10 @@ Numbers per check (averaged over the images, worst case for the max error):
   same target PSNR 26.06 dB of ACoL-JND §4.4) made with the Keras map and with the exported map,
   against the original; ``ms_ssim_delta`` = export - keras. Left out (None) for images under
   176 px, where five MS-SSIM scales do not fit.
+
+Inputs (:func:`parity_images`): priors on the whole held-back image, then crops, exactly as the
+calibration inputs and the training crops are made; :func:`held_back_split` holds back part of a
+user's calibration folder for it.
 """
 
 from __future__ import annotations
@@ -122,24 +126,94 @@ def parity_images(
     num: int = 2,
     seed: int = 1,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Crops of held-back images and their network inputs (priors on the crop itself, as a
-    deployed camera frame of that size would have them)."""
+    """Crops of held-back images and their network inputs, built like the calibration inputs.
+
+    The priors are computed on the whole image, then the image and its network input are cut at
+    the same random place: what training does (the shipped manifest's ``priors_on``) and what
+    :func:`jndtf.export.quantization.representative_inputs` does for calibration, so parity is
+    measured on inputs of the same kind the quantization was calibrated on. Images smaller than
+    `size` are upscaled (bilinear) first.
+
+    Args:
+        make_input: image -> ``HxWxC`` network input.
+        images: uint8 RGB held-back images.
+        size: ``(H, W)`` of the crops.
+        num: number of crops (cycling through the images).
+        seed: seed of the crop positions.
+
+    Returns:
+        ``(crops, inputs)``: ``num`` uint8 ``HxWx3`` crops and their ``(1, H, W, C)`` float32
+        inputs.
+
+    Raises:
+        ValueError: no images, or size/num under 1.
+    """
     import cv2
 
     h, w = int(size[0]), int(size[1])
+    if h < 1 or w < 1 or int(num) < 1 or not images:
+        raise ValueError(f"need images, size >= 1 and num >= 1 (size={size}, num={num})")
+    full = []
+    for im in images:
+        if im.shape[0] < h or im.shape[1] < w:
+            f = max(h / im.shape[0], w / im.shape[1])
+            im = cv2.resize(
+                im,
+                (max(w, round(im.shape[1] * f)), max(h, round(im.shape[0] * f))),
+                interpolation=cv2.INTER_LINEAR,
+            )
+        full.append((im, np.asarray(make_input(im), np.float32)))
     rng = np.random.default_rng(seed)
     crops, xs = [], []
     for i in range(int(num)):
-        im = images[i % len(images)]
-        if im.shape[0] < h or im.shape[1] < w:
-            f = max(h / im.shape[0], w / im.shape[1])
-            im = cv2.resize(im, (max(w, round(im.shape[1] * f)), max(h, round(im.shape[0] * f))))
+        im, x = full[i % len(full)]
         y0 = int(rng.integers(0, im.shape[0] - h + 1))
         x0 = int(rng.integers(0, im.shape[1] - w + 1))
-        crop = np.ascontiguousarray(im[y0 : y0 + h, x0 : x0 + w])
-        crops.append(crop)
-        xs.append(np.asarray(make_input(crop), np.float32)[None])
+        crops.append(np.ascontiguousarray(im[y0 : y0 + h, x0 : x0 + w]))
+        xs.append(np.ascontiguousarray(x[None, y0 : y0 + h, x0 : x0 + w]))
     return crops, xs
 
 
-__all__ = ["TARGET_PSNR", "ParityReport", "parity_check", "parity_images"]
+#: Share of the user's calibration images held back for the parity check.
+HELD_BACK_FRACTION = 1 / 8
+
+
+def held_back_split(
+    images: Sequence[np.ndarray], names: Sequence[str], *, fraction: float = HELD_BACK_FRACTION
+) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+    """Splits calibration images into (calibration, held back for parity, held-back names).
+
+    Every ``round(1 / fraction)``-th image (counting from the last, at least one) is held back,
+    so calibration and parity see different pictures from the same source.
+
+    Raises:
+        ValueError: fewer than two images (nothing would be left on one side).
+
+    Example:
+        >>> calib, held, names = held_back_split(imgs, [f"{i}.png" for i in range(8)])
+        >>> len(calib), len(held), names
+        (7, 1, ['7.png'])
+    """
+    images, names = list(images), [str(n) for n in names]
+    if len(images) != len(names):
+        raise ValueError(f"{len(images)} images but {len(names)} names")
+    if len(images) < 2:
+        raise ValueError(
+            f"the calibration data hold {len(images)} image; the parity check needs at least one "
+            "more to hold back: add images, or skip parity (--no-parity / parity=False)"
+        )
+    step = max(2, round(1 / fraction))
+    held_idx = set(range(len(images) - 1, -1, -step))
+    calib = [im for i, im in enumerate(images) if i not in held_idx]
+    held = [im for i, im in enumerate(images) if i in held_idx]
+    return calib, held, [n for i, n in enumerate(names) if i in held_idx]
+
+
+__all__ = [
+    "HELD_BACK_FRACTION",
+    "TARGET_PSNR",
+    "ParityReport",
+    "held_back_split",
+    "parity_check",
+    "parity_images",
+]

@@ -48,8 +48,11 @@ def test_format_table_and_config():
         "tflite-fp16",
         "tflite-dynamic",
         "tflite-int8",
+        "tflite-int8-qat",
         "onnx",
         "tensorrt",
+        "tensorrt-fp16",
+        "tensorrt-int8",
     ]
     with pytest.raises(ValueError, match="unknown export format"):
         get_format("tflite-int4")
