@@ -5,6 +5,13 @@ input_signature=[TensorSpec((1, H, W, C))])`` then ``TFLiteConverter.from_saved_
 ``[1, H, W, C]`` signature is the default (fastest on device); ``input_size=None`` exports
 ``[1, -1, -1, C]``, resized at run time with ``resize_tensor_input``. A model converted at a fixed
 size must never be resized (DESIGN.md): :class:`TFLiteRunner` refuses it.
+
+**Selective int8** (:attr:`QuantizationConfig.selective`, the default of
+``QuantizationConfig.for_int8``): the converter only calibrates (``_experimental_calibrate_only``,
+float model + activation ranges), :func:`float_nodes` picks the ops to keep in float from that
+model, and ``tensorflow.lite.python.convert.mlir_quantize`` quantizes the rest with them
+denylisted: the same two calls ``tf.lite.experimental.QuantizationDebugger`` makes for its
+``get_nondebug_quantized_model()`` (TF's "selective quantization" recipe), without its debug model.
 """
 
 from __future__ import annotations
@@ -15,6 +22,12 @@ from pathlib import Path
 
 import numpy as np
 from jndtf.export.quantization import QuantizationConfig
+
+#: TFLite ops with weights: the first one met walking back from an output ends its head.
+WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
+
+#: TFLite comparisons: the hard thresholds whose inputs ``thresholds=True`` keeps in float.
+COMPARISON_OPS = ("GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL", "EQUAL", "NOT_EQUAL")
 
 
 def export_saved_model(
@@ -37,12 +50,162 @@ def export_saved_model(
 
 
 def convert_saved_model(saved_model: str | os.PathLike, quantization: QuantizationConfig) -> bytes:
-    """Converts a SavedModel to TFLite bytes with `quantization` applied."""
+    """Converts a SavedModel to TFLite bytes with `quantization` applied.
+
+    A selective int8 config is calibrated, then quantized with the ops of :func:`float_nodes`
+    kept in float; they are recorded in ``quantization.kept_float`` (and so in ``describe()``).
+    """
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
     quantization.apply(converter)
-    return converter.convert()
+    if not quantization.selective:
+        return converter.convert()
+    converter.inference_input_type = tf.float32  # set by mlir_quantize below instead
+    converter.inference_output_type = tf.float32
+    converter._experimental_calibrate_only = True  # QuantizationDebugger's route
+    calibrated = converter.convert()
+    kept = float_nodes(
+        calibrated,
+        head=quantization.float_head,
+        thresholds=quantization.float_thresholds,
+        layers=quantization.float_layers,
+        op_types=quantization.float_ops,
+    )
+    quantization.kept_float.clear()
+    quantization.kept_float.extend(kept)
+    return _quantize_calibrated(calibrated, [k["tensor"] for k in kept], quantization.io_dtype)
+
+
+def _quantize_calibrated(calibrated: bytes, denylisted: list[str], io_dtype: str) -> bytes:
+    import tensorflow as tf
+
+    try:
+        from tensorflow.lite.python import convert
+    except ImportError as e:  # pragma: no cover - depends on the TensorFlow build
+        raise ImportError(
+            f"selective int8 needs tensorflow.lite.python.convert.mlir_quantize ({e}); "
+            "use QuantizationConfig.for_int8(..., float_head=False) for plain full-integer int8"
+        ) from e
+    dtype = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8}[io_dtype]
+    return convert.mlir_quantize(
+        calibrated,
+        input_data_type=dtype,
+        output_data_type=dtype,
+        denylisted_nodes=denylisted or None,
+    )
+
+
+def layer_of_tensor(tensor_name: str, layers: tuple[str, ...]) -> str | None:
+    """The one of `layers` whose Keras name scope (``.../NAME/...`` or ``.../NAME_1/...``) holds
+    a TFLite tensor name (fused ops join several names with ``;``), or None.
+
+    Example:
+        >>> layer_of_tensor("acol_1/cnn4_conv3_1/BiasAdd;acol_1/cnn4_conv3_1/conv", ("cnn4_conv3",))
+        'cnn4_conv3'
+    """
+    for part in tensor_name.split(";"):
+        scopes = part.split("/")[:-1]
+        for layer in layers:
+            for scope in scopes:
+                if scope == layer or (
+                    scope.startswith(layer + "_") and scope[len(layer) + 1 :].isdigit()
+                ):
+                    return layer
+    return None
+
+
+def float_nodes(
+    model: bytes,
+    *,
+    head: bool = True,
+    thresholds: bool = True,
+    layers: tuple[str, ...] = (),
+    op_types: tuple[str, ...] = (),
+) -> list[dict]:
+    """The ops of a (calibrated, still float) TFLite model to keep out of int8.
+
+    Both walks go back along float tensors and stop at (including) the first op with weights
+    (:data:`WEIGHTED_OPS`) on every path.
+
+    Args:
+        model: TFLite flatbuffer bytes.
+        head: the output head: the walk back from every graph output.
+        thresholds: every comparison (:data:`COMPARISON_OPS`), the ``CAST`` of its result, and
+            the walk back from it: the values a hard threshold compares.
+        layers: Keras layer names: every op whose output tensor lies in that layer's name scope.
+        op_types: TFLite op types (``"ABS"``): every op of that type.
+
+    Returns:
+        ``{"op": TYPE, "tensor": output tensor name, "why": "head"|"threshold"|"layer NAME"|
+        "op type"}`` per op, in graph order; the tensor names are what ``mlir_quantize``
+        denylists.
+
+    Raises:
+        ValueError: a layer name or op type matches no op (a misspelt name would otherwise
+            silently quantize everything).
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    m = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    graph = m.subgraphs[0]
+    float32 = 0  # schema TensorType.FLOAT32
+
+    def name(t: int) -> str:
+        n = graph.tensors[t].name
+        return n.decode() if isinstance(n, bytes) else str(n)
+
+    ops = [(flatbuffer_utils.opcode_to_name(m, op.opcodeIndex), op) for op in graph.operators]
+    producer = {int(t): i for i, (_, op) in enumerate(ops) for t in op.outputs}
+    why: dict[int, str] = {}
+
+    def walk_back(start: list[int], reason: str) -> None:
+        stack = list(start)
+        while stack:
+            i = stack.pop()
+            if i in why:
+                continue
+            kind, op = ops[i]
+            why[i] = reason
+            if kind in WEIGHTED_OPS:
+                continue
+            for t in op.inputs:
+                t = int(t)
+                if t >= 0 and t in producer and graph.tensors[t].type == float32:
+                    stack.append(producer[t])
+
+    if head:
+        walk_back([producer[int(t)] for t in graph.outputs if int(t) in producer], "head")
+    if thresholds:
+        compares = [i for i, (kind, _) in enumerate(ops) if kind in COMPARISON_OPS]
+        walk_back(compares, "threshold")
+        results = {int(t) for i in compares for t in ops[i][1].outputs}
+        for i, (kind, op) in enumerate(ops):
+            if kind == "CAST" and any(int(t) in results for t in op.inputs):
+                why.setdefault(i, "threshold")
+    used_layers, used_types = set(), set()
+    for i, (kind, op) in enumerate(ops):
+        if not len(op.outputs):
+            continue
+        layer = layer_of_tensor(name(int(op.outputs[0])), tuple(layers))
+        if layer is not None:
+            used_layers.add(layer)
+            why.setdefault(i, f"layer {layer}")
+        if kind in op_types:
+            used_types.add(kind)
+            why.setdefault(i, "op type")
+    missing = [x for x in layers if x not in used_layers]
+    missing += [x for x in op_types if x not in used_types]
+    if missing:
+        kinds = sorted({k for k, _ in ops})
+        raise ValueError(
+            f"float_layers/float_ops {missing} match no op of the model; op types present: "
+            f"{', '.join(kinds)} (layer names are the Keras model's, e.g. 'cnn4_conv3')"
+        )
+    return [
+        {"op": ops[i][0], "tensor": name(int(ops[i][1].outputs[0])), "why": why[i]}
+        for i in sorted(why)
+    ]
 
 
 def convert_model(
@@ -134,4 +297,13 @@ class TFLiteRunner:
         return np.asarray(y, np.float32)
 
 
-__all__ = ["TFLiteRunner", "convert_model", "convert_saved_model", "export_saved_model"]
+__all__ = [
+    "COMPARISON_OPS",
+    "WEIGHTED_OPS",
+    "TFLiteRunner",
+    "convert_model",
+    "convert_saved_model",
+    "export_saved_model",
+    "float_nodes",
+    "layer_of_tensor",
+]
