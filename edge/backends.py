@@ -71,7 +71,8 @@ class TFLiteJnd:
 
     Raises:
         ValueError: manifest missing/malformed/mismatched (sha256), or a model that does not
-            fit its manifest; a learned prior net whose sha256 differs from the manifest's.
+            fit its manifest; a learned prior net whose sha256 differs from the manifest's
+            (checked before it loads).
         FileNotFoundError: a learned prior net named by the manifest is missing.
         ImportError: no LiteRT interpreter (names ``pip install "jndtf[edge]"``).
     """
@@ -110,28 +111,17 @@ class TFLiteJnd:
 
 
 def _load_overrides(spec, num_threads: int) -> dict:
-    from jndtf.data.image_folder import file_sha256
+    """The learned prior nets of the manifest (their sha256 already checked by
+    :func:`jndtf.export.manifest.verify` in :func:`jndtf.edge.manifest.read_model_spec`)."""
     from jndtf.models.saliency_prior import SaliencyPrior
 
-    out = {}
-    for rec in spec.prior_overrides:
-        if not rec.sha256:
-            raise ValueError(
-                f"{spec.path}: the manifest records no sha256 for its {rec.name} net "
-                f"{rec.path.name}; re-export so the runtime can check it"
-            )
-        digest = file_sha256(rec.path)  # checked before the file is loaded at all
-        if digest != rec.sha256:
-            raise ValueError(
-                f"{rec.path}: sha256 {digest[:16]}... differs from the {str(rec.sha256)[:16]}... "
-                f"that {spec.path.name}'s manifest records; the {rec.name} net was changed or "
-                "replaced - refusing to load"
-            )
-        # max_side exactly as recorded (None: full resolution), as jndtf.evaluate.learned does.
-        out[rec.name] = SaliencyPrior(
+    # max_side exactly as recorded (None: full resolution), as jndtf.evaluate.learned does.
+    return {
+        rec.name: SaliencyPrior(
             rec.path, max_side=rec.max_side, rescale=rec.rescale, num_threads=num_threads
         )
-    return out
+        for rec in spec.prior_overrides
+    }
 
 
 def load_backend(model, num_threads: int = 1):

@@ -6,7 +6,8 @@ sha256 of the model; it imports nothing heavy), then the runtime takes from it e
 needs, so the user never repeats it: the input-size policy (fixed H, W or dynamic), the priors
 and their normalization (the channels after RGB), the input/output quantization and the
 optional learned prior nets (``inputs.prior_overrides``, e.g. a trained saliency ``.tflite``
-standing in for the classical f_va, each with its own sha256). Anything that does not fit
+standing in for the classical f_va, each beside the manifest with its own sha256, checked by
+the same ``verify(..., prior_nets=True)``). Anything that does not fit
 refuses to start with a message naming the file and what to do.
 
 Example:
@@ -30,8 +31,9 @@ class PriorOverride:
 
     Attributes:
         name: the prior it replaces (``"saliency"``).
-        path: the model file (resolved; a relative path is taken beside the manifest).
-        sha256: its sha256 as recorded at export/training time (None: not recorded).
+        path: the model file, beside the manifest (file name of the record's ``model``).
+        sha256: its sha256 as recorded at export time (checked by
+            :func:`jndtf.export.manifest.verify` before anything loads).
         max_side: working long side (:class:`jndtf.models.saliency_prior.SaliencyPrior`).
         rescale: min-max rescaling of its map.
     """
@@ -96,17 +98,8 @@ def _overrides(path: Path, inputs: dict, priors: tuple[str, ...]) -> tuple[Prior
             raise _bad(path, f"unsupported prior override {name!r} (only a saliency net)")
         if name not in priors:
             raise _bad(path, f"prior override {name!r} for a prior the model does not take")
-        model = Path(str(rec["model"]))
-        beside = path.parent / model.name
-        if not model.is_absolute() and (path.parent / model).is_file():
-            model = path.parent / model
-        elif not model.is_file() and beside.is_file():
-            model = beside
-        if not model.is_file():
-            raise FileNotFoundError(
-                f"{path} needs the {name} net {rec['model']}, which is missing: copy it beside "
-                "the model (same file name) or re-export"
-            )
+        # beside the manifest, by file name: where jndtf.export writes it and verify() looks
+        model = path.parent / Path(str(rec["model"])).name
         if model.suffix.lower() != ".tflite":
             raise ValueError(
                 f"{path}: its {name} net {model.name} is not a .tflite file; the edge runtime "
@@ -125,12 +118,39 @@ def _overrides(path: Path, inputs: dict, priors: tuple[str, ...]) -> tuple[Prior
     return tuple(out)
 
 
+def _check_prior_settings(path: Path, manifest: dict, priors: tuple[str, ...]) -> None:
+    """Refuses a model whose prior maps were computed with other defaults, constants or
+    normalization divisors than this jndtf's (the network would see other inputs)."""
+    import json
+
+    from jndtf.export.manifest import prior_settings
+
+    recorded = ((manifest["inputs"].get("prior_settings") or {}).get("priors")) or {}
+    if not recorded:
+        return  # an older manifest: nothing recorded to compare
+    local = json.loads(json.dumps(prior_settings(priors)["priors"]))
+    diffs = [
+        f"{name}.{key}: exported with {rec[key]!r}, here {local.get(name, {}).get(key)!r}"
+        for name, rec in recorded.items()
+        if isinstance(rec, dict)
+        for key in ("defaults", "constants", "divisor")
+        if key in rec and rec[key] != local.get(name, {}).get(key)
+    ]
+    if diffs:
+        raise ValueError(
+            f"{path}: its prior maps were computed differently from this jndtf's "
+            f"({'; '.join(diffs)}); run the jndtf that exported it "
+            f"({manifest.get('jndtf_version', 'version not recorded')}) or re-export"
+        )
+
+
 def read_model_spec(model_path: str | os.PathLike) -> ModelSpec:
     """Verifies an exported ``.tflite`` against its manifest and returns what the runtime needs.
 
     Raises:
         ValueError: no/malformed manifest, sha256 mismatch (the file changed after export), a
-            format the runtime does not run (ONNX), or inputs that do not add up.
+            format the runtime does not run (ONNX), inputs that do not add up, or prior maps
+            whose recorded settings (``inputs.prior_settings``) differ from this jndtf's.
         FileNotFoundError: a learned prior net named by the manifest is missing.
     """
     from jndtf.export.manifest import verify
@@ -141,7 +161,9 @@ def read_model_spec(model_path: str | os.PathLike) -> ModelSpec:
             f"{path}: the edge runtime runs .tflite models (export with "
             "jndtf.export.export_model(..., ['tflite-fp32' | 'tflite-int8']))"
         )
-    manifest = verify(path)  # ValueError: missing manifest, other file, sha256 mismatch
+    # ValueError: missing manifest, other file, sha256 mismatch of the model or of a prior net;
+    # FileNotFoundError: a prior net is missing. One check, shared with the export side.
+    manifest = verify(path, prior_nets=True)
     if manifest.get("backend", "tflite") != "tflite":
         raise _bad(path, f"the manifest is for backend {manifest.get('backend')!r}, not tflite")
     inputs, outputs = manifest["inputs"], manifest["outputs"]
@@ -157,6 +179,7 @@ def read_model_spec(model_path: str | os.PathLike) -> ModelSpec:
         normalization_info(priors, norm)  # unknown prior or normalization
     except ValueError as err:
         raise _bad(path, str(err)) from None
+    _check_prior_settings(path, manifest, priors)
     channels = int(inputs.get("channels", 3 + len(priors)))
     if channels != 3 + len(priors):
         raise _bad(

@@ -286,6 +286,12 @@ def test_tampered_or_unmanifested_models_are_refused(exported_acol_fixed, tmp_pa
         ValueError, match=r"input size is \(96, 160\), the manifest says \(64, 64\)"
     ):
         JndMapper.create_from_model_path(model)
+    data = json.loads(exported_acol_fixed.manifest_path.read_text())
+    data["inputs"]["prior_settings"]["priors"]["contrast_masking"]["constants"]["CM_GAIN"] = 2.0
+    manifest.write_text(json.dumps(data))
+    msg = r"computed differently .*contrast_masking.constants: exported with .*'CM_GAIN': 2.0"
+    with pytest.raises(ValueError, match=msg):
+        JndMapper.create_from_model_path(model)
     manifest.unlink()
     with pytest.raises(ValueError, match=r"no manifest .* re-export"):
         JndMapper.create_from_model_path(model)

@@ -168,10 +168,13 @@ def test_learned_saliency_override_from_the_manifest(
     with pytest.raises(ValueError, match=r"f_va.tflite: sha256 .* refusing to load"):
         JndMapper.create_from_model_path(model)
     sal.unlink()
-    with pytest.raises(FileNotFoundError, match=r"saliency net f_va.tflite, which is missing"):
+    with pytest.raises(FileNotFoundError, match=r"saliency net f_va.tflite beside it, .* missing"):
         JndMapper.create_from_model_path(model)
-    data["inputs"]["prior_overrides"]["saliency"]["model"] = "f_va.keras"
-    (tmp_path / "f_va.keras").write_bytes(b"x")
+    keras_file = tmp_path / "f_va.keras"
+    keras_file.write_bytes(b"x")
+    data["inputs"]["prior_overrides"]["saliency"].update(
+        model=keras_file.name, model_sha256=file_sha256(keras_file)
+    )
     mpath.write_text(json.dumps(data))
     with pytest.raises(ValueError, match=r"not a .tflite file; the edge runtime runs no Keras"):
         JndMapper.create_from_model_path(model)
