@@ -6,33 +6,48 @@
 :meth:`QuantizationConfig.apply` sets a ``tf.lite.TFLiteConverter`` accordingly;
 :func:`jndtf.export.tflite.convert_saved_model` runs it.
 
-**Selective int8: the output head stays float.** Plain full-integer PTQ of the shipped ACoL-JND
-gave a JND map 28.7 dB from Keras (3 held-back 176x176 crops of ``motorcycle_left``, mean map 0.4
-instead of 9 grey levels). :func:`jndtf.export.layerwise.compare_layers` put all of the loss in
-one layer, the output step ``min(255·|Up2|, 255)``: every layer up to Up2 stayed within 0.3-3 %
-of its range, then the int8 ``ABS`` got the quantization of the ``×255`` product (scale 0.178,
-i.e. 0..45 grey levels) for its own 0..0.19 output, so the map rounded to zero (the converter
-fault of tensorflow#52854, another wrong ABS output scale). So by default (``float_head=True``)
-the output head, the last conv layer on every path to the output and every op after it
-(for ACoL: ``cnn4_conv3``, its LReLU, Up2, ABS, ×255, min), is left in float and everything
-else is int8. Measured on the same crops (2 shared CPU cores, noisy timings):
+**Selective int8 (the default of ``for_int8``).** Plain full-integer PTQ of the shipped ACoL-JND
+gave a JND map 28.7 dB from Keras (3 held-back 176x176 crops of ``motorcycle_left``; mean map 0.4
+instead of 8-9 grey levels). :func:`jndtf.export.layerwise.compare_layers` found two culprits:
 
-================================  ==============  ========  ==========================
-int8 variant                      map PSNR (dB)   size      LiteRT 2 threads, 176x176
-================================  ==============  ========  ==========================
-fp32 (reference)                  115             1.77 MB   57 ms
-full int8 (the old default)       28.7            27 %      19 ms
-output step float (ABS, ×255)     45.3            27 %      18 ms
-output head float (default)       46.6            27 %      18 ms
-head + §3.4 mask/erase float      44.9            27 %      17 ms
-================================  ==============  ========  ==========================
+1. the output step ``min(255·|Up2|, 255)`` (18 dB lost in that one layer): the int8 ``ABS`` got
+   the quantization of the ``×255`` product after it (scale 0.178, i.e. 0..45 grey levels) for
+   its own 0..0.19 output, so the map rounded to zero (a converter fault like tensorflow#52854,
+   another wrong ABS output scale). Every layer before it stayed within 0.3-3 % of its range.
+2. the §3.4 threshold ``i5 = [i4 > mean(i4)]``: 18 % of the mask's pixels flipped, because
+   int8 i4 maps the many near-equal small negative LReLU outputs to one level.
 
-The head is ~0.05 % of the network's multiply-adds (16 -> 3 channels at a quarter of the
-resolution), so it costs no measurable time; keeping the §3.4 threshold/erase in float did not
-help (the int8 mask flips few pixels). ``float_layers`` (Keras layer names) and ``float_ops``
-(TFLite op types, e.g. ``"RESIZE_BILINEAR"``) keep more in float; ``float_head=False`` is plain
-full-integer PTQ. :meth:`QuantizationConfig.describe` (the manifest's ``quantization``) lists
-the ops that were kept in float.
+So ``float_head`` keeps the last conv layer on every path to the output and every op after it in
+float (ACoL: ``cnn4_conv3``, its LReLU, Up2, ABS, ×255, min), and ``float_thresholds`` keeps every
+comparison and what it compares, back to the last conv layer, in float (ACoL: ``branch_a_conv6``,
+its LReLU, Up1, the mean, ``GREATER``: mask flips 18 % -> 1 %); everything else is int8. Measured
+with ``export_model`` at 176x176 (32 calibration crops) and 640x360 (16), map PSNR vs Keras on 3
+held-back crops (parity_check), LiteRT 2 threads, side by side in one run on 2 CPU cores shared
+with other jobs (load 6-8: the times are several-fold inflated and noisy, compare ratios only;
+median of 20 calls, min in brackets):
+
+============  ==============  ========  ===========================  ============================
+model         map PSNR (dB)   file      176x176 ms                   640x360 ms
+============  ==============  ========  ===========================  ============================
+fp32          125 / 101       1.77 MB   119 (81)                     1285 (811)
+plain int8    28.7 / 28.2     27 %      39 (15)                      402 (265)
+int8 default  49.2 / 48.2     28.6 %    35 (17)                      353 (245)
+============  ==============  ========  ===========================  ============================
+
+(PSNR at 176x176 / 640x360.) The float ops are ~0.7 % of the network's multiply-adds (16 -> 3
+and 32 -> 32 channels at a quarter of the resolution) plus full-resolution resize/mean/abs: no
+measurable latency, +27 kB of float weights. Other variants tried on the 176x176 crops: only the
+output step float 45.3 dB; head only 46.6 dB; head + mask/erase but not branch A's last conv
+44.9 dB (the flips come from i4's int8 levels, not from the comparison). On four other photos
+(``motorcycle_right``, ``ihc``, ``retina``, ``hubble_deep_field``) the default gave 48.8-49.7 dB
+(plain int8: 27-35 dB).
+
+``float_layers`` (Keras layer names, e.g. the worst rows of ``compare_layers``) and ``float_ops``
+(TFLite op types, e.g. ``"RESIZE_BILINEAR"``) keep more in float; ``float_head=False,
+float_thresholds=False`` is plain full-integer PTQ. :meth:`QuantizationConfig.describe` (the
+manifest's ``quantization``) lists the ops that were kept in float. With ``io_dtype="int8"`` the
+output tensor is int8 with the calibrated range of the map (ACoL, 4 calibration photos: 0..45
+grey levels, 0.18 per step): a map above that range saturates; float I/O has no such limit.
 
 The representative data are network inputs (NHWC float32 batches of one), i.e. real images run
 through the same priors as training; :func:`representative_inputs` makes them.

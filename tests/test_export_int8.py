@@ -175,6 +175,28 @@ def test_selective_int8_keeps_exactly_those_ops_float(tiny, io_dtype):
 
 
 @pytest.mark.tf
+def test_selective_int8_with_dynamic_height_and_width(tiny, tmp_path):
+    """A ``[1, -1, -1, C]`` export: the head walk skips the int32 shape ops of the resizes."""
+    from jndtf.export.quantization import QuantizationConfig
+    from jndtf.export.tflite import TFLiteRunner, convert_saved_model, export_saved_model
+
+    from jndtf.models.inputs import model_input
+    from jndtf.models.registry import get_model_spec
+    from jndtf.samples import sample_image
+
+    sm = export_saved_model(tiny["model"], tmp_path / "sm", None, 6)
+    q = QuantizationConfig.for_int8(tiny["calib"], num_samples=4)
+    path = tmp_path / "dyn.tflite"
+    path.write_bytes(convert_saved_model(sm, q))
+    assert {k["op"] for k in q.kept_float} >= {"CONV_2D", "ABS", "GREATER", "RESIZE_BILINEAR"}
+    runner = TFLiteRunner(path)
+    assert runner.dynamic
+    image = sample_image("motorcycle_left")[100:148, 200:280]
+    x = model_input(image, get_model_spec("acol").priors, normalization="unit")[None]
+    assert _psnr(runner(x), np.asarray(tiny["model"](x))) > 35.0
+
+
+@pytest.mark.tf
 def test_layerwise_gives_finite_numbers_for_every_layer(tiny):
     import keras
     from jndtf.export.layerwise import compare_layers, format_table
@@ -226,6 +248,7 @@ def test_shipped_acol_int8_reaches_35_db_on_held_back_photos(tmp_path):
 
     from jndtf.evaluate.learned import load_learned
     from jndtf.models.inputs import model_input
+    from jndtf.samples import sample_image
 
     fp32, int8 = export_model(
         "acol",
@@ -244,7 +267,7 @@ def test_shipped_acol_int8_reaches_35_db_on_held_back_photos(tmp_path):
     def make(im):
         return model_input(im, learned.priors, normalization=learned.normalization)
 
-    held = [skimage.data.motorcycle_left(), skimage.data.immunohistochemistry()]
+    held = [sample_image("motorcycle_left"), skimage.data.immunohistochemistry()]
     _, xs = parity_images(make, held, (176, 176), num=4, seed=1)
     psnrs = [_psnr(_run_litert(str(int8.path), x), learned.model(x)) for x in xs]
     assert min(psnrs) >= TARGET_PSNR_DB, psnrs
