@@ -54,14 +54,22 @@ class ExportResult:
 def _source_info(learned, spec_name: str | None) -> dict:
     from jndtf.evaluate.learned import _read_manifest
     from jndtf.models.inputs import normalization_info
+    from jndtf.models.registry import get_model_spec
 
     src = learned.source
     m = _read_manifest(Path(src)) if src else {}
     model = learned.model
+    preset = m.get("preset") or spec_name
+    family = m.get("family")
+    if family is None and preset:
+        try:
+            family = get_model_spec(preset).family
+        except KeyError:  # a preset of an unregistered family: leave it unknown
+            family = None
     return {
-        "name": m.get("model_name") or spec_name or learned.name,
-        "family": m.get("family"),
-        "preset": m.get("preset") or spec_name,
+        "name": m.get("model_name") or learned.name,
+        "family": family,
+        "preset": preset,
         "width": m.get("width"),
         "priors": learned.priors,
         "normalization": normalization_info(learned.priors, learned.normalization),
@@ -164,7 +172,7 @@ def export_model(
     from jndtf.export.prior_nets import export_prior_nets
     from jndtf.export.run import ExportData, ExportRun, atomic_copy
 
-    from jndtf.evaluate.learned import LearnedJnd, load_learned
+    from jndtf.evaluate.learned import LearnedJnd, load_learned, split_spec
 
     fmts = resolve_formats(formats)
     if input_size is not None:
@@ -178,6 +186,8 @@ def export_model(
     _check_available(fmts)
 
     learned = source if isinstance(source, LearnedJnd) else load_learned(source, spec=spec)
+    if spec is None and isinstance(source, str):
+        spec = split_spec(source)[0]  # "acol:path.keras" -> "acol"
     info = _source_info(learned, spec)
     stem = name or info["name"] or "model"
     out_dir = Path(out_dir)

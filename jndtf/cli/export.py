@@ -1,0 +1,389 @@
+"""`jndtf export MODEL`: a learned JND model to TFLite / ONNX / TensorRT, each with its manifest.
+
+Precision flags pick TFLite formats (``--fp32 --fp16 --dynamic-range --int8 --qat``), ``--onnx``
+adds ONNX, ``--tensorrt`` adds a TensorRT engine in each asked-for precision among fp32, fp16 and
+int8 (fp32 when none; its ONNX is exported too), ``--format NAME`` adds any row of
+``--list-formats``; with no format flag the export is ``tflite-fp32``. One library call,
+:func:`jndtf.export.export_model`, does the work; this module only parses and prints.
+
+Example:
+    $ jndtf export acol --int8 -o out/export               # the card's command
+    $ jndtf export acol --onnx --dynamic -o out/export      # ONNX with dynamic H, W
+    $ jndtf export acol:runs/acol/model.keras --int8 --calib-data photos/ --size 360x640
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jndtf.cli._shared import app, err, progress_bar, stdout, stepper, user_errors
+
+#: Columns of the result table: key, header, number format, justification.
+RESULT_TABLE = (
+    ("format", "format", "", "left"),
+    ("file", "file", "", "left"),
+    ("size", "size", "", "right"),
+    ("pct_fp32", "% of fp32", ".1f", "right"),
+    ("map_psnr_db", "map PSNR dB", ".1f", "right"),
+    ("max_abs_err", "max |err|", ".3g", "right"),
+    ("ms_ssim_export", "MS-SSIM eq.7", ".4f", "right"),
+    ("ms_ssim_delta", "Δ vs Keras", "+.4f", "right"),
+)
+
+#: Precision flag -> TFLite format, in listing order.
+TFLITE_FLAGS = (
+    ("fp32", "tflite-fp32"),
+    ("fp16", "tflite-fp16"),
+    ("dynamic_range", "tflite-dynamic"),
+    ("int8", "tflite-int8"),
+    ("qat", "tflite-int8-qat"),
+)
+#: Precision flag -> TensorRT format (``--tensorrt``).
+TENSORRT_FLAGS = (("fp32", "tensorrt"), ("fp16", "tensorrt-fp16"), ("int8", "tensorrt-int8"))
+DEFAULT_FORMAT = "tflite-fp32"
+DEFAULT_SIZE = "176x176"
+
+
+def select_formats(
+    *,
+    fp32: bool = False,
+    fp16: bool = False,
+    dynamic_range: bool = False,
+    int8: bool = False,
+    qat: bool = False,
+    onnx: bool = False,
+    tensorrt: bool = False,
+    formats: tuple[str, ...] = (),
+) -> list[str]:
+    """The format names the flags ask for, each once, in table order then `formats`.
+
+    Example:
+        >>> select_formats(int8=True, tensorrt=True)
+        ['tflite-int8', 'tensorrt-int8']
+        >>> select_formats()
+        ['tflite-fp32']
+    """
+    flags = {"fp32": fp32, "fp16": fp16, "dynamic_range": dynamic_range, "int8": int8, "qat": qat}
+    names = [fmt for flag, fmt in TFLITE_FLAGS if flags[flag]]
+    if onnx:
+        names.append("onnx")
+    if tensorrt:
+        trt = [fmt for flag, fmt in TENSORRT_FLAGS if flags[flag]]
+        names += trt or ["tensorrt"]
+    names += list(formats)
+    if not names:
+        names = [DEFAULT_FORMAT]
+    return list(dict.fromkeys(names))
+
+
+def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
+    """``"360x640"`` (HEIGHTxWIDTH) -> ``(360, 640)``.
+
+    Raises:
+        ValueError: not two positive integers joined by 'x', or a side under 32.
+    """
+    parts = str(text).lower().replace("×", "x").split("x")
+    try:
+        h, w = (int(p) for p in parts)
+    except ValueError:
+        raise ValueError(
+            f"{option} {text!r} is not HEIGHTxWIDTH in pixels (e.g. 360x640)"
+        ) from None
+    if h < 32 or w < 32:
+        raise ValueError(f"{option} {text!r}: both sides must be >= 32 pixels (the priors' window)")
+    return h, w
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """What one `jndtf export` run asks for (filled by the command, read by :func:`run`)."""
+
+    model: str
+    formats: tuple[str, ...]
+    out_dir: Path
+    input_size: tuple[int, int] | None
+    calib_data: Path | None
+    num_calibration: int
+    int8_io: bool
+    parity: bool
+    num_parity: int
+    name: str | None
+    seed: int
+    qat_steps: int
+    trt_opt_size: tuple[int, int] | None
+    trt_max_size: tuple[int, int] | None
+
+
+def run(settings: ExportSettings, progress=None) -> list:
+    """Runs :func:`jndtf.export.export_model` with `settings`; returns its results."""
+    from jndtf.export import export_model
+
+    return export_model(
+        settings.model,
+        list(settings.formats),
+        out_dir=settings.out_dir,
+        input_size=settings.input_size,
+        calib_data=settings.calib_data,
+        num_calibration=settings.num_calibration,
+        int8_io=settings.int8_io,
+        parity=settings.parity,
+        num_parity=settings.num_parity,
+        name=settings.name,
+        seed=settings.seed,
+        qat_steps=settings.qat_steps,
+        trt_opt_size=settings.trt_opt_size,
+        trt_max_size=settings.trt_max_size,
+        progress=progress,
+    )
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+def result_rows(results) -> list[dict]:
+    """One table row per exported file; size in % of the tflite-fp32 (else ONNX) file."""
+    ref = next((r for r in results if r.format == "tflite-fp32"), None)
+    ref = ref or next((r for r in results if r.format == "onnx"), None)
+    rows = []
+    for r in results:
+        p = r.parity
+        rows.append(
+            {
+                "format": r.format,
+                "file": r.path.name,
+                "size": _human(r.size_bytes),
+                "size_bytes": r.size_bytes,
+                "pct_fp32": None if ref is None else 100.0 * r.size_bytes / ref.size_bytes,
+                "map_psnr_db": None if p is None else p.map_psnr_db,
+                "max_abs_err": None if p is None else p.max_abs_err,
+                "ms_ssim_keras": None if p is None else p.ms_ssim_keras,
+                "ms_ssim_export": None if p is None else p.ms_ssim_export,
+                "ms_ssim_delta": None if p is None else p.ms_ssim_delta,
+            }
+        )
+    return rows
+
+
+def _print_formats() -> None:
+    import importlib.util
+
+    from rich.table import Table
+
+    from jndtf.export.formats import FORMATS
+
+    table = Table(title="export formats (jndtf export --format NAME)")
+    table.add_column("name", no_wrap=True)
+    for header in ("file", "runs on", "quantization", "calibration", "here", "what"):
+        table.add_column(header)
+    for f in FORMATS.values():
+        missing = [m for m in f.requires if importlib.util.find_spec(m) is None]
+        here = "yes" if not missing else "needs " + ", ".join(missing)
+        table.add_row(
+            f.name,
+            "NAME-" + f.name + f.suffix,
+            f.runtime,
+            f.quantization,
+            "yes" if f.needs_calibration else "-",
+            here,
+            f.description,
+        )
+    stdout.print(table)
+
+
+@app.command("export")
+def export_command(
+    model: Annotated[
+        str | None,
+        typer.Argument(
+            help="Registered model (its shipped weights, e.g. acol), a .keras path, or "
+            "SPEC:PATH (a registered model describing the input of the .keras file).",
+            show_default=False,
+        ),
+    ] = None,
+    fp32: Annotated[bool, typer.Option("--fp32", help="TFLite float32.")] = False,
+    fp16: Annotated[bool, typer.Option("--fp16", help="TFLite float16 weights.")] = False,
+    dynamic_range: Annotated[
+        bool, typer.Option("--dynamic-range", help="TFLite int8 weights, float activations.")
+    ] = False,
+    int8: Annotated[
+        bool,
+        typer.Option(
+            "--int8",
+            help="TFLite int8 post-training quantization, calibrated on --calib-data.",
+        ),
+    ] = False,
+    qat: Annotated[
+        bool,
+        typer.Option(
+            "--qat",
+            help="TFLite int8 by quantization-aware training (ACoL family; pip install "
+            '"jndtf[qat]").',
+        ),
+    ] = False,
+    onnx: Annotated[bool, typer.Option("--onnx", help="ONNX (opset 17, tf2onnx).")] = False,
+    tensorrt: Annotated[
+        bool,
+        typer.Option(
+            "--tensorrt",
+            help="TensorRT engine (from the ONNX export) in each precision asked for among "
+            "--fp32/--fp16/--int8 (fp32 if none); needs TensorRT 10 and an NVIDIA GPU here.",
+        ),
+    ] = False,
+    formats: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            metavar="NAME",
+            help="Any format of --list-formats (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    size: Annotated[
+        str | None,
+        typer.Option(
+            "--size",
+            help="Fixed input size HEIGHTxWIDTH of the exported model, default 176x176 (fixed "
+            "is fastest on device: export one per deployed resolution).",
+            show_default=False,
+        ),
+    ] = None,
+    dynamic: Annotated[
+        bool,
+        typer.Option(
+            "--dynamic", help="Dynamic input H, W instead of --size (resized at run time)."
+        ),
+    ] = False,
+    calib_data: Annotated[
+        Path | None,
+        typer.Option(
+            "--calib-data",
+            help="Folder of calibration images; one in eight (at least one) is held back for "
+            "the parity report (default: the bundled sample photos, motorcycle_left held back).",
+            show_default=False,
+        ),
+    ] = None,
+    num_calib: Annotated[
+        int, typer.Option("--num-calib", min=1, help="Representative crops for int8.")
+    ] = 32,
+    int8_io: Annotated[
+        bool, typer.Option("--int8-io", help="int8 input/output tensors for --int8/--qat.")
+    ] = False,
+    no_parity: Annotated[
+        bool,
+        typer.Option("--no-parity", help="Skip the parity check against Keras (faster)."),
+    ] = False,
+    num_parity: Annotated[
+        int, typer.Option("--num-parity", min=1, help="Held-back crops of the parity check.")
+    ] = 2,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="File stem of the exports (default: the model's name).",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of crops and noise signs.")] = 0,
+    qat_steps: Annotated[
+        int, typer.Option("--qat-steps", min=0, help="Fine-tuning steps of --qat.")
+    ] = 200,
+    trt_opt: Annotated[
+        str | None,
+        typer.Option(
+            "--trt-opt",
+            help="HEIGHTxWIDTH the dynamic TensorRT profile is tuned for (default 360x640).",
+            show_default=False,
+        ),
+    ] = None,
+    trt_max: Annotated[
+        str | None,
+        typer.Option(
+            "--trt-max",
+            help="Largest HEIGHTxWIDTH of the dynamic TensorRT profile (default 1080x1920).",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder (created if missing).")
+    ] = Path("out/export"),
+    list_formats: Annotated[
+        bool, typer.Option("--list-formats", help="List the export formats and exit.")
+    ] = False,
+) -> None:
+    """Export a learned JND model: each file gets NAME.json beside it (family, preset, input
+    size policy, priors and their settings, normalization, JND units, I/O quantization,
+    sha256 of the file and of the source .keras, jndtf version) and a parity report against
+    Keras on held-back images (map PSNR, MS-SSIM of the eq. (7)-injected image)."""
+    if list_formats:
+        _print_formats()
+        return
+    with user_errors():
+        if model is None:
+            raise ValueError(
+                "give the MODEL to export (e.g. `jndtf export acol --int8`), or --list-formats"
+            )
+        if dynamic and size is not None:
+            raise ValueError("--size and --dynamic exclude each other: pick one")
+        from jndtf.export.formats import get_format
+
+        names = select_formats(
+            fp32=fp32,
+            fp16=fp16,
+            dynamic_range=dynamic_range,
+            int8=int8,
+            qat=qat,
+            onnx=onnx,
+            tensorrt=tensorrt,
+            formats=tuple(formats or ()),
+        )
+        for n in names:
+            get_format(n)  # unknown name: ValueError listing the formats
+        if calib_data is not None and not calib_data.is_dir():
+            raise ValueError(f"--calib-data {calib_data} is not a folder of images")
+        settings = ExportSettings(
+            model=model,
+            formats=tuple(names),
+            out_dir=out,
+            input_size=None if dynamic else parse_size(size or DEFAULT_SIZE),
+            calib_data=calib_data,
+            num_calibration=num_calib,
+            int8_io=int8_io,
+            parity=not no_parity,
+            num_parity=num_parity,
+            name=name,
+            seed=seed,
+            qat_steps=qat_steps,
+            trt_opt_size=None if trt_opt is None else parse_size(trt_opt, "--trt-opt"),
+            trt_max_size=None if trt_max is None else parse_size(trt_max, "--trt-max"),
+        )
+    with progress_bar() as bar:
+        step = stepper(bar, bar.add_task("export", total=len(names)))
+        with user_errors():
+            try:
+                results = run(settings, progress=step)
+            except RuntimeError as e:  # a converter failed (tf2onnx, QAT worker, TensorRT)
+                err.print(f"[bold red]error:[/] {e}", highlight=False)
+                raise typer.Exit(1) from None
+    from jndtf.bench.report import Column, render_table
+
+    columns = [Column(k, h, f, j) for k, h, f, j in RESULT_TABLE]
+    fixed = settings.input_size
+    size_text = "dynamic H, W" if fixed is None else f"{fixed[0]}x{fixed[1]}"
+    title = f"{model} exported ({size_text}); parity vs Keras on held-back crops"
+    table = render_table(result_rows(results), columns, title=title)
+    table.columns[0].no_wrap = True
+    stdout.print(table)
+    for r in results:
+        stdout.print(f"wrote {r.path} + {r.manifest_path.name}", highlight=False)
+
+
+__all__ = ["ExportSettings", "export_command", "parse_size", "result_rows", "run", "select_formats"]
