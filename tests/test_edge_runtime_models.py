@@ -71,6 +71,7 @@ def int8_pair(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # two int8 conversions with calibration: ~25 s on the 2 shared cores
 def test_int8_io_is_quantized_with_the_manifest_scales(int8_pair, tmp_path):
     from jndtf.export.tflite import TFLiteRunner
 
