@@ -11,8 +11,6 @@ import json
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.tf
-
 
 @pytest.fixture(scope="module")
 def tiny_keras(tmp_path_factory):
@@ -40,6 +38,7 @@ def fixed(tiny_keras, tmp_path_factory):
     )
 
 
+@pytest.mark.tf
 def test_format_table_and_config():
     from jndtf.export import QuantizationConfig, export_formats, get_format
 
@@ -61,6 +60,7 @@ def test_format_table_and_config():
     assert QuantizationConfig.for_float16().describe()["mode"] == "float16"
 
 
+@pytest.mark.tf
 def test_fp32_parity_and_int8_size(fixed):
     fp32, int8 = fixed
     assert fp32.parity.max_abs_err < 1e-3  # measured 0 (same float graph)
@@ -75,6 +75,7 @@ def test_fp32_parity_and_int8_size(fixed):
     assert int8.manifest["quantization"]["io"]["input"]["dtype"] == "float32"
 
 
+@pytest.mark.tf
 def test_manifest_round_trip_and_tamper(fixed):
     from jndtf.export import read_manifest, verify
 
@@ -97,6 +98,7 @@ def test_manifest_round_trip_and_tamper(fixed):
         verify(fp32.path)
 
 
+@pytest.mark.tf
 def test_dynamic_shape_runs_at_two_sizes(tiny_keras, tmp_path):
     from jndtf.export import export_model
     from jndtf.export.tflite import TFLiteRunner
@@ -117,6 +119,7 @@ def test_dynamic_shape_runs_at_two_sizes(tiny_keras, tmp_path):
         np.testing.assert_allclose(y, np.asarray(model(x)), atol=1e-4)
 
 
+@pytest.mark.tf
 def test_tensorrt_names_what_to_install(tiny_keras, tmp_path):
     from jndtf.export import export_model
 
@@ -125,3 +128,42 @@ def test_tensorrt_names_what_to_install(tiny_keras, tmp_path):
     except ImportError:
         with pytest.raises(ImportError, match="pip install tensorrt"):
             export_model(tiny_keras, ["tensorrt"], out_dir=tmp_path)
+
+
+def test_parity_crops_take_priors_of_the_whole_image():
+    """The parity input of a crop is the crop of the whole image's input (as calibration and
+    training make theirs), not the input computed on the crop."""
+    from jndtf.export.parity import parity_images
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)
+
+    def make_input(im):  # channel 3: column index in the image it is given; 4: its mean
+        cols = np.broadcast_to(np.arange(im.shape[1], dtype=np.float32), im.shape[:2])
+        mean = np.full(im.shape[:2], im.mean(), np.float32)
+        return np.dstack([im / 255.0, cols, mean]).astype(np.float32)
+
+    crops, xs = parity_images(make_input, [image], (20, 30), num=3, seed=4)
+    for crop, x in zip(crops, xs, strict=True):
+        assert x.shape == (1, 20, 30, 5) and crop.shape == (20, 30, 3)
+        x0 = int(x[0, 0, 0, 3])  # where the crop sits in the whole image
+        y0 = next(y for y in range(31) if np.array_equal(image[y : y + 20, x0 : x0 + 30], crop))
+        want = (image[y0 : y0 + 20, x0 : x0 + 30] / 255.0).astype(np.float32)
+        np.testing.assert_array_equal(x[0, ..., :3], want)
+        np.testing.assert_allclose(x[0, ..., 4], image.mean(), rtol=1e-6)  # whole-image value
+    small = parity_images(make_input, [image[:10, :10]], (20, 30), num=1)[1][0]
+    assert small.shape == (1, 20, 30, 5)  # upscaled first
+
+
+def test_held_back_split():
+    from jndtf.export.parity import held_back_split
+
+    imgs = [np.full((40, 40, 3), i, np.uint8) for i in range(9)]
+    names = [f"{i}.png" for i in range(9)]
+    calib, held, held_names = held_back_split(imgs, names)
+    assert held_names == ["0.png", "8.png"] and len(calib) == 7
+    assert {int(im[0, 0, 0]) for im in calib}.isdisjoint({int(im[0, 0, 0]) for im in held})
+    calib, held, held_names = held_back_split(imgs[:2], names[:2])
+    assert (len(calib), held_names) == (1, ["1.png"])
+    with pytest.raises(ValueError, match="--no-parity"):
+        held_back_split(imgs[:1], names[:1])
