@@ -17,8 +17,11 @@ Per layer (pooled over the inputs):
   layers of different scales compare (the last layer of a JND model: the map's PSNR with the peak
   its values reach, not 255);
 - ``lost_db``: the PSNR of its worst input layer minus its own, i.e. what this layer added; the
-  culprit of a broken export is the row with a large ``lost_db`` (for ACoL-JND's plain int8:
-  ``jnd``, the output step, 18 dB, see :mod:`jndtf.export.quantization`);
+  culprits of a broken export are the rows with a large ``lost_db`` (ACoL-JND's plain int8:
+  ``threshold``, 43 dB, its 0/1 mask flipping, and ``jnd``, the output step, 18 dB; see
+  :mod:`jndtf.export.quantization`). A layer that shrinks its range (an LReLU whose input is
+  mostly negative) loses dB even in float, and a layer fed by a 0/1 mask shows a negative value:
+  read ``lost_db`` together with ``dtype`` and the rows before it;
 - ``steps``: ``rmse / scale`` of an int8 tensor (how many quantization steps the error spans).
 
 Example:
@@ -235,6 +238,56 @@ def compare_layers(
     return rows
 
 
+def compare_export(
+    source,
+    tflite_path: str | os.PathLike,
+    *,
+    images: Sequence[np.ndarray] | None = None,
+    num: int = 2,
+    seed: int = 1,
+) -> list[LayerError]:
+    """:func:`compare_layers` of an exported file against its source, on held-back crops.
+
+    The crops are made like :func:`jndtf.export.export_model`'s parity inputs (priors on the
+    crop, :func:`jndtf.export.parity.parity_images`) at the file's fixed input size (176x176 for
+    a dynamic-shape file).
+
+    Args:
+        source: what the file was exported from, as for ``export_model``: a registered name
+            (``"acol"``), a ``.keras`` path, ``SPEC:PATH`` or a ``LearnedJnd``.
+        tflite_path: the ``.tflite`` file.
+        images: uint8 RGB photos to crop (default: the held-back sample photo of the export,
+            :data:`jndtf.export.quantization.PARITY_IMAGES`).
+        num: number of crops.
+        seed: seed of the crop positions.
+
+    Example:
+        >>> print(format_table(compare_export("acol", "out/acol-tflite-int8.tflite")))
+    """
+    from jndtf.export.parity import parity_images
+    from jndtf.export.quantization import PARITY_IMAGES, load_images
+    from jndtf.export.tflite import TFLiteRunner
+
+    from jndtf.evaluate.learned import LearnedJnd, load_learned
+    from jndtf.models.inputs import model_input
+
+    learned = source if isinstance(source, LearnedJnd) else load_learned(source)
+    runner = TFLiteRunner(tflite_path)
+    size = runner.fixed_size or (176, 176)
+    photos = load_images(None, PARITY_IMAGES) if images is None else load_images(images)
+
+    def make_input(im):
+        return model_input(
+            im,
+            learned.priors,
+            normalization=learned.normalization,
+            overrides=learned.prior_overrides,
+        )
+
+    _, inputs = parity_images(make_input, photos, size, num=num, seed=seed)
+    return compare_layers(tflite_path, learned.model, inputs)
+
+
 def format_table(rows: Sequence[LayerError]) -> str:
     """The rows as a fixed-width text table (one line per layer)."""
     head = f"{'layer':<18} {'op':<16} {'dtype':<7} {'range':>9} {'rmse':>9} {'psnr_db':>8} "
@@ -249,4 +302,4 @@ def format_table(rows: Sequence[LayerError]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["LayerError", "compare_layers", "format_table"]
+__all__ = ["LayerError", "compare_export", "compare_layers", "format_table"]

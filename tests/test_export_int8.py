@@ -236,7 +236,7 @@ def test_shipped_acol_int8_reaches_35_db_on_held_back_photos(tmp_path):
     ~29 dB), 27-29 % of the fp32 file."""
     import skimage.data
     from jndtf.export import export_model
-    from jndtf.export.layerwise import compare_layers
+    from jndtf.export.layerwise import compare_export, compare_layers
     from jndtf.export.parity import parity_images
     from jndtf.export.quantization import (
         CALIBRATION_IMAGES,
@@ -292,3 +292,11 @@ def test_shipped_acol_int8_reaches_35_db_on_held_back_photos(tmp_path):
     assert {r.layer for r in rows[:2]} == {"jnd", "threshold"}, [
         (r.layer, round(r.lost_db, 1)) for r in rows
     ]
+    # ... and on the default file (crops of the export's held-back photo), the mask flips less
+    # and the map's layers run in float
+    after = {r.layer: r for r in compare_export("acol", int8.path)}
+    before = {r.layer: r for r in rows}
+    assert after["jnd"].dtype == "float32" and before["jnd"].dtype == "float32"  # dequantized
+    assert after["cnn4_conv3"].dtype == "float32" and before["cnn4_conv3"].dtype == "int8"
+    assert after["threshold"].psnr_db > before["threshold"].psnr_db + 6
+    assert after["jnd"].psnr_db > before["jnd"].psnr_db + 10
