@@ -271,7 +271,20 @@ def test_bench_models_every_runtime_end_to_end(tmp_path):
     int8 = json.loads((exports / "acol-96x64-tflite-int8.json").read_text())
     assert int8["calibration"]["crops"] == 2 and "parity" not in int8
     assert "timing only" in result.output
-    # a second run reuses the kept exports (same source sha256, size and format)
-    again = _cli([*args[:-1], str(tmp_path / "again.csv"), "--runtimes", "tflite-int8,onnx"])
+    # A second run reuses the kept 96x64 export; the dynamic one is made once for both sizes.
+    again_csv = tmp_path / "again.csv"
+    again = _cli(
+        ["acol", "--sizes", "96x64,64x48", "--runs", "2", "--warmup", "1", "--runtimes",
+         "tflite-fp32", "--dynamic", "--export-dir", str(exports), "--csv", str(again_csv)]
+    )  # fmt: skip
     assert again.exit_code == 0, again.output
-    assert "reused 2 export(s)" in again.output
+    assert "reused 1 export(s)" in again.output
+    rows = read_csv(again_csv)
+    assert [(r["shape"], r["size"], r["file"]) for r in rows] == [
+        ("fixed", "96x64", "acol-96x64-tflite-fp32.tflite"),
+        ("dynamic", "96x64", "acol-dynamic-tflite-fp32.tflite"),
+        ("fixed", "64x48", "acol-64x48-tflite-fp32.tflite"),
+        ("dynamic", "64x48", "acol-dynamic-tflite-fp32.tflite"),
+    ]
+    _check_rows(rows, macs_per_pixel("acol"))
+    assert verify(exports / rows[1]["file"])["input_size"]["policy"] == "dynamic"

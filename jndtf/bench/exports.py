@@ -35,7 +35,8 @@ class ExportCache:
         self.source = source
         self.folder = Path(folder)
         self.num_calibration = int(num_calibration)
-        self.reused: list[Path] = []
+        self.reused: list[Path] = []  # files found in the folder from an earlier run
+        self._made: dict[tuple, Path] = {}  # (format, size) -> file, this run
         self._learned = None
         self._source_sha = None
 
@@ -78,9 +79,13 @@ class ExportCache:
         Raises:
             ValueError, ImportError, RuntimeError: from :func:`jndtf.export.export_model`.
         """
+        key = (fmt, None if size is None else (int(size[0]), int(size[1])))
+        if key in self._made:
+            return self._made[key]
         path = self.path_of(fmt, size)
         if self._reusable(path, fmt, size):
             self.reused.append(path)
+            self._made[key] = path
             return path
         from jndtf.evaluate.learned import load_learned
         from jndtf.export import export_model
@@ -97,6 +102,7 @@ class ExportCache:
             parity=False,
             name=stem,
         )
+        self._made[key] = result.path
         return result.path
 
 

@@ -127,7 +127,8 @@ def time_keras(
         ``{"times_s": [...], "versions": {...}, "threads": {...}, "mode": ...}``.
 
     Raises:
-        RuntimeError: the child failed (its last lines of output are in the message).
+        RuntimeError: the child failed (its last lines of output are in the message) or ran
+            past `timeout_s` seconds.
     """
     with tempfile.TemporaryDirectory(prefix="jndtf-bench-") as tmp:
         inp, out = Path(tmp) / "input.npy", Path(tmp) / "result.json"
@@ -144,7 +145,10 @@ def time_keras(
             "--threads", str(int(threads)),
         ]  # fmt: skip
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s)
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"the Keras timing process ran past {timeout_s:.0f} s") from None
         if done.returncode != 0 or not out.is_file():
             tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-6:])
             raise RuntimeError(f"the Keras timing process failed ({done.returncode}): {tail}")
