@@ -152,3 +152,21 @@ def test_demo_rejects_unknown_model_before_work(tmp_path):
     r = invoke("demo", "--models", "nope", "-o", tmp_path)
     assert r.exit_code == 2 and "unknown JND model 'nope'" in r.output
     assert not tmp_path.joinpath("summary.md").exists()
+
+
+def test_error_messages_keep_square_brackets():
+    """A message naming an extra (pip install "jndtf[train]") must not lose it to rich markup."""
+    import typer
+
+    from jndtf.cli._shared import user_errors
+
+    probe = typer.Typer()
+
+    @probe.command()
+    def fail() -> None:
+        with user_errors():
+            raise ImportError('needs the [train] extra: pip install "jndtf[train]"')
+
+    result = CliRunner().invoke(probe, [])
+    assert result.exit_code == 2
+    assert 'pip install "jndtf[train]"' in result.output

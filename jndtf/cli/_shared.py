@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from jndtf import __version__
@@ -40,7 +41,7 @@ def user_errors():
         yield
     except USER_ERRORS as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        err.print(f"[bold red]error:[/] {msg}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -65,7 +66,7 @@ def for_each(items: Iterable, label: str, fn: Callable) -> list:
             except USER_ERRORS as e:
                 failed.append(item)
                 msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-                err.print(f"[bold red]error:[/] {msg}", highlight=False)
+                err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
             bar.advance(task)
     if failed:
         err.print(

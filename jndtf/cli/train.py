@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import TextColumn
 
 from jndtf.cli._shared import (
@@ -202,10 +203,13 @@ def train_acol(
             with user_errors():
                 result = run(config, progress=step)
         except TrainingInterrupted as e:
-            err.print(f"[bold yellow]interrupted:[/] {e}; continue with --resume", highlight=False)
+            err.print(
+                f"[bold yellow]interrupted:[/] {escape(str(e))}; continue with --resume",
+                highlight=False,
+            )
             raise typer.Exit(130) from None
         except FloatingPointError as e:
-            err.print(f"[bold red]error:[/] {e}", highlight=False)
+            err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
             raise typer.Exit(3) from None
     losses = result.final_losses
     stdout.print(
