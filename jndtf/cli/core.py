@@ -108,7 +108,7 @@ def jnd(
     """Compute JND maps with a learned model (default: the shipped ACoL-JND weights).
 
     Files: OUT/<image stem>/jnd_<model>.npy (float32 HxWx3, pixel units 0..255) and .png.
-    Learned models need the [train] extra.
+    Learned models need the \\[train] extra.
     """
     from jndtf import jobs
 

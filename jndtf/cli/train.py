@@ -20,7 +20,7 @@ from jndtf.cli._shared import (
 )
 
 train_app = typer.Typer(
-    help="Train a jndtf network (needs the [train] extra: TensorFlow + Keras).",
+    help="Train a jndtf network (needs the \\[train] extra: TensorFlow + Keras).",
     no_args_is_help=True,
 )
 app.add_typer(train_app, name="train")
