@@ -60,12 +60,14 @@ def _source_info(learned, spec_name: str | None) -> dict:
     m = _read_manifest(Path(src)) if src else {}
     model = learned.model
     preset = m.get("preset") or spec_name
-    family = m.get("family")
-    if family is None and preset:
-        try:
-            family = get_model_spec(preset).family
-        except KeyError:  # a preset of an unregistered family: leave it unknown
-            family = None
+    try:  # the registry fills what a bare .keras has no manifest for
+        registered = get_model_spec(preset) if preset else None
+    except KeyError:  # a preset of an unregistered family: leave it unknown
+        registered = None
+    family = m.get("family") or (registered.family if registered else None)
+    units = (m.get("outputs") or {}).get("jnd_units") or (
+        registered.jnd_units if registered else "pixel values 0..255"
+    )
     return {
         "name": m.get("model_name") or learned.name,
         "family": family,
@@ -75,7 +77,7 @@ def _source_info(learned, spec_name: str | None) -> dict:
         "normalization": normalization_info(learned.priors, learned.normalization),
         "channels": int(model.inputs[0].shape[-1]),
         "output_channels": int(model.outputs[0].shape[-1]),
-        "jnd_units": (m.get("outputs") or {}).get("jnd_units", "pixel values 0..255"),
+        "jnd_units": units,
         "keras": str(src) if src else None,
     }
 

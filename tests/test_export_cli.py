@@ -132,6 +132,26 @@ def test_default_format_end_to_end(tiny, tmp_path):
 
 
 @pytest.mark.tf
+def test_every_registered_family_exports(tmp_path):
+    """acol is exported throughout this file; the other family, saliency (PoolNet), here."""
+    from jndtf.export import verify
+
+    from jndtf.models.registry import available_models, get_model_spec
+    from jndtf.train._common import atomic_save_model
+
+    families = {get_model_spec(n).family for n in available_models()}
+    assert families == {"acol", "saliency"}  # a new family needs a line here
+    path = tmp_path / "sal.keras"
+    atomic_save_model(get_model_spec("poolnet_tiny").build(), path)
+    r = invoke(f"poolnet_tiny:{path}", "--size", "64x64", "--num-parity", "1", "-o", tmp_path)
+    assert r.exit_code == 0, r.output
+    m = verify(tmp_path / "sal-tflite-fp32.tflite")
+    assert (m["family"], m["inputs"]["channels"], m["outputs"]["channels"]) == ("saliency", 3, 1)
+    assert m["outputs"]["jnd_units"].startswith("saliency probability")
+    assert m["parity"]["map_psnr_db"] > 80
+
+
+@pytest.mark.tf
 def test_onnx_dynamic_two_sizes_and_tamper(tiny, tmp_path):
     from jndtf.export import verify
     from jndtf.export.onnx import OnnxRunner

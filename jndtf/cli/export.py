@@ -25,7 +25,6 @@ from jndtf.cli._shared import app, err, progress_bar, stdout, stepper, user_erro
 #: Columns of the result table: key, header, number format, justification.
 RESULT_TABLE = (
     ("format", "format", "", "left"),
-    ("file", "file", "", "left"),
     ("size", "size", "", "right"),
     ("pct_fp32", "% of fp32", ".1f", "right"),
     ("map_psnr_db", "map PSNR dB", ".1f", "right"),
@@ -382,7 +381,7 @@ def export_command(
     table = render_table(result_rows(results), columns, title=title)
     table.columns[0].no_wrap = True
     stdout.print(table)
-    for r in results:
+    for r in results:  # the file names, in full (the table leaves them out to stay narrow)
         stdout.print(f"wrote {r.path} + {r.manifest_path.name}", highlight=False)
 
 
