@@ -117,7 +117,7 @@ def test_default_format_end_to_end(tiny, tmp_path):
     out = tmp_path / "out"
     r = invoke(ref, "--size", "64x64", "--num-parity", "1", "-o", out)
     assert r.exit_code == 0, r.output
-    assert "tflite-fp32" in r.output and "PSNR dB" in r.output
+    assert "tflite-fp32" in r.output and "PSNR" in r.output and "MS-SSIM" in r.output
     assert sorted(p.name for p in out.iterdir()) == [
         "tiny-tflite-fp32.json",
         "tiny-tflite-fp32.tflite",
