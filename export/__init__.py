@@ -103,13 +103,15 @@ def resolve_formats(formats: Sequence[str] | str) -> list[ExportFormat]:
     return fmts
 
 
-def _check_available(fmts: Sequence[ExportFormat]) -> None:
+def _check_available(fmts: Sequence[ExportFormat], parity: bool) -> None:
     """Fails before any work when a format's toolchain is missing (message names the fix)."""
     for f in fmts:
         if f.backend == "tensorrt":
-            from jndtf.export.tensorrt import PRECISION_OF_MODE, require_tensorrt
+            from jndtf.export.tensorrt import PRECISION_OF_MODE, cuda_runtime, require_tensorrt
 
             require_tensorrt(PRECISION_OF_MODE[f.quantization])
+            if parity:  # the parity check runs the engine: cuda-python copies to the GPU
+                cuda_runtime()
         elif f.quantization == "int8-qat":
             from jndtf.export.qat import require_qat
 
@@ -185,7 +187,7 @@ def export_model(
         raise ValueError(
             "int8_io applies to tflite-int8 and tflite-int8-qat only; neither is among the formats"
         )
-    _check_available(fmts)
+    _check_available(fmts, parity)
 
     learned = source if isinstance(source, LearnedJnd) else load_learned(source, spec=spec)
     if spec is None and isinstance(source, str):

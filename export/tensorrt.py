@@ -95,11 +95,11 @@ def require_tensorrt(precision: str = "fp32"):
             "build 'tensorrt' (fp32) or install TensorRT 10.x"
         )
     if precision == "int8":
-        _cuda_runtime()
+        cuda_runtime()
     return trt
 
 
-def _cuda_runtime():
+def cuda_runtime():
     """cuda-python's runtime module (``cudart``), either layout (>= 12.6 or older)."""
     try:
         from cuda.bindings import runtime as cudart
@@ -266,7 +266,7 @@ def make_calibrator(trt, batches: CalibrationBatches, cache_path: str | os.PathL
     TensorRT's Python calibrator interface asks; the calibration cache is read from / written to
     `cache_path` when given.
     """
-    cudart = _cuda_runtime()
+    cudart = cuda_runtime()
 
     class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
         def __init__(self):
@@ -399,7 +399,7 @@ class TensorRTRunner:
 
     def __init__(self, path: str | os.PathLike):
         trt = require_tensorrt("fp32")
-        self._cudart = _cuda_runtime()
+        self._cudart = cuda_runtime()
         self._trt = trt
         self.path = Path(path)
         self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
@@ -450,6 +450,7 @@ __all__ = [
     "ProfileShapes",
     "TensorRTRunner",
     "build_engine",
+    "cuda_runtime",
     "make_calibrator",
     "profile_shapes",
     "require_tensorrt",

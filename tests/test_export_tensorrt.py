@@ -352,3 +352,15 @@ def test_build_errors(monkeypatch, onnx_file):
         build_engine(onnx_file, precision="int8")
     with pytest.raises(ValueError, match="precision must be one of"):
         build_engine(onnx_file, precision="int4")
+
+
+def test_engine_parity_needs_cuda_python(monkeypatch, tmp_path):
+    """An fp32 engine builds without cuda-python, but its parity check runs it: refused first."""
+    from jndtf.export import export_model
+
+    _Recorder().install(monkeypatch)
+    for name in ("cuda", "cuda.bindings", "cuda.bindings.runtime"):
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(ImportError, match="cuda-python is missing"):
+        export_model("acol", ["tensorrt"], out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
