@@ -195,6 +195,32 @@ def test_dynamic_tflite_two_real_sizes(tiny, tmp_path):
 
 
 @pytest.mark.tf
+def test_calib_data_folder_holds_back_parity_images(tiny, tmp_path):
+    import skimage.data
+    from jndtf.export import verify
+
+    from jndtf.io import save_image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    save_image(photos / "a_cat.png", skimage.data.chelsea()[:120, :160])
+    save_image(photos / "b_cup.png", skimage.data.coffee()[:120, :160])
+    save_image(photos / "c_rocket.png", skimage.data.rocket()[:120, :160])
+    ref, _ = tiny
+    r = invoke(
+        ref, "--int8", "--int8-io", "--size", "64x64", "--calib-data", photos, "--num-calib", "4",
+        "--num-parity", "1", "-o", tmp_path / "out",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    m = verify(tmp_path / "out" / "tiny-tflite-int8.tflite")
+    assert m["calibration"]["images"] == f"{photos} (2 images)"
+    assert m["calibration"]["crops"] == 4
+    assert m["parity"]["images"].startswith(f"held back from {photos}: c_rocket.png")
+    io = m["quantization"]["io"]
+    assert io["input"]["dtype"] == "int8" and io["input"]["scale"] > 0  # --int8-io
+
+
+@pytest.mark.tf
 def test_failed_conversion_leaves_nothing_half_written(tiny, tmp_path, monkeypatch):
     import jndtf.export.onnx as onnx_mod
     from jndtf.export import verify
