@@ -181,19 +181,17 @@ def _print_formats() -> None:
 
     table = Table(title="export formats (jndtf export --format NAME)")
     table.add_column("name", no_wrap=True)
-    for header in ("file", "runs on", "quantization", "calibration", "here", "what"):
+    table.add_column("file", no_wrap=True)
+    for header in ("calibration", "here", "what (runs on)"):
         table.add_column(header)
     for f in FORMATS.values():
         missing = [m for m in f.requires if importlib.util.find_spec(m) is None]
-        here = "yes" if not missing else "needs " + ", ".join(missing)
         table.add_row(
             f.name,
-            "NAME-" + f.name + f.suffix,
-            f.runtime,
-            f.quantization,
+            f.suffix,
             "yes" if f.needs_calibration else "-",
-            here,
-            f.description,
+            "yes" if not missing else "needs " + ", ".join(missing),
+            f"{f.description} ({f.runtime})",
         )
     stdout.print(table)
 
