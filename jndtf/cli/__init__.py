@@ -3,11 +3,11 @@ library function; heavy imports (TensorFlow, the models) happen inside the comma
 so `jndtf --help` is instant and never loads TensorFlow.
 
 Layout: ``_shared`` (app, consoles, errors, progress bars), ``core`` (list, priors, baseline, jnd,
-inject, samples, demo), ``train`` (train aiqa/acol/saliency), ``evaluate`` (eval jnd), ``bench``
-(bench models), ``stream`` (stream, bench stream).
+inject, samples, demo), ``train`` (train aiqa/acol/saliency), ``evaluate`` (eval jnd),
+``export``, ``bench`` (bench models), ``stream`` (stream, bench stream).
 """
 
-from jndtf.cli import bench, core, evaluate, stream, train  # noqa: F401  (register the commands)
+from jndtf.cli import bench, core, evaluate, export, stream, train  # noqa: F401  (register)
 from jndtf.cli._shared import app
 
 __all__ = ["app"]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from jndtf.cli._shared import app, err, progress_bar, stdout, stepper, user_errors
 
@@ -223,7 +224,7 @@ def export_command(
         typer.Option(
             "--qat",
             help="TFLite int8 by quantization-aware training (ACoL family; pip install "
-            '"jndtf[qat]").',
+            '"jndtf\\[qat]").',
         ),
     ] = False,
     onnx: Annotated[bool, typer.Option("--onnx", help="ONNX (opset 17, tf2onnx).")] = False,
@@ -368,7 +369,7 @@ def export_command(
             try:
                 results = run(settings, progress=step)
             except RuntimeError as e:  # a converter failed (tf2onnx, QAT worker, TensorRT)
-                err.print(f"[bold red]error:[/] {e}", highlight=False)
+                err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
                 raise typer.Exit(1) from None
     from jndtf.bench.report import Column, render_table
 
