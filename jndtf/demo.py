@@ -31,6 +31,7 @@ class DemoSettings:
     psnr: float = 26.06  # the ACoL-JND paper's operating point
     models: tuple[str, ...] = ()  # empty: every registered model
     seed: int = 0
+    deploy: bool = True  # int8 export + edge stream on the synthesized clip (jndtf.demo_deploy)
 
 
 @dataclass
@@ -52,6 +53,7 @@ class DemoSummary:
     target_psnr: float
     priors_seconds_per_mpx: float
     rows: list[ModelRow]
+    deploy: str = ""  # the deployment half's markdown, or why it was skipped
 
     def table(self) -> list[dict]:
         return [
@@ -78,6 +80,8 @@ class DemoSummary:
             "|" + "---|" * len(head),
         ]
         lines += ["| " + " | ".join(str(r[k]) for k in head) + " |" for r in rows]
+        if self.deploy:
+            lines += ["", self.deploy]
         return "\n".join(lines)
 
 
@@ -166,16 +170,33 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoSu
             row.seconds_per_mpx.append(seconds / mpx)
             row.psnr.append(float(res.psnr))
             done += 1
-    report("done", total, total)
     summary = DemoSummary(
         settings.out_dir,
         list(images),
         settings.psnr,
         float(np.mean(prior_rates)),
         list(rows.values()),
+        _deploy(settings, report),
     )
+    report("done", total, total)
     _write_tables(summary)
     return summary
+
+
+def _deploy(settings: DemoSettings, report: Progress) -> str:
+    """Runs :mod:`jndtf.demo_deploy` when asked and possible; its markdown or why it was skipped."""
+    from jndtf import demo_deploy
+
+    if not settings.deploy:
+        return ""
+    missing = demo_deploy.missing_extras()
+    if missing:
+        return (
+            "Deployment (int8 export -> edge stream) skipped: it needs "
+            f'pip install "jndtf[{",".join(missing)}]"'
+        )
+    summary = demo_deploy.run_deploy(settings.out_dir / "deploy", report, seed=settings.seed)
+    return summary.markdown()
 
 
 def _write_tables(summary: DemoSummary) -> None:

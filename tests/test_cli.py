@@ -136,7 +136,9 @@ def test_samples_without_clip(tmp_path):
 
 
 def test_demo_on_a_folder(photos, tmp_path):
-    r = invoke("demo", "--data", photos, "--models", "wu2017,yang2005", "-o", tmp_path)
+    r = invoke(
+        "demo", "--data", photos, "--models", "wu2017,yang2005", "--no-deploy", "-o", tmp_path
+    )
     assert r.exit_code == 0, r.output
     summary = (tmp_path / "summary.md").read_text()
     assert "| wu2017 |" in summary and "| yang2005 |" in summary

@@ -228,9 +228,18 @@ def demo(
     models: Annotated[
         str, typer.Option("--models", help="Comma-separated JND models (default: all registered).")
     ] = "",
+    deploy: Annotated[
+        bool,
+        typer.Option(
+            "--deploy/--no-deploy",
+            help="Also export ACoL-JND to int8 and run the edge stream on the synthesized clip "
+            "(OUT/deploy; needs the train and edge extras, skipped with a note otherwise).",
+        ),
+    ] = True,
 ) -> None:
     """The main job end to end: priors -> JND maps -> injection at one PSNR -> side-by-side
-    images and a table of timings and achieved PSNR (OUT/summary.md, OUT/summary.csv)."""
+    images and a table of timings and achieved PSNR (OUT/summary.md, OUT/summary.csv); then the
+    deployment: int8 export of ACoL-JND -> edge runtime on a camera clip (eq. 14 + JPEG)."""
     from jndtf import demo as demo_mod
 
     with user_errors():
@@ -239,6 +248,7 @@ def demo(
             data=data,
             psnr=psnr,
             models=tuple(m.strip() for m in models.split(",") if m.strip()),
+            deploy=deploy,
         )
         demo_mod.check(settings)
     with progress_bar() as bar:
