@@ -3,7 +3,7 @@
 After :mod:`jndtf.demo` has computed every model's map on the sample photos, this part takes the
 shipped ACoL-JND weights the rest of the way a user takes them:
 
-1. ``jndtf export acol --int8 --size 180x320``: full-integer int8 TFLite (output head and §3.4
+1. ``jndtf export acol --int8 --size 320x180``: full-integer int8 TFLite (output head and §3.4
    threshold inputs kept in float, :mod:`jndtf.export.quantization`), calibrated on the sample
    photos, with the parity report against Keras on a held-back photo.
 2. The synthesized camera clip (:func:`jndtf.samples.synthesize_clip`, 640x360, scene cuts).

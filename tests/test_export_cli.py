@@ -53,8 +53,8 @@ def test_flags_select_formats():
 
 
 def test_parse_size():
-    assert parse_size("360x640") == (360, 640)
-    assert parse_size("64X96") == (64, 96)
+    assert parse_size("640x360") == (360, 640)  # WIDTHxHEIGHT in, (H, W) out
+    assert parse_size("96X64") == (64, 96)
     for bad in ("360", "axb", "360x640x3", "16x64"):
         with pytest.raises(ValueError, match="--size"):
             parse_size(bad)
@@ -71,7 +71,7 @@ def test_list_formats():
     "args, message",
     [
         ((), "give the MODEL"),
-        (("acol", "--size", "big"), "is not HEIGHTxWIDTH"),
+        (("acol", "--size", "big"), "is not WIDTHxHEIGHT"),
         (("acol", "--size", "16x16"), ">= 32 pixels"),
         (("acol", "--size", "64x64", "--dynamic"), "exclude each other"),
         (("acol", "--format", "tflite-int4"), "unknown export format 'tflite-int4'"),

@@ -9,7 +9,7 @@ int8 (fp32 when none; its ONNX is exported too), ``--format NAME`` adds any row 
 Example:
     $ jndtf export acol --int8 -o out/export               # the card's command
     $ jndtf export acol --onnx --dynamic -o out/export      # ONNX with dynamic H, W
-    $ jndtf export acol:runs/acol/model.keras --int8 --calib-data photos/ --size 360x640
+    $ jndtf export acol:runs/acol/model.keras --int8 --calib-data photos/ --size 640x360
 """
 
 from __future__ import annotations
@@ -81,17 +81,18 @@ def select_formats(
 
 
 def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
-    """``"360x640"`` (HEIGHTxWIDTH) -> ``(360, 640)``.
+    """``"640x360"`` (WIDTHxHEIGHT, as video sizes are written and as ``jndtf stream`` and
+    ``jndtf bench`` take them) -> ``(360, 640)`` = (H, W), the library's order.
 
     Raises:
         ValueError: not two positive integers joined by 'x', or a side under 32.
     """
     parts = str(text).lower().replace("×", "x").split("x")
     try:
-        h, w = (int(p) for p in parts)
+        w, h = (int(p) for p in parts)
     except ValueError:
         raise ValueError(
-            f"{option} {text!r} is not HEIGHTxWIDTH in pixels (e.g. 360x640)"
+            f"{option} {text!r} is not WIDTHxHEIGHT in pixels (e.g. 640x360)"
         ) from None
     if h < 32 or w < 32:
         raise ValueError(f"{option} {text!r}: both sides must be >= 32 pixels (the priors' window)")
@@ -249,7 +250,7 @@ def export_command(
         str | None,
         typer.Option(
             "--size",
-            help="Fixed input size HEIGHTxWIDTH of the exported model, default 176x176 (fixed "
+            help="Fixed input size WIDTHxHEIGHT of the exported model, default 176x176 (fixed "
             "is fastest on device: export one per deployed resolution).",
             show_default=False,
         ),
@@ -298,7 +299,7 @@ def export_command(
         str | None,
         typer.Option(
             "--trt-opt",
-            help="HEIGHTxWIDTH the dynamic TensorRT profile is tuned for (default 360x640).",
+            help="WIDTHxHEIGHT the dynamic TensorRT profile is tuned for (default 640x360).",
             show_default=False,
         ),
     ] = None,
@@ -306,7 +307,7 @@ def export_command(
         str | None,
         typer.Option(
             "--trt-max",
-            help="Largest HEIGHTxWIDTH of the dynamic TensorRT profile (default 1080x1920).",
+            help="Largest WIDTHxHEIGHT of the dynamic TensorRT profile (default 1920x1080).",
             show_default=False,
         ),
     ] = None,
