@@ -242,10 +242,13 @@ def test_qat_int8_model_is_loadable_finite_and_close_to_keras(shipped, inputs64,
         path = Path(tmp) / "qat.tflite"
         path.write_bytes(data)
         runner = TFLiteRunner(path)
-        convs = [
-            t for t in runner.interpreter.get_tensor_details() if "Conv2D" in t["name"]
-        ]  # full-integer: every conv weight is int8
-        assert convs and all(np.dtype(t["dtype"]) == np.int8 for t in convs)
+        interp = runner.interpreter
+        dtypes = {t["index"]: np.dtype(t["dtype"]) for t in interp.get_tensor_details()}
+        ops = interp._get_ops_details()
+        convs = [op for op in ops if op["op_name"] == "CONV_2D"]
+        # full-integer: every conv takes int8 activations and int8 weights
+        assert convs and all(dtypes[i] == np.int8 for op in convs for i in op["inputs"][:2])
+        assert {op["op_name"] for op in ops} >= {"ABS", "GREATER", "RESIZE_BILINEAR"}
         expected = np.int8 if io_dtype == "int8" else np.float32
         assert np.dtype(runner.input["dtype"]) == expected
         _, held = parity_images(
