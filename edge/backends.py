@@ -124,9 +124,27 @@ def _load_overrides(spec, num_threads: int) -> dict:
     }
 
 
+#: Learned models shipped as edge exports: ``jndtf/weights/NAME/edge/NAME-tflite-int8.tflite``
+#: (made by ``jndtf export NAME --int8 --size 320x180 -o jndtf/weights/NAME/edge``).
+SHIPPED_FORMAT = "tflite-int8"
+
+
+def shipped_edge_model(name: str) -> Path | None:
+    """The shipped edge export of learned model `name` (``"acol"``), or None when none ships."""
+    import jndtf
+
+    if not isinstance(name, str) or not name.isidentifier():
+        return None
+    path = (
+        Path(jndtf.__file__).parent / "weights" / name / "edge" / f"{name}-{SHIPPED_FORMAT}.tflite"
+    )
+    return path if path.is_file() else None
+
+
 def load_backend(model, num_threads: int = 1):
-    """The backend for a model reference: a classical name of :func:`jndtf.baselines.available`
-    or a ``.tflite`` path.
+    """The backend for a model reference: a classical name of :func:`jndtf.baselines.available`,
+    the name of a learned model shipped as an edge export (:func:`shipped_edge_model`: ``"acol"``,
+    int8 at 320x180) or a ``.tflite`` path.
 
     Raises:
         FileNotFoundError: a missing file.
@@ -136,16 +154,19 @@ def load_backend(model, num_threads: int = 1):
 
     if isinstance(model, str) and model in baselines.available():
         return ClassicalJnd(model)
+    shipped = shipped_edge_model(model) if isinstance(model, str) else None
+    if shipped is not None:
+        return TFLiteJnd(shipped, num_threads=num_threads)
     path = Path(model)
     if path.is_file() or path.suffix:
         if not path.is_file():
             raise FileNotFoundError(f"model file {path} does not exist")
         return TFLiteJnd(path, num_threads=num_threads)
     raise ValueError(
-        f"unknown model {model!r}: give an exported .tflite (learned models such as 'acol': "
-        "jndtf.export.export_model('acol', ['tflite-fp32'], out_dir=...)) or a classical model: "
+        f"unknown model {model!r}: give 'acol' (shipped int8 export), an exported .tflite "
+        "(any learned model: jndtf export MODEL --int8) or a classical model: "
         + ", ".join(baselines.available())
     )
 
 
-__all__ = ["ClassicalJnd", "TFLiteJnd", "load_backend"]
+__all__ = ["ClassicalJnd", "TFLiteJnd", "load_backend", "shipped_edge_model"]

@@ -75,11 +75,11 @@ def stream_command(
         typer.Option(
             "--model",
             "-m",
-            help="Exported .tflite (its manifest beside it, sha256-checked) or a classical "
-            "model name (yang2005, wu2017, ...; `jndtf list`).",
-            show_default=False,
+            help="Exported .tflite (its manifest beside it, sha256-checked), acol (the shipped "
+            "int8 export, 320x180), or a classical model name (yang2005, wu2017, ...; "
+            "`jndtf list`).",
         ),
-    ],
+    ] = "acol",
     codec: Annotated[
         str, typer.Option("--codec", help="jpeg (per frame, OpenCV) or h264 (libx264, PyAV).")
     ] = "jpeg",
