@@ -220,8 +220,10 @@ def test_worker_refuses_a_rebuild_that_differs(shipped, inputs64, tmp_path):
 @pytest.mark.tf
 @pytest.mark.slow
 @needs_qat
-@pytest.mark.parametrize("io_dtype", ["float32", "int8"])
-def test_qat_int8_model_is_loadable_finite_and_close_to_keras(shipped, inputs64, io_dtype):
+@pytest.mark.parametrize(
+    "io_dtype, size", [("float32", (64, 64)), ("int8", (64, 64)), ("float32", None)]
+)
+def test_qat_int8_model_is_loadable_finite_and_close_to_keras(shipped, inputs64, io_dtype, size):
     from jndtf.export.parity import parity_images
     from jndtf.export.qat import convert_qat
     from jndtf.export.quantization import PARITY_IMAGES, load_images
@@ -229,7 +231,7 @@ def test_qat_int8_model_is_loadable_finite_and_close_to_keras(shipped, inputs64,
 
     from jndtf.models.inputs import model_input
 
-    data, quant = convert_qat(shipped, inputs64, input_size=(64, 64), io_dtype=io_dtype, steps=3)
+    data, quant = convert_qat(shipped, inputs64, input_size=size, io_dtype=io_dtype, steps=3)
     assert _loaded_qat_modules() == []  # tfmot and tf_keras stayed in the worker
     assert quant["mode"] == "int8-qat" and quant["steps"] == 3 and quant["io_dtype"] == io_dtype
     assert quant["rebuild_max_abs_err"] <= REBUILD_TOL
@@ -251,10 +253,11 @@ def test_qat_int8_model_is_loadable_finite_and_close_to_keras(shipped, inputs64,
         assert {op["op_name"] for op in ops} >= {"ABS", "GREATER", "RESIZE_BILINEAR"}
         expected = np.int8 if io_dtype == "int8" else np.float32
         assert np.dtype(runner.input["dtype"]) == expected
+        assert runner.dynamic is (size is None)
         _, held = parity_images(
             lambda im: model_input(im, shipped.priors, normalization=shipped.normalization),
             load_images(None, PARITY_IMAGES),
-            (64, 64),
+            (64, 64) if size else (48, 80),  # a dynamic model runs other sizes too
             num=2,
         )
         for x in held:
