@@ -203,8 +203,10 @@ def test_rebuild_reproduces_other_acol_networks(preset, kwargs, inputs64, tmp_pa
 @pytest.mark.tf
 @pytest.mark.slow
 @needs_qat
-def test_worker_refuses_a_rebuild_that_differs(shipped, inputs64, tmp_path):
+def test_worker_refuses_a_rebuild_that_differs(shipped, inputs64, tmp_path, caplog):
     from jndtf.export.qat import QatError, run_worker
+
+    caplog.set_level("INFO", logger="jndtf.export.qat")
 
     folder = _job(shipped.model, inputs64, tmp_path, mode="qat")
     with np.load(folder / "arrays.npz") as f:
@@ -215,6 +217,8 @@ def test_worker_refuses_a_rebuild_that_differs(shipped, inputs64, tmp_path):
         run_worker(folder)
     assert not (folder / "model.tflite").exists()
     assert json.loads((folder / "error.json").read_text())["type"] == "QatJobError"
+    # the worker's progress reaches the caller's logger as it runs
+    assert any("rebuild max |diff| vs Keras 3: 1" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.tf

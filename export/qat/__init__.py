@@ -47,6 +47,7 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -67,6 +68,8 @@ IO_DTYPES = ("float32", "int8", "uint8")
 #: Fine-tuning losses of the worker (jndtf.export.qat.finetune.LOSSES, without importing it).
 LOSSES = ("distill", "eq6")
 QAT_MODULES = ("tensorflow_model_optimization", "tf_keras")
+#: Progress of the worker (INFO lines).
+LOG = logging.getLogger("jndtf.export.qat")
 
 
 class QatError(RuntimeError):
@@ -121,24 +124,35 @@ def _job(learned, calib: np.ndarray, job: dict, folder: Path) -> None:
     (folder / "job.json").write_text(json.dumps(job, indent=2))
 
 
-def run_worker(folder: Path, *, timeout: float | None = None) -> dict:
+def run_worker(folder: Path) -> dict:
     """Runs ``python -m jndtf.export.qat.worker FOLDER`` and returns its ``result.json``.
 
+    The worker's progress lines (``[qat] step 10/200 loss ...``) go to the ``logging`` logger
+    ``jndtf.export.qat`` at INFO level as they come (a CLI can show them); everything else it
+    prints is kept for the error message.
+
     Raises:
-        QatError: the worker refused the job (its message) or crashed (its stderr tail).
+        QatError: the worker refused the job (its message) or crashed (its output's tail).
     """
     env = dict(os.environ)
     env.update({"TF_USE_LEGACY_KERAS": "1", "KERAS_BACKEND": "tensorflow"})
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     cmd = [sys.executable, "-m", "jndtf.export.qat.worker", str(folder)]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    tail: list[str] = []
+    with subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        for line in proc.stderr:
+            if line.startswith("[qat] "):
+                LOG.info(line[6:].rstrip())
+            tail = [*tail[-60:], line]
     error = folder / "error.json"
     if error.is_file():
         info = json.loads(error.read_text())
         raise QatError(f"QAT worker: {info['type']}: {info['message']}")
     result = folder / "result.json"
-    if done.returncode != 0 or not result.is_file():
-        raise QatError(f"QAT worker failed (exit code {done.returncode}):\n{done.stderr[-3000:]}")
+    if proc.returncode != 0 or not result.is_file():
+        raise QatError(f"QAT worker failed (exit code {proc.returncode}):\n{''.join(tail)[-3000:]}")
     return json.loads(result.read_text())
 
 
