@@ -54,7 +54,7 @@ class DeploySummary:
             "### Deployment: int8 export -> edge runtime on the synthesized clip",
             "",
             f"- exported `{self.model_path.name}` ({self.model_bytes / 1e3:.0f} kB, input "
-            f"{EXPORT_SIZE[0]}x{EXPORT_SIZE[1]}); JND map vs Keras on a held-back photo: "
+            f"{EXPORT_SIZE[1]}x{EXPORT_SIZE[0]}); JND map vs Keras on a held-back photo: "
             + (f"{self.map_psnr_db:.1f} dB PSNR" if self.map_psnr_db is not None else "not run")
             + (
                 f", MS-SSIM of the eq. (7) image changes by {self.injected_ms_ssim_delta:+.5f}"
