@@ -11,18 +11,20 @@ converts it. Importing this package imports neither tfmot nor tf_keras.
 **Measured against PTQ** (``python -m jndtf.export.qat.compare --steps 0 --steps 200 --loss
 distill --loss eq6``; shipped ``acol``, fixed 176x176, 32 calibration crops of the four
 calibration photos, the parity check of :mod:`jndtf.export.parity` on 2 held-back crops of
-``motorcycle_left``; seconds on 2 shared CPU cores, noisy):
+``motorcycle_left``; seconds on 2 shared CPU cores under varying load: noisy, the 507 s run
+shared them with the most other work):
 
-===============================================  ========  ======  =======  =========  ======
+===============================================  ========  ======  =======  =========  =====
 int8 export                                      map PSNR  max|Δ|  mean|Δ|  MS-SSIM Δ  time
-===============================================  ========  ======  =======  =========  ======
+===============================================  ========  ======  =======  =========  =====
 PTQ tflite-int8 (head, threshold path float)     49.3 dB   4.6     0.58     +0.0002    10 s
 QAT, ranges only (0 steps)                       45.1 dB   7.1     0.99     -0.0015    85 s
 QAT, distillation, 200 steps, lr 1e-5 (default)  47.0 dB   7.2     0.78     -0.0011    507 s
-QAT, distillation, 200 steps, lr 3e-6            46.5 dB   7.4     0.82     -0.0010    ~500 s
-QAT, distillation, 200 steps, lr 1e-4            32.3 dB   37.0    3.85     -0.0005    ~500 s
+QAT, distillation, 400 steps, lr 1e-5            47.0 dB   6.3     0.77     -0.0009    259 s
+QAT, distillation, 200 steps, lr 3e-6            46.5 dB   7.4     0.82     -0.0010    160 s
+QAT, distillation, 200 steps, lr 1e-4            32.3 dB   37.0    3.85     -0.0005    294 s
 QAT, training loss eq. (6), 200 steps, lr 1e-5   39.4 dB   11.8    2.00     +0.0016    350 s
-===============================================  ========  ======  =======  =========  ======
+===============================================  ========  ======  =======  =========  =====
 
 (|Δ| in grey levels; MS-SSIM Δ of the eq. (7) injection at 26.06 dB, export − Keras.) So:
 
@@ -33,7 +35,7 @@ QAT, training loss eq. (6), 200 steps, lr 1e-5   39.4 dB   11.8    2.00     +0.0
 - **Distillation, not the training loss**: eq. (6) optimises the task, and 200 steps of it
   moved the int8 map away from the shipped model's (39.4 dB vs 47.0 dB); the teacher's map is
   what a QAT export promises to reproduce. lr 1e-4 diverged (batch loss 15-30 vs ~1.2),
-  lr 3e-6 moved too little.
+  lr 3e-6 moved too little, 400 steps gained nothing over 200 (a plateau near 47 dB).
 - Full-integer needs one rewrite: ``JndOutput`` as ``min(|255·x|, 255)`` (the same numbers) —
   with ``255·|x|`` the converter gave int8 ``ABS`` the scale of the ×255 product and the map
   rounded to 0 (28 dB), the fault PTQ works around by keeping its head in float.
