@@ -126,13 +126,9 @@ def parity_images(
     num: int = 2,
     seed: int = 1,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Crops of held-back images and their network inputs, built like the calibration inputs.
-
-    The priors are computed on the whole image, then the image and its network input are cut at
-    the same random place: what training does (the shipped manifest's ``priors_on``) and what
-    :func:`jndtf.export.quantization.representative_inputs` does for calibration, so parity is
-    measured on inputs of the same kind the quantization was calibrated on. Images smaller than
-    `size` are upscaled (bilinear) first.
+    """Crops of held-back images and their network inputs, built exactly like the calibration
+    inputs (:func:`jndtf.export.quantization.input_crops`: priors on the whole image, then the
+    image and its input cut at the same random place; images smaller than `size` upscaled).
 
     Args:
         make_input: image -> ``HxWxC`` network input.
@@ -148,30 +144,9 @@ def parity_images(
     Raises:
         ValueError: no images, or size/num under 1.
     """
-    import cv2
+    from jndtf.export.quantization import input_crops
 
-    h, w = int(size[0]), int(size[1])
-    if h < 1 or w < 1 or int(num) < 1 or not images:
-        raise ValueError(f"need images, size >= 1 and num >= 1 (size={size}, num={num})")
-    full = []
-    for im in images:
-        if im.shape[0] < h or im.shape[1] < w:
-            f = max(h / im.shape[0], w / im.shape[1])
-            im = cv2.resize(
-                im,
-                (max(w, round(im.shape[1] * f)), max(h, round(im.shape[0] * f))),
-                interpolation=cv2.INTER_LINEAR,
-            )
-        full.append((im, np.asarray(make_input(im), np.float32)))
-    rng = np.random.default_rng(seed)
-    crops, xs = [], []
-    for i in range(int(num)):
-        im, x = full[i % len(full)]
-        y0 = int(rng.integers(0, im.shape[0] - h + 1))
-        x0 = int(rng.integers(0, im.shape[1] - w + 1))
-        crops.append(np.ascontiguousarray(im[y0 : y0 + h, x0 : x0 + w]))
-        xs.append(np.ascontiguousarray(x[None, y0 : y0 + h, x0 : x0 + w]))
-    return crops, xs
+    return input_crops(make_input, images, size, num=num, seed=seed)
 
 
 #: Share of the user's calibration images held back for the parity check.

@@ -298,34 +298,40 @@ def load_images(
     return images
 
 
-def representative_inputs(
+def input_crops(
     make_input: Callable[[np.ndarray], np.ndarray],
     images: Sequence[np.ndarray],
     size: tuple[int, int],
     *,
     num: int = 32,
     seed: int = 0,
-) -> list[np.ndarray]:
-    """Network inputs from random crops of real images, built like the training inputs.
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Random crops of real images and their network inputs, built like the training inputs.
 
-    The priors are computed on the whole image, then crops are cut from its input (what
-    ``jndtf train`` does, see the shipped manifest's ``priors_on``). Images smaller than `size`
-    are upscaled (bilinear) first.
+    The priors are computed on the whole image, then the image and its network input are cut at
+    the same random place (what ``jndtf train`` does, see the shipped manifest's ``priors_on``).
+    Images smaller than `size` are upscaled (bilinear) first. Calibration
+    (:func:`representative_inputs`) and parity (:func:`jndtf.export.parity.parity_images`) both
+    use it, so parity is measured on inputs of the kind the quantization was calibrated on.
 
     Args:
         make_input: image -> ``HxWxC`` network input (``ModelSpec.make_input``).
         images: uint8 RGB images.
         size: ``(H, W)`` of the crops.
-        num: number of inputs.
+        num: number of crops (cycling through the images).
         seed: seed of the crop positions.
 
     Returns:
-        ``num`` float32 arrays of shape ``(1, H, W, C)``.
+        ``(crops, inputs)``: ``num`` uint8 ``HxWx3`` crops and their float32 ``(1, H, W, C)``
+        inputs.
+
+    Raises:
+        ValueError: no images, or size/num under 1.
     """
     import cv2
 
     h, w = int(size[0]), int(size[1])
-    if h < 1 or w < 1 or num < 1 or not images:
+    if h < 1 or w < 1 or int(num) < 1 or not images:
         raise ValueError(f"need images, size >= 1 and num >= 1 (size={size}, num={num})")
     full = []
     for im in images:
@@ -336,15 +342,32 @@ def representative_inputs(
                 (max(w, round(im.shape[1] * f)), max(h, round(im.shape[0] * f))),
                 interpolation=cv2.INTER_LINEAR,
             )
-        full.append(np.asarray(make_input(im), np.float32))
+        full.append((im, np.asarray(make_input(im), np.float32)))
     rng = np.random.default_rng(seed)
-    out = []
+    crops, xs = [], []
     for i in range(int(num)):
-        x = full[i % len(full)]
-        y0 = int(rng.integers(0, x.shape[0] - h + 1))
-        x0 = int(rng.integers(0, x.shape[1] - w + 1))
-        out.append(np.ascontiguousarray(x[None, y0 : y0 + h, x0 : x0 + w]))
-    return out
+        im, x = full[i % len(full)]
+        y0 = int(rng.integers(0, im.shape[0] - h + 1))
+        x0 = int(rng.integers(0, im.shape[1] - w + 1))
+        crops.append(np.ascontiguousarray(im[y0 : y0 + h, x0 : x0 + w]))
+        xs.append(np.ascontiguousarray(x[None, y0 : y0 + h, x0 : x0 + w]))
+    return crops, xs
+
+
+def representative_inputs(
+    make_input: Callable[[np.ndarray], np.ndarray],
+    images: Sequence[np.ndarray],
+    size: tuple[int, int],
+    *,
+    num: int = 32,
+    seed: int = 0,
+) -> list[np.ndarray]:
+    """The int8 calibration inputs: the network inputs of :func:`input_crops`.
+
+    Returns:
+        ``num`` float32 arrays of shape ``(1, H, W, C)``.
+    """
+    return input_crops(make_input, images, size, num=num, seed=seed)[1]
 
 
 __all__ = [
@@ -354,6 +377,7 @@ __all__ = [
     "MODES",
     "PARITY_IMAGES",
     "QuantizationConfig",
+    "input_crops",
     "load_images",
     "representative_inputs",
 ]

@@ -23,6 +23,7 @@ from jndtf.edge.machine import (
     read_classifier_manifest,
     write_classifier_manifest,
 )
+from video_io import decoded_frames
 
 from jndtf import baselines
 from jndtf.apply import preprocess_jpeg, quantize_by_jnd
@@ -344,14 +345,7 @@ def test_rca_and_jpeg_bytes_on_the_synthesized_clip(mv_classifier, tmp_path):
     from jndtf.samples import synthesize_clip
 
     info = synthesize_clip(tmp_path / "clip.mp4")
-    cap = cv2.VideoCapture(str(info.path))
-    frames = []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    cap.release()
+    frames = decoded_frames(info.path)
     assert len(frames) == info.frames
     jnds = [baselines.get("yang2005")(f) for f in frames]
     runs = [(m, "float", 2.0) for m in ("quantize", "eq14", "eq14-luma")]

@@ -27,6 +27,7 @@ from jndtf.samples import sample_image, synthesize_clip
 
 sys.path.insert(0, str(Path(__file__).parent))
 from mjpeg_server import MJPEGServer, encode_jpeg
+from video_io import decoded_frames
 
 #: Fast reconnect settings for tests (the defaults wait 0.5 .. 8 s).
 FAST = {"backoff": (0.05, 0.2), "timeout_s": 5.0}
@@ -62,23 +63,11 @@ def clip(tmp_path_factory):
     return synthesize_clip(path, seconds=2.0, fps=15.0, size=(96, 64), scene_seconds=1.0)
 
 
-def _opencv_frames(path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    cap.release()
-    return frames
-
-
 # -- video files -------------------------------------------------------------------------------
 
 
 def test_video_file_is_read_frame_exact(clip):
-    reference = _opencv_frames(clip.path)
+    reference = decoded_frames(clip.path)
     assert len(reference) == clip.frames == 30
     with open_source(clip.path) as src:
         assert (src.kind, src.mode, src.fps, src.frame_size) == ("file", "file", 15.0, (96, 64))
@@ -97,7 +86,7 @@ def test_video_file_is_read_frame_exact(clip):
 
 
 def test_size_and_max_frames(clip):
-    reference = _opencv_frames(clip.path)[:5]
+    reference = decoded_frames(clip.path)[:5]
     with open_source(str(clip.path), size=(48, 32), max_frames=5) as src:
         assert src.frame_size == (48, 32)
         frames = list(src)

@@ -24,6 +24,7 @@ import pytest
 import skimage.metrics
 import typer.testing
 from jndtf.edge.stream import StreamSettings, rss_mb, run_stream
+from video_io import decoded_frames
 
 import jndtf.cli.stream  # noqa: F401  (registers `jndtf stream` and `jndtf bench stream`)
 from jndtf.cli import app
@@ -42,18 +43,6 @@ def clip(tmp_path_factory) -> Path:
     return synthesize_clip(
         folder / "clip.mp4", seconds=FRAMES / 10, fps=10, size=SIZE, scene_seconds=0.6
     ).path
-
-
-def _decoded_clip(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    cap.release()
-    return frames
 
 
 def _mp4_frames(path: Path) -> int:
@@ -87,7 +76,7 @@ def test_jpeg_stream_bytes_and_quality_match_the_written_files(clip, tmp_path):
         save_maps="png",
     )
     report = run_stream(settings)
-    originals = _decoded_clip(clip)
+    originals = decoded_frames(clip)
     assert report.frames == len(originals) == FRAMES
     assert not report.interrupted
     assert report.bytes_saved > 0 and report.saving > 0
