@@ -40,6 +40,26 @@ def _where(source: str | os.PathLike | None) -> str:
     return f"{source}: " if source is not None else ""
 
 
+def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
+    """A frame size as the command line writes it, ``"640x360"`` (WIDTHxHEIGHT, as video sizes
+    are written), -> ``(360, 640)`` = (H, W), the library's order. One spelling for every
+    command (``jndtf export --size``, ``jndtf stream --size``, ``jndtf bench models --sizes``).
+
+    Raises:
+        ValueError: not two integers joined by ``x``, or a side under :data:`MIN_SIDE` (the
+            priors' windows); the message names `option`.
+    """
+    parts = str(text).strip().lower().replace("×", "x").split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise ValueError(f"{option} {text!r} is not WIDTHxHEIGHT in pixels (e.g. 640x360)")
+    w, h = (int(p) for p in parts)
+    if min(w, h) < MIN_SIDE:
+        raise ValueError(
+            f"{option} {text!r}: both sides must be >= {MIN_SIDE} pixels (the priors' window)"
+        )
+    return h, w
+
+
 def check_image(
     image: np.ndarray, *, source: str | os.PathLike | None = None, min_side: int = MIN_SIDE
 ) -> np.ndarray:

@@ -43,6 +43,7 @@ from jndtf.bench.runners import (
     time_tflite,
 )
 from jndtf.bench.source import ModelSource, resolve_files, resolve_model
+from jndtf.io import MIN_SIDE, parse_size
 
 #: The runtimes, in table order: Keras (TensorFlow) and the export formats that run on CPU.
 RUNTIMES = ("keras", "tflite-fp32", "tflite-fp16", "tflite-int8", "onnx")
@@ -50,28 +51,11 @@ RUNTIMES = ("keras", "tflite-fp32", "tflite-fp16", "tflite-int8", "onnx")
 EXTRA_RUNTIMES = ("tflite-dynamic",)
 #: Frame sizes as (H, W): 640x360 and 1280x720.
 DEFAULT_SIZES = ((360, 640), (720, 1280))
-#: Smallest side accepted (the networks downsample twice by 2).
-MIN_SIDE = 16
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``"640x360"`` (WIDTHxHEIGHT, as video sizes are written) -> ``(360, 640)`` = (H, W).
-
-    Raises:
-        ValueError: not two positive integers joined by ``x``, or a side below :data:`MIN_SIDE`.
-    """
-    parts = str(text).strip().lower().split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise ValueError(f"size {text!r} is not WIDTHxHEIGHT, e.g. 640x360")
-    w, h = (int(p) for p in parts)
-    if min(w, h) < MIN_SIDE:
-        raise ValueError(f"size {text!r}: both sides must be >= {MIN_SIDE} pixels")
-    return h, w
 
 
 def parse_sizes(text: str) -> tuple[tuple[int, int], ...]:
     """``"640x360,1280x720"`` -> ``((360, 640), (720, 1280))``; duplicates dropped."""
-    sizes = [parse_size(s) for s in str(text).split(",") if s.strip()]
+    sizes = [parse_size(s, "--sizes") for s in str(text).split(",") if s.strip()]
     if not sizes:
         raise ValueError("no frame size given; use e.g. --sizes 640x360,1280x720")
     return tuple(dict.fromkeys(sizes))

@@ -22,6 +22,7 @@ import typer
 from rich.markup import escape
 
 from jndtf.cli._shared import app, err, progress_bar, stdout, stepper, user_errors
+from jndtf.io import parse_size
 
 #: Columns of the result table: key, header, number format, justification.
 RESULT_TABLE = (
@@ -78,25 +79,6 @@ def select_formats(
     if not names:
         names = [DEFAULT_FORMAT]
     return list(dict.fromkeys(names))
-
-
-def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
-    """``"640x360"`` (WIDTHxHEIGHT, as video sizes are written and as ``jndtf stream`` and
-    ``jndtf bench`` take them) -> ``(360, 640)`` = (H, W), the library's order.
-
-    Raises:
-        ValueError: not two positive integers joined by 'x', or a side under 32.
-    """
-    parts = str(text).lower().replace("×", "x").split("x")
-    try:
-        w, h = (int(p) for p in parts)
-    except ValueError:
-        raise ValueError(
-            f"{option} {text!r} is not WIDTHxHEIGHT in pixels (e.g. 640x360)"
-        ) from None
-    if h < 32 or w < 32:
-        raise ValueError(f"{option} {text!r}: both sides must be >= 32 pixels (the priors' window)")
-    return h, w
 
 
 @dataclass(frozen=True)

@@ -13,18 +13,14 @@ import typer
 
 from jndtf.cli._shared import app, err, progress_bar, stdout, stepper, user_errors
 from jndtf.cli.bench import bench_app
+from jndtf.io import parse_size
 
 
 def parse_frame_size(text: str | None) -> tuple[int, int] | None:
-    """``"640x360"`` (WIDTHxHEIGHT) -> ``(640, 360)``; None stays None."""
+    """``--size 640x360`` -> ``(640, 360)`` = (W, H), :class:`StreamSettings`' (OpenCV's) order."""
     if text is None:
         return None
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"--size must be WIDTHxHEIGHT such as 640x360, got {text!r}") from None
-    if w < 32 or h < 32:
-        raise ValueError(f"--size must be at least 32x32, got {text!r}")
+    h, w = parse_size(text, "--size")
     return w, h
 
 
