@@ -14,6 +14,8 @@ Example:
 
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -79,6 +81,25 @@ def select_formats(
     if not names:
         names = [DEFAULT_FORMAT]
     return list(dict.fromkeys(names))
+
+
+@contextmanager
+def _qat_progress(bar, task):
+    """Shows the QAT worker's progress lines (minutes of fine-tuning) in the bar's description."""
+
+    class _ToBar(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            bar.update(task, description=f"export: {record.getMessage()}"[:80])
+
+    log = logging.getLogger("jndtf.export.qat")
+    handler, level = _ToBar(logging.INFO), log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
 
 
 @dataclass(frozen=True)
@@ -347,8 +368,9 @@ def export_command(
             trt_max_size=None if trt_max is None else parse_size(trt_max, "--trt-max"),
         )
     with progress_bar() as bar:
-        step = stepper(bar, bar.add_task("export", total=len(names)))
-        with user_errors():
+        task = bar.add_task("export", total=len(names))
+        step = stepper(bar, task)
+        with user_errors(), _qat_progress(bar, task):
             try:
                 results = run(settings, progress=step)
             except RuntimeError as e:  # a converter failed (tf2onnx, QAT worker, TensorRT)
@@ -358,7 +380,7 @@ def export_command(
 
     columns = [Column(k, h, f, j) for k, h, f, j in RESULT_TABLE]
     fixed = settings.input_size
-    size_text = "dynamic H, W" if fixed is None else f"{fixed[0]}x{fixed[1]}"
+    size_text = "dynamic H, W" if fixed is None else f"{fixed[1]}x{fixed[0]}"
     title = f"{model} exported ({size_text}); parity vs Keras on held-back crops"
     table = render_table(result_rows(results), columns, title=title)
     table.columns[0].no_wrap = True
