@@ -343,7 +343,8 @@ def test_bench_stream_rows(tmp_path):
     csv_path = tmp_path / "stream.csv"
     result = typer.testing.CliRunner().invoke(
         app,
-        ["bench", "stream", "--seconds", "0.6", "--size", "192x176", "--csv", str(csv_path)],
+        ["bench", "stream", "--model", "yang2005", "--seconds", "0.6", "--size", "192x176",
+         "--csv", str(csv_path)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     rows = {r["setting"]: r for r in read_csv(csv_path)}
@@ -352,3 +353,20 @@ def test_bench_stream_rows(tmp_path):
     assert rows["full"]["map_psnr_db"] > rows["default"]["map_psnr_db"]
     assert rows["half"]["map_psnr_db"] > rows["cheap"]["map_psnr_db"]
     assert all(r["frames"] == 9 and r["fps"] > 0 for r in rows.values())
+
+
+def test_bench_stream_default_model_is_the_shipped_fixed_size_export(tmp_path):
+    """The default model (acol, int8 at a fixed 320x180) cannot change its inference size, so the
+    settings vary the reuse interval only; reusing maps costs map PSNR, never adds it."""
+    from jndtf.bench.report import read_csv
+
+    csv_path = tmp_path / "stream.csv"
+    args = ["bench", "stream", "--seconds", "0.6", "--size", "320x180", "--csv", str(csv_path)]
+    result = typer.testing.CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = {r["setting"]: r for r in read_csv(csv_path)}
+    assert set(rows) == {"full", "default", "reuse-4"}
+    assert {r["jnd_scale"] for r in rows.values()} == {1.0}
+    assert rows["full"]["map_psnr_db"] == float("inf")
+    assert rows["full"]["map_psnr_db"] >= rows["default"]["map_psnr_db"]
+    assert rows["default"]["map_psnr_db"] >= rows["reuse-4"]["map_psnr_db"]

@@ -74,7 +74,7 @@ class StreamBenchSettings:
             cheaper ones (for a model exported at a fixed size: reuse 1, 2, 4 at its size).
     """
 
-    model: str = "yang2005"
+    model: str = "acol"
     codec: str = "jpeg"
     seconds: float = 6.0
     size: tuple[int, int] = (640, 360)

@@ -208,8 +208,13 @@ def stream_command(
 def bench_stream_command(
     model: Annotated[
         str,
-        typer.Option("--model", "-m", help="Classical model name or exported .tflite."),
-    ] = "yang2005",
+        typer.Option(
+            "--model",
+            "-m",
+            help="acol (the shipped int8 export, jndtf stream's default), a classical model name "
+            "or an exported .tflite.",
+        ),
+    ] = "acol",
     codec: Annotated[str, typer.Option("--codec", help="jpeg or h264.")] = "jpeg",
     seconds: Annotated[
         float, typer.Option("--seconds", min=0.5, help="Length of the synthesized clip.")
