@@ -307,8 +307,8 @@ def test_jnd_scale_with_a_fixed_size_model_is_refused(exported_acol_fixed):
 
 
 def test_bad_models_and_options_are_refused():
-    with pytest.raises(ValueError, match=r"unknown model 'acol'.*export_model.*wu2017"):
-        JndMapper.create_from_model_path("acol")
+    with pytest.raises(ValueError, match=r"unknown model 'nope'.*jndtf export.*wu2017"):
+        JndMapper.create_from_model_path("nope")
     bad = [
         ({"jnd_scale": 0.0}, "jnd_scale must be a number in"),
         ({"jnd_scale": 1.5}, "jnd_scale must be a number in"),

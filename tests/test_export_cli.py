@@ -153,6 +153,8 @@ def test_every_registered_family_exports(tmp_path):
 
 @pytest.mark.tf
 def test_onnx_dynamic_two_sizes_and_tamper(tiny, tmp_path):
+    pytest.importorskip("tf2onnx", reason='needs the [onnx] extra: pip install "jndtf[onnx]"')
+    pytest.importorskip("onnxruntime", reason='needs the [onnx] extra: pip install "jndtf[onnx]"')
     from jndtf.export import verify
     from jndtf.export.onnx import OnnxRunner
 
