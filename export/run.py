@@ -164,7 +164,8 @@ class ExportRun:
             quant = {"mode": "none", "io_dtype": "float32", "opset": ONNX_OPSET}
             return runner, quant, runner.io_details(), extra
         # tensorrt: built from this run's ONNX file (resolve_formats puts onnx first)
-        from jndtf.export.tensorrt import PRECISION_OF_MODE, TensorRTRunner, build_engine
+        from jndtf.export.tensorrt import PRECISION_OF_MODE, build_engine
+        from jndtf.export.tensorrt_runner import TensorRTRunner
 
         from jndtf.data.image_folder import file_sha256
 

@@ -18,8 +18,8 @@ engine is specific to the GPU model and the TensorRT version that built it):
 Version note: TensorRT 10 deprecates the calibrators (10.1, "superseded by explicit
 quantization") and TensorRT 11 removed ``BuilderFlag.FP16``/``INT8`` and
 ``IBuilderConfig.int8_calibrator``; so ``fp16``/``int8`` engines need TensorRT 10.x, an ``fp32``
-engine builds with 10 or later. The calibrator's device buffer and :class:`TensorRTRunner` use
-``cuda-python`` (``cudaMalloc``/``cudaMemcpy``).
+engine builds with 10 or later. The calibrator's device buffer and the engine runner
+(:mod:`jndtf.export.tensorrt_runner`) use ``cuda-python`` (``cudaMalloc``/``cudaMemcpy``).
 
 The parts that need no GPU (:class:`CalibrationBatches`, :func:`profile_shapes`,
 :func:`tensorrt_unavailable`) are plain numpy and are unit-tested on any machine.
@@ -114,7 +114,7 @@ def cuda_runtime():
     return cudart
 
 
-def _cuda_check(result):
+def cuda_check(result):
     """Unwraps a cuda-python call's ``(err, *values)``; RuntimeError on a CUDA error."""
     err, *values = result if isinstance(result, tuple) else (result,)
     if int(getattr(err, "value", err)) != 0:
@@ -273,7 +273,7 @@ def make_calibrator(trt, batches: CalibrationBatches, cache_path: str | os.PathL
             trt.IInt8EntropyCalibrator2.__init__(self)
             self.batches = batches
             self.cache_path = None if cache_path is None else Path(cache_path)
-            self.device = _cuda_check(cudart.cudaMalloc(batches.nbytes))
+            self.device = cuda_check(cudart.cudaMalloc(batches.nbytes))
             batches.reset()
 
         def get_batch_size(self):
@@ -284,7 +284,7 @@ def make_calibrator(trt, batches: CalibrationBatches, cache_path: str | os.PathL
             if batch is None:
                 return None
             kind = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
-            _cuda_check(cudart.cudaMemcpy(self.device, batch.ctypes.data, batch.nbytes, kind))
+            cuda_check(cudart.cudaMemcpy(self.device, batch.ctypes.data, batch.nbytes, kind))
             return [int(self.device)]
 
         def read_calibration_cache(self):
@@ -390,57 +390,6 @@ def build_engine(
     }
 
 
-class TensorRTRunner:
-    """Runs a serialized engine on ``(1, H, W, C)`` float32 network inputs (GPU, cuda-python).
-
-    Args:
-        path: the ``.engine`` file.
-    """
-
-    def __init__(self, path: str | os.PathLike):
-        trt = require_tensorrt("fp32")
-        self._cudart = cuda_runtime()
-        self._trt = trt
-        self.path = Path(path)
-        self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-        self.engine = self.runtime.deserialize_cuda_engine(self.path.read_bytes())
-        if self.engine is None:
-            raise ValueError(f"{self.path}: TensorRT cannot deserialize it (other GPU/version?)")
-        self.context = self.engine.create_execution_context()
-        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
-        mode = trt.TensorIOMode.INPUT
-        self.input = next(n for n in names if self.engine.get_tensor_mode(n) == mode)
-        self.output = next(n for n in names if self.engine.get_tensor_mode(n) != mode)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        """``(1, H, W, C)`` float32 -> ``(1, H, W, C_out)`` float32."""
-        cudart = self._cudart
-        x = np.ascontiguousarray(x, np.float32)
-        if x.ndim != 4 or x.shape[0] != 1:
-            raise ValueError(f"input must be (1, H, W, C), got {x.shape}")
-        self.context.set_input_shape(self.input, tuple(x.shape))
-        out_shape = tuple(int(s) for s in self.context.get_tensor_shape(self.output))
-        y = np.empty(out_shape, np.float32)
-        d_in = _cuda_check(cudart.cudaMalloc(x.nbytes))
-        d_out = _cuda_check(cudart.cudaMalloc(y.nbytes))
-        stream = _cuda_check(cudart.cudaStreamCreate())
-        try:
-            h2d = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
-            d2h = cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
-            _cuda_check(cudart.cudaMemcpy(d_in, x.ctypes.data, x.nbytes, h2d))
-            self.context.set_tensor_address(self.input, int(d_in))
-            self.context.set_tensor_address(self.output, int(d_out))
-            if not self.context.execute_async_v3(int(stream)):
-                raise RuntimeError(f"{self.path.name}: TensorRT execution failed")
-            _cuda_check(cudart.cudaStreamSynchronize(stream))
-            _cuda_check(cudart.cudaMemcpy(y.ctypes.data, d_out, y.nbytes, d2h))
-        finally:
-            cudart.cudaFree(d_in)
-            cudart.cudaFree(d_out)
-            cudart.cudaStreamDestroy(stream)
-        return y
-
-
 __all__ = [
     "DEFAULT_MAX_SIZE",
     "DEFAULT_OPT_SIZE",
@@ -448,8 +397,8 @@ __all__ = [
     "PRECISION_OF_MODE",
     "CalibrationBatches",
     "ProfileShapes",
-    "TensorRTRunner",
     "build_engine",
+    "cuda_check",
     "cuda_runtime",
     "make_calibrator",
     "profile_shapes",
