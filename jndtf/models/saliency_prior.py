@@ -50,6 +50,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from jndtf.data.image_folder import file_sha256
 from jndtf.io import check_image
 
 #: Default long side of the working image, pixels.
@@ -113,7 +114,7 @@ class SaliencyPrior:
             if not path.is_file():
                 raise FileNotFoundError(f"saliency model {path} does not exist")
             self.path: Path | None = path
-            self.model_sha256 = _sha256(path)
+            self.model_sha256 = file_sha256(path)
             suffix = path.suffix.lower()
             if suffix == ".keras":
                 self.backend = "keras"
@@ -241,14 +242,6 @@ class SaliencyPrior:
     def __exit__(self, *exc):
         self.close()
         return False
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _load_keras(path: Path):
