@@ -1,0 +1,185 @@
+"""``dct``: JND-bounded suppression of quantized DCT coefficients inside a real JPEG encoder.
+
+The encoder (libjpeg-turbo or jpegli) codes the image at its quality; ``jpeglib`` reads the
+quantized coefficients of its file on ITS grid, with ITS quantization tables (jpegli's adaptive
+quantization included), and this module zeroes coefficients whose removal keeps every decoded pixel
+within ``s·JND`` of the plain encoder's decoded pixel, then writes the coefficients back with
+optimized Huffman tables. Nothing else changes: tables, sampling, DC terms, the other coefficients.
+
+Choice by rate (as trellis quantization reasons): a coefficient costs the Huffman code of its
+(run, size) symbol plus ``size`` magnitude bits, and the last nonzero one of a block also decides
+where the end-of-block code goes. Coefficients are visited from the highest zigzag position down,
+so trailing ones (which shorten the run to EOB) go first; only magnitudes up to ``max_level``
+are candidates, since a larger one costs more budget than the bits it frees.
+
+The bound. With ``b = s · min_c JND`` per pixel, luma gets ``α·b``, Cb ``(1-α)·b / 1.772``
+and Cr ``(1-α)·b / 1.402`` (each chroma sample takes the minimum over the pixels its upsampled
+value reaches). JFIF's YCbCr -> RGB gives ``|ΔR| <= |ΔY| + 1.402|ΔCr|``,
+``|ΔB| <= |ΔY| + 1.772|ΔCb|``, ``|ΔG| <= |ΔY| + 0.344|ΔCb| + 0.714|ΔCr|``, each ``<= b``.
+The coefficient change of a block is exact in real arithmetic (the JPEG IDCT basis); the decoder's
+integer IDCT and colour conversion add at most a couple of grey levels of rounding.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import cv2
+import numpy as np
+
+from jndtf.apply.methods import Method, check_inputs, register
+from jndtf.apply.methods._codec import Encoder, resolve_encoder
+
+#: JPEG's zigzag scan: ZIGZAG[i] is the row-major index (row = vertical frequency) of scan
+#: position i.
+ZIGZAG = np.array(
+    [0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27,
+     20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58,
+     59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63],
+    dtype=np.int64,
+)  # fmt: skip
+
+
+def idct_basis() -> np.ndarray:
+    """``64 x 64`` matrix: row k (row-major coefficient index) is the 8x8 pixel pattern of a unit
+    dequantized coefficient, JPEG's IDCT ``f(y,x) = 1/4 Σ C(v)C(u) F(v,u) cos((2y+1)vπ/16)
+    cos((2x+1)uπ/16)`` with ``C(0) = 1/√2``, else 1 (ITU-T T.81, A.3.3)."""
+    n = np.arange(8)
+    c = np.where(n == 0, 1 / np.sqrt(2), 1.0)
+    cos = c[:, None] * np.cos((2 * n[None, :] + 1) * n[:, None] * np.pi / 16) / 2  # [freq, pos]
+    return np.einsum("vy,ux->vuyx", cos, cos).reshape(64, 64)
+
+
+_BASIS = idct_basis()
+
+
+def _blocks(a: np.ndarray, hb: int, wb: int) -> np.ndarray:
+    """``(hb*8) x (wb*8)`` plane -> ``(hb, wb, 64)`` row-major 8x8 blocks."""
+    return a.reshape(hb, 8, wb, 8).transpose(0, 2, 1, 3).reshape(hb, wb, 64)
+
+
+def _pad_to(a: np.ndarray, h: int, w: int, fill: float) -> np.ndarray:
+    out = np.full((h, w), fill, dtype=np.float64)
+    hh, ww = min(h, a.shape[0]), min(w, a.shape[1])
+    out[:hh, :ww] = a[:hh, :ww]
+    return out
+
+
+def suppress(coef: np.ndarray, qt: np.ndarray, budget: np.ndarray, max_level: int) -> np.ndarray:
+    """Zeroes coefficients of every block while ``|pixel change| <= budget`` (vectorized).
+
+    Args:
+        coef: ``(hb, wb, 8, 8)`` int16 quantized coefficients (row = vertical frequency).
+        qt: ``8 x 8`` quantization table of this component.
+        budget: ``(hb*8) x (wb*8)`` allowed absolute change per sample (>= 0).
+        max_level: largest ``|coefficient|`` that may be zeroed.
+
+    Returns:
+        The new coefficients (a copy; zeros only added).
+    """
+    hb, wb = coef.shape[:2]
+    c = coef.reshape(hb * wb, 64).astype(np.int32)
+    bud = _blocks(budget, hb, wb).reshape(hb * wb, 64)
+    step = qt.reshape(64).astype(np.float64)
+    change = np.zeros((hb * wb, 64))
+    for k in ZIGZAG[:0:-1]:  # scan positions 63 .. 1; DC is never touched
+        level = c[:, k]
+        cand = np.flatnonzero((level != 0) & (np.abs(level) <= max_level))
+        if cand.size == 0:
+            continue
+        trial = change[cand] - (level[cand] * step[k])[:, None] * _BASIS[k][None, :]
+        ok = np.all(np.abs(trial) <= bud[cand], axis=1)
+        keep = cand[ok]
+        change[keep] = trial[ok]
+        c[keep, k] = 0
+    return c.reshape(coef.shape).astype(np.int16)
+
+
+def budgets(jnd: np.ndarray, strength: float, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel luma budget ``α·b`` and the full-resolution chroma base ``(1-α)·b`` eroded so a
+    chroma sample's budget holds for every pixel its (fancy-)upsampled value reaches."""
+    b = strength * jnd.min(axis=2).astype(np.float64)
+    chroma = cv2.erode(((1 - alpha) * b).astype(np.float32), np.ones((5, 5), np.uint8))
+    return alpha * b, chroma.astype(np.float64)
+
+
+def _min_pool(a: np.ndarray, fy: int, fx: int) -> np.ndarray:
+    h, w = a.shape
+    hp, wp = -(-h // fy) * fy, -(-w // fx) * fx
+    p = np.pad(a, ((0, hp - h), (0, wp - w)), mode="edge")
+    return p.reshape(hp // fy, fy, wp // fx, fx).min(axis=(1, 3))
+
+
+def suppress_jpeg(
+    data: bytes, jnd: np.ndarray, strength: float, *, alpha: float = 0.7, max_level: int = 1
+) -> bytes:
+    """Zeroes quantized coefficients of the JPEG file `data` within ``strength · jnd`` (see module).
+
+    Args:
+        data: a baseline or progressive YCbCr JPEG (any sampling), e.g. libjpeg-turbo's or jpegli's.
+        jnd: ``HxWxC`` JND map of the image in grey levels (C = 1 or 3: the minimum is used).
+        strength: multiplier of the map.
+        alpha: the share of the budget given to luma (the rest to chroma).
+        max_level: largest quantized magnitude that may be zeroed.
+
+    Returns:
+        The new JPEG bytes (optimized Huffman tables, same quantization tables).
+    """
+    try:
+        import jpeglib
+    except ImportError as err:  # pragma: no cover - depends on the install
+        raise ImportError(
+            'the dct method needs jpeglib: pip install "jndtf[rd]" (or pip install jpeglib)'
+        ) from err
+    fd, path = tempfile.mkstemp(
+        suffix=".jpg", dir="/dev/shm" if os.path.isdir("/dev/shm") else None
+    )
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        jpeg = jpeglib.read_dct(path)
+        jpeg.load()
+        luma_b, chroma_b = budgets(jnd, strength, alpha)
+        qt = np.asarray(jpeg.qt)
+        tbl = list(np.asarray(jpeg.quant_tbl_no).reshape(-1))
+        hb, wb = jpeg.Y.shape[:2]
+        jpeg.Y = suppress(jpeg.Y, qt[tbl[0]], _pad_to(luma_b, hb * 8, wb * 8, np.inf), max_level)
+        if jpeg.has_chrominance:
+            for name, scale, t in (("Cb", 1.772, tbl[1]), ("Cr", 1.402, tbl[2])):
+                comp = getattr(jpeg, name)
+                chb, cwb = comp.shape[:2]
+                fy, fx = -(-hb // chb), -(-wb // cwb)  # subsampling factors (2, 2 for 4:2:0)
+                pooled = _min_pool(chroma_b, fy, fx) / scale
+                new = suppress(comp, qt[t], _pad_to(pooled, chb * 8, cwb * 8, np.inf), max_level)
+                setattr(jpeg, name, new)
+        jpeg.write_dct(path, flags=["+OPTIMIZE_CODING"])
+        with open(path, "rb") as f:
+            return f.read()
+    finally:
+        os.unlink(path)
+
+
+class DctMethod(Method):
+    """Encoder-side DCT suppression on the encoder's own grid and tables (see :mod:`.dct`)."""
+
+    name = "dct"
+    kind = "jpeg"
+    description = (
+        "inside the encoder: zero quantized DCT coefficients (luma and chroma, trailing first) "
+        "while every decoded pixel stays within s·JND of the plain encode"
+    )
+
+    def __init__(self, alpha: float = 0.7, max_level: int = 1):
+        self.alpha = alpha
+        self.max_level = max_level
+
+    def encode(self, image, jnd, strength, quality, encoder: Encoder = "libjpeg-turbo"):
+        img, j, s = check_inputs(image, jnd, strength)
+        plain = resolve_encoder(encoder)(img, quality)
+        if s == 0:
+            return plain
+        return suppress_jpeg(plain, j, s, alpha=self.alpha, max_level=self.max_level)
+
+
+register(DctMethod())
