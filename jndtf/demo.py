@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from jndtf.io import atomic_write_bytes, iter_images, load_image, map_to_png, save_image
+from jndtf.io import atomic_write_bytes, iter_images, load_image, save_image
+from jndtf.render import colourize, scale_of, with_colour_bar
 
 Progress = Callable[[str, int, int], None]
 
@@ -76,13 +76,23 @@ class DemoSummary:
             f"{len(self.images)} images, injection target {self.target_psnr} dB; "
             f"priors: {self.priors_seconds_per_mpx:.3f} s per megapixel",
             "",
-            "| " + " | ".join(head) + " |",
+            "| " + " | ".join(HEADERS.get(k, k) for k in head) + " |",
             "|" + "---|" * len(head),
         ]
         lines += ["| " + " | ".join(str(r[k]) for k in head) + " |" for r in rows]
         if self.deploy:
             lines += ["", self.deploy]
         return "\n".join(lines)
+
+
+#: summary.md's column titles, with units (summary.csv keeps the short keys)
+HEADERS = {
+    "model": "model",
+    "mean_jnd": "mean JND (grey levels)",
+    "seconds_per_megapixel": "time (s per megapixel)",
+    "psnr_mean_db": "PSNR after eq. (7) injection (dB)",
+    "psnr_max_error_db": "largest PSNR miss vs target (dB)",
+}
 
 
 def default_models() -> list[str]:
@@ -125,12 +135,13 @@ def _images(settings: DemoSettings) -> dict[str, np.ndarray]:
 
 
 def side_by_side(original: np.ndarray, jnd: np.ndarray, injected: np.ndarray) -> np.ndarray:
-    """original | JND map (inferno colour map, scaled to its 99.5th percentile; an RGB map is
-    shown as its channel mean) | injected."""
-    grey = map_to_png(jnd.mean(axis=2) if jnd.ndim == 3 else jnd)
-    heat = cv2.cvtColor(cv2.applyColorMap(grey, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
+    """original | JND map | injected, above the map's colour bar (:mod:`jndtf.render`: inferno,
+    0 to the map's 99.5th percentile in grey levels; an RGB map is shown as its channel mean)."""
+    scale = scale_of(jnd)
+    heat = colourize(jnd, scale.vmax)
     gap = np.full((original.shape[0], 8, 3), 255, np.uint8)
-    return np.concatenate([original, gap, heat, gap, injected], axis=1)
+    panels = np.concatenate([original, gap, heat, gap, injected], axis=1)
+    return with_colour_bar(panels, scale, units="grey levels", label="JND of the middle panel")
 
 
 def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoSummary:

@@ -232,12 +232,16 @@ def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def map_to_png(jnd: np.ndarray, *, vmax: float | None = None) -> np.ndarray:
-    """Scales a float map to uint8 for viewing (0 -> black, `vmax` or the 99.5th percentile ->
-    white). The .npy beside it keeps the real values."""
-    m = np.asarray(jnd, dtype=np.float32)
-    if m.ndim == 3 and m.shape[2] == 1:
-        m = m[..., 0]
-    top = float(vmax) if vmax is not None else float(np.percentile(m, 99.5))
-    top = top if top > 0 else 1.0
-    return np.clip(np.round(m / top * 255.0), 0, 255).astype(np.uint8)
+def map_to_png(
+    value: np.ndarray,
+    *,
+    vmax: float | None = None,
+    units: str = "grey levels",
+    label: str = "JND",
+) -> np.ndarray:
+    """A float map as the uint8 RGB picture every jndtf command writes beside its ``.npy``:
+    :func:`jndtf.render.render_map` (inferno colour map, colour bar from 0 to `vmax` with its
+    ticks and units; `vmax` None: the 99.5th percentile). The .npy keeps the real values."""
+    from jndtf.render import render_map
+
+    return render_map(value, units=units, vmax=vmax, label=label)

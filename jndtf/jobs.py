@@ -40,15 +40,26 @@ def resolve_inputs(path: str | Path) -> list[Path]:
 
 
 def write_map(out_dir: Path, name: str, value: np.ndarray) -> list[Path]:
-    """Writes `value` as NAME.npy (exact) and NAME.png (scaled for viewing)."""
+    """Writes `value` as NAME.npy (exact) and NAME.png (:mod:`jndtf.render`: inferno colour
+    map, colour bar with its units; ``jnd_*`` maps are captioned "JND (grey levels)")."""
     npy, png = out_dir / f"{name}.npy", out_dir / f"{name}.png"
     save_npy(npy, value.astype(np.float32))
-    save_image(png, map_to_png(value, vmax=1.0 if name in UNIT_MAPS else None))
+    units = MAP_UNITS.get(name, "grey levels")
+    label = "JND" if name.startswith("jnd") else name
+    vmax = 1.0 if name in UNIT_MAPS else None
+    save_image(png, map_to_png(value, vmax=vmax, units=units, label=label))
     return [npy, png]
 
 
-#: maps that live in 0..1 (shown 0 -> black, 1 -> white instead of percentile scaling)
+#: maps that live in 0..1 (shown 0 -> black, 1 -> top colour instead of percentile scaling)
 UNIT_MAPS = {"edge_protect", "saliency"}
+
+#: units of the maps that are not in grey levels (jndtf.priors.describe() gives them all)
+MAP_UNITS = {
+    "edge_protect": "unitless",
+    "saliency": "unitless",
+    "pattern_complexity": "orientations",
+}
 
 
 @dataclass(frozen=True)

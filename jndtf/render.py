@@ -128,7 +128,7 @@ def bar_label(label: str, units: str, channels: int = 1) -> str:
 
 def _font(width: int) -> tuple[float, int]:
     """Font scale and stroke for a picture `width` pixels wide (readable from 32 px to 8K)."""
-    size = min(max(width / 1000.0, 0.4), 2.5)
+    size = min(max(width / 2000.0, 0.4), 2.0)
     return size, max(1, round(size * 1.5))
 
 
@@ -158,7 +158,7 @@ def colour_bar(width: int, scale: Scale, *, units: str, label: str = "JND") -> n
     colours = cv2.cvtColor(cv2.applyColorMap(ramp, _CV_COLOUR_MAP), cv2.COLOR_BGR2RGB)
     y0 = margin
     strip[y0 : y0 + bar_h, x0 : x1 + 1] = colours[:, : x1 - x0 + 1]
-    cv2.rectangle(strip, (x0, y0), (x1, y0 + bar_h - 1), _INK, 1)
+    cv2.rectangle(strip, (x0 - 1, y0 - 1), (x1 + 1, y0 + bar_h), _INK, 1)  # frame outside
     for x in (x0, x1):
         cv2.line(strip, (x, y0 + bar_h), (x, y0 + bar_h + tick_len), _INK, stroke)
     lo, hi = _tick(0.0), _tick(scale.vmax) + ("+" if scale.clipped else "")

@@ -142,8 +142,14 @@ def test_demo_on_a_folder(photos, tmp_path):
     assert r.exit_code == 0, r.output
     summary = (tmp_path / "summary.md").read_text()
     assert "| wu2017 |" in summary and "| yang2005 |" in summary
+    assert "| mean JND (grey levels) |" in summary and "(dB) |" in summary  # units in headers
     side = load_image(tmp_path / "cat" / "side_by_side_wu2017.png")
-    assert side.shape == (96, 3 * 128 + 16, 3)
+    assert side.shape[1] == 3 * 128 + 16 and side.shape[0] > 96  # panels above a colour bar
+    np.testing.assert_array_equal(side[:96, :128], load_image(photos / "cat.png"))
+    jnd = np.load(tmp_path / "cat" / "jnd_wu2017.npy")
+    from jndtf.render import colourize
+
+    np.testing.assert_array_equal(side[:96, 136:264], colourize(jnd))  # the one renderer
     csv = (tmp_path / "summary.csv").read_text().splitlines()
     assert csv[0].startswith("model,") and len(csv) == 3
     for row in csv[1:]:
