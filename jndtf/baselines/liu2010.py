@@ -178,7 +178,21 @@ def liu2010_components(
     if edge_weight < 0 or texture_weight < 0:
         raise ValueError(f"weights must be >= 0, got {edge_weight}, {texture_weight}")
     structure, texture = tv_l1_decompose(image, lam=lam, n_iter=n_iter)
-    luma = as_luma(image)
+    return _liu2010_maps(as_luma(image), structure, texture, edge_weight, texture_weight)
+
+
+def _liu2010_maps(
+    luma: np.ndarray,
+    structure: np.ndarray | None = None,
+    texture: np.ndarray | None = None,
+    edge_weight: float = EDGE_WEIGHT,
+    texture_weight: float = TEXTURE_WEIGHT,
+) -> dict[str, np.ndarray]:
+    """:func:`liu2010_components` on a float64 luma map (no size check: a band of rows, for
+    :mod:`jndtf.baselines._bands`); the default decomposition when none is given."""
+    if structure is None or texture is None:
+        u = _tv_l1(luma, TV_LAMBDA, TV_ITERATIONS)
+        structure, texture = u.astype(np.float32), (luma - u).astype(np.float32)
     bg = filter2(BACKGROUND_KERNEL, luma) / 32.0
     la = luminance_threshold(bg).astype(np.float64)
     alpha = 0.0001 * bg + 0.115
