@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +35,11 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".p
 
 class ImageError(ValueError):
     """An input that is not a usable image; the message names the file and the problem."""
+
+
+class ImageWarning(UserWarning):
+    """A usable image with something a user may want to know (e.g. data after its end marker);
+    the message names the file. The CLI prints it as one ``warning:`` line."""
 
 
 def _where(source: str | os.PathLike | None) -> str:
@@ -131,10 +137,18 @@ def load_image(path: str | os.PathLike, *, min_side: int = MIN_SIDE) -> np.ndarr
             f"{path}: not a readable image (corrupt, truncated, or an unsupported "
             f"format; supported: {', '.join(IMAGE_SUFFIXES)})"
         )
-    if _looks_truncated(path, data):
+    end = _data_end(path, data)
+    if end is None:
         raise ImageError(
             f"{path}: the file is truncated (decoder reached the end of the data "
             "early); re-export or re-download it"
+        )
+    if end < data.size:
+        warnings.warn(
+            f"{path}: {data.size - end} bytes after the image's end marker (a trailer, as "
+            "phones and cameras append) were ignored",
+            ImageWarning,
+            stacklevel=2,
         )
     if bgr.ndim == 3 and bgr.shape[2] == 3:
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
@@ -145,15 +159,76 @@ def load_image(path: str | os.PathLike, *, min_side: int = MIN_SIDE) -> np.ndarr
     return check_image(rgb, source=path, min_side=min_side)
 
 
-def _looks_truncated(path: Path, data: np.ndarray) -> bool:
-    """OpenCV decodes truncated JPEG/PNG files partially without an error: check the end marker."""
+def _data_end(path: Path, data: np.ndarray) -> int | None:
+    """Where the image data of a JPEG/PNG file ends (just past its end marker), or None when
+    the file stops before it: OpenCV decodes truncated files partially without an error.
+
+    Bytes after the end marker are a trailer (phones and cameras append thumbnails, depth maps,
+    maker data), not truncation. Other formats: the file's size (the decoder is trusted).
+    """
     suffix = path.suffix.lower()
+    raw = data.tobytes()
     if suffix in (".jpg", ".jpeg"):
-        tail = bytes(data[-64:])
-        return b"\xff\xd9" not in tail
+        return _jpeg_end(raw)
     if suffix == ".png":
-        return bytes(data[-12:])[4:8] != b"IEND"
-    return False
+        return _png_end(raw)
+    return len(raw)
+
+
+#: JPEG markers without a length field: SOI, EOI, TEM, RST0..7
+_JPEG_STANDALONE = {0xD8, 0xD9, 0x01, *range(0xD0, 0xD8)}
+
+
+def _jpeg_end(raw: bytes) -> int | None:
+    """Offset just past the EOI marker that ends the JPEG stream, walking its segments (ITU-T
+    T.81 Annex B): length-prefixed segments are skipped whole (an EXIF thumbnail's own EOI is
+    inside APP1), entropy-coded data after SOS runs to the next marker that is neither a
+    stuffed ``FF00`` nor a restart marker. None when the data ends first."""
+    n = len(raw)
+    if raw[:2] != b"\xff\xd8":
+        return None
+    i = 2
+    while i < n:
+        if raw[i] != 0xFF:
+            return None  # lost the marker chain: not a stream we can follow
+        while i < n and raw[i] == 0xFF:  # fill bytes before a marker
+            i += 1
+        if i >= n:
+            return None
+        marker = raw[i]
+        i += 1
+        if marker == 0xD9:
+            return i
+        if marker in _JPEG_STANDALONE:
+            continue
+        if i + 2 > n:
+            return None
+        i += (raw[i] << 8) | raw[i + 1]
+        if marker == 0xDA:  # SOS: skip the entropy-coded data to the next real marker
+            while True:
+                j = raw.find(b"\xff", i)
+                if j < 0 or j + 1 >= n:
+                    return None
+                nxt = raw[j + 1]
+                if nxt == 0x00 or 0xD0 <= nxt <= 0xD7 or nxt == 0xFF:
+                    i = j + 1 if nxt == 0xFF else j + 2
+                    continue
+                i = j
+                break
+    return None
+
+
+def _png_end(raw: bytes) -> int | None:
+    """Offset just past the IEND chunk (length, type, CRC), walking the chunks; None when the
+    data ends first."""
+    n, i = len(raw), 8
+    while i + 8 <= n:
+        length = int.from_bytes(raw[i : i + 4], "big")
+        kind = raw[i + 4 : i + 8]
+        i += 12 + length
+        if kind == b"IEND":
+            return i if i <= n else None
+    return None
 
 
 def iter_images(folder: str | os.PathLike) -> Iterator[Path]:

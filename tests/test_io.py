@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 import skimage.data
 
-from jndtf.io import ImageError, check_image, load_image, save_image, save_npy, to_luma
+from jndtf.io import (
+    ImageError,
+    ImageWarning,
+    check_image,
+    load_image,
+    save_image,
+    save_npy,
+    to_luma,
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +78,51 @@ def test_truncated_file(tmp_path, photo, suffix):
     p.write_bytes(buf.tobytes()[: len(buf) * 2 // 3])
     with pytest.raises(ImageError, match=r"truncated|not a readable"):
         load_image(p)
+
+
+@pytest.mark.parametrize(
+    "trailer",
+    [
+        b"\0" * 200,  # the issue's reproduction: zeros after the end marker
+        b"\xff\xd8 MPF thumbnail " + b"\x55" * 300,  # phones append images, maker data
+        b"\xff",  # a single stray byte
+    ],
+)
+@pytest.mark.parametrize("progressive", [False, True])
+def test_jpeg_with_data_after_the_end_marker_is_read_with_a_warning(
+    tmp_path, photo, trailer, progressive
+):
+    params = [cv2.IMWRITE_JPEG_PROGRESSIVE, int(progressive)]
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(photo, cv2.COLOR_RGB2BGR), params)
+    assert ok
+    p = tmp_path / "trailer.jpg"
+    p.write_bytes(buf.tobytes() + trailer)
+    with pytest.warns(ImageWarning, match=rf"trailer.jpg: {len(trailer)} bytes after"):
+        img = load_image(p)
+    # the pixels are the ones OpenCV decodes from the file without its trailer
+    plain = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(img, plain)
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.9, 0.99])
+@pytest.mark.parametrize("trailer", [b"", b"\0" * 200])
+def test_truncated_jpeg_stays_refused_with_or_without_padding(tmp_path, photo, cut, trailer):
+    """A file cut inside its compressed data has no end marker after its scan, whatever follows
+    (zeros appended by a broken download look like a trailer but are not one)."""
+    _, buf = cv2.imencode(".jpg", cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    data = buf.tobytes()
+    p = tmp_path / "cut.jpg"
+    p.write_bytes(data[: int(len(data) * cut)] + trailer)
+    with pytest.raises(ImageError, match=r"truncated|not a readable"):
+        load_image(p)
+
+
+def test_png_with_data_after_iend_is_read(tmp_path, photo):
+    _, buf = cv2.imencode(".png", cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    p = tmp_path / "trailer.png"
+    p.write_bytes(buf.tobytes() + b"\0" * 100)
+    with pytest.warns(ImageWarning, match="100 bytes after"):
+        np.testing.assert_array_equal(load_image(p), photo)
 
 
 def test_tiny_image_is_refused(tmp_path):
