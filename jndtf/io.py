@@ -33,6 +33,28 @@ os.umask(_UMASK)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
+#: Formats OpenCV writes without loss: an output whose exact pixel values matter (an image
+#: injected at a target PSNR) must be one of these.
+LOSSLESS_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".ppm")
+
+
+def check_lossless(path: str | os.PathLike, what: str = "this output") -> Path:
+    """Raises ValueError (naming `path` and the lossless formats) unless `path`'s suffix is a
+    lossless format; returns `path` as a Path."""
+    path = Path(path)
+    if path.suffix.lower() not in LOSSLESS_SUFFIXES:
+        kind = (
+            "a lossy format"
+            if path.suffix.lower() in (".jpg", ".jpeg", ".webp")
+            else ("not a lossless image format")
+        )
+        raise ValueError(
+            f"{path}: {path.suffix or 'no suffix'} is {kind}; {what} must be saved "
+            f"losslessly, use one of {', '.join(LOSSLESS_SUFFIXES)}"
+        )
+    return path
+
+
 class ImageError(ValueError):
     """An input that is not a usable image; the message names the file and the problem."""
 

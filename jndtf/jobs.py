@@ -18,6 +18,7 @@ import numpy as np
 
 from jndtf.io import (
     atomic_write_bytes,
+    check_lossless,
     iter_images,
     load_image,
     map_to_png,
@@ -188,9 +189,18 @@ def write_injection(
     mse: float | None = None,
     seed: int = 0,
 ) -> InjectRecord:
-    """Eq. (7) noise injection of one image at a target PSNR or MSE; writes the image + JSON."""
-    from jndtf.apply import inject
+    """Eq. (7) noise injection of one image at a target PSNR or MSE; writes the image and
+    ``OUT.json`` beside it (the suffix replaced). `output` must be a lossless format (a JPEG
+    would not hold the PSNR solved for); the PSNR/MSE recorded are those of the file on disk,
+    read back after writing.
 
+    Raises:
+        ValueError: a lossy `output` suffix (before any work), or no JND source.
+    """
+    from jndtf.apply import inject
+    from jndtf.apply.inject import psnr_from_mse
+
+    output = check_lossless(output, "an injected image")
     image = load_image(image_path)
     t0 = time.perf_counter()
     if jnd_path is not None:
@@ -203,18 +213,19 @@ def write_injection(
     res = inject(image, jnd, psnr=psnr, mse=mse, seed=seed)
     t2 = time.perf_counter()
     save_image(output, res.image)
+    on_disk = float(np.mean((load_image(output).astype(np.float64) - image) ** 2))
     record = InjectRecord(
         str(image_path),
         str(output),
         source,
         psnr,
         mse,
-        float(res.psnr),
-        float(res.mse),
+        psnr_from_mse(on_disk),
+        on_disk,
         float(res.scale),
         seed,
         {"jnd": round(t1 - t0, 4), "inject": round(t2 - t1, 4)},
     )
-    sidecar = output.with_suffix(output.suffix + ".json")
+    sidecar = output.with_suffix(".json")
     atomic_write_bytes(sidecar, json.dumps(asdict(record), indent=2).encode())
     return record

@@ -87,11 +87,34 @@ def test_baseline_then_inject_from_the_map(photos, tmp_path):
     out = tmp_path / "cup_26.png"
     r = invoke("inject", photos / "cup.png", "--jnd", jnd, "--psnr", "26.06", "-o", out)
     assert r.exit_code == 0, r.output
-    record = json.loads(out.with_suffix(".png.json").read_text())
+    record = json.loads(out.with_suffix(".json").read_text())  # OUT.json, as the README says
+    assert not out.with_suffix(".png.json").exists()
     assert abs(record["psnr"] - 26.06) <= 0.01
     original = load_image(photos / "cup.png").astype(float)
     mse = np.mean((load_image(out).astype(float) - original) ** 2)
     assert abs(10 * np.log10(255**2 / mse) - 26.06) <= 0.01  # the file on disk, not the record
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".jpeg", ".webp"])
+def test_inject_refuses_lossy_output_before_any_work(photos, tmp_path, suffix):
+    """A lossy file would not hold the PSNR solved for (the issue: 26.06 asked, 28.70 on disk)."""
+    out = tmp_path / f"out{suffix}"
+    r = invoke("inject", photos / "cup.png", "--model", "wu2017", "--psnr", "26.06", "-o", out)
+    assert r.exit_code == 2, r.output
+    assert "lossy" in r.output and ".png" in r.output and "Traceback" not in r.output
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even the JSON
+
+
+@pytest.mark.parametrize("suffix", [".bmp", ".tif"])
+def test_inject_reports_what_the_lossless_file_holds(photos, tmp_path, suffix):
+    out = tmp_path / f"cup{suffix}"
+    r = invoke("inject", photos / "cup.png", "--model", "wu2017", "--mse", "100", "-o", out)
+    assert r.exit_code == 0, r.output
+    record = json.loads(out.with_suffix(".json").read_text())
+    original = load_image(photos / "cup.png").astype(float)
+    on_disk = np.mean((load_image(out).astype(float) - original) ** 2)
+    assert record["mse"] == pytest.approx(on_disk, rel=1e-12)  # float64 of the same uint8 sums
+    assert f"MSE {on_disk:.2f}" in r.output
 
 
 def test_inject_folder_by_mse(photos, tmp_path):

@@ -154,9 +154,11 @@ def inject(
 ) -> None:
     """Inject JND-shaped noise, eq. (7): clip(x + λ·R·JND), λ solved to hit --psnr or --mse.
 
-    Writes the distorted image and OUT.json (λ, achieved PSNR/MSE, seed, timings).
+    Writes the distorted image (lossless: .png, .bmp, .tif, .ppm) and OUT.json beside it
+    (λ, the PSNR/MSE of the file as written, seed, timings).
     """
     from jndtf import jobs
+    from jndtf.io import check_lossless
 
     with user_errors():
         if (psnr is None) == (mse is None):
@@ -172,6 +174,9 @@ def inject(
             jobs.jnd_function(model)
 
     single = len(files) == 1 and image.is_file() and out.suffix != ""
+    if single:
+        with user_errors():
+            check_lossless(out, "an injected image")  # a JPEG would not hold the PSNR solved
 
     def target(p: Path) -> Path:
         if single:
