@@ -7,7 +7,16 @@ inject, samples, demo), ``train`` (train aiqa/acol/saliency), ``evaluate`` (eval
 ``export``, ``bench`` (bench models), ``stream`` (stream, bench stream).
 """
 
-from jndtf.cli import bench, core, evaluate, export, stream, train  # noqa: F401  (register)
+from jndtf.cli import (  # noqa: F401  (register the commands)
+    bench,
+    compress,
+    core,
+    evaluate,
+    export,
+    rd,
+    stream,
+    train,
+)
 from jndtf.cli._shared import app
 
 __all__ = ["app"]
