@@ -25,6 +25,7 @@ from jndtf.io import (
     save_image,
     save_npy,
 )
+from jndtf.tiling import DEFAULT_TILE
 
 
 def resolve_inputs(path: str | Path) -> list[Path]:
@@ -117,9 +118,41 @@ def _learned(ref: str):
     return load_learned(ref)
 
 
-def compute_jnd(image: np.ndarray, model: str) -> np.ndarray:
-    """The JND map of `model` (see :func:`jnd_function`) for an RGB image, HxWxC float32."""
-    return np.asarray(jnd_function(model)(image), dtype=np.float32)
+def compute_jnd(
+    image: np.ndarray,
+    model: str,
+    *,
+    tile: int | None = DEFAULT_TILE,
+    max_megapixels: float | None = None,
+    progress=None,
+) -> np.ndarray:
+    """The JND map of `model` (see :func:`jnd_function`) for an RGB image, HxWxC float32.
+
+    Large images stay within a memory bound (:mod:`jndtf.tiling`): a classical model runs band
+    by band (each band about ``tile**2`` pixels plus the model's halo; the same map as the whole
+    image, :mod:`jndtf.baselines._bands`), a learned one in overlapping ``tile`` x ``tile``
+    tiles blended together. ``tile=None`` or 0 computes the whole image at once.
+
+    Raises:
+        ImageTooLargeError: more than `max_megapixels` (default ``$JNDTF_MAX_MEGAPIXELS`` or
+            120) megapixels.
+    """
+    from jndtf import baselines
+    from jndtf.io import check_image
+    from jndtf.tiling import check_array_megapixels
+
+    check_array_megapixels(image, max_megapixels)
+    fn = jnd_function(model)
+    if model in baselines.available():
+        rgb = check_image(image)
+        h, w = rgb.shape[:2]
+        if tile and h * w > tile * tile:
+            from jndtf.baselines._bands import band_rows_for, run_banded
+
+            rows = band_rows_for(model, w, tile * tile)
+            return run_banded(model, rgb, band_rows=rows, progress=progress)
+        return np.asarray(fn(rgb), dtype=np.float32)
+    return np.asarray(fn(image, tile=tile, progress=progress), dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -133,11 +166,26 @@ class JndRecord:
     mean_jnd: float
 
 
-def write_jnd(image_path: Path, out_root: Path, model: str) -> JndRecord:
-    """Computes `model`'s JND map of one image and writes ``out_root/<stem>/jnd_<model>.*``."""
+def write_jnd(
+    image_path: Path,
+    out_root: Path,
+    model: str,
+    *,
+    tile: int | None = DEFAULT_TILE,
+    max_megapixels: float | None = None,
+    progress=None,
+) -> JndRecord:
+    """Computes `model`'s JND map of one image and writes ``out_root/<stem>/jnd_<model>.*``.
+
+    An image above `max_megapixels` is refused from its header, before it is decoded
+    (:func:`jndtf.tiling.check_megapixels`); `tile` and `progress` as in :func:`compute_jnd`.
+    """
+    from jndtf.tiling import check_megapixels
+
+    check_megapixels(image_path, max_megapixels)
     image = load_image(image_path)
     t0 = time.perf_counter()
-    jnd = compute_jnd(image, model)
+    jnd = compute_jnd(image, model, tile=tile, max_megapixels=max_megapixels, progress=progress)
     seconds = time.perf_counter() - t0
     files = write_map(out_root / image_path.stem, f"jnd_{Path(model).stem}", jnd)
     return JndRecord(image_path, model, files, seconds, float(jnd.mean()))

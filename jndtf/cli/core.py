@@ -66,6 +66,63 @@ def priors(
         )
 
 
+MaxMegapixels = Annotated[
+    float | None,
+    typer.Option(
+        "--max-megapixels",
+        help="Refuse images above this many megapixels, read from the file header before "
+        "decoding (default: $JNDTF_MAX_MEGAPIXELS, else 120). Memory grows per pixel: "
+        "benchmarks/memory_per_mp.py.",
+        show_default=False,
+    ),
+]
+Tile = Annotated[
+    int,
+    typer.Option(
+        "--tile",
+        help="Large images: learned models run in TILE x TILE tiles (overlapped, blended), "
+        "classical ones in bands of about TILE^2 pixels (the same map); 0 = the whole image "
+        "at once.",
+    ),
+]
+
+
+class _LazyBar:
+    """A tile/band progress bar for one large image, shown from the first report only."""
+
+    def __init__(self, label: str):
+        self.label, self.bar, self.task = label, None, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = progress_bar()
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=total)
+        self.bar.update(self.task, completed=done, total=total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _write_jnds(files: list[Path], out_dir: Path, model: str, tile: int, max_mp) -> list:
+    """`jobs.write_jnd` for every file (for_each); one file gets a bar over its tiles/bands."""
+    from jndtf import jobs
+
+    bar = _LazyBar(f"{Path(model).stem} (tiles/bands)") if len(files) == 1 else None
+    try:
+        return for_each(
+            files,
+            Path(model).stem,
+            lambda p: jobs.write_jnd(
+                p, out_dir, model, tile=tile, max_megapixels=max_mp, progress=bar
+            ),
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 @app.command()
 def baseline(
     model: Annotated[
@@ -74,17 +131,23 @@ def baseline(
     ],
     image: InputPath,
     out_dir: OutDir = Path("out/baseline"),
+    tile: Tile = 1024,
+    max_megapixels: MaxMegapixels = None,
 ) -> None:
     """Compute a classical JND map (MODEL) of IMAGE or of each image in a folder.
 
     Files: OUT/<image stem>/jnd_<MODEL>.npy (float32, pixel units 0..255) and .png (scaled).
     """
     from jndtf import baselines, jobs
+    from jndtf.tiling import check_tile
+    from jndtf.tiling import max_megapixels as limit
 
     with user_errors():
+        check_tile(tile)
         baselines.get(model)
+        limit(max_megapixels)
         files = jobs.resolve_inputs(image)
-    records = for_each(files, f"{model}", lambda p: jobs.write_jnd(p, out_dir, model))
+    records = _write_jnds(files, out_dir, model, tile, max_megapixels)
     for r in records:
         stdout.print(
             f"{r.image.name}: mean JND {r.mean_jnd:.2f} in {r.seconds:.2f} s -> {r.files[0]}",
@@ -104,6 +167,8 @@ def jnd(
             "classical model name.",
         ),
     ] = "acol",
+    tile: Tile = 1024,
+    max_megapixels: MaxMegapixels = None,
 ) -> None:
     """Compute JND maps with a learned model (default: the shipped ACoL-JND weights).
 
@@ -111,11 +176,15 @@ def jnd(
     Learned models need the \\[train] extra.
     """
     from jndtf import jobs
+    from jndtf.tiling import check_tile
+    from jndtf.tiling import max_megapixels as limit
 
     with user_errors():
+        check_tile(tile)
+        limit(max_megapixels)
         files = jobs.resolve_inputs(image)
         jobs.jnd_function(model)  # unknown name or missing weights: fail before any work
-    records = for_each(files, model, lambda p: jobs.write_jnd(p, out_dir, model))
+    records = _write_jnds(files, out_dir, model, tile, max_megapixels)
     for r in records:
         stdout.print(
             f"{r.image.name}: mean JND {r.mean_jnd:.2f} in {r.seconds:.2f} s -> {r.files[0]}",

@@ -37,6 +37,12 @@ from pathlib import Path
 import numpy as np
 
 from jndtf.io import check_image
+from jndtf.tiling import DEFAULT_TILE
+
+#: Tiling of large images (see :meth:`LearnedJnd.__call__`): pixels next to a neighbouring
+#: tile never used (>= the 52-px receptive-field radius of ACoL-JND) and the cross-fade width.
+TILE_MARGIN = 64
+TILE_BLEND = 64
 
 #: Folder of the weights jndtf ships, ``<family>/<name>.keras`` beside ``<name>.json``.
 WEIGHTS_ROOT = Path(__file__).resolve().parents[1] / "weights"
@@ -158,6 +164,9 @@ class LearnedJnd:
         self.source = source
         self.model = model
         self.prior_overrides = dict(prior_overrides or {})
+        #: tiled maps use the whole image's §3.4 threshold (two passes); False: per tile
+        self.global_threshold = True
+        self._split = None
         shape = tuple(model.inputs[0].shape) if getattr(model, "inputs", None) else None
         want = 3 + len(self.priors)
         if shape is not None and (len(shape) != 4 or shape[-1] not in (None, want)):
@@ -167,16 +176,124 @@ class LearnedJnd:
                 "model as SPEC:PATH or fix the manifest's 'priors'"
             )
 
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        from keras import ops
+    def __call__(
+        self, image: np.ndarray, *, tile: int | None = DEFAULT_TILE, progress=None
+    ) -> np.ndarray:
+        """The JND map of `image`; above `tile` pixels on a side it is computed in tiles.
 
-        from jndtf.models.inputs import model_input
+        Tiling (:func:`jndtf.tiling.run_tiled`): tiles of `tile` px overlapping by
+        ``2 * TILE_MARGIN + TILE_BLEND``, linear cross-fade. :data:`TILE_MARGIN` (64 px) covers
+        ACoL-JND's receptive-field radius: 4 full-resolution 3x3 convs (4 px), branch A's six
+        3x3 convs at strides 1, 1, 2, 2, 4, 4 (1 + 1 + 2 + 2 + 4 + 4 = 14 px), Up1 (+4),
+        branch B (+14), CNN4's three convs at stride 4 (+12) and Up2 (+4): 52 px. What tiling
+        cannot reproduce by itself is the §3.4 threshold ``i4 > mean(i4)``: its mean is over
+        the whole image. So a network with that layer runs in two passes: the first computes
+        i4 tile by tile and sums each tile's own part (the tiles' overlaps split in the
+        middle, 96 px from either tile's edge, beyond i4's 22-px receptive field) into the
+        whole image's per-channel mean; the second runs the network with the threshold fixed
+        to that mean (a copy of the network sharing its weights). ``tests/test_large_images.py``
+        measures the tiled map against the whole one (PSNR), and what the per-tile mean alone
+        would cost. The saliency prior is computed once on the whole image (the spectral
+        residual works on a 64-px-wide copy of it) and cut per tile, so every tile sees the
+        whole image's f_va. ``tile=None`` or 0: always the whole image.
+
+        Args:
+            image: uint8 RGB ``HxWx3`` or 0..255 float.
+            tile: tile side in pixels (None/0: no tiling).
+            progress: ``progress(done_tiles, total_tiles)``.
+        """
+        from jndtf.tiling import run_tiled
 
         rgb = check_image(image)
-        x = model_input(
-            rgb, self.priors, normalization=self.normalization, overrides=self.prior_overrides
+        h, w = rgb.shape[:2]
+        if not tile or (h <= tile and w <= tile):
+            return self._predict(rgb, self.prior_overrides)
+        overrides = dict(self.prior_overrides)
+        saliency = None
+        if "saliency" in self.priors:
+            rgb8 = rgb if rgb.dtype == np.uint8 else np.rint(np.clip(rgb, 0, 255)).astype(np.uint8)
+            if "saliency" in overrides:
+                saliency = np.asarray(overrides["saliency"](rgb8), np.float32)
+            else:
+                from jndtf.priors import compute_all
+
+                saliency = compute_all(rgb8, ["saliency"])["saliency"]
+
+        def tile_overrides(box: tuple[int, int, int, int]) -> dict:
+            y0, y1, x0, x1 = box
+            out = dict(overrides)
+            if saliency is not None:
+                part = saliency[y0:y1, x0:x1]
+                out["saliency"] = lambda _img: part
+            return out
+
+        split = self._threshold_split() if self.global_threshold else None
+        steps = 2 if split is not None else 1
+
+        def report(step: int):
+            if progress is None:
+                return None
+            return lambda done, total: progress(step * total + done, steps * total)
+
+        model = self.model
+        if split is not None:
+            i4_model, model, fixed = split
+            mean = _tiled_channel_mean(
+                lambda crop, box: self._network_input(crop, tile_overrides(box)),
+                i4_model,
+                rgb,
+                tile,
+                report(0),
+            )
+            fixed.threshold.assign(mean.astype(np.float32))
+
+        def one_tile(crop: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+            return self._predict(crop, tile_overrides(box), model)
+
+        return run_tiled(
+            one_tile,
+            rgb,
+            tile=tile,
+            margin=TILE_MARGIN,
+            blend=TILE_BLEND,
+            progress=report(steps - 1),
         )
-        y = np.asarray(ops.convert_to_numpy(self.model(x[None], training=False)), np.float32)
+
+    def _threshold_split(self):
+        """``(i4 model, network with a fixed threshold, its threshold layer)`` when the network
+        has the §3.4 :class:`MeanThresholdMask`, else None (built once, weights shared)."""
+        if self._split is not None:
+            return self._split or None
+        import keras
+
+        from jndtf.models.acol.layers import MeanThresholdMask
+
+        found = [layer for layer in self.model.layers if isinstance(layer, MeanThresholdMask)]
+        if len(found) != 1:
+            self._split = ()
+            return None
+        fixed = _FixedThreshold.make(found[0].name)
+
+        def clone(layer):
+            return fixed if layer is found[0] else layer  # every other layer: shared weights
+
+        copy = keras.models.clone_model(self.model, clone_function=clone)
+        i4_model = keras.Model(self.model.inputs[0], found[0].input)
+        self._split = (i4_model, copy, fixed)
+        return self._split
+
+    def _network_input(self, rgb: np.ndarray, overrides: dict) -> np.ndarray:
+        from jndtf.models.inputs import model_input
+
+        x = model_input(rgb, self.priors, normalization=self.normalization, overrides=overrides)
+        return x[None]
+
+    def _predict(self, rgb: np.ndarray, overrides: dict, model=None) -> np.ndarray:
+        from keras import ops
+
+        model = self.model if model is None else model
+        x = self._network_input(rgb, overrides)
+        y = np.asarray(ops.convert_to_numpy(model(x, training=False)), np.float32)
         h, w = rgb.shape[:2]
         if y.ndim != 4 or y.shape[0] != 1 or y.shape[1:3] != (h, w) or y.shape[3] not in (1, 3):
             raise ValueError(
@@ -195,6 +312,58 @@ class LearnedJnd:
 
     def __repr__(self) -> str:
         return f"LearnedJnd({self.name!r}, source={str(self.source)!r}, priors={self.priors})"
+
+
+class _FixedThreshold:
+    """Builds the stand-in for :class:`MeanThresholdMask` with a given per-channel threshold
+    (a non-trainable weight set before each image), for tiled inference."""
+
+    @staticmethod
+    def make(name: str):
+        import keras
+        from keras import ops
+
+        class FixedThreshold(keras.layers.Layer):
+            def build(self, input_shape):
+                self.threshold = self.add_weight(
+                    shape=(input_shape[-1],), initializer="zeros", trainable=False, name="mean"
+                )
+
+            def call(self, inputs):
+                return ops.cast(ops.greater(inputs, self.threshold), inputs.dtype)
+
+        return FixedThreshold(name=name)
+
+
+def _tiled_channel_mean(make_input, i4_model, rgb: np.ndarray, tile: int, progress) -> np.ndarray:
+    """Per-channel mean of i4 over the whole image, tile by tile: each tile adds the part it
+    owns (overlaps split in the middle, :data:`TILE_MARGIN` + :data:`TILE_BLEND` / 2 px from
+    its edges), so every pixel counts once."""
+    from keras import ops
+
+    from jndtf.tiling import tile_starts
+
+    h, w = rgb.shape[:2]
+    overlap = 2 * TILE_MARGIN + TILE_BLEND
+    ys, xs = tile_starts(h, tile, overlap, 4), tile_starts(w, tile, overlap, 4)
+
+    def owned(spans):
+        cuts = [0] + [(spans[i + 1][0] + spans[i][1]) // 2 for i in range(len(spans) - 1)] + [None]
+        return [(cuts[i], cuts[i + 1]) for i in range(len(spans))]
+
+    total, done, acc = len(ys) * len(xs), 0, None
+    for (y0, y1), (oy0, oy1) in zip(ys, owned(ys), strict=True):
+        for (x0, x1), (ox0, ox1) in zip(xs, owned(xs), strict=True):
+            x = make_input(rgb[y0:y1, x0:x1], (y0, y1, x0, x1))
+            i4 = np.asarray(ops.convert_to_numpy(i4_model(x, training=False)))[0]
+            oy1_, ox1_ = (y1 if oy1 is None else oy1), (x1 if ox1 is None else ox1)
+            part = i4[oy0 - y0 : oy1_ - y0, ox0 - x0 : ox1_ - x0]
+            s = part.sum(axis=(0, 1), dtype=np.float64)
+            acc = s if acc is None else acc + s
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    return acc / float(h * w)
 
 
 def load_learned(
