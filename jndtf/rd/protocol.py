@@ -36,7 +36,7 @@ import numpy as np
 
 from jndtf.codecs import bdrate as bd
 from jndtf.codecs.image import SUBSAMPLING, check_encoder, decode_image, encode_jpeg
-from jndtf.codecs.quality import UNITS, check_metrics, measure
+from jndtf.codecs.quality import UNITS, Ssimulacra2Reference, check_metrics, measure
 from jndtf.io import atomic_write_bytes
 from jndtf.rd.inputs import RDInput, load_inputs
 
@@ -119,12 +119,22 @@ def _curves_for(item: RDInput, methods, strengths, encoder, anchors, x264_anchor
     return curves
 
 
-def _measure_frames(originals, decoded, metrics, every: int) -> dict[str, float]:
+def _measure_frames(originals, decoded, metrics, every: int, refs: dict) -> dict[str, float]:
     values: dict[str, list[float]] = {m: [] for m in metrics}
     for i in range(0, len(originals), max(1, every)):
-        for m, v in measure(originals[i], decoded[i], metrics).items():
+        ref = _reference(refs, i, originals[i], metrics)
+        for m, v in measure(originals[i], decoded[i], metrics, ref).items():
             values[m].append(v)
     return {m: float(np.mean(v)) for m, v in values.items()}
+
+
+def _reference(refs: dict, index: int, original, metrics):
+    """The cached SSIMULACRA2 pyramid of frame `index` of the original (None without it)."""
+    if "ssimulacra2" not in metrics:
+        return None
+    if index not in refs:
+        refs[index] = Ssimulacra2Reference(original)
+    return refs[index]
 
 
 def run_rd(
@@ -229,6 +239,7 @@ def run_rd(
     started = time.perf_counter()
     for item, curves in plan:
         h, w = item.size
+        refs: dict = {}
         jnd = None
         if any(c.role == "method" for c in curves):
             from jndtf.jobs import compute_jnd
@@ -273,7 +284,9 @@ def run_rd(
                         x264_params=X264_ANCHORS[curve.encoder],
                         fps=item.fps,
                     )
-                    quality = _measure_frames(item.frames, clip.decoded, metrics, quality_every)
+                    quality = _measure_frames(
+                        item.frames, clip.decoded, metrics, quality_every, refs
+                    )
                     row.update(
                         setting="crf",
                         value=value,
@@ -288,7 +301,8 @@ def run_rd(
                         )
                     else:
                         data = encode_jpeg(processed[0], value, curve.encoder)
-                    quality = measure(item.frames[0], decode_image(data), metrics)
+                    ref = _reference(refs, 0, item.frames[0], metrics)
+                    quality = measure(item.frames[0], decode_image(data), metrics, ref)
                     row.update(
                         setting="quality",
                         value=value,
