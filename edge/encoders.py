@@ -15,9 +15,18 @@ and frees the codec. Context managers.
 - :class:`H264Encoder`: libx264 with a CRF and a preset (default tune ``zerolatency``: no
   look-ahead and no B-frames, one packet out per frame in, as a live stream wants); the frame's
   bytes are the sizes of the packets whose pts is that frame's. With a path, the packets are
-  muxed into an MP4 written under a temporary name and renamed on :meth:`close`, so the file
-  that appears is complete and playable (cv2, PyAV, any player); with ``path=None`` nothing is
-  written (the byte counts of the comparison encode).
+  muxed into a *fragmented* MP4 (``movflags=frag_keyframe+empty_moov``, a fragment at every
+  keyframe and at least every :data:`FRAGMENT_SECONDS`) written under a temporary name
+  (``.NAME.XXXX.mp4.partial``, locked while written) and renamed on :meth:`close`: the file
+  that appears is complete and playable (cv2, PyAV, any player), and a run killed with
+  ``kill -9`` leaves a partial file that plays up to its last fragment. With ``path=None``
+  nothing is written (the byte counts of the comparison encode).
+
+:func:`clean_stale_partials` is what the next run into the same folder does with the partial
+files of a killed run: a partial H.264 recording that still plays is kept under a visible name
+(``NAME.interrupted-YYYYmmddTHHMMSSZ.mp4``), anything else (OpenCV map/preview videos, whose
+index is written only at the end; unfinished atomic writes) is removed; a partial file another
+live run holds locked is left alone.
 
 Example:
     >>> with H264Encoder("out.mp4", fps=30, size=(640, 360), crf=23) as enc:
@@ -29,8 +38,11 @@ Example:
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
 import tempfile
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -66,6 +78,17 @@ H264_PRESETS = (
     "veryslow",
     "placebo",
 )
+
+#: Longest stretch (seconds) of an H.264 recording in one MP4 fragment: what a killed run loses
+#: at most (besides the frames still inside the encoder).
+FRAGMENT_SECONDS = 1.0
+
+#: Muxer options of the recorded MP4 (module docstring).
+FRAGMENTED_MP4 = {
+    "movflags": "frag_keyframe+empty_moov+default_base_moof",
+    "frag_duration": str(int(FRAGMENT_SECONDS * 1_000_000)),
+    "flush_packets": "1",
+}
 
 #: libx264 tunes accepted by :class:`H264Encoder` (None = x264's default).
 H264_TUNES = ("film", "animation", "grain", "stillimage", "fastdecode", "zerolatency")
@@ -268,9 +291,11 @@ class H264Encoder:
             options["g"] = str(gop)
         self._container = None
         self._tmp: str | None = None
+        self._lock_fd: int | None = None
         if self.path is not None:
             self._tmp = _temporary_beside(self.path, ".mp4.partial")
-            self._container = av.open(self._tmp, "w", format="mp4")
+            self._lock_fd = _lock(self._tmp)
+            self._container = av.open(self._tmp, "w", format="mp4", options=FRAGMENTED_MP4)
             stream = self._container.add_stream("libx264", rate=self._rate)
             ctx = stream.codec_context
         else:
@@ -363,7 +388,13 @@ class H264Encoder:
                 finally:
                     if self._tmp is not None and os.path.exists(self._tmp):
                         os.unlink(self._tmp)
+                    self._unlock()
         return frames
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            fd, self._lock_fd = self._lock_fd, None
+            os.close(fd)  # closing the descriptor releases the flock
 
     def abort(self) -> None:
         """Drops the output without finishing it (the temporary file is removed)."""
@@ -376,6 +407,7 @@ class H264Encoder:
                 pass
             if self._tmp is not None and os.path.exists(self._tmp):
                 os.unlink(self._tmp)
+            self._unlock()
 
     def __enter__(self) -> H264Encoder:
         return self
@@ -385,6 +417,95 @@ class H264Encoder:
             self.close()
         else:
             self.abort()
+
+
+def _lock(path: str) -> int:
+    """An exclusive flock on `path` held by the returned descriptor (released by the kernel
+    when the process dies, even by ``kill -9``): marks a partial file as being written."""
+    fd = os.open(path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def _in_use(path: Path) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return True  # vanished or unreadable: leave it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # also drops the lock just taken
+    return False
+
+
+#: Temporary names of the stream's outputs: H.264 recordings (``.NAME.XXXX.mp4.partial``),
+#: OpenCV map/preview videos (``.NAME.XXXX.partial.mp4``) and :func:`jndtf.io.atomic_write_bytes`
+#: files (``.NAME.XXXX.tmp``).
+_PARTIAL = re.compile(r"^\.(?P<stem>.+?)\.[^.]+(?P<kind>\.mp4\.partial|\.partial\.mp4|\.tmp)$")
+
+#: Seconds a partial file must be untouched before a file without a lock (an OpenCV video, an
+#: atomic write) counts as stale: another live run writes its files continually.
+STALE_AFTER_S = 60.0
+
+
+def _playable_frames(path: Path) -> int:
+    """Frames OpenCV decodes from a (partial) video, counting up to 2 (enough to know)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    try:
+        n = 0
+        while n < 2 and cap.isOpened() and cap.read()[0]:
+            n += 1
+        return n
+    finally:
+        cap.release()
+
+
+def clean_stale_partials(folder: str | os.PathLike, *, now: float | None = None) -> list[str]:
+    """Deals with the partial files a killed run left in `folder` (module docstring).
+
+    H.264 recordings (``.NAME.XXXX.mp4.partial``) not locked by a live run: kept as
+    ``NAME.interrupted-<their mtime, UTC>.mp4`` when they play (a fragmented MP4 up to its last
+    fragment), removed otherwise. Other partial files (OpenCV videos, atomic writes and JPEG
+    frames in sub-folders) untouched for :data:`STALE_AFTER_S`: removed.
+
+    Returns:
+        one line per file, saying what was done (for the run's output).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    now = time.time() if now is None else now
+    lines = []
+    candidates = [p for p in folder.iterdir() if p.is_file()]
+    candidates += [
+        p for sub in folder.iterdir() if sub.is_dir() for p in sub.glob(".*.tmp") if p.is_file()
+    ]
+    for path in sorted(candidates):
+        m = _PARTIAL.match(path.name)
+        if m is None:
+            continue
+        if m["kind"] == ".mp4.partial":
+            if _in_use(path):
+                continue
+            if _playable_frames(path) > 0:
+                stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(path.stat().st_mtime))
+                target = path.with_name(f"{m['stem']}.interrupted-{stamp}.mp4")
+                os.replace(path, target)
+                lines.append(
+                    f"{path}: the partial recording of an interrupted run (killed?) plays; "
+                    f"kept as {target}"
+                )
+                continue
+        elif now - path.stat().st_mtime < STALE_AFTER_S:
+            continue
+        path.unlink(missing_ok=True)
+        lines.append(f"{path}: removed a stale partial file of an interrupted run")
+    return lines
 
 
 def make_encoder(
@@ -422,10 +543,13 @@ def make_encoder(
 
 
 __all__ = [
+    "FRAGMENTED_MP4",
+    "FRAGMENT_SECONDS",
     "H264_PRESETS",
     "H264_TUNES",
     "EncodedFrame",
     "H264Encoder",
     "JpegEncoder",
+    "clean_stale_partials",
     "make_encoder",
 ]

@@ -17,6 +17,22 @@ Shutdown: SIGINT/SIGTERM (when :func:`run_stream` runs in the main thread) stop 
 the frame in flight and those already handed off are finished, the encoders are flushed, the
 MP4 gets its index and is renamed into place, the stats file gets its summary line. A second
 signal interrupts at once (the files are still closed, the MP4 then holds what was coded).
+An error mid-stream (a frame the mapper refuses, a full disk) also closes every file and writes
+the summary (``stop_reason`` and ``error`` say what happened) before it is raised, with the
+report attached to the exception as ``stream_report``. ``kill -9`` cannot be caught: the H.264
+output is a fragmented MP4 while it is written (:mod:`jndtf.edge.encoders`), so the partial
+file plays up to the last fragment, and the next run into the same folder keeps it under a
+visible name or removes what cannot be played (:func:`jndtf.edge.encoders.clean_stale_partials`).
+
+Bad input (issue 15): a folder source skips files that do not decode or are too small and
+resizes (or skips, ``size_change="skip"``) images of another size, each named in a note; a video
+file that ends before its container's frame count is flagged. Notes go to the ``notes``
+callback as they happen and into the report (``source_problems``, ``warnings``).
+
+Bytes and quality: the report's ``comparison`` (:func:`jndtf.edge.compare.compare`) puts the
+quality change beside the byte change, warns when the pre-processed stream is larger or worse,
+and (``equal_quality``) measures the plain encoder's bytes at the pre-processed stream's PSNR
+on a sample of frames. ``saving`` alone is never a saving at equal quality.
 
 Example:
     >>> settings = StreamSettings(source="camera.mp4", model="yang2005", codec="h264", crf=23,
@@ -28,6 +44,7 @@ Example:
 from __future__ import annotations
 
 import collections
+import logging
 import math
 import os
 import queue
@@ -89,6 +106,11 @@ class StreamSettings:
             pre-processed by :class:`jndtf.edge.machine.MachineVisionStage` instead.
         classifier_mode: the stage's ``"eq14"`` or ``"quantize"``.
         fps: frame rate written to the MP4 (None: the source's, else 30).
+        size_change: a frame of another size than the stream's (a folder's image, a stream
+            that changes resolution): ``"resize"`` it (with a note) or ``"skip"`` it.
+        equal_quality: with `compare`, code a sample of the untouched frames at a ladder of
+            encoder settings at the end and report the plain encoder's bytes at the
+            pre-processed stream's PSNR (:mod:`jndtf.edge.compare`).
     """
 
     source: str
@@ -117,6 +139,8 @@ class StreamSettings:
     classifier: Path | None = None
     classifier_mode: str = "eq14"
     fps: float | None = None
+    size_change: str = "resize"
+    equal_quality: bool = True
 
     def __post_init__(self):
         if self.codec not in ("jpeg", "h264"):
@@ -127,6 +151,8 @@ class StreamSettings:
             raise ValueError(f"unknown x264 tune {self.tune!r}; choose from {H264_TUNES}")
         if self.channels not in ("auto", "luma", "rgb"):
             raise ValueError(f"channels must be 'auto', 'luma' or 'rgb', got {self.channels!r}")
+        if self.size_change not in ("resize", "skip"):
+            raise ValueError(f"size_change must be 'resize' or 'skip', got {self.size_change!r}")
         if self.save_maps not in (None, "video", "png"):
             raise ValueError(f"save_maps must be 'video', 'png' or None, got {self.save_maps!r}")
         if (self.save_maps or self.preview) and self.out_dir is None:
@@ -148,10 +174,15 @@ class StreamReport:
     """What a stream run did (the CLI prints it; ``asdict`` gives the JSON summary).
 
     Bytes are totals over the frames coded by both encoders; ``saving`` is
-    ``1 - bytes_processed / bytes_original`` (negative: pre-processing cost bytes). Quality
-    means are over the frames scored. Latencies are per-stage medians and 90th percentiles (over the
-    last 10,000 frames) in milliseconds; ``fps`` is frames finished per second of wall-clock
-    time from the arrival of the first frame to the record of the last.
+    ``1 - bytes_processed / bytes_original`` at the same encoder setting (negative:
+    pre-processing cost bytes) and says nothing by itself: ``comparison`` puts it beside the
+    quality change (:func:`jndtf.edge.compare.compare`), ``equal_quality`` holds the plain
+    encoder's bytes at the pre-processed PSNR on a sample. Quality means are over the frames
+    scored. ``source_problems`` lists skipped/resized inputs (``{"source", "reason",
+    "action"}``), ``warnings`` every note printed, ``error`` the error that ended the run.
+    Latencies are per-stage medians and 90th percentiles (over the last 10,000 frames) in
+    milliseconds; ``fps`` is frames finished per second of wall-clock time from the arrival
+    of the first frame to the record of the last.
     """
 
     frames: int = 0
@@ -175,6 +206,28 @@ class StreamReport:
     latency_ms: dict = field(default_factory=dict)
     outputs: dict = field(default_factory=dict)
     machine_vision: dict | None = None
+    method: str = ""
+    comparison: dict = field(default_factory=dict)
+    equal_quality: dict | None = None
+    source_problems: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def stop_signal(self) -> str | None:
+        """``"SIGINT"``/``"SIGTERM"`` when a signal stopped the run, else None."""
+        if not self.interrupted:
+            return None
+        for name in ("SIGINT", "SIGTERM"):
+            if self.stop_reason.startswith(name):
+                return name
+        return "SIGINT"  # a second signal (KeyboardInterrupt)
+
+    @property
+    def incomplete_input(self) -> bool:
+        """Input was skipped (bad files, frames of another size) or the source ended early."""
+        src = self.source or {}
+        return bool(src.get("corrupt") or src.get("refused") or src.get("ended_early"))
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
@@ -244,7 +297,9 @@ def _open_mapper(s: StreamSettings):
 
 
 def run_stream(
-    settings: StreamSettings, progress: Callable[[str, int, int | None], None] | None = None
+    settings: StreamSettings,
+    progress: Callable[[str, int, int | None], None] | None = None,
+    notes: Callable[[str], None] | None = None,
 ) -> StreamReport:
     """Runs the stream pipeline (module docstring) until the source ends, `max_frames`, or a
     SIGINT/SIGTERM, and returns the :class:`StreamReport`.
@@ -252,18 +307,34 @@ def run_stream(
     Args:
         settings: :class:`StreamSettings`.
         progress: ``progress(description, done, total)``, called after every frame with a
-            one-line status (fps, drops, bytes saved); total is `max_frames` or None.
+            one-line status (fps, drops, bytes and PSNR against the plain encoder); total is
+            `max_frames` or None.
+        notes: called with one line, as it happens, for each skipped or resized input, a
+            source that ends early and a stale partial file cleaned up (default: the
+            ``jndtf.edge`` logger); they are also kept in ``report.warnings``.
 
     Raises:
         ValueError: a model whose manifest or sha256 does not match (nothing is opened or
-            written then), a source that cannot be opened, bad settings.
+            written then), a source that cannot be opened, bad settings, or a frame the
+            pipeline refuses mid-stream (then every file is closed and the stats end with the
+            summary first; the exception carries the report as ``stream_report``).
         FileNotFoundError: a missing model file.
         ImportError: a missing extra (LiteRT for ``.tflite``, PyAV for H.264).
     """
     from jndtf.edge.sources import open_source
+    from jndtf.edge.stream_stage import METHOD
 
     s = settings
-    report = StreamReport()
+    report = StreamReport(method=METHOD if s.classifier is None else "machine vision")
+
+    def note(text: str) -> None:
+        if len(report.warnings) < 1000:
+            report.warnings.append(text)
+        if notes is not None:
+            notes(text)
+        else:
+            logging.getLogger("jndtf.edge").warning("%s", text)
+
     mapper = _open_mapper(s)  # refuses a bad model (manifest, sha256) before anything opens
     report.jnd = {
         "model": str(s.model),
@@ -274,20 +345,36 @@ def run_stream(
     }
     stage = None
     enc: EncodeStage | None = None
+    source = None
+    failure: BaseException | None = None
     try:
         stage = _open_stage(s)
-        source = open_source(s.source, mode=s.source_mode, max_frames=s.max_frames, size=s.size)
+        source = open_source(
+            s.source,
+            mode=s.source_mode,
+            max_frames=s.max_frames,
+            size=s.size,
+            size_change=s.size_change,
+            on_note=note,
+        )
         with source, _StopSignals() as stop:
             first = next(iter(source), None)
             if first is None:
                 raise ValueError(f"{s.source}: the source delivered no frame")
             h, w = first.image.shape[:2]
             fps = float(s.fps or source.fps or 30.0)
+            if s.out_dir is not None:
+                from jndtf.edge.encoders import clean_stale_partials
+
+                for line in clean_stale_partials(s.out_dir):
+                    note(line)
             enc = EncodeStage(s, fps, (w, h), stage)
             enc.source_stats = lambda: source.stats
             report.codec = enc.encoders["processed"].settings
-            _run(source, first, mapper, enc, stop, report, progress, s.max_frames)
-            report.source = asdict(source.stats)
+            try:
+                _run(source, first, mapper, enc, stop, report, progress, s.max_frames)
+            finally:
+                report.source = asdict(source.stats)
         for rec in enc.flush():
             _emit(enc, rec, report, progress, s.max_frames)
     except KeyboardInterrupt:
@@ -295,6 +382,16 @@ def run_stream(
         if enc is not None:
             for rec in enc.flush():
                 _emit(enc, rec, report, None, None)
+    except Exception as exc:  # closed and summarized below, then raised
+        failure = exc
+        report.error = str(exc)
+        report.stop_reason = f"error: {exc}"
+        if enc is not None:
+            try:
+                for rec in enc.flush():
+                    _emit(enc, rec, report, None, None)
+            except Exception:  # the first error is the one to report
+                pass
     finally:
         try:
             if enc is not None:
@@ -304,9 +401,17 @@ def run_stream(
             mapper.close()
             if stage is not None:
                 stage.close()
+    if source is not None:
+        report.source = asdict(source.stats)
+        report.source_problems = list(source.problems)
     _summarize(report, enc, mapper_stats, stage)
     if enc is not None and enc.stats is not None:
         enc.stats.close({"type": "summary", **report.to_dict()})
+    if failure is not None:
+        if enc is None:
+            raise failure  # nothing was opened or written: the plain error
+        failure.stream_report = report
+        raise failure
     return report
 
 
@@ -383,10 +488,13 @@ def _emit(enc: EncodeStage, rec: dict, report: StreamReport, progress, total) ->
     if enc.stats is not None:
         enc.stats.write(rec)
     if progress is not None:
-        saved = enc.totals["original"] - enc.totals["processed"]
         line = f"{rec['fps'] or 0:5.1f} fps, {rec.get('dropped', 0)} dropped"
         if enc.totals["original"]:
-            line += f", saved {100 * saved / enc.totals['original']:+.1f}% bytes"
+            change = enc.totals["processed"] / enc.totals["original"] - 1.0
+            line += f", bytes {100 * change:+.1f}% vs plain"
+            (pp, n_p), (po, n_o) = enc.scores["psnr_processed"], enc.scores["psnr_original"]
+            if n_p and n_o:
+                line += f" at PSNR {pp / n_p - po / n_o:+.2f} dB"
         progress(line, enc.done, total)
 
 
@@ -409,6 +517,11 @@ def _summarize(report: StreamReport, enc: EncodeStage | None, mapper_stats, stag
     report.outputs = dict(enc.outputs)
     if stage is not None:
         report.machine_vision = stage.summary().to_dict()
+    if enc.probe is not None and report.error is None and enc.done:
+        report.equal_quality = enc.probe.result()
+    from jndtf.edge.compare import compare
+
+    report.comparison = compare(report.to_dict(), method=report.method)
 
 
 def rss_mb() -> float:

@@ -3,14 +3,18 @@
 :class:`EncodeStage` runs in the stream's encode thread (:mod:`jndtf.edge.stream`). For each
 frame handed over with its JND map (a :class:`Pending`) it
 
-1. pre-processes the frame by eq. (14) of hmJND-Net (:func:`jndtf.edge.preprocess.preprocess_frame`)
-   or, in machine-vision mode, by the :class:`jndtf.edge.machine.MachineVisionStage`;
+1. pre-processes the frame by :func:`preprocess` (today eq. (14) of hmJND-Net,
+   :func:`jndtf.edge.preprocess.preprocess_frame`; the one place to swap the method) or, in
+   machine-vision mode, by the :class:`jndtf.edge.machine.MachineVisionStage`;
 2. encodes it, and the unprocessed frame with the same encoder settings in a worker thread
    (the comparison), keeping each encoder's bytes and decoded picture per frame;
 3. once both encodes of a frame are out (H.264 may hold frames back), scores both decoded
    pictures against the original (PSNR every ``quality_every`` frames, MS-SSIM every
    ``ms_ssim_every``), writes the map and the preview, and returns the frame's stats record
    (``{"type": "frame", "bytes": {...}, "psnr": {...}, "latency_ms": {...}, "fps": ...}``).
+
+With the comparison encode on, a sample of (original, pre-processed) frames is kept for the
+equal-quality comparison made at the end (:class:`jndtf.edge.compare.EqualQualityProbe`).
 
 Records come out in frame order. Frames waiting for an encoder are the only ones held
 (none with JPEG or x264's ``zerolatency``), so memory stays flat over any stream length.
@@ -37,6 +41,19 @@ STAGES = ("jnd", "preprocess", "encode", "quality", "outputs", "total")
 
 #: Frames whose stage latencies the report's median and p90 are taken over (the last ones).
 LATENCY_WINDOW = 10_000
+
+#: The name reports give the pre-processing method :func:`preprocess` runs.
+METHOD = "eq. (14)"
+
+
+def preprocess(frame: np.ndarray, jnd: np.ndarray, *, block: int, channels: str) -> np.ndarray:
+    """The stream's pre-processing method: uint8 RGB frame + JND map (grey levels) -> uint8 RGB.
+
+    Today eq. (14) of hmJND-Net (:func:`jndtf.edge.preprocess.preprocess_frame`). To stream with
+    another method (e.g. one of :mod:`jndtf.apply.methods`), change this one call and
+    :data:`METHOD`: nothing else in the stream depends on it.
+    """
+    return preprocess_frame(frame, jnd, block=block, channels=channels)
 
 
 def percentiles(values: list[float]) -> dict:
@@ -107,6 +124,11 @@ class EncodeStage:
         self.stats = JsonLinesWriter(s.stats_path) if s.stats_path is not None else None
         if self.stats is not None:
             self.outputs["stats"] = str(self.stats.path)
+        self.probe = None
+        if s.compare and getattr(s, "equal_quality", False) and stage is None:
+            from jndtf.edge.compare import EqualQualityProbe
+
+            self.probe = EqualQualityProbe(s.codec, {**common, "quality": s.quality})
         self.pool = ThreadPoolExecutor(1, "jndtf-encode-original") if s.compare else None
         self.pending: dict[int, Pending] = {}
         self.totals = {"processed": 0, "original": 0, "both_frames": 0}
@@ -137,10 +159,12 @@ class EncodeStage:
         if self.stage is not None:
             processed, mv = self.stage.process(p.image, p.jnd)
         else:
-            processed = preprocess_frame(
+            processed = preprocess(
                 p.image, p.jnd, block=self.s.block, channels=self._channels(p.jnd)
             )
         t1 = time.perf_counter()
+        if self.probe is not None:
+            self.probe.add(p.k, p.image, processed)
         p.latency["preprocess"] = (t1 - t0) * 1000.0
         if mv is not None:
             p.record["machine_vision"] = mv.to_dict()
@@ -241,4 +265,12 @@ class EncodeStage:
             self.pool.shutdown(wait=True)
 
 
-__all__ = ["LATENCY_WINDOW", "STAGES", "EncodeStage", "Pending", "percentiles"]
+__all__ = [
+    "LATENCY_WINDOW",
+    "METHOD",
+    "STAGES",
+    "EncodeStage",
+    "Pending",
+    "percentiles",
+    "preprocess",
+]

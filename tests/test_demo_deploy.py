@@ -47,4 +47,8 @@ def test_deployment_end_to_end(tmp_path):
     assert 0 < s["bytes_processed"] < s["bytes_original"]
     record = json.loads((tmp_path / "deploy.json").read_text())
     assert record["stream"]["bytes_processed"] == s["bytes_processed"]
-    assert "% saved" in summary.markdown()
+    # Bytes never without the quality change beside them (issue 13.4), and no bare "saved".
+    text = summary.markdown()
+    assert "fewer bytes than plain JPEG q90" in text and "PSNR" in text and "saved" not in text
+    if s["psnr_processed"] < s["psnr_original"] - 0.1:
+        assert "WARNING: not a saving at equal quality" in text

@@ -165,8 +165,9 @@ _CHILD = textwrap.dedent(
 
 
 def test_sigint_finishes_the_frame_and_closes_every_file(tmp_path):
-    """A child `jndtf stream` gets SIGINT mid-stream: it exits normally, the MP4 plays with
-    every frame the stats list, and the stats end with a complete summary."""
+    """A child `jndtf stream` gets SIGINT mid-stream: it exits with 130 like every other
+    command, the MP4 plays with every frame the stats list, and the stats end with a complete
+    summary. Its stderr is a pipe, not a terminal: status lines stream while it runs."""
     pytest.importorskip("av", reason='PyAV missing: pip install "jndtf[edge]"')
     long_clip = synthesize_clip(tmp_path / "long.mp4", seconds=60, fps=10, size=(176, 96)).path
     out = tmp_path / "out"
@@ -181,6 +182,7 @@ def test_sigint_finishes_the_frame_and_closes_every_file(tmp_path):
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     try:
+        first_line = child.stderr.readline()  # blocks until the child prints one
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and child.poll() is None:
             if stats.exists() and stats.read_text().count("\n") >= 5:
@@ -192,7 +194,8 @@ def test_sigint_finishes_the_frame_and_closes_every_file(tmp_path):
     finally:
         if child.poll() is None:
             child.kill()
-    assert child.returncode == 0, stderr
+    assert child.returncode == 130, first_line + stderr
+    assert first_line.startswith("stream: frame 1:"), first_line  # printed before the end
     records, summary = _read_stats(stats)
     assert summary["interrupted"] is True and "SIGINT" in summary["stop_reason"]
     assert 5 <= summary["frames"] < 600
@@ -235,7 +238,9 @@ def test_cli_runs_a_clip(clip, tmp_path):
          str(tmp_path / "s.jsonl")],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "frames 4" in result.output and "saved" in result.output
+    assert "frames 4" in result.output and "fewer bytes than plain JPEG q90" in result.output
+    # never a bare saving (issue 13.4): the quality change is printed beside the bytes
+    assert "saved" not in result.output and "PSNR" in result.output
     records, summary = _read_stats(tmp_path / "s.jsonl")
     assert len(records) == 4 == summary["frames"]
 

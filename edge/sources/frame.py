@@ -65,6 +65,13 @@ class SourceStats:
         reconnects: successful re-openings of a camera or stream after it was lost.
         queued: frames waiting in the queue now; after ``close()``, those never delivered.
             ``read == delivered + dropped + queued`` at every snapshot.
+        resized: good frames of another size than the stream's, resized to it
+            (``size_change="resize"``).
+        refused: good frames of another size than the stream's, skipped
+            (``size_change="skip"``).
+        expected: frames the video file's container declares (None: not a file, or the
+            container does not say).
+        ended_early: the file ended before `expected` frames were decoded (truncated file).
     """
 
     read: int = 0
@@ -73,6 +80,10 @@ class SourceStats:
     corrupt: int = 0
     reconnects: int = 0
     queued: int = 0
+    resized: int = 0
+    refused: int = 0
+    expected: int | None = None
+    ended_early: bool = False
 
 
 def check_size(size: tuple[int, int] | None) -> tuple[int, int] | None:

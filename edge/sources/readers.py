@@ -26,7 +26,7 @@ import numpy as np
 from jndtf.edge.sources.frame import SourceError, decoded_to_rgb
 from jndtf.edge.sources.spec import SourceSpec
 
-from jndtf.io import IMAGE_SUFFIXES, ImageError, iter_images, load_image
+from jndtf.io import IMAGE_SUFFIXES, MIN_SIDE, ImageError, iter_images, load_image
 
 
 class RawRead(NamedTuple):
@@ -34,6 +34,7 @@ class RawRead(NamedTuple):
     image: np.ndarray | None = None
     timestamp_ms: float = 0.0
     source: str = ""
+    reason: str = ""  # why a "corrupt" read was skipped (names the file for folders)
 
 
 class CaptureReader:
@@ -58,6 +59,13 @@ class CaptureReader:
         w = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         h = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self.frame_size: tuple[int, int] | None = (w, h) if w > 0 and h > 0 else None
+        #: frames the container declares (video files; None when it does not say), to tell a
+        #: file that ends early (truncated, a broken download) from one read to its end
+        self.expected_frames: int | None = None
+        if spec.kind == "file":
+            count = self._cap.get(cv2.CAP_PROP_FRAME_COUNT)
+            if math.isfinite(count) and count > 0:
+                self.expected_frames = round(count)
 
     def _open(self) -> cv2.VideoCapture:
         spec = self.spec
@@ -97,7 +105,8 @@ class CaptureReader:
             return RawRead("lost" if self.spec.live else "end", source=self.spec.label)
         rgb = decoded_to_rgb(bgr)
         if rgb is None:
-            return RawRead("corrupt", timestamp_ms=wall_ms, source=self.spec.label)
+            reason = f"{self.spec.label}: the decoder returned an unusable frame, skipped"
+            return RawRead("corrupt", timestamp_ms=wall_ms, source=self.spec.label, reason=reason)
         ts = wall_ms
         if self.spec.kind == "file":
             pos = self._cap.get(cv2.CAP_PROP_POS_MSEC)
@@ -116,8 +125,10 @@ class CaptureReader:
 class ImageFilesReader:
     """The image files of a folder (sorted by name, non-recursive) or one image file.
 
-    Files that do not decode (corrupt, truncated, not an image) are reported as ``"corrupt"``
-    and skipped; images keep their own size (pass ``size=`` to the source to get one size).
+    Files that do not decode (corrupt, truncated, not an image) or are smaller than
+    :data:`jndtf.io.MIN_SIDE` pixels on a side are reported as ``"corrupt"`` with the reason
+    (which names the file) and skipped; images keep their own size here (the source makes
+    every frame the size of the first, or ``size=``, by its ``size_change`` policy).
 
     Raises:
         SourceError: the folder holds no image file, or none of them decodes.
@@ -137,28 +148,42 @@ class ImageFilesReader:
         else:
             self.paths = [Path(spec.target)]
         self._next = 0
+        self.expected_frames: int | None = None
         self._first: tuple[int, np.ndarray] | None = None
+        reasons = []
         for i, path in enumerate(self.paths):
-            image = self._load(path)
+            image, reason = self._load(path)
             if image is not None:
                 self._first = (i, image)
                 break
+            reasons.append(reason)
         if self._first is None:
-            what = "none of its" if spec.kind == "folder" else "the"
-            raise SourceError(
-                f"{spec.label}: {what} {len(self.paths)} image file(s) decode (corrupt, "
-                "truncated or not images); check them with an image viewer"
-            )
+            if spec.kind == "folder":
+                first = f" ({reasons[0]})" if reasons else ""
+                raise SourceError(
+                    f"{spec.label}: none of its {len(self.paths)} image files can be used "
+                    f"(corrupt, truncated, not images, or under {MIN_SIDE}x{MIN_SIDE} pixels)"
+                    f"{first}; check them with an image viewer"
+                )
+            raise SourceError(reasons[0] if reasons else f"{spec.label}: cannot be read")
         h, w = self._first[1].shape[:2]
         self.frame_size: tuple[int, int] | None = (w, h)
+        self._skipped_before_first = [
+            (str(p), r) for p, r in zip(self.paths, reasons, strict=False)
+        ]
 
     @staticmethod
-    def _load(path: Path) -> np.ndarray | None:
+    def _load(path: Path) -> tuple[np.ndarray | None, str]:
+        """(image, "") or (None, why it cannot be used, naming the file)."""
         try:
-            image = load_image(path, min_side=1)
-        except (ImageError, OSError):
-            return None
-        return image if image.dtype == np.uint8 else None
+            image = load_image(path)
+        except ImageError as err:
+            return None, str(err)
+        except OSError as err:
+            return None, f"{path}: cannot be read ({err.strerror or err})"
+        if image.dtype != np.uint8:
+            return None, f"{path}: not an 8/16-bit image ({image.dtype}), skipped"
+        return image, ""
 
     def read(self) -> RawRead:
         if self._next >= len(self.paths):
@@ -166,13 +191,16 @@ class ImageFilesReader:
         i = self._next
         self._next += 1
         path = self.paths[i]
+        reason = ""
         if self._first is not None and self._first[0] == i:
             image, self._first = self._first[1], None
+        elif self._first is not None:  # a file before the first usable one: already tried
+            image, reason = None, self._skipped_before_first[i][1]
         else:
-            image = self._load(path)
+            image, reason = self._load(path)
         ts = (time.monotonic() - self._t0) * 1000.0
         if image is None:
-            return RawRead("corrupt", timestamp_ms=ts, source=str(path))
+            return RawRead("corrupt", timestamp_ms=ts, source=str(path), reason=reason)
         return RawRead("frame", image, ts, str(path))
 
     def reopen(self) -> None:

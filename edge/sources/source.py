@@ -18,9 +18,16 @@ connection dropped, no data within ``timeout_s``) the capture is released and re
 tries forever); after that the iteration raises :class:`SourceError`, once the frames already
 queued are delivered. With ``reconnect=False`` a lost live source ends the iteration quietly.
 
-Corrupt frames (``None``, no pixels, wrong dtype or shape; image files that do not decode) are
-skipped and counted (``stats.corrupt``); 25 in a row from a camera or stream count as a lost
-source.
+Corrupt frames (``None``, no pixels, wrong dtype or shape; image files that do not decode or
+are under 32x32 pixels) are skipped and counted (``stats.corrupt``); 25 in a row from a camera or
+stream count as a lost source. Every frame has one size: ``size=`` if given, else the first good
+frame's. A frame of another size (an image of its own size in a folder, a stream that changes
+resolution) is resized to it (``size_change="resize"``, counted in ``stats.resized``) or skipped
+(``"skip"``, ``stats.refused``). Each skipped file and each resize is a note naming the file
+(``on_note``, and :attr:`FrameSource.problems`).
+
+A video file whose container declares a frame count and that ends sooner (a truncated file, a
+broken download) is flagged: ``stats.ended_early``, ``stats.expected``, and a note.
 
 ``close()`` may be called from any thread or a signal handler: the iteration ends at once (a
 consumer waiting for a frame wakes within 0.1 s), queued frames are discarded (and reported as
@@ -32,9 +39,11 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 from jndtf.edge.sources.frame import Frame, SourceError, SourceStats, check_size, resize_rgb
 from jndtf.edge.sources.readers import RawRead, open_reader
@@ -45,6 +54,21 @@ MAX_CORRUPT_IN_A_ROW = 25
 
 #: How long a waiting consumer or file-mode capture thread sleeps between checks of close().
 _POLL_S = 0.1
+
+#: The ``size_change`` policies: what a frame of another size than the stream's becomes.
+SIZE_CHANGE = ("resize", "skip")
+
+#: Notes kept in :attr:`FrameSource.problems` (the count goes on in the stats).
+MAX_PROBLEMS = 1000
+
+#: A file "ends early" when it delivers fewer than ``expected - tolerance`` frames, with
+#: tolerance ``max(1, EARLY_END_TOLERANCE * expected)``: OpenCV estimates the count from the
+#: duration when a container lists no frame count, which can be off by a frame.
+EARLY_END_TOLERANCE = 0.01
+
+
+def _log_note(text: str) -> None:
+    logging.getLogger("jndtf.edge.sources").warning("%s", text)
 
 
 class FrameSource:
@@ -74,9 +98,13 @@ class FrameSource:
         backoff: tuple[float, float] = (0.5, 8.0),
         size: tuple[int, int] | None = None,
         timeout_s: float = 10.0,
+        size_change: str = "resize",
+        on_note: Callable[[str], None] | None = None,
     ) -> None:
         if mode not in ("auto", "live", "file"):
             raise ValueError(f"mode must be 'auto', 'live' or 'file', got {mode!r}")
+        if size_change not in SIZE_CHANGE:
+            raise ValueError(f"size_change must be 'resize' or 'skip', got {size_change!r}")
         if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
             raise ValueError(f"queue_size must be an integer >= 1, got {queue_size!r}")
         if max_frames is not None and (not isinstance(max_frames, int) or max_frames < 0):
@@ -113,10 +141,16 @@ class FrameSource:
         self.backoff = (first, cap)
         self.timeout_s = float(timeout_s)
         self._live_kind = parsed.live
+        self.size_change = size_change
+        self._on_note = on_note or _log_note
+        #: ``{"source", "reason", "action"}`` of each skipped or resized frame (the first
+        #: :data:`MAX_PROBLEMS`), in the order they happened
+        self.problems: list[dict] = []
+        self._stream_size = self._size  # fixed by the first good frame when size is None
 
         self._cond = threading.Condition(threading.RLock())
         self._queue: collections.deque[Frame] = collections.deque()
-        self._stats = SourceStats()
+        self._stats = SourceStats(expected=getattr(self._reader, "expected_frames", None))
         self._stop = threading.Event()
         self._finished = False
         self._closed = False
@@ -246,10 +280,13 @@ class FrameSource:
                     return
             raw = self._reader.read()
             if raw.status == "end":
+                self._check_end()
                 return
             if raw.status == "corrupt":
                 with self._cond:
                     self._count(corrupt=1)
+                if not self._live_kind or corrupt_in_a_row == 0:
+                    self._note(raw.source, raw.reason or f"{raw.source}: corrupt frame", "skipped")
                 corrupt_in_a_row += 1
                 if not (self._live_kind and corrupt_in_a_row >= MAX_CORRUPT_IN_A_ROW):
                     continue
@@ -268,8 +305,65 @@ class FrameSource:
                     return
             self._enqueue(raw)
 
+    def _note(self, source: str, reason: str, action: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append({"source": source, "reason": reason, "action": action})
+        try:
+            self._on_note(reason)
+        except Exception:  # a failing printer must not stop the capture
+            logging.getLogger("jndtf.edge.sources").exception("on_note failed")
+
+    def _check_end(self) -> None:
+        """A file that ends before its container's frame count: flag it (module docstring)."""
+        expected = self._stats.expected
+        if expected is None:
+            return
+        seen = self._stats.read + self._stats.corrupt + self._stats.refused
+        if seen >= expected - max(1.0, EARLY_END_TOLERANCE * expected):
+            return
+        with self._cond:
+            self._stats = dataclasses.replace(self._stats, ended_early=True)
+        self._note(
+            self.spec,
+            f"{self.spec}: the file ended after {seen} of the {expected} frames its container "
+            "declares: it is probably truncated (an interrupted copy or download); what it "
+            "holds was read",
+            "ended early",
+        )
+
+    def _fit_size(self, raw: RawRead):
+        """The frame at the stream's size, or None when it is skipped (module docstring)."""
+        h, w = raw.image.shape[:2]
+        if self._stream_size is None:
+            self._stream_size = (w, h)
+            return raw.image
+        if (w, h) == self._stream_size or self._size is not None:
+            return resize_rgb(raw.image, self._stream_size)  # size= asked for: no note
+        sw, sh = self._stream_size
+        if self.size_change == "skip":
+            with self._cond:
+                self._count(refused=1)
+            self._note(
+                raw.source,
+                f"{raw.source}: {w}x{h} pixels, the stream is {sw}x{sh} (its first frame): "
+                "skipped (--size-change resize would resize it)",
+                "skipped",
+            )
+            return None
+        with self._cond:
+            self._count(resized=1)
+        self._note(
+            raw.source,
+            f"{raw.source}: {w}x{h} pixels, the stream is {sw}x{sh} (its first frame): resized "
+            "to it (the aspect ratio may change; --size-change skip would skip it)",
+            "resized",
+        )
+        return resize_rgb(raw.image, self._stream_size)
+
     def _enqueue(self, raw: RawRead) -> None:
-        image = resize_rgb(raw.image, self._size)
+        image = self._fit_size(raw)
+        if image is None:
+            return
         captured = time.monotonic()
         with self._cond:
             if self.mode == "file":
@@ -323,6 +417,8 @@ def open_source(
     backoff: tuple[float, float] = (0.5, 8.0),
     size: tuple[int, int] | None = None,
     timeout_s: float = 10.0,
+    size_change: str = "resize",
+    on_note: Callable[[str], None] | None = None,
 ) -> FrameSource:
     """Opens a camera, video file, image folder or network stream and starts its capture thread.
 
@@ -340,6 +436,11 @@ def open_source(
         backoff: ``(first_s, max_s)`` of the exponential wait before each reopen attempt.
         size: ``(W, H)`` to resize every frame to (area averaging when shrinking).
         timeout_s: streams: how long opening or one read may take before the stream is lost.
+        size_change: a frame of another size than the stream's (``size``, else the first
+            frame's): ``"resize"`` it (a note names it) or ``"skip"`` it.
+        on_note: called (from the capture thread) with one line naming the file for every
+            skipped or resized frame and for a file that ends early; default: a warning on
+            the ``jndtf.edge.sources`` logger.
 
     Returns:
         a started :class:`FrameSource`.
@@ -366,4 +467,6 @@ def open_source(
         backoff=backoff,
         size=size,
         timeout_s=timeout_s,
+        size_change=size_change,
+        on_note=on_note,
     )

@@ -17,8 +17,12 @@ zoom over real photos, a scene cut every second) at the asked size, then for eac
    the same frame: ``map_psnr_db = 10 log10(255^2 / MSE)`` with the MSE over all frames and
    pixels (grey levels; inf for identical maps).
 
-Rows also carry the bytes saved by eq. (14), the PSNR of the processed frames and the median
-per-stage latencies. Timings on a shared machine are noisy: read them as such.
+Rows also carry what eq. (14) does to bytes and quality, always together
+(:func:`jndtf.edge.compare.compare`): the byte change against the plain encoder at the same
+setting, the PSNR change (both streams against the original frames), the byte change at equal
+PSNR on a sample of frames (``+`` = eq. (14) costs bytes at equal quality) and a ``warning``
+when the pre-processed stream is larger or worse; plus the median per-stage latencies.
+Timings on a shared machine are noisy: read them as such.
 
 Example:
     >>> rows = bench_stream(StreamBenchSettings(model="yang2005", seconds=3))
@@ -49,9 +53,15 @@ ROW_COLUMNS = (
     "maps_computed",
     "maps_reused",
     "map_psnr_db",
-    "saving_pct",
+    "bytes_change_pct",
     "psnr_processed",
     "psnr_original",
+    "psnr_change_db",
+    "ms_ssim_processed",
+    "ms_ssim_original",
+    "equal_psnr_change_pct",
+    "verdict",
+    "warning",
     "jnd_ms_median",
     "preprocess_ms_median",
     "encode_ms_median",
@@ -118,6 +128,10 @@ def _map_psnr(maps: list[np.ndarray], reference: list[np.ndarray]) -> float:
     return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
+def _pct(fraction: float | None) -> float | None:
+    return None if fraction is None else 100.0 * fraction
+
+
 def bench_stream(
     settings: StreamBenchSettings, progress: Callable[[str, int, int], None] | None = None
 ) -> list[dict]:
@@ -161,15 +175,20 @@ def bench_stream(
                 threads=b.threads,
                 source_mode="file",
             )
-            report = run_stream(StreamSettings(**common))
+            report = run_stream(StreamSettings(**common), notes=lambda _: None)
             step(f"{name}: {report.fps:.1f} fps")
             bare = run_stream(
-                StreamSettings(**common, compare=False, quality_every=0, ms_ssim_every=0)
+                StreamSettings(**common, compare=False, quality_every=0, ms_ssim_every=0),
+                notes=lambda _: None,
             )
             step(f"{name}: {bare.fps:.1f} fps without the baseline encode")
             maps = _maps(b.model, frames, scale, reuse, b.threads)
             step(f"{name}: map PSNR")
             lat = report.latency_ms
+            cmp = report.comparison
+            eq = report.equal_quality or {}
+            eq_change = eq.get("change_at_equal_quality")
+            warnings = [line for line in cmp.get("lines", []) if line.startswith("WARNING")]
             rows.append(
                 {
                     "setting": name,
@@ -184,9 +203,15 @@ def bench_stream(
                     "maps_computed": report.maps_computed,
                     "maps_reused": report.maps_reused,
                     "map_psnr_db": _map_psnr(maps, reference),
-                    "saving_pct": 100.0 * report.saving,
+                    "bytes_change_pct": _pct(cmp.get("bytes_change")),
                     "psnr_processed": report.psnr_processed,
                     "psnr_original": report.psnr_original,
+                    "psnr_change_db": cmp.get("psnr_change_db"),
+                    "ms_ssim_processed": report.ms_ssim_processed,
+                    "ms_ssim_original": report.ms_ssim_original,
+                    "equal_psnr_change_pct": _pct(eq_change),
+                    "verdict": cmp.get("verdict"),
+                    "warning": " ".join(w.removeprefix("WARNING: ") for w in warnings) or None,
                     **{
                         f"{k}_ms_median": lat.get(k, {}).get("median")
                         for k in ("jnd", "preprocess", "encode", "quality", "total")

@@ -6,14 +6,26 @@ call one library function; the edge runtime is imported inside the command body.
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from jndtf.cli._shared import app, err, progress_bar, stdout, stepper, user_errors
+from jndtf.cli._shared import USER_ERRORS, app, err, progress_bar, stdout, stepper, user_errors
 from jndtf.cli.bench import bench_app
 from jndtf.io import parse_size
+
+#: Exit codes of `jndtf stream` besides 0 (done) and 2 (an error, after the summary): input
+#: skipped or a source that ended early (the rest was written), and the shell's codes for a
+#: run stopped by SIGINT (Ctrl-C) or SIGTERM after finishing the frame and closing the files.
+EXIT_INCOMPLETE, EXIT_SIGINT, EXIT_SIGTERM = 1, 130, 143
+
+#: Seconds between status lines when stderr is not a terminal (a log, a pipe): no progress bar
+#: there, a line every so often instead, so the output streams while the run goes on.
+STATUS_EVERY_S = 2.0
 
 
 def parse_frame_size(text: str | None) -> tuple[int, int] | None:
@@ -25,33 +37,39 @@ def parse_frame_size(text: str | None) -> tuple[int, int] | None:
 
 
 def _report_lines(report) -> list[str]:
-    """The summary a person reads after a run."""
+    """The summary a person reads after a run: bytes always beside the quality change
+    (:func:`jndtf.edge.compare.compare`), never a bare saving."""
 
     def num(v, fmt):
         return "n/a" if v is None or v != v else format(v, fmt)
 
+    src = report.source or {}
     lines = [
-        f"frames {report.frames} in {report.elapsed_s:.1f} s ({report.fps:.1f} fps), "
+        f"frames {report.frames} in {report.elapsed_s:.1f} s ({num(report.fps, '.1f')} fps), "
         f"maps computed {report.maps_computed}, reused {report.maps_reused}, "
-        f"source dropped {report.source.get('dropped', 0)}",
+        f"source dropped {src.get('dropped', 0)}",
     ]
-    if report.bytes_original:
+    skipped = src.get("corrupt", 0) + src.get("refused", 0)
+    if skipped or src.get("resized"):
         lines.append(
-            f"bytes: {report.bytes_processed:,} with eq. (14) vs {report.bytes_original:,} "
-            f"without ({100 * report.saving:+.1f}% saved), codec {report.codec}"
+            f"input: {skipped} skipped (named above), {src.get('resized', 0)} resized to the "
+            "stream's size"
         )
-    else:
-        lines.append(f"bytes: {report.bytes_processed:,} (no comparison encode), {report.codec}")
-    lines.append(
-        f"PSNR vs original: {num(report.psnr_processed, '.2f')} dB processed, "
-        f"{num(report.psnr_original, '.2f')} dB unprocessed; MS-SSIM "
-        f"{num(report.ms_ssim_processed, '.4f')} / {num(report.ms_ssim_original, '.4f')}"
-    )
+    if src.get("ended_early"):
+        lines.append(
+            f"WARNING: the source ended early: {src.get('read', 0) + src.get('corrupt', 0)} of "
+            f"the {src.get('expected')} frames its container declares (a truncated file?)"
+        )
+    lines += report.comparison.get("lines", [])
     if report.machine_vision:
         mv = report.machine_vision
         lines.append(f"machine vision: RCA {num(mv.get('rca'), '.3f')} over {mv['frames']} frames")
     if report.interrupted:
         lines.append(f"stopped: {report.stop_reason}; every file was closed")
+    elif report.error is not None:
+        lines.append(
+            "stopped by the error below; every file was closed, the stats end with the summary"
+        )
     for name, where in report.outputs.items():
         lines.append(f"wrote {name}: {where}")
     return lines
@@ -162,13 +180,35 @@ def stream_command(
             "--mode", help="auto, live (drop frames when behind) or file (read every frame)."
         ),
     ] = "auto",
+    size_change: Annotated[
+        str,
+        typer.Option(
+            "--size-change",
+            help="A frame of another size than the first (an image in a folder): resize it to "
+            "the stream's size, or skip it; either way its file is named.",
+        ),
+    ] = "resize",
+    equal_quality: Annotated[
+        bool,
+        typer.Option(
+            "--equal-quality/--no-equal-quality",
+            help="At the end, code a sample of the untouched frames at a ladder of settings and "
+            "report the plain encoder's bytes at the pre-processed stream's PSNR.",
+        ),
+    ] = True,
 ) -> None:
     """Pre-process a stream by its JND map (eq. 14 of hmJND: the 8x8 block mean within the JND,
     else a move by the JND toward it) and encode it as JPEG or H.264.
 
     Reports bytes per frame and in total against the same encoder at the same settings on the
-    unprocessed frames, and PSNR/MS-SSIM of both against the original. Ctrl-C (SIGINT) or
-    SIGTERM finishes the current frame and closes every file (a playable MP4, complete stats).
+    unprocessed frames, always beside the PSNR/MS-SSIM of both against the original, with a
+    warning when the pre-processed stream is larger or worse, and the plain encoder's bytes at
+    equal PSNR on a sample of frames. Bad files in a folder are named and skipped; a video that
+    ends before its declared length is flagged. Ctrl-C (SIGINT) or SIGTERM finishes the current
+    frame and closes every file (a playable MP4, complete stats). An H.264 recording is a
+    fragmented MP4 while written: a killed run keeps what it coded, and the next run into the
+    same folder keeps or cleans the partial file (and says so). Exit codes: 0 done, 1 input
+    skipped or a source that ended early, 2 an error, 130 SIGINT, 143 SIGTERM.
     """
     from jndtf.edge.stream import StreamSettings, run_stream
 
@@ -195,13 +235,56 @@ def stream_command(
             preview=preview,
             stats_path=stats,
             classifier=classifier,
+            size_change=size_change,
+            equal_quality=equal_quality,
         )
-    with progress_bar() as bar:
-        step = stepper(bar, bar.add_task("stream", total=max_frames))
+    with _progress(max_frames) as (step, note):
         with user_errors():
-            report = run_stream(settings, progress=step)
+            try:
+                report = run_stream(settings, progress=step, notes=note)
+            except USER_ERRORS as e:
+                partial = getattr(e, "stream_report", None)
+                if partial is not None:  # the summary first, then the error (exit 2)
+                    _print_report(partial)
+                raise
+    _print_report(report)
+    if report.stop_signal == "SIGTERM":
+        raise typer.Exit(EXIT_SIGTERM)
+    if report.stop_signal is not None:
+        raise typer.Exit(EXIT_SIGINT)
+    if report.incomplete_input:
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
+def _print_report(report) -> None:
     for line in _report_lines(report):
-        stdout.print(line, highlight=False)
+        style = "bold yellow" if line.startswith("WARNING") else None
+        stdout.print(escape(line), highlight=False, style=style)
+
+
+@contextmanager
+def _progress(total: int | None):
+    """``(progress, note)`` callbacks: a progress bar on a terminal, else a status line every
+    :data:`STATUS_EVERY_S` (flushed as it is printed); notes are printed as they come."""
+
+    def note(text: str) -> None:
+        err.print(f"[yellow]warning:[/] {escape(text)}", highlight=False)
+
+    if err.is_terminal:
+        with progress_bar() as bar:
+            yield stepper(bar, bar.add_task("stream", total=total)), note
+        return
+    last = [0.0]
+
+    def step(description: str, done: int, total_: int | None) -> None:
+        now = time.monotonic()
+        if done == 1 or now - last[0] >= STATUS_EVERY_S:
+            last[0] = now
+            of = f"/{total_}" if total_ else ""
+            err.print(f"stream: frame {done}{of}: {escape(description)}", highlight=False)
+            err.file.flush()
+
+    yield step, note
 
 
 @bench_app.command("stream")
@@ -251,11 +334,15 @@ def bench_stream_command(
         Column("fps_no_compare", "fps bare", ".1f"),
         Column("jnd_ms_median", "jnd ms", ".1f"),
         Column("map_psnr_db", "map dB", ".2f"),
-        Column("saving_pct", "saved %", ".1f"),
+        Column("bytes_change_pct", "bytes %", "+.1f"),
+        Column("psnr_change_db", "PSNR Δ dB", "+.2f"),
+        Column("equal_psnr_change_pct", "bytes % eq.PSNR", "+.1f"),
     ]
     title = (
         f"{model}, {codec}, {size}: fps end to end (bare: no baseline encode), median JND "
-        "ms, map PSNR vs full-resolution per-frame maps, bytes saved by eq. (14)"
+        "ms, map PSNR vs full-resolution per-frame maps; eq. (14) vs the plain encoder at the "
+        "same setting: bytes % and PSNR change (both against the original frames), and bytes % "
+        "at equal PSNR (sample of frames; + = costs bytes)"
     )
     stdout.print(render_table(rows, columns, title=title))
     goal = [r for r in rows if r["setting"] == "default"]
@@ -266,6 +353,9 @@ def bench_stream_command(
             f"({goal[0]['fps']:.1f} fps; timings depend on the machine's load)",
             highlight=False,
         )
+    for row in rows:
+        if row.get("warning"):
+            err.print(f"[bold yellow]WARNING[/] {row['setting']}: {escape(row['warning'])}")
     with user_errors():
         path = write_csv(rows, csv_path, columns=ROW_COLUMNS)
     stdout.print(f"wrote {path}", highlight=False)
