@@ -100,8 +100,9 @@ class EncodedFrame:
 
     Attributes:
         index: the frame's index as given to ``encode``.
-        nbytes: its coded size in bytes (JPEG file size; H.264: the sizes of its packets,
-            headers included).
+        nbytes: its coded size in bytes (JPEG file size; H.264: the sizes of its packets;
+            the SPS/PPS parameter sets, a few tens of bytes stored once in the MP4 header,
+            are not counted, with or without a file).
         keyframe: an intra-coded frame (always true for JPEG).
         decoded: the decoded frame, uint8 RGB ``HxWx3``, when the encoder was made with
             ``decode=True``; else None.
@@ -302,6 +303,9 @@ class H264Encoder:
             stream = None
             ctx = av.CodecContext.create("libx264", "w")
             ctx.framerate = self._rate
+            # SPS/PPS out of band, as in the MP4 (whose muxer sets this flag): a frame's bytes
+            # then count the same with and without a file, so the comparison is like for like
+            ctx.flags |= int(av.codec.context.Flags.global_header)
         ctx.width, ctx.height = w, h
         ctx.pix_fmt = "yuv420p"
         ctx.time_base = 1 / self._rate
