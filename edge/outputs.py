@@ -7,11 +7,16 @@ closing is what makes a file complete:
   level ``255 · J / vmax`` with one fixed `vmax` for the whole video (default 32 grey levels of
   JND = white), so brightness means the same in every frame. Written under a temporary name and
   renamed on close: the file that appears plays to the end.
-- :class:`MapPngWriter`: ``FOLDER/NNNNNN.png`` (same scaling) and, optionally,
-  ``NNNNNN.npy`` with the map in its real units (float32 grey levels); atomic writes.
-- :class:`PreviewWriter`: side by side, original | JND map | encoded frame as decoded, at half
-  size; to a window when a display exists (``DISPLAY``/``WAYLAND_DISPLAY`` set and an OpenCV
-  with GUI support), else to an MP4 file like :class:`MapVideoWriter`.
+  The video stays grey (a grey level *is* the value, readable back from any frame) and has no
+  colour bar: a bar would take rows from every frame and a player has no room for a caption.
+- :class:`MapPngWriter`: ``FOLDER/NNNNNN.png`` drawn by :func:`jndtf.render.render_map` (the one
+  map renderer of jndtf: inferno colours, a colour bar 0..`vmax` labelled "JND (grey levels)",
+  the same `vmax` for every frame) and, optionally, ``NNNNNN.npy`` with the map in its real
+  units (float32 grey levels); atomic writes.
+- :class:`PreviewWriter`: side by side, original | JND map (inferno, as the PNGs:
+  :func:`jndtf.render.colourize`) | encoded frame as decoded, at half size; to a window when a
+  display exists (``DISPLAY``/``WAYLAND_DISPLAY`` set and an OpenCV with GUI support), else to
+  an MP4 file like :class:`MapVideoWriter`.
 - :class:`JsonLinesWriter`: one JSON object per line (``{"type": "frame", ...}`` per frame,
   ``{"type": "summary", ...}`` last), each line written whole and flushed, so a reader never
   sees half a record; ``close(summary)`` writes the summary line and fsyncs. NaN and infinity,
@@ -133,11 +138,12 @@ class MapVideoWriter:
 
 
 class MapPngWriter:
-    """JND maps as ``FOLDER/NNNNNN.png`` (+ ``.npy`` in grey levels when `npy`), atomic writes.
+    """JND maps as ``FOLDER/NNNNNN.png`` (:func:`jndtf.render.render_map`: colour map + colour
+    bar with units) (+ ``.npy`` in grey levels when `npy`), atomic writes.
 
     Args:
         folder: created if missing.
-        vmax: JND value shown as white in the PNGs.
+        vmax: JND value drawn in the top colour of every PNG (one scale for the stream).
         npy: also save the float32 map.
     """
 
@@ -150,9 +156,10 @@ class MapPngWriter:
     def write(self, jnd: np.ndarray, index: int) -> Path:
         """Writes the map of frame `index`; returns the PNG's path."""
         from jndtf.io import save_image, save_npy
+        from jndtf.render import render_map
 
         path = self.folder / f"{int(index):06d}.png"
-        save_image(path, map_to_grey(jnd, self.vmax))
+        save_image(path, render_map(jnd, units="grey levels", vmax=self.vmax))
         if self.npy:
             save_npy(path.with_suffix(".npy"), np.asarray(jnd, dtype=np.float32))
         return path
@@ -221,11 +228,12 @@ class PreviewWriter:
 
     def compose(self, frame: np.ndarray, jnd: np.ndarray, decoded: np.ndarray) -> np.ndarray:
         """The BGR side-by-side picture of one frame (uint8 ``h/2 x 3w/2 x 3``)."""
+        from jndtf.render import colourize
+
         shrink = lambda a: cv2.resize(a, self.panel, interpolation=cv2.INTER_AREA)  # noqa: E731
-        grey = shrink(map_to_grey(jnd, self.vmax))
         panels = [
             cv2.cvtColor(shrink(frame), cv2.COLOR_RGB2BGR),
-            cv2.applyColorMap(grey, cv2.COLORMAP_VIRIDIS),
+            cv2.cvtColor(shrink(colourize(jnd, self.vmax)), cv2.COLOR_RGB2BGR),
             cv2.cvtColor(shrink(decoded), cv2.COLOR_RGB2BGR),
         ]
         return np.hstack(panels)

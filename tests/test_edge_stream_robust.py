@@ -377,3 +377,27 @@ def test_h264_bytes_count_the_same_with_and_without_a_file(tmp_path):
     # use a 3-byte start code (x264 does for some NAL units): up to 1 byte per NAL unit, and
     # these frames are one slice each (+ x264's SEI in the first): <= 2 bytes per frame.
     assert 0 <= sum(demuxed) - sum(c.nbytes for c in coded) <= 2 * len(frames)
+
+
+# -- maps drawn by the one renderer ---------------------------------------------------------
+
+
+def test_map_pngs_are_drawn_by_the_one_renderer_with_one_scale(tmp_path):
+    """`--save-maps --maps-format png`: each PNG is jndtf.render's picture of the map (colour
+    bar, units) at the stream's fixed vmax, decoded back by OpenCV; the .npy keeps the values."""
+    from jndtf.edge.outputs import MAP_VMAX, MapPngWriter
+
+    from jndtf.render import render_map
+
+    rng = np.random.default_rng(0)
+    maps = [
+        rng.uniform(0, 40, (64, 96, 1)).astype(np.float32),
+        np.full((64, 96, 1), 5.0, np.float32),
+    ]
+    writer = MapPngWriter(tmp_path / "maps", npy=True)
+    for i, m in enumerate(maps):
+        path = writer.write(m, i)
+        png = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        np.testing.assert_array_equal(png, render_map(m, units="grey levels", vmax=MAP_VMAX))
+        assert png.shape[0] > m.shape[0]  # the colour bar sits under the map
+        np.testing.assert_array_equal(np.load(path.with_suffix(".npy")), m)
