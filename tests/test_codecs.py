@@ -240,3 +240,14 @@ def test_h264_refuses_a_clip_whose_frame_size_changes():
         encode_h264([f[:63] for f in _frames()], 28)
     with pytest.raises(VideoError, match="no frames"):
         encode_h264([], 28)
+
+
+def test_cached_ssimulacra2_reference_equals_the_package(photo):
+    from jndtf.codecs.quality import Ssimulacra2Reference
+
+    ref = Ssimulacra2Reference(photo)
+    for q in (20, 85):
+        dec = decode_image(encode_jpeg(photo, q))
+        # the same float64 operations in the same order: bit-identical on any CPU
+        assert ref.score(dec) == ssimulacra2(photo, dec)
+    assert ref.score(photo) == 100.0

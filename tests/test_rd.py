@@ -1,0 +1,225 @@
+"""The eval rd protocol: every point re-measured independently, BD rows equal to the BD-rate
+computed directly from the points, refusals instead of NaN, outputs on disk."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import skimage.data
+import skimage.metrics
+
+from jndtf.apply.methods import get_method
+from jndtf.codecs import bdrate as bd
+from jndtf.codecs.image import decode_image, encode_jpeg
+from jndtf.io import ImageError, load_image, save_image
+from jndtf.jobs import compute_jnd
+from jndtf.rd import run_rd
+from jndtf.rd.inputs import add_sensor_noise, centre_crop, from_arrays, load_inputs, noisy_clip
+from jndtf.rd.protocol import _bdrates
+
+QUALITIES = (40, 55, 70, 85, 95)
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rd")
+    folder = tmp_path_factory.mktemp("imgs")
+    save_image(folder / "cat.png", skimage.data.chelsea()[60:156, 150:246])
+    save_image(folder / "cup.png", skimage.data.coffee()[100:196, 200:296])
+    res = run_rd(
+        [folder],
+        jnd_model="yang2005",
+        methods=["none", "eq14"],
+        strengths=[0.25, 0.5],
+        encoder="libjpeg-turbo",
+        qualities=QUALITIES,
+        metrics=["psnr", "ssimulacra2"],
+        out_dir=out,
+        anchors=["jpegli"],
+        plots=True,
+    )
+    return res, out, folder
+
+
+def test_points_are_what_an_independent_encode_measures(sweep):
+    res, _, folder = sweep
+    curves = {"libjpeg-turbo", "jpegli", "eq14 s=0.25", "eq14 s=0.5"}
+    assert len(res.points) == 2 * len(curves) * len(QUALITIES)
+    assert {p["curve"] for p in res.points} == curves
+    image = load_image(folder / "cat.png")
+    jnd = compute_jnd(image, "yang2005")
+    for p in res.points:
+        if p["input"] != "cat" or p["value"] != 70:
+            continue
+        if p["method"] == "eq14":
+            src = get_method("eq14").apply(image, jnd, p["strength"])
+        else:
+            src = image
+        data = encode_jpeg(src, 70, p["encoder"])
+        assert p["bytes"] == len(data)
+        assert p["rate"] == pytest.approx(8 * len(data) / (96 * 96))  # bits per pixel
+        # quality against the ORIGINAL, by scikit-image
+        ref = skimage.metrics.peak_signal_noise_ratio(image, decode_image(data))
+        assert p["psnr"] == pytest.approx(ref, rel=1e-9)
+
+
+def test_bd_rows_equal_bd_rate_of_the_points(sweep):
+    res, _, _ = sweep
+    for row in res.bdrates:
+        if row["input"] != "cup" or row["metric"] != "psnr" or row["bd_rate_percent"] == "":
+            continue
+        if row["curve"].endswith("hull"):
+            pts = [p for p in res.points if p["input"] == "cup" and p["method"] == "eq14"]
+            test = bd.lower_envelope([p["rate"] for p in pts], [p["psnr"] for p in pts])
+        else:
+            pts = [p for p in res.points if p["input"] == "cup" and p["curve"] == row["curve"]]
+            test = ([p["rate"] for p in pts], [p["psnr"] for p in pts])
+        ref = [p for p in res.points if p["input"] == "cup" and p["curve"] == row["reference"]]
+        want = bd.bd_rate(
+            [p["rate"] for p in ref], [p["psnr"] for p in ref], *test, method=row["interpolation"]
+        )
+        assert row["bd_rate_percent"] == pytest.approx(want.percent, abs=1e-3)  # rounded to 3
+    means = [r for r in res.bdrates if r["input"] == "mean" and r["curve"] == "jpegli"]
+    for m in means:
+        per = [
+            r["bd_rate_percent"]
+            for r in res.bdrates
+            if r["input"] != "mean"
+            and (r["curve"], r["reference"], r["metric"], r["interpolation"])
+            == (m["curve"], m["reference"], m["metric"], m["interpolation"])
+        ]
+        assert m["bd_rate_percent"] == pytest.approx(np.mean(per), abs=1e-3)
+
+
+def test_hull_is_never_worse_than_its_best_strength(sweep):
+    res, _, _ = sweep
+    rows = {
+        (r["input"], r["curve"]): r["bd_rate_percent"]
+        for r in res.bdrates
+        if r["metric"] == "psnr"
+        and r["interpolation"] == "pchip"
+        and r["input"] != "mean"
+        and r["reference"] == "libjpeg-turbo"
+    }
+    for name in ("cat", "cup"):
+        strengths = [rows[(name, c)] for c in ("eq14 s=0.25", "eq14 s=0.5")]
+        if "" in strengths or rows[(name, "eq14 hull")] == "":
+            continue
+        # the hull dominates every strength's curve, but its overlap range can differ: allow 2 %
+        assert rows[(name, "eq14 hull")] <= min(strengths) + 2.0
+
+
+def test_outputs_on_disk(sweep):
+    res, out, _ = sweep
+    for name in ("points.csv", "bdrate.csv", "report.md", "plots/cat.png", "plots/cup.png"):
+        assert (out / name).is_file(), name
+    with open(out / "points.csv") as f:
+        assert len(list(csv.DictReader(f))) == len(res.points)
+    report = (out / "report.md").read_text()
+    assert "BD-rate at equal psnr dB (cubic)" in report
+    assert "BD-rate at equal ssimulacra2 (pchip)" in report
+    assert "(4:2:0)" in report
+    png = (out / "plots/cat.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(out.glob(".*tmp"))  # atomic writes leave no temporary behind
+
+
+def test_no_overlap_is_reported_not_nan():
+    points = []
+    for curve, qs in (("plain", (30, 35, 40, 45)), ("far", (60, 65, 70, 75))):
+        for i, q in enumerate(qs):
+            points.append(
+                {"input": "a", "curve": curve, "method": "none", "rate": 2.0**i, "psnr": q}
+            )
+    item = from_arrays("a", [np.zeros((32, 32, 3), np.uint8)])
+    rows = _bdrates(points, [item], [], ["psnr"])
+    far = [r for r in rows if r["curve"] == "far" and r["input"] == "a"]
+    assert far and all(r["bd_rate_percent"] == "" for r in far)
+    assert "anchor 30..45, test 60..75" in far[0]["note"]
+    mean = next(r for r in rows if r["curve"] == "far" and r["input"] == "mean")
+    assert mean["bd_rate_percent"] == "" and mean["note"].startswith("0 of 1")
+
+
+def test_clip_sweep_with_x264_anchors(tmp_path):
+    clip = noisy_clip("pan", frames=4, size=(64, 48), photo="astronaut")
+    res = run_rd(
+        [from_arrays("pan", clip, fps=10)],
+        jnd_model="yang2005",
+        methods=["eq14"],
+        strengths=[0.5],
+        qualities=QUALITIES,
+        metrics=["psnr"],
+        out_dir=tmp_path,
+        crfs=(20, 26, 32, 38),
+        preset="veryfast",
+        x264_anchors=["x264-aq3"],
+        plots=False,
+    )
+    assert {p["curve"] for p in res.points} == {"x264-plain", "x264-aq3", "eq14 s=0.5"}
+    assert all(p["rate_unit"] == "kbit/s" for p in res.points)
+    plain = sorted((p for p in res.points if p["curve"] == "x264-plain"), key=lambda p: p["value"])
+    assert [p["bytes"] for p in plain] == sorted((p["bytes"] for p in plain), reverse=True)
+    p = plain[0]
+    assert p["rate"] == pytest.approx(8 * p["bytes"] * 10 / 4 / 1000)  # kbit/s at 10 fps
+    assert any(r["curve"] == "x264-aq3" and r["reference"] == "x264-plain" for r in res.bdrates)
+
+
+def test_sensor_noise_statistics():
+    grey = np.full((256, 256, 3), 128, np.uint8)
+    rng = np.random.default_rng(0)
+    noisy = add_sensor_noise(grey, rng, full_well=1000.0, read=3.0).astype(float)
+    # closed form: L = ((128/255 + .055)/1.055)^2.4 = 0.2158; electrons ~ Poisson(215.8) + N(0, 9)
+    # sd in linear = sqrt(215.8 + 9) / 1000 = 0.01499; d(sRGB)/dL at L = 0.2158 is
+    # 1.055/2.4 * L^(1/2.4 - 1) = 1.0654, so sd in grey levels = 255 * 0.01499 * 1.0654 = 4.07
+    assert noisy.mean() == pytest.approx(128, abs=0.3)  # sRGB curve is near-linear over ±3 sd
+    assert noisy.std() == pytest.approx(4.07, rel=0.05)  # 196k samples: sampling error < 1 %
+
+
+def test_bad_inputs(tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    with pytest.raises(ImageError, match=r"broken\.png"):
+        load_inputs([bad])
+    with pytest.raises(ImageError, match="no such file"):
+        load_inputs([tmp_path / "missing.jpg"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ImageError, match="holds no image"):
+        load_inputs([tmp_path / "empty"])
+    img = from_arrays("x", [np.zeros((64, 64, 3), np.uint8)])
+    with pytest.raises(ValueError, match="unknown quality metric"):
+        run_rd(
+            [img],
+            jnd_model="yang2005",
+            methods=[],
+            strengths=[],
+            metrics=["vmaf"],
+            out_dir=tmp_path,
+        )
+    with pytest.raises(ValueError, match="unknown x264 anchor"):
+        run_rd(
+            [img],
+            jnd_model="yang2005",
+            methods=[],
+            strengths=[],
+            metrics=["psnr"],
+            x264_anchors=["x265"],
+            out_dir=tmp_path,
+        )
+    with pytest.raises(ValueError, match="unknown method"):
+        run_rd(
+            [img],
+            jnd_model="yang2005",
+            methods=["magic"],
+            strengths=[1],
+            metrics=["psnr"],
+            out_dir=tmp_path,
+        )
+
+
+def test_centre_crop_never_resizes():
+    img = np.arange(10 * 12 * 3, dtype=np.uint8).reshape(10, 12, 3)
+    c = centre_crop(img, (4, 6))
+    assert np.array_equal(c, img[3:7, 3:9])
+    assert centre_crop(img, (40, 6)).shape == (10, 6, 3)  # a short side stays as it is
