@@ -227,9 +227,14 @@ def compare(report: dict, method: str = "eq. (14)") -> dict:
         bytes_change=change, psnr_change_db=dpsnr, ms_ssim_change=dms, larger=larger, worse=worse
     )
     amount = f"{100 * abs(change):.1f} % {'more' if larger else 'fewer'} bytes"
+    ms = (
+        f"MS-SSIM {_num(mo, '.4f')} -> {_num(mp, '.4f')}"
+        if dms is not None
+        else "MS-SSIM not measured (frames under 176 px, or --ms-ssim-every 0)"
+    )
     quality = (
-        f"PSNR {_num(po, '.2f')} -> {_num(pp, '.2f')} dB, MS-SSIM {_num(mo, '.4f')} -> "
-        f"{_num(mp, '.4f')} (plain -> pre-processed, both against the original frames)"
+        f"PSNR {_num(po, '.2f')} -> {_num(pp, '.2f')} dB, {ms} (plain -> pre-processed, "
+        "both against the original frames)"
     )
     head = f"{method} + {label}: {amount} than plain {label} ({bo:,} -> {bp:,})"
     eq = report.get("equal_quality")

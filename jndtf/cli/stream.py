@@ -184,6 +184,7 @@ def stream_command(
         str,
         typer.Option(
             "--size-change",
+            metavar="resize|skip",
             help="A frame of another size than the first (an image in a folder): resize it to "
             "the stream's size, or skip it; either way its file is named.",
         ),
