@@ -3,13 +3,24 @@ policy, map reuse at scene cuts, parallel == serial, LIVE_STREAM callbacks and d
 
 Tolerances (why each is what it is):
 
-- ``ATOL_FP32 = 1e-4`` (pixel units 0..255) + ``RTOL_FP32 = 2e-5``: the same float graph in
-  LiteRT (XNNPACK) and Keras; the converter folds and reorders float32 sums, so the error grows
-  with the value: measured max abs diff 1.1e-4 at map values ~9-15 (relative 1.8e-5), under
-  1e-5 below 1. On frames of 64x112, 96x160 and 120x200 the max abs diff measured 1.1e-4,
-  1.4e-4, 1.4e-4. (Not used: on the 128x224 clip frame the .tflite itself, fixed or dynamic
-  export, bare interpreter, differs from Keras by 4.0e-3 at one spot, 5e-4 relative, and by
-  1.9e-3 at 160x256: a converter property, not the runtime's, reported to the export side.)
+- LiteRT fp32 vs Keras fp32 (:func:`assert_fp32_parity`): the same float graph, but no
+  element-wise tolerance holds on every x86-64 CPU. XNNPACK picks kernels per instruction set
+  (AVX2 vs AVX-512), so float32 sums round differently: an AVX2-only EPYC measured 1.4e-4 grey
+  levels against Keras where this AVX-512 machine measured 1.1e-4 (issue 15). Bounded here by
+  running the frames of these tests and of 120x200, 128x224, 160x256 clips (3 frames each)
+  through Keras fp32 (oneDNN), Keras with every layer in float64 (the exact answer to float32
+  rounding), and LiteRT fp32 with XNNPACK, without it and with its reference kernels (three
+  summation orders, standing in for other ISAs; script in the h3 report of issue 15): every
+  float32 run was <= 2.2e-4 from float64 where ACoL's §3.4 threshold ``i4 > mean(i4)`` did
+  not flip, but on 7 of the 15 frames it did flip for *every* float32 run (float64 included:
+  values within ~1e-7 of the mean), moving up to 6.4e-2 grey levels on up to 10 % of the
+  pixels (map PSNR down to 99.1 dB). So what is asserted is what the map is for:
+  ``MAP_PSNR_MIN_DB = 80`` (measured >= 99.1 dB; int8 exports reach ~49 dB and a resize or
+  normalization slip < 45 dB, so 80 still catches every real fault), ``MAX_ABS_FP32 = 0.1``
+  grey levels (measured <= 0.064; a tenth of the smallest step of any saved image), and the
+  eq. (7) image at 26.06 dB (the paper's operating point) with the Keras map's λ and the same
+  signs: at most ``EQ7_CHANGED_MAX = 0.5 %`` of its uint8 values differ, each by at most one
+  level (measured <= 0.09 %).
 - Classical models, reuse, parallel vs serial: exact (the same numpy/OpenCV code, or the same
   array).
 - ``int8`` I/O vs float I/O of one int8 model: at most one output quantization step (the two
@@ -23,6 +34,7 @@ tests/edge_fixtures.py (the shipped acol at 96x160 fixed, and dynamic).
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import threading
 import time
@@ -34,12 +46,14 @@ from jndtf.edge import JndMapper, JndMapperOptions, JndResult, RunningMode
 from jndtf.edge.scene import ReusePolicy, luma_thumbnail, scene_difference
 
 from jndtf import baselines
+from jndtf.apply import inject
 from jndtf.samples import clip_frames, clip_plan
 
 pytest_plugins = ("edge_fixtures",)
 
-ATOL_FP32 = 1e-4
-RTOL_FP32 = 2e-5
+MAP_PSNR_MIN_DB = 80.0
+MAX_ABS_FP32 = 0.1
+EQ7_CHANGED_MAX = 0.005
 
 #: The clip of every test: 3 scenes of 1 s at 15 fps, cuts at frames 15 and 30.
 CLIP = {"seconds": 3.0, "fps": 15.0, "size": (160, 96), "scene_seconds": 1.0}
@@ -56,6 +70,36 @@ def keras_acol():
     from jndtf.evaluate.learned import load_learned
 
     return load_learned("acol")
+
+
+def assert_fp32_parity(got: np.ndarray, want: np.ndarray, frame: np.ndarray) -> None:
+    """LiteRT fp32 map `got` vs Keras map `want` of `frame` (the module docstring's bounds)."""
+    assert got.shape == want.shape and got.dtype == np.float32
+    diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+    mse = float(np.mean(diff**2))
+    psnr = math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+    assert psnr >= MAP_PSNR_MIN_DB, f"map PSNR {psnr:.1f} dB vs Keras"
+    assert diff.max() <= MAX_ABS_FP32, f"max abs diff {diff.max():.3g} grey levels"
+    ref = inject(frame, want, psnr=26.06, seed=0)
+    mine = inject(frame, got, scale=ref.scale, seed=0).image
+    changed = np.abs(mine.astype(int) - ref.image.astype(int))
+    assert changed.max() <= 1 and np.mean(changed > 0) <= EQ7_CHANGED_MAX, np.mean(changed > 0)
+
+
+@pytest.fixture(params=["default", "builtin"])
+def kernels(request, monkeypatch):
+    """LiteRT's default kernels (XNNPACK) or its built-in ones without the default delegate: a
+    second float32 summation order on every machine, as another CPU's XNNPACK would give."""
+    if request.param == "builtin":
+        import jndtf.edge.interpreter as lite
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        def builtin(*args, **kwargs):
+            kind = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            return Interpreter(*args, experimental_op_resolver_type=kind, **kwargs)
+
+        monkeypatch.setattr(lite, "interpreter_class", lambda: builtin)
+    return request.param
 
 
 def _video(model, **kw) -> JndMapper:
@@ -79,7 +123,7 @@ def _down(frame: np.ndarray, h: int, w: int) -> np.ndarray:
 
 
 @pytest.mark.tf
-def test_fixed_model_map_equals_the_keras_map(exported_acol_fixed, keras_acol, frames):
+def test_fixed_model_map_equals_the_keras_map(exported_acol_fixed, keras_acol, frames, kernels):
     frame = frames[3]  # 96x160 = the model's size: no resize anywhere
     with JndMapper.create_from_model_path(exported_acol_fixed.path) as m:
         assert m.input_size == (96, 160)
@@ -88,20 +132,23 @@ def test_fixed_model_map_equals_the_keras_map(exported_acol_fixed, keras_acol, f
         # a frame of another size is resized to 96x160 and the map back to the frame
         big = cv2.resize(frame, (240, 144), interpolation=cv2.INTER_LINEAR)
         r_big = m.process(big)
+        others = [(f, m.process(f).jnd) for f in (frames[20], frames[40])]  # the other scenes
     want = keras_acol(frame)
     assert isinstance(r, JndResult) and r.jnd.dtype == np.float32 and r.jnd.shape == (96, 160, 3)
-    np.testing.assert_allclose(r.jnd, want, atol=ATOL_FP32, rtol=RTOL_FP32)
+    assert_fp32_parity(r.jnd, want, frame)
     assert r.inference_size == (96, 160) and not r.reused
     assert set(r.timings_ms) == {"priors", "inference", "resize", "total"}
     assert r.timings_ms["total"] >= r.timings_ms["inference"] > 0
     assert r_big.jnd.shape == (144, 240, 3)
     want_big = _up(keras_acol(_down(big, 96, 160)), 144, 240)
-    np.testing.assert_allclose(r_big.jnd, want_big, atol=ATOL_FP32, rtol=RTOL_FP32)
+    assert_fp32_parity(r_big.jnd, want_big, big)
+    for f, jnd in others:
+        assert_fp32_parity(jnd, keras_acol(f), f)
     assert not r.jnd.flags.writeable  # maps may be shared by reuse
 
 
 @pytest.mark.tf
-def test_dynamic_model_follows_the_frame_and_jnd_scale(exported_acol_dynamic, keras_acol):
+def test_dynamic_model_follows_the_frame_and_jnd_scale(exported_acol_dynamic, keras_acol, kernels):
     small = next(iter(clip_frames(seconds=0.2, fps=15, size=(112, 64))))
     big = next(iter(clip_frames(seconds=0.2, fps=15, size=(224, 128))))
     mid = next(iter(clip_frames(seconds=0.2, fps=15, size=(200, 120))))
@@ -109,8 +156,8 @@ def test_dynamic_model_follows_the_frame_and_jnd_scale(exported_acol_dynamic, ke
         assert m.input_size is None
         r_small = m.process(small)
         r_mid = m.process(mid)  # the interpreter's input is resized to 120x200
-    np.testing.assert_allclose(r_small.jnd, keras_acol(small), atol=ATOL_FP32, rtol=RTOL_FP32)
-    np.testing.assert_allclose(r_mid.jnd, keras_acol(mid), atol=ATOL_FP32, rtol=RTOL_FP32)
+    assert_fp32_parity(r_small.jnd, keras_acol(small), small)
+    assert_fp32_parity(r_mid.jnd, keras_acol(mid), mid)
     opts = JndMapperOptions(model=exported_acol_dynamic.path, jnd_scale=0.5)
     with JndMapper.create_from_options(opts) as m:
         assert m.inference_size(128, 224) == (64, 112)
@@ -118,7 +165,7 @@ def test_dynamic_model_follows_the_frame_and_jnd_scale(exported_acol_dynamic, ke
         r = m.process(big)
     assert r.jnd.shape == (128, 224, 3) and r.inference_size == (64, 112)
     want = _up(keras_acol(_down(big, 64, 112)), 128, 224)
-    np.testing.assert_allclose(r.jnd, want, atol=ATOL_FP32, rtol=RTOL_FP32)
+    assert_fp32_parity(r.jnd, want, big)
 
 
 def test_classical_model_equals_jndtf_baselines(frames):

@@ -14,7 +14,10 @@ Tolerances (why each is what it is):
   also equals, bit for bit, the same file run by :class:`jndtf.export.tflite.TFLiteRunner`
   (the export side's own quantize/dequantize code).
 - learned f_va: the input's f_va channel against the Keras saliency net, ``ATOL_SALIENCY =
-  1e-6`` (probability units; measured 1.2e-7, the converter's float32 reordering); the map
+  1e-5`` (probability units; measured 1.2e-7 here, the converter's float32 reordering, and
+  2.5e-6 for a trained poolnet_small in tests/test_saliency_net.py; on the tiny ACoL net, 0..0.8
+  outputs, Keras, XNNPACK, LiteRT's built-in and its reference kernels - the summation orders
+  other CPUs give - were up to 2.1e-6 apart, so 1e-6 could fail on another ISA); the map
   against the same ``.tflite`` run by hand on that input: exact. Not against the Keras ACoL-JND
   map: ACoL's thresholding ``i5 = [i4 > mean(i4)]`` (§3.4) is a step, so where the untrained
   net's nearly constant f_va (0.496..0.509) puts many i4 values next to their mean, 1e-7 float
@@ -40,7 +43,7 @@ from jndtf.samples import clip_frames
 pytest_plugins = ("edge_fixtures",)
 pytestmark = pytest.mark.tf
 
-ATOL_SALIENCY = 1e-6
+ATOL_SALIENCY = 1e-5
 
 
 @pytest.fixture(scope="module")

@@ -63,7 +63,9 @@ def test_format_table_and_config():
 @pytest.mark.tf
 def test_fp32_parity_and_int8_size(fixed):
     fp32, int8 = fixed
-    assert fp32.parity.max_abs_err < 1e-3  # measured 0 (same float graph)
+    # measured 0 here (same float graph); any float32 kernel set (XNNPACK, LiteRT built-in or
+    # reference, as other CPUs sum) measured <= 2.1e-6 from float64 on this tiny net's maps
+    assert fp32.parity.max_abs_err < 1e-3
     assert fp32.parity.map_psnr_db > 80
     # The tiny net has ~27k weights, so the graph's fixed overhead weighs in: measured 40 %
     # (48.5 kB vs 122 kB). The shipped full-width acol (438k weights) measured far lower.
@@ -116,6 +118,7 @@ def test_dynamic_shape_runs_at_two_sizes(tiny_keras, tmp_path):
         x = rng.random((1, h, w, 6), np.float32)
         y = runner(x)
         assert y.shape == (1, h, w, 3)
+        # float32 summation order only: <= 2.1e-6 between any two kernel sets on this net
         np.testing.assert_allclose(y, np.asarray(model(x)), atol=1e-4)
 
 
