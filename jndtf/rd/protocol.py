@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
 import time
@@ -318,8 +319,44 @@ def run_rd(
     result.settings["seconds"] = round(time.perf_counter() - started, 1)
     if progress:
         progress("BD-rate, tables and plots", done, total)
-    result.bdrates = _bdrates(result.points, items, method_objs, metrics)
-    result.files = _write(out, result, items, metrics, plots)
+    names = [i.name for i in items]
+    result.bdrates = _bdrates(result.points, names, [m.name for m in method_objs], metrics)
+    result.files = _write(out, result, names, metrics, plots)
+    return result
+
+
+def report_from_points(
+    runs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *, plots: bool = True
+) -> RDResult:
+    """Merges the ``points.csv`` of several ``eval rd`` runs made with the same settings (e.g.
+    one run per image) and writes the tables, report and plots of the whole set.
+
+    Raises:
+        FileNotFoundError: a run folder without ``points.csv`` / ``settings.json``.
+        ValueError: runs with different settings (other than the inputs) or repeated inputs.
+    """
+    points: list[dict] = []
+    settings = None
+    for run in map(Path, runs):
+        s = json.loads((run / "settings.json").read_text())
+        for key in ("command", "seconds"):
+            s.pop(key, None)
+        if settings is None:
+            settings = s
+        elif s != settings:
+            raise ValueError(f"{run}: made with other settings than {runs[0]}; merge like runs")
+        rows = load_points(run / "points.csv")
+        seen = {p["input"] for p in points}
+        if seen & {p["input"] for p in rows}:
+            raise ValueError(f"{run}: repeats an input of an earlier run")
+        points += rows
+    if settings is None:
+        raise ValueError("no runs to merge")
+    settings["command"] = "merged from " + ", ".join(str(r) for r in runs)
+    names = list(dict.fromkeys(p["input"] for p in points))
+    result = RDResult(points=points, settings=settings)
+    result.bdrates = _bdrates(points, names, settings["methods"], settings["metrics"])
+    result.files = _write(Path(out_dir), result, names, settings["metrics"], plots)
     return result
 
 
@@ -333,29 +370,29 @@ def _hull_points(points, name, method, metric):
     return bd.lower_envelope([p["rate"] for p in rows], [p[metric] for p in rows])
 
 
-def _bdrates(points, items, method_objs, metrics) -> list[dict]:
+def _bdrates(points, names, method_names, metrics) -> list[dict]:
     rows: list[dict] = []
-    for item in items:
-        labels = list(dict.fromkeys(p["curve"] for p in points if p["input"] == item.name))
+    for name in names:
+        labels = list(dict.fromkeys(p["curve"] for p in points if p["input"] == name))
         plain = labels[0]
         anchors = [lab for lab in labels[1:] if "s=" not in lab]
         tests = [(lab, None) for lab in labels[1:]]
-        present = {p["method"] for p in points if p["input"] == item.name}
-        tests += [(f"{m.name} hull", m.name) for m in method_objs if m.name in present]
+        present = {p["method"] for p in points if p["input"] == name}
+        tests += [(f"{m} hull", m) for m in method_names if m in present]
         for metric in metrics:
             for label, hull_of in tests:
                 if hull_of is None:
-                    test = _curve_points(points, item.name, label, metric)
+                    test = _curve_points(points, name, label, metric)
                 else:
-                    test = _hull_points(points, item.name, hull_of, metric)
+                    test = _hull_points(points, name, hull_of, metric)
                 references = [plain]
                 if label not in anchors:
                     references += anchors
                 for ref in references:
-                    anchor = _curve_points(points, item.name, ref, metric)
+                    anchor = _curve_points(points, name, ref, metric)
                     for interp in bd.METHODS:
                         row = {
-                            "input": item.name,
+                            "input": name,
                             "curve": label,
                             "reference": ref,
                             "metric": metric,
@@ -489,14 +526,15 @@ def markdown(result: RDResult, inputs: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def _plot(points: list[dict], item: RDInput, metrics, method_names) -> bytes:
+def _plot(points: list[dict], name: str, metrics, method_names) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    rows = [p for p in points if p["input"] == item.name]
+    rows = [p for p in points if p["input"] == name]
     labels = list(dict.fromkeys(p["curve"] for p in rows))
+    w, h = int(rows[0]["width"]), int(rows[0]["height"])
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4.2), squeeze=False)
     unit = rows[0]["rate_unit"]
     for ax, metric in zip(axes[0], metrics, strict=True):
@@ -524,7 +562,7 @@ def _plot(points: list[dict], item: RDInput, metrics, method_names) -> bytes:
         ax.set_ylabel(metric + (f" ({UNITS[metric]})" if UNITS[metric] else ""))
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].legend(fontsize=7)
-    fig.suptitle(f"{item.name} ({item.size[1]}x{item.size[0]}) — quality vs the original")
+    fig.suptitle(f"{name} ({w}x{h}) — quality vs the original")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
@@ -532,7 +570,7 @@ def _plot(points: list[dict], item: RDInput, metrics, method_names) -> bytes:
     return buf.getvalue()
 
 
-def _write(out: Path, result: RDResult, items, metrics, plots: bool) -> list[Path]:
+def _write(out: Path, result: RDResult, names, metrics, plots: bool) -> list[Path]:
     files = []
     fields = [*POINT_FIELDS, *metrics]
     atomic_write_bytes(out / "points.csv", _csv(result.points, fields))
@@ -551,13 +589,16 @@ def _write(out: Path, result: RDResult, items, metrics, plots: bool) -> list[Pat
     atomic_write_bytes(out / "bdrate.csv", _csv(result.bdrates, bd_fields))
     files.append(out / "bdrate.csv")
     if plots:
-        names = result.settings["methods"]
-        for item in items:
-            path = out / "plots" / f"{item.name}.png"
-            atomic_write_bytes(path, _plot(result.points, item, metrics, names))
+        for name in names:
+            path = out / "plots" / f"{name}.png"
+            atomic_write_bytes(
+                path, _plot(result.points, name, metrics, result.settings["methods"])
+            )
             files.append(path)
+    atomic_write_bytes(out / "settings.json", json.dumps(result.settings, indent=1).encode())
+    files.append(out / "settings.json")
     result.files = files
-    report = markdown(result, [i.name for i in items])
+    report = markdown(result, list(names))
     atomic_write_bytes(out / "report.md", report.encode())
     files.append(out / "report.md")
     return files
