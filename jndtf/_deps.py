@@ -15,6 +15,10 @@ EXTRA_OF = {
     "ai_edge_litert": "edge",
     "tf2onnx": "onnx",
     "onnxruntime": "onnx",
+    "ssimulacra2": "rd",
+    "bjontegaard": "rd",
+    "pyjpegli": "rd",
+    "pycvvdp": "cvvdp",
 }
 
 
