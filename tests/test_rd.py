@@ -242,3 +242,26 @@ def test_centre_crop_never_resizes():
     c = centre_crop(img, (4, 6))
     assert np.array_equal(c, img[3:7, 3:9])
     assert centre_crop(img, (40, 6)).shape == (10, 6, 3)  # a short side stays as it is
+
+
+def test_rd_and_codecs_run_without_tensorflow_keras_or_torch(tmp_path):
+    from test_import_boundary import _run  # the shared fresh-interpreter import blocker
+
+    proc = _run(
+        f"""
+        import sys
+        import numpy as np, skimage.data
+        from jndtf.rd import run_rd
+        from jndtf.rd.inputs import from_arrays
+        img = from_arrays("cat", [np.ascontiguousarray(skimage.data.chelsea()[:64, :64])])
+        res = run_rd([img], jnd_model="yang2005", methods=["eq14"], strengths=[0.5],
+                     qualities=[40, 60, 80, 95], metrics=["psnr", "ssimulacra2"],
+                     out_dir={str(tmp_path)!r}, plots=False)
+        assert res.bdrates
+        heavy = [m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "torch")]
+        assert not heavy, heavy
+        print("ok")
+        """
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("ok")
