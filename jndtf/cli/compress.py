@@ -118,11 +118,17 @@ def compress(
     if eq is None:
         stdout.print("no plain JPEG reaches that SSIMULACRA2 (even q100)", highlight=False)
     else:
-        word = "saves" if res.saving_percent > 0 else "needs MORE bytes:"
+        saving = res.saving_percent
+        if c.nbytes == eq.nbytes:
+            verdict = "the same bytes as plain"
+        elif saving > 0:
+            verdict = f"saves {saving:.1f} %"
+        else:
+            verdict = f"needs {-saving:.1f} % MORE bytes"
         stdout.print(
             f"plain {encoder} at equal quality (q{eq.quality}, SSIMULACRA2 "
             f"{eq.ssimulacra2:.2f} >= {c.ssimulacra2:.2f}): {eq.nbytes} bytes -> {method} "
-            f"{word} {abs(res.saving_percent):.1f} % at equal SSIMULACRA2",
+            f"{verdict} at equal SSIMULACRA2",
             highlight=False,
         )
 
