@@ -97,8 +97,6 @@ def _method_objects(methods: Sequence[str]) -> list:
 
 def _curves_for(item: RDInput, methods, strengths, encoder, anchors, x264_anchors) -> list[_Curve]:
     if item.is_clip:
-        from jndtf.codecs.video import X264_ANCHORS
-
         curves = [_Curve("x264-plain", "none", None, "x264-plain", "plain")]
         for a in x264_anchors:
             if a != "x264-plain":
@@ -108,7 +106,6 @@ def _curves_for(item: RDInput, methods, strengths, encoder, anchors, x264_anchor
                 continue  # JPEG-domain methods have no meaning for H.264
             for s in strengths:
                 curves.append(_Curve(f"{m.name} s={_fmt(s)}", m.name, s, "x264-plain", "method"))
-        del X264_ANCHORS
         return curves
     curves = [_Curve(encoder, "none", None, encoder, "plain")]
     for a in anchors:
