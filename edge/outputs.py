@@ -20,7 +20,8 @@ closing is what makes a file complete:
 - :class:`JsonLinesWriter`: one JSON object per line (``{"type": "frame", ...}`` per frame,
   ``{"type": "summary", ...}`` last), each line written whole and flushed, so a reader never
   sees half a record; ``close(summary)`` writes the summary line and fsyncs. NaN and infinity,
-  which JSON lacks, are written as null.
+  which JSON lacks, are written as null. A stats file left without its summary line by a killed
+  run is not overwritten by the next one: :func:`keep_unfinished_stats` renames it first.
 
 Example:
     >>> stats, v = JsonLinesWriter("stats.jsonl"), MapVideoWriter("jnd.mp4", 30, (640, 360))
@@ -277,6 +278,36 @@ def _json_safe(value):
     return value
 
 
+def keep_unfinished_stats(path: str | os.PathLike) -> str | None:
+    """Renames a stats file that a killed run left without its summary line to
+    ``STEM.interrupted-<its mtime, UTC>.jsonl`` so the next run does not overwrite it.
+
+    Returns:
+        a line saying what was done, or None (no file, or a finished one).
+    """
+    import time
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    last = b""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - 65536))
+        lines = [line for line in f.read().splitlines() if line.strip()]
+        last = lines[-1] if lines else b""
+    try:
+        finished = json.loads(last).get("type") == "summary"
+    except (ValueError, AttributeError):
+        finished = False  # a half line: killed while writing
+    if finished or not lines:
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(path.stat().st_mtime))
+    target = path.with_name(f"{path.stem}.interrupted-{stamp}{path.suffix}")
+    os.replace(path, target)
+    return f"{path}: the stats of an interrupted run (no summary line); kept as {target}"
+
+
 class JsonLinesWriter:
     """Stats as JSON lines (module docstring): every line whole and flushed at once.
 
@@ -330,5 +361,6 @@ __all__ = [
     "MapVideoWriter",
     "PreviewWriter",
     "display_available",
+    "keep_unfinished_stats",
     "map_to_grey",
 ]

@@ -368,6 +368,12 @@ def run_stream(
 
                 for line in clean_stale_partials(s.out_dir):
                     note(line)
+            if s.stats_path is not None:
+                from jndtf.edge.outputs import keep_unfinished_stats
+
+                kept = keep_unfinished_stats(s.stats_path)
+                if kept is not None:
+                    note(kept)
             enc = EncodeStage(s, fps, (w, h), stage)
             enc.source_stats = lambda: source.stats
             report.codec = enc.encoders["processed"].settings

@@ -233,7 +233,7 @@ def test_kill_9_keeps_the_recording_and_the_next_run_cleans_up(tmp_path):
     short = synthesize_clip(tmp_path / "short.mp4", seconds=0.4, fps=10, size=(128, 96)).path
     result = typer.testing.CliRunner().invoke(
         app, ["stream", str(short), "--model", "yang2005", "--codec", "h264", "--preset",
-              "ultrafast", "-o", str(out)]
+              "ultrafast", "-o", str(out), "--stats", str(stats)]
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "interrupted run" in result.output and "kept as" in result.output
@@ -241,6 +241,10 @@ def test_kill_9_keeps_the_recording_and_the_next_run_cleans_up(tmp_path):
     (recovered,) = out.glob("processed.interrupted-*.mp4")
     assert _mp4_frames(recovered) == kept
     assert _mp4_frames(out / "processed.mp4") == 4
+    # the killed run's stats (no summary line) were kept too, not overwritten
+    (old_stats,) = out.glob("stats.interrupted-*.jsonl")
+    assert json.loads(old_stats.read_text().splitlines()[-1])["type"] == "frame"
+    assert "stats of an interrupted run" in result.output
 
 
 def test_stale_partial_files_are_kept_or_removed_and_live_ones_left_alone(tmp_path):
