@@ -3,7 +3,7 @@
 Every writer has ``write(...)`` per frame and ``close()`` (idempotent; context managers), and
 closing is what makes a file complete:
 
-- :class:`MapVideoWriter`: the JND map of each frame as a grey MP4 (``mp4v``, OpenCV), grey
+- :class:`MapVideoWriter`: the JND map of each frame as a grey MP4, grey
   level ``255 · J / vmax`` with one fixed `vmax` for the whole video (default 32 grey levels of
   JND = white), so brightness means the same in every frame. Written under a temporary name and
   renamed on close: the file that appears plays to the end.
@@ -64,8 +64,19 @@ def _check_vmax(vmax: float) -> float:
     return float(vmax)
 
 
+#: Quality of the map and preview videos when PyAV writes them (x264 CRF; 18 is near
+#: transparent for these smooth pictures) and the preset (the cheapest: they are side outputs).
+SIDE_VIDEO_CRF, SIDE_VIDEO_PRESET = 18, "ultrafast"
+
+
 class _Mp4File:
-    """An ``mp4v`` MP4 by OpenCV, written to a temporary name and renamed on close."""
+    """An MP4 written to a temporary name and renamed on close.
+
+    With PyAV (the ``[edge]`` extra) and an even size: H.264 by
+    :class:`jndtf.edge.encoders.H264Encoder` (x264 CRF :data:`SIDE_VIDEO_CRF`), a fragmented MP4
+    while written, so a killed run keeps it up to its last fragment like the encoded stream.
+    Otherwise ``mp4v`` by OpenCV (whose file needs its index, written on close).
+    """
 
     def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int]) -> None:
         w, h = (int(v) for v in size)
@@ -74,9 +85,26 @@ class _Mp4File:
         if not (isinstance(fps, (int, float)) and fps > 0):
             raise ValueError(f"fps must be > 0, got {fps!r}")
         self.path = Path(path)
-        self._tmp = _temporary_beside(self.path, ".partial.mp4")  # OpenCV needs .mp4
         self.size = (w, h)
         self.frames = 0
+        self._h264 = None
+        self._writer = None
+        if w % 2 == 0 and h % 2 == 0 and fps <= 1000:
+            try:
+                from jndtf.edge.encoders import H264Encoder
+
+                self._h264 = H264Encoder(
+                    self.path,
+                    fps=float(fps),
+                    size=(w, h),
+                    crf=SIDE_VIDEO_CRF,
+                    preset=SIDE_VIDEO_PRESET,
+                    decode=False,
+                )
+                return
+            except ImportError:  # no PyAV: OpenCV's mp4v below
+                pass
+        self._tmp = _temporary_beside(self.path, ".partial.mp4")  # OpenCV needs .mp4
         self._writer = cv2.VideoWriter(
             self._tmp, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h)
         )
@@ -85,17 +113,26 @@ class _Mp4File:
             raise OSError(f"{self.path}: OpenCV cannot open an mp4v video writer here")
 
     def write_bgr(self, bgr: np.ndarray) -> None:
-        if self._writer is None:
+        if self._writer is None and (self._h264 is None or self._h264.closed):
             raise RuntimeError(f"{self.path} is closed")
         if (bgr.shape[1], bgr.shape[0]) != self.size:
             raise ValueError(
                 f"{self.path}: frame of {bgr.shape[1]}x{bgr.shape[0]}, the video is "
                 f"{self.size[0]}x{self.size[1]}"
             )
-        self._writer.write(bgr)
+        if self._h264 is not None:
+            self._h264.encode(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), self.frames)
+        else:
+            self._writer.write(bgr)
         self.frames += 1
 
     def close(self) -> None:
+        if self._h264 is not None:
+            if self.frames:
+                self._h264.close()
+            else:  # a video with no frame does not play: write none
+                self._h264.abort()
+            return
         if self._writer is None:
             return
         writer, self._writer = self._writer, None

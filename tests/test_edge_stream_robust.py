@@ -211,7 +211,7 @@ def test_kill_9_keeps_the_recording_and_the_next_run_cleans_up(tmp_path):
     stats = out / "stats.jsonl"
     cmd = [sys.executable, "-c", _CHILD, "stream", str(clip), "--model", "yang2005",
            "--codec", "h264", "--preset", "ultrafast", "--out", str(out), "--stats", str(stats),
-           "--ms-ssim-every", "0", "--mode", "live"]  # fmt: skip
+           "--ms-ssim-every", "0", "--mode", "live", "--save-maps"]  # fmt: skip
     child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
@@ -240,6 +240,8 @@ def test_kill_9_keeps_the_recording_and_the_next_run_cleans_up(tmp_path):
     assert not list(out.glob(".processed.*.mp4.partial"))
     (recovered,) = out.glob("processed.interrupted-*.mp4")
     assert _mp4_frames(recovered) == kept
+    (maps,) = out.glob("jnd_map.interrupted-*.mp4")  # the map video is fragmented too
+    assert _mp4_frames(maps) >= 10
     assert _mp4_frames(out / "processed.mp4") == 4
     # the killed run's stats (no summary line) were kept too, not overwritten
     (old_stats,) = out.glob("stats.interrupted-*.jsonl")
