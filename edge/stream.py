@@ -410,7 +410,7 @@ def run_stream(
     if source is not None:
         report.source = asdict(source.stats)
         report.source_problems = list(source.problems)
-    _summarize(report, enc, mapper_stats, stage)
+    _summarize(report, enc, mapper_stats, stage, progress, note)
     if enc is not None and enc.stats is not None:
         enc.stats.close({"type": "summary", **report.to_dict()})
     if failure is not None:
@@ -504,7 +504,9 @@ def _emit(enc: EncodeStage, rec: dict, report: StreamReport, progress, total) ->
         progress(line, enc.done, total)
 
 
-def _summarize(report: StreamReport, enc: EncodeStage | None, mapper_stats, stage) -> None:
+def _summarize(
+    report: StreamReport, enc: EncodeStage | None, mapper_stats, stage, progress=None, note=None
+) -> None:
     report.maps_computed, report.maps_reused = mapper_stats.inferences, mapper_stats.reused
     if enc is None:
         return
@@ -524,7 +526,22 @@ def _summarize(report: StreamReport, enc: EncodeStage | None, mapper_stats, stag
     if stage is not None:
         report.machine_vision = stage.summary().to_dict()
     if enc.probe is not None and report.error is None and enc.done:
-        report.equal_quality = enc.probe.result()
+        probe = enc.probe
+        if progress is not None:
+            progress(
+                f"equal-quality comparison: {len(probe.frames)} sample frames at "
+                f"{len(probe.ladder())} settings",
+                enc.done,
+                enc.done,
+            )
+        try:
+            report.equal_quality = probe.result()
+        except KeyboardInterrupt:  # Ctrl-C again while comparing: skip it, keep the summary
+            report.interrupted = True
+            if not report.stop_reason.startswith(("SIGINT", "SIGTERM", "second")):
+                report.stop_reason = "SIGINT: during the equal-quality comparison"
+            if note is not None:
+                note("equal-quality comparison skipped (interrupted)")
     from jndtf.edge.compare import compare
 
     report.comparison = compare(report.to_dict(), method=report.method)
