@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -201,3 +202,103 @@ def test_error_messages_keep_square_brackets():
     result = CliRunner().invoke(probe, [])
     assert result.exit_code == 2
     assert 'pip install "jndtf[train]"' in result.output
+
+
+def _commands(group=None, path=()):
+    """Every command of the app as its argument path, e.g. ("eval", "jnd")."""
+    import typer.main
+
+    group = group or typer.main.get_command(app)
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):
+            yield from _commands(cmd, (*path, name))
+        else:
+            yield (*path, name)
+
+
+def test_help_texts_have_no_type_noise_and_keep_their_brackets():
+    """Flags show no ``<bool>``; a ``[default: ...]`` written in a help text is printed, not
+    swallowed as rich markup (which left "Stop after N frames ." behind)."""
+    commands = list(_commands())
+    assert ("stream",) in commands and ("eval", "jnd") in commands
+    for path in [(), *commands]:
+        r = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "400", "TERMINAL_WIDTH": "400"})
+        assert r.exit_code == 0, (path, r.output)
+        text = " ".join(line.strip("│ ") for line in r.output.splitlines())
+        assert "<bool>" not in text, path
+        stray = re.search(r"\S \.(\s|$)", text)  # "frames ." but not "PNG + .npy"
+        assert stray is None, (path, text[stray.start() - 80 : stray.end()] if stray else "")
+
+
+def test_list_names_the_learned_models_too():
+    r = invoke("list")
+    assert r.exit_code == 0
+    line = next(x for x in r.output.splitlines() if x.strip().startswith("acol "))
+    assert "ACoL-JND" in line and "shipped weights" in line
+    assert 'pip install "jndtf[train]"' in r.output  # the extra's name survives rich markup
+
+
+def test_a_failing_file_does_not_hide_the_files_that_worked(photos, tmp_path):
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "broken.png").write_bytes(b"\x89PNG not really")
+    for name in ("cat", "cup"):
+        save_image(mixed / f"{name}.png", load_image(photos / f"{name}.png"))
+    r = invoke("baseline", "yang2005", mixed, "-o", tmp_path / "out")
+    assert r.exit_code == 1
+    for name in ("cat", "cup"):  # one success line per file written, failures or not
+        assert f"{name}.png: mean JND" in r.output
+        assert "jnd_yang2005.npy" in r.output
+    r = invoke("priors", mixed, "-o", tmp_path / "p", "--names", "saliency")
+    assert r.exit_code == 1 and "cat.png: 1 maps" in r.output and "cup.png: 1 maps" in r.output
+
+
+def _cli(*args: str, **kw):
+    """`python -m jndtf.cli ARGS` in a fresh process, as a user runs it (stdout a pipe)."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "jndtf.cli", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+def test_lines_reach_a_pipe_as_files_finish(tmp_path):
+    """stdout is a pipe (block-buffered): each file's line must still come when it is done,
+    not at exit. The second file is large enough to take a few seconds."""
+    save_image(tmp_path / "a_small.png", skimage.data.chelsea()[:64, :64])
+    big = np.tile(skimage.data.chelsea(), (3, 2, 1))  # 900x902: wu2013 takes seconds
+    save_image(tmp_path / "b_big.png", big)
+    proc = _cli("baseline", "wu2013", tmp_path, "-o", tmp_path / "out")
+    try:
+        first = proc.stdout.readline()
+        still_running = proc.poll() is None
+    finally:
+        out, err = proc.communicate(timeout=300)
+    assert first.startswith("a_small.png: mean JND"), (first, err)
+    assert still_running  # the line came before the big file finished
+    assert "b_big.png: mean JND" in out and proc.returncode == 0
+    assert err == ""  # no library chatter on stderr (no bar either: not a terminal)
+
+
+def test_jpeg_trailer_is_one_warning_line_and_opencv_stays_quiet(photos, tmp_path):
+    import cv2
+
+    _, buf = cv2.imencode(".jpg", load_image(photos / "cat.png")[..., ::-1])
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "phone.jpg").write_bytes(buf.tobytes() + b"\0" * 200)
+    (tmp_path / "in" / "cut.png").write_bytes((photos / "cup.png").read_bytes()[:300])
+    proc = _cli("baseline", "yang2005", tmp_path / "in", "-o", tmp_path / "out")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1  # the cut PNG
+    assert "phone.jpg: mean JND" in out
+    lines = err.strip().splitlines()
+    warned = [x for x in lines if x.startswith("warning: ")]
+    assert len(warned) == 1 and "phone.jpg: 200 bytes after" in warned[0], err
+    assert any(x.startswith("error: ") and "cut.png" in x for x in lines)
+    # nothing else: no OpenCV "[ WARN:" / "[ERROR:" lines, no Python warning source lines
+    assert all(x.startswith(("warning: ", "error: ", "1 of 2 inputs failed")) for x in lines), err

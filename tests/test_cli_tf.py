@@ -143,6 +143,37 @@ def test_train_acol_tiny_run_and_resume_guard(acol_run):
     assert (run / "model.keras").is_file()
 
 
+def test_resume_without_a_checkpoint_is_refused(tmp_path):
+    """A typo in --out must not silently start a new run (issue 15, point 7)."""
+    photos = _photos(tmp_path / "photos")
+    run = tmp_path / "typo-run"
+    r = runner.invoke(app, [*tiny_acol_args(photos, run, tmp_path / "cache"), "--resume"])
+    assert r.exit_code == 2, r.output
+    assert "no checkpoint at" in r.output and "--resume-or-start" in r.output
+    assert "Traceback" not in r.output and not run.exists()  # nothing started
+    out = tmp_path / "sal" / "net.keras"
+    args = ["train", "saliency", "--data", str(photos), "--masks", str(photos), "-o", str(out)]
+    r = runner.invoke(app, [*args, "--resume"])
+    assert r.exit_code == 2 and "no checkpoint at" in r.output and "net.ckpt.npz" in r.output
+    assert not out.parent.exists()
+
+
+def test_resume_or_start_says_which(acol_run, tmp_path):
+    args, first, run = acol_run
+    assert first.exit_code == 0, first.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    fresh = tiny_acol_args(empty, tmp_path / "new", tmp_path / "cache")
+    r = runner.invoke(app, [*fresh, "--resume-or-start"])
+    assert "no checkpoint at" in r.output and "starting a new run" in r.output
+    assert r.exit_code == 2  # then the empty data folder is refused, in one line
+    r = runner.invoke(app, [*args, "--resume-or-start"])
+    assert r.exit_code == 0, r.output
+    assert f"resuming from {run / 'checkpoints' / 'last.npz'}" in r.output.replace("\n", "")
+    r = runner.invoke(app, [*args, "--resume", "--resume-or-start"])
+    assert r.exit_code == 2 and "not both" in r.output
+
+
 def test_train_saliency_tiny_run(tmp_path):
     from jndtf.data.saliency_pairs import write_toy_pairs
 
@@ -283,3 +314,21 @@ def test_missing_saliency_model_is_refused_before_work(tmp_path):
     )
     assert r.exit_code == 2 and "no.keras does not exist" in r.output, r.output
     assert not (tmp_path / "run").exists()
+
+
+def test_tensorflow_start_up_lines_stay_off_stderr(tmp_path):
+    """TensorFlow logs its CUDA-driver probe, oneDNN and CPU-feature notices through absl at
+    import, past TF_CPP_MIN_LOG_LEVEL; the CLI must not pass them on (issue 15, point 7)."""
+    import subprocess
+    import sys
+
+    save_image(tmp_path / "cat.png", skimage.data.chelsea()[:64, :96])
+    proc = subprocess.run(
+        [sys.executable, "-m", "jndtf.cli", "jnd", str(tmp_path / "cat.png"), "-o", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "cat.png: mean JND" in proc.stdout
+    assert proc.stderr == ""  # was: "... cudart_stub.cc:31] Could not find cuda drivers ..."

@@ -22,8 +22,13 @@ from jndtf.cli._shared import (
 @app.command("list")
 def list_() -> None:
     """List the prior maps and the JND models this installation provides."""
+    from rich.markup import escape
+
     from jndtf import baselines
     from jndtf import priors as priors_mod
+    from jndtf.evaluate.learned import shipped_weights
+    from jndtf.evaluate.models import known_models
+    from jndtf.models.registry import get_model_spec
 
     stdout.print("[bold]prior maps[/] (jndtf priors --names ...)")
     for name, doc in priors_mod.describe().items():
@@ -31,6 +36,14 @@ def list_() -> None:
     stdout.print("[bold]classical JND models[/] (jndtf baseline MODEL ...)")
     for name in baselines.available():
         stdout.print(f"  {name:<28} {baselines.info(name).citation}", highlight=False)
+    stdout.print(
+        "[bold]learned JND models[/] (jndtf jnd --model NAME ...; "
+        'needs pip install "jndtf\\[train]")'
+    )
+    for name in known_models()["learned"]:
+        weights = "shipped weights" if shipped_weights(name) else "no shipped weights: train it"
+        text = f"{get_model_spec(name).description} ({weights})"
+        stdout.print(f"  {name:<28} {escape(text)}", highlight=False)
 
 
 @app.command()
@@ -57,13 +70,15 @@ def priors(
         if wanted:
             priors_mod.check_names(wanted)
         files = jobs.resolve_inputs(image)
-    records = for_each(files, "priors", lambda p: jobs.write_priors(p, out_dir, wanted))
-    for r in records:
+
+    def line(r) -> None:
         stdout.print(
             f"{r.image.name}: {len(r.files) // 2} maps in {r.seconds:.2f} s -> "
             f"{out_dir / r.image.stem}",
             highlight=False,
         )
+
+    for_each(files, "priors", lambda p: jobs.write_priors(p, out_dir, wanted), done=line)
 
 
 MaxMegapixels = Annotated[
@@ -105,7 +120,7 @@ class _LazyBar:
             self.bar.stop()
 
 
-def _write_jnds(files: list[Path], out_dir: Path, model: str, tile: int, max_mp) -> list:
+def _write_jnds(files: list[Path], out_dir: Path, model: str, tile: int, max_mp, done=None) -> list:
     """`jobs.write_jnd` for every file (for_each); one file gets a bar over its tiles/bands."""
     from jndtf import jobs
 
@@ -117,10 +132,18 @@ def _write_jnds(files: list[Path], out_dir: Path, model: str, tile: int, max_mp)
             lambda p: jobs.write_jnd(
                 p, out_dir, model, tile=tile, max_megapixels=max_mp, progress=bar
             ),
+            done=done,
         )
     finally:
         if bar is not None:
             bar.close()
+
+
+def _jnd_line(r) -> None:
+    stdout.print(
+        f"{r.image.name}: mean JND {r.mean_jnd:.2f} in {r.seconds:.2f} s -> {r.files[0]}",
+        highlight=False,
+    )
 
 
 @app.command()
@@ -147,12 +170,7 @@ def baseline(
         baselines.get(model)
         limit(max_megapixels)
         files = jobs.resolve_inputs(image)
-    records = _write_jnds(files, out_dir, model, tile, max_megapixels)
-    for r in records:
-        stdout.print(
-            f"{r.image.name}: mean JND {r.mean_jnd:.2f} in {r.seconds:.2f} s -> {r.files[0]}",
-            highlight=False,
-        )
+    _write_jnds(files, out_dir, model, tile, max_megapixels, done=_jnd_line)
 
 
 @app.command()
@@ -184,12 +202,7 @@ def jnd(
         limit(max_megapixels)
         files = jobs.resolve_inputs(image)
         jobs.jnd_function(model)  # unknown name or missing weights: fail before any work
-    records = _write_jnds(files, out_dir, model, tile, max_megapixels)
-    for r in records:
-        stdout.print(
-            f"{r.image.name}: mean JND {r.mean_jnd:.2f} in {r.seconds:.2f} s -> {r.files[0]}",
-            highlight=False,
-        )
+    _write_jnds(files, out_dir, model, tile, max_megapixels, done=_jnd_line)
 
 
 @app.command()
@@ -253,19 +266,21 @@ def inject(
         tag = f"psnr{psnr:g}" if psnr is not None else f"mse{mse:g}"
         return out / f"{p.stem}_{model or 'jnd'}_{tag}.png"
 
-    records = for_each(
-        files,
-        "inject",
-        lambda p: jobs.write_injection(
-            p, target(p), model=model, jnd_path=jnd, psnr=psnr, mse=mse, seed=seed
-        ),
-    )
-    for r in records:
+    def line(r) -> None:
         stdout.print(
             f"{Path(r.image).name}: PSNR {r.psnr:.3f} dB, MSE {r.mse:.2f}, "
             f"λ={r.scale:.4f} -> {r.output}",
             highlight=False,
         )
+
+    for_each(
+        files,
+        "inject",
+        lambda p: jobs.write_injection(
+            p, target(p), model=model, jnd_path=jnd, psnr=psnr, mse=mse, seed=seed
+        ),
+        done=line,
+    )
 
 
 @app.command()

@@ -108,7 +108,7 @@ def stream_command(
         float | None,
         typer.Option(
             "--jnd-scale",
-            help="Inference resolution / frame resolution, (0, 1] [default: 0.5; 1 for a model "
+            help="Inference resolution / frame resolution, (0, 1] \\[default: 0.5; 1 for a model "
             "exported at a fixed size].",
             show_default=False,
         ),
@@ -122,18 +122,18 @@ def stream_command(
     threads: Annotated[int, typer.Option("--threads", min=1, help="Model threads.")] = 2,
     max_frames: Annotated[
         int | None,
-        typer.Option("--max-frames", min=1, help="Stop after N frames [default: no limit]."),
+        typer.Option("--max-frames", min=1, help="Stop after N frames \\[default: no limit]."),
     ] = None,
     size: Annotated[
         str | None,
-        typer.Option("--size", help="Resize frames to WIDTHxHEIGHT [default: as they come]."),
+        typer.Option("--size", help="Resize frames to WIDTHxHEIGHT \\[default: as they come]."),
     ] = None,
     out_dir: Annotated[
         Path | None,
         typer.Option(
             "--out",
             "-o",
-            help="Write the encoded stream here (processed.mp4 or processed_jpeg/) [default: "
+            help="Write the encoded stream here (processed.mp4 or processed_jpeg/) \\[default: "
             "nothing but the stats].",
         ),
     ] = None,

@@ -26,6 +26,33 @@ train_app = typer.Typer(
 app.add_typer(train_app, name="train")
 
 
+def resume_mode(checkpoint: Path, resume: bool, resume_or_start: bool) -> bool:
+    """Whether to resume, from --resume / --resume-or-start and whether `checkpoint` exists.
+
+    --resume without a checkpoint is refused (a typo in --out must not silently start over);
+    --resume-or-start says on stderr which of the two it does.
+
+    Raises:
+        ValueError: both options, or --resume and no checkpoint.
+    """
+    if resume and resume_or_start:
+        raise ValueError("give --resume or --resume-or-start, not both")
+    found = checkpoint.is_file()
+    if resume and not found:
+        raise ValueError(
+            f"--resume: there is no checkpoint at {checkpoint}, so nothing to continue; check "
+            "--out (the run folder of the interrupted run), or pass --resume-or-start to start "
+            "a new run when there is none"
+        )
+    if resume_or_start:
+        what = f"resuming from {checkpoint}" if found else f"no checkpoint at {checkpoint}"
+        err.print(
+            f"[bold]{escape(what)}[/]" + ("" if found else ": starting a new run"),
+            highlight=False,
+        )
+    return found and (resume or resume_or_start)
+
+
 @train_app.command("aiqa")
 def train_aiqa(
     data: Annotated[
@@ -136,7 +163,18 @@ def train_acol(
         typer.Option(help="Prior cache (default: $JNDTF_CACHE_DIR or ~/.cache/jndtf/inputs)."),
     ] = None,
     resume: Annotated[
-        bool, typer.Option("--resume", help="Continue from the run folder's checkpoint.")
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue from the run folder's checkpoint (refused when there is none).",
+        ),
+    ] = False,
+    resume_or_start: Annotated[
+        bool,
+        typer.Option(
+            "--resume-or-start",
+            help="Continue from the checkpoint if there is one, else start a new run (says which).",
+        ),
     ] = False,
     mixed_precision: Annotated[
         bool, typer.Option("--mixed-precision", help="mixed_float16 compute (GPU).")
@@ -156,6 +194,9 @@ def train_acol(
         require_training()
         from jndtf.train.acol import AcolTrainConfig, TrainingInterrupted
         from jndtf.train.acol import train_acol as run
+        from jndtf.train.acol.checkpoint import checkpoint_path
+
+        resume = resume_mode(checkpoint_path(out), resume, resume_or_start)
 
         config = AcolTrainConfig(
             data_dir=str(data),
@@ -249,7 +290,17 @@ def train_saliency(
         typer.Option(help="Binarize soft masks at this value (0..1); default keeps them soft."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of split, crops and weights.")] = 0,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue from the checkpoint (refused when there is none)."),
+    ] = False,
+    resume_or_start: Annotated[
+        bool,
+        typer.Option(
+            "--resume-or-start",
+            help="Continue from the checkpoint if there is one, else start a new run (says which).",
+        ),
+    ] = False,
 ) -> None:
     """Train the compact PoolNet saliency network (the f_va prior of ACoL-JND) on photo/mask
     pairs; without trained weights jndtf uses the classical spectral-residual saliency."""
@@ -257,6 +308,8 @@ def train_saliency(
         require_training()
         from jndtf.train.saliency import SaliencyTrainConfig
         from jndtf.train.saliency import train_saliency as run
+
+        resume = resume_mode(out.with_name(out.stem + ".ckpt.npz"), resume, resume_or_start)
 
         config = SaliencyTrainConfig(
             data_dir=str(data),
