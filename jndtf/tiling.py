@@ -44,6 +44,21 @@ TileFn = Callable[[np.ndarray, tuple[int, int, int, int]], np.ndarray]
 Progress = Callable[[int, int], None] | None
 
 
+#: The stated memory bound of `jndtf baseline` / `jndtf jnd` (peak resident memory of the whole
+#: process: decode, map, .npy and .png written), ``fixed MB + per-MP MB x megapixels``, with the
+#: default --tile. From benchmarks/memory_per_mp.py (the README lists the measured values per
+#: model), rounded up with headroom: classical models measured 18-28 MB/MP over 77-190 MB,
+#: ACoL-JND FILLED_IN_BELOW.
+MEMORY_BOUND_MB = {"classical": (400.0, 40.0), "learned": (6000.0, 80.0)}
+
+
+def memory_bound_mb(kind: str, megapixels: float) -> float:
+    """The stated peak-memory bound (MB) of a ``kind`` (``"classical"``/``"learned"``) model on
+    an image of `megapixels` at the default tile (see :data:`MEMORY_BOUND_MB`)."""
+    fixed, per_mp = MEMORY_BOUND_MB[kind]
+    return fixed + per_mp * megapixels
+
+
 class ImageTooLargeError(ValueError):
     """An image above the pixel limit; the message names the limit and how to raise it."""
 
@@ -242,6 +257,7 @@ __all__ = [
     "check_tile",
     "header_size",
     "max_megapixels",
+    "memory_bound_mb",
     "run_tiled",
     "tile_starts",
 ]
