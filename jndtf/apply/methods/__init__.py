@@ -189,6 +189,7 @@ __all__ = [
     "DEFAULT_METHOD",
     "ENCODERS",
     "Method",
+    "TemporalFilter",
     "available_methods",
     "check_inputs",
     "decode_jpeg",
@@ -199,3 +200,5 @@ __all__ = [
     "register",
     "resolve_encoder",
 ]
+
+from jndtf.apply.methods.temporal import TemporalFilter  # noqa: E402

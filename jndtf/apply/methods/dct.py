@@ -66,7 +66,14 @@ def _pad_to(a: np.ndarray, h: int, w: int, fill: float) -> np.ndarray:
     return out
 
 
-def suppress(coef: np.ndarray, qt: np.ndarray, budget: np.ndarray, max_level: int) -> np.ndarray:
+def suppress(
+    coef: np.ndarray,
+    qt: np.ndarray,
+    budget: np.ndarray,
+    max_level: int,
+    true: np.ndarray | None = None,
+    theta: float | np.ndarray = np.inf,
+) -> np.ndarray:
     """Zeroes coefficients of every block while ``|pixel change| <= budget`` (vectorized).
 
     Args:
@@ -74,18 +81,28 @@ def suppress(coef: np.ndarray, qt: np.ndarray, budget: np.ndarray, max_level: in
         qt: ``8 x 8`` quantization table of this component.
         budget: ``(hb*8) x (wb*8)`` allowed absolute change per sample (>= 0).
         max_level: largest ``|coefficient|`` that may be zeroed.
+        true: ``(hb, wb, 8, 8)`` unquantized coefficients of the original in units of the
+            quantization step (None: unknown); with it only coefficients with
+            ``|true| < theta`` are zeroed (a dead zone: libjpeg rounds at 0.5).
+        theta: the dead-zone edge in quantization steps (ignored without `true`): a number or
+            an ``(hb, wb)`` array, one per block.
 
     Returns:
         The new coefficients (a copy; zeros only added).
     """
     hb, wb = coef.shape[:2]
     c = coef.reshape(hb * wb, 64).astype(np.int32)
+    t = None if true is None else np.abs(true.reshape(hb * wb, 64))
+    th = np.broadcast_to(np.asarray(theta, dtype=np.float64), (hb, wb)).reshape(hb * wb)
     bud = _blocks(budget, hb, wb).reshape(hb * wb, 64)
     step = qt.reshape(64).astype(np.float64)
     change = np.zeros((hb * wb, 64))
     for k in ZIGZAG[:0:-1]:  # scan positions 63 .. 1; DC is never touched
         level = c[:, k]
-        cand = np.flatnonzero((level != 0) & (np.abs(level) <= max_level))
+        mask = (level != 0) & (np.abs(level) <= max_level)
+        if t is not None:
+            mask &= t[:, k] < th
+        cand = np.flatnonzero(mask)
         if cand.size == 0:
             continue
         trial = change[cand] - (level[cand] * step[k])[:, None] * _BASIS[k][None, :]
@@ -94,6 +111,33 @@ def suppress(coef: np.ndarray, qt: np.ndarray, budget: np.ndarray, max_level: in
         change[keep] = trial[ok]
         c[keep, k] = 0
     return c.reshape(coef.shape).astype(np.int16)
+
+
+def forward_dct(plane: np.ndarray, hb: int, wb: int) -> np.ndarray:
+    """``(hb, wb, 8, 8)`` DCT coefficients of a plane (level-shifted by 128, edge-padded to the
+    block grid as libjpeg pads)."""
+    h, w = plane.shape
+    p = np.pad(plane - 128.0, ((0, max(0, hb * 8 - h)), (0, max(0, wb * 8 - w))), mode="edge")
+    blocks = _blocks(p[: hb * 8, : wb * 8], hb, wb)
+    return (blocks @ _BASIS.T).reshape(hb, wb, 8, 8)
+
+
+def ycbcr(image: np.ndarray) -> list[np.ndarray]:
+    """JFIF full-range Y, Cb, Cr planes (float64) of a uint8 RGB image."""
+    x = image.astype(np.float64)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    return [
+        0.299 * r + 0.587 * g + 0.114 * b,
+        -0.168736 * r - 0.331264 * g + 0.5 * b + 128,
+        0.5 * r - 0.418688 * g - 0.081312 * b + 128,
+    ]
+
+
+def _box(a: np.ndarray, fy: int, fx: int) -> np.ndarray:
+    h, w = a.shape
+    hp, wp = -(-h // fy) * fy, -(-w // fx) * fx
+    p = np.pad(a, ((0, hp - h), (0, wp - w)), mode="edge")
+    return p.reshape(hp // fy, fy, wp // fx, fx).mean(axis=(1, 3))
 
 
 def budgets(jnd: np.ndarray, strength: float, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +156,15 @@ def _min_pool(a: np.ndarray, fy: int, fx: int) -> np.ndarray:
 
 
 def suppress_jpeg(
-    data: bytes, jnd: np.ndarray, strength: float, *, alpha: float = 0.7, max_level: int = 1
+    data: bytes,
+    jnd: np.ndarray,
+    strength: float,
+    *,
+    image: np.ndarray | None = None,
+    theta: float = np.inf,
+    spread: float = 0.0,
+    alpha: float = 0.7,
+    max_level: int = 1,
 ) -> bytes:
     """Zeroes quantized coefficients of the JPEG file `data` within ``strength · jnd`` (see module).
 
@@ -120,6 +172,11 @@ def suppress_jpeg(
         data: a baseline or progressive YCbCr JPEG (any sampling), e.g. libjpeg-turbo's or jpegli's.
         jnd: ``HxWxC`` JND map of the image in grey levels (C = 1 or 3: the minimum is used).
         strength: multiplier of the map.
+        image: the uint8 RGB original the file was coded from; with it, only coefficients whose
+            unquantized value lies within `theta` quantization steps of zero are candidates.
+        theta: dead-zone edge in quantization steps (needs `image`).
+        spread: the JND moves each block's dead-zone edge by ``spread · log2(J_block / J_median)``
+            (within 0.5 .. 1.0 steps): wider where the map tolerates more.
         alpha: the share of the budget given to luma (the rest to chroma).
         max_level: largest quantized magnitude that may be zeroed.
 
@@ -143,15 +200,48 @@ def suppress_jpeg(
         luma_b, chroma_b = budgets(jnd, strength, alpha)
         qt = np.asarray(jpeg.qt)
         tbl = list(np.asarray(jpeg.quant_tbl_no).reshape(-1))
+        planes = ycbcr(image) if image is not None else [None, None, None]
         hb, wb = jpeg.Y.shape[:2]
-        jpeg.Y = suppress(jpeg.Y, qt[tbl[0]], _pad_to(luma_b, hb * 8, wb * 8, np.inf), max_level)
+
+        jmean = jnd.mean(axis=2).astype(np.float64)
+        jmed = max(float(np.median(jmean)), 1e-6)
+
+        def edge(fy, fx, chb, cwb):
+            if spread == 0 or not np.isfinite(theta):
+                return theta
+            jb = _box(_box(jmean, fy, fx), 8, 8)[:chb, :cwb]
+            jb = np.pad(jb, ((0, chb - jb.shape[0]), (0, cwb - jb.shape[1])), mode="edge")
+            return np.clip(theta + spread * np.log2(np.maximum(jb, 1e-6) / jmed), 0.5, 1.0)
+
+        def true(plane, fy, fx, chb, cwb, table):
+            if plane is None:
+                return None
+            small = plane if fy == fx == 1 else _box(plane, fy, fx)
+            return forward_dct(small, chb, cwb) / table
+
+        jpeg.Y = suppress(
+            jpeg.Y,
+            qt[tbl[0]],
+            _pad_to(luma_b, hb * 8, wb * 8, np.inf),
+            max_level,
+            true(planes[0], 1, 1, hb, wb, qt[tbl[0]]),
+            edge(1, 1, hb, wb),
+        )
         if jpeg.has_chrominance:
-            for name, scale, t in (("Cb", 1.772, tbl[1]), ("Cr", 1.402, tbl[2])):
+            for i, (name, scale) in enumerate((("Cb", 1.772), ("Cr", 1.402)), 1):
                 comp = getattr(jpeg, name)
                 chb, cwb = comp.shape[:2]
                 fy, fx = -(-hb // chb), -(-wb // cwb)  # subsampling factors (2, 2 for 4:2:0)
                 pooled = _min_pool(chroma_b, fy, fx) / scale
-                new = suppress(comp, qt[t], _pad_to(pooled, chb * 8, cwb * 8, np.inf), max_level)
+                table = qt[tbl[i]]
+                new = suppress(
+                    comp,
+                    table,
+                    _pad_to(pooled, chb * 8, cwb * 8, np.inf),
+                    max_level,
+                    true(planes[i], fy, fx, chb, cwb, table),
+                    edge(fy, fx, chb, cwb),
+                )
                 setattr(jpeg, name, new)
         jpeg.write_dct(path, flags=["+OPTIMIZE_CODING"])
         with open(path, "rb") as f:
@@ -170,16 +260,26 @@ class DctMethod(Method):
         "while every decoded pixel stays within s·JND of the plain encode"
     )
 
-    def __init__(self, alpha: float = 0.7, max_level: int = 1):
-        self.alpha = alpha
-        self.max_level = max_level
+    def __init__(
+        self, alpha: float = 0.7, max_level: int = 1, theta: float = np.inf, spread: float = 0.0
+    ):
+        self.alpha, self.max_level, self.theta, self.spread = alpha, max_level, theta, spread
 
     def encode(self, image, jnd, strength, quality, encoder: Encoder = "libjpeg-turbo"):
         img, j, s = check_inputs(image, jnd, strength)
         plain = resolve_encoder(encoder)(img, quality)
         if s == 0:
             return plain
-        return suppress_jpeg(plain, j, s, alpha=self.alpha, max_level=self.max_level)
+        return suppress_jpeg(
+            plain,
+            j,
+            s,
+            image=img if np.isfinite(self.theta) else None,
+            theta=self.theta,
+            spread=self.spread,
+            alpha=self.alpha,
+            max_level=self.max_level,
+        )
 
 
 register(DctMethod())
