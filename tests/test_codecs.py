@@ -251,3 +251,14 @@ def test_cached_ssimulacra2_reference_equals_the_package(photo):
         # the same float64 operations in the same order: bit-identical on any CPU
         assert ref.score(dec) == ssimulacra2(photo, dec)
     assert ref.score(photo) == 100.0
+
+
+@pytest.mark.parametrize("quality", [30, 75, 95])
+def test_optimized_huffman_is_the_same_picture_in_fewer_bytes(photo, quality):
+    plain = encode_jpeg(photo, quality, "libjpeg-turbo")
+    opt = encode_jpeg(photo, quality, "libjpeg-turbo-opt")
+    # same quantization, same coefficients: Pillow decodes both to identical pixels
+    a = np.asarray(Image.open(io.BytesIO(plain)).convert("RGB"))
+    b = np.asarray(Image.open(io.BytesIO(opt)).convert("RGB"))
+    assert np.array_equal(a, b)
+    assert len(opt) < len(plain)  # optimal Huffman codes never cost more than the standard ones
