@@ -164,10 +164,12 @@ _CHILD = textwrap.dedent(
 )
 
 
-def test_sigint_finishes_the_frame_and_closes_every_file(tmp_path):
-    """A child `jndtf stream` gets SIGINT mid-stream: it exits with 130 like every other
-    command, the MP4 plays with every frame the stats list, and the stats end with a complete
-    summary. Its stderr is a pipe, not a terminal: status lines stream while it runs."""
+@pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_sigint_finishes_the_frame_and_closes_every_file(tmp_path, sig, code):
+    """A child `jndtf stream` gets SIGINT (SIGTERM) mid-stream: it exits with 130 (143) like
+    every other command (the shell's 128 + signal number), the MP4 plays with every frame the
+    stats list, and the stats end with a complete summary. Its stderr is a pipe, not a
+    terminal: status lines stream while it runs."""
     pytest.importorskip("av", reason='PyAV missing: pip install "jndtf[edge]"')
     long_clip = synthesize_clip(tmp_path / "long.mp4", seconds=60, fps=10, size=(176, 96)).path
     out = tmp_path / "out"
@@ -189,20 +191,20 @@ def test_sigint_finishes_the_frame_and_closes_every_file(tmp_path):
                 break
             time.sleep(0.05)
         assert child.poll() is None, child.communicate()
-        child.send_signal(signal.SIGINT)
+        child.send_signal(getattr(signal, sig))
         stdout, stderr = child.communicate(timeout=60)
     finally:
         if child.poll() is None:
             child.kill()
-    assert child.returncode == 130, first_line + stderr
+    assert child.returncode == code, first_line + stderr
     assert first_line.startswith("stream: frame 1:"), first_line  # printed before the end
     records, summary = _read_stats(stats)
-    assert summary["interrupted"] is True and "SIGINT" in summary["stop_reason"]
+    assert summary["interrupted"] is True and sig in summary["stop_reason"]
     assert 5 <= summary["frames"] < 600
     assert [r["frame"] for r in records] == list(range(summary["frames"]))
     assert _mp4_frames(out / "processed.mp4") == summary["frames"]
     assert _mp4_frames(out / "jnd_map.mp4") == summary["frames"]
-    assert "stopped: SIGINT" in stdout
+    assert f"stopped: {sig}" in stdout
 
 
 def test_cli_help_lists_the_options():
