@@ -127,8 +127,8 @@ def test_merged_runs_give_the_same_tables(sweep, tmp_path):
             assert r["bd_rate_percent"] == ""
         else:
             assert r["bd_rate_percent"] == pytest.approx(w["bd_rate_percent"], abs=0.01)
-    with pytest.raises(ValueError, match="repeats an input"):
-        report_from_points([out, out], tmp_path / "twice", plots=False)
+    twice = report_from_points([out, out], tmp_path / "twice", plots=False)
+    assert len(twice.points) == len(res.points)  # a curve measured twice is kept once
 
 
 def test_outputs_on_disk(sweep):
@@ -265,3 +265,25 @@ def test_rd_and_codecs_run_without_tensorflow_keras_or_torch(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("ok")
+
+
+def test_a_run_that_adds_an_anchor_merges_into_the_same_report(sweep, tmp_path):
+    from jndtf.rd.protocol import report_from_points
+
+    res, out, folder = sweep
+    extra = run_rd(
+        [folder],
+        jnd_model="yang2005",
+        methods=["none"],
+        strengths=[],
+        qualities=QUALITIES,
+        metrics=["psnr", "ssimulacra2"],
+        out_dir=tmp_path / "opt",
+        anchors=["libjpeg-turbo-opt"],
+        plots=False,
+    )
+    assert {p["curve"] for p in extra.points} == {"libjpeg-turbo", "libjpeg-turbo-opt"}
+    merged = report_from_points([out, tmp_path / "opt"], tmp_path / "m", plots=False)
+    refs = {(r["curve"], r["reference"]) for r in merged.bdrates}
+    assert ("eq14 hull", "libjpeg-turbo-opt") in refs and ("jpegli", "libjpeg-turbo") in refs
+    assert "libjpeg-turbo-opt" in (tmp_path / "m" / "report.md").read_text()

@@ -322,34 +322,50 @@ def run_rd(
     return result
 
 
+#: Settings that must agree for runs to be merged (the rest — inputs, methods, strengths,
+#: anchors — may differ and are united).
+_MERGE_KEYS = ("encoder", "qualities", "crfs", "preset", "metrics", "crop", "quality_every")
+
+
 def report_from_points(
     runs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *, plots: bool = True
 ) -> RDResult:
-    """Merges the ``points.csv`` of several ``eval rd`` runs made with the same settings (e.g.
-    one run per image) and writes the tables, report and plots of the whole set.
+    """Merges the ``points.csv`` of several ``eval rd`` runs (e.g. one run per image, or a run
+    that adds an anchor to the same images) and writes the tables, report and plots of the
+    union. A curve of an input that an earlier run already measured is taken from that run.
 
     Raises:
         FileNotFoundError: a run folder without ``points.csv`` / ``settings.json``.
-        ValueError: runs with different settings (other than the inputs) or repeated inputs.
+        ValueError: runs whose sweep settings (:data:`_MERGE_KEYS`) differ.
     """
     points: list[dict] = []
     settings = None
+    jnd_models: list[str] = []
     for run in map(Path, runs):
         s = json.loads((run / "settings.json").read_text())
-        for key in ("command", "seconds"):
-            s.pop(key, None)
         if settings is None:
-            settings = s
-        elif s != settings:
-            raise ValueError(f"{run}: made with other settings than {runs[0]}; merge like runs")
-        rows = load_points(run / "points.csv")
-        seen = {p["input"] for p in points}
-        if seen & {p["input"] for p in rows}:
-            raise ValueError(f"{run}: repeats an input of an earlier run")
-        points += rows
+            settings = dict(s)
+        for key in _MERGE_KEYS:
+            if s.get(key) != settings.get(key):
+                raise ValueError(
+                    f"{run}: {key} = {s.get(key)} but {runs[0]} has {settings.get(key)}; "
+                    "merge runs of the same sweep"
+                )
+        for key in ("methods", "anchors", "x264_anchors", "strengths"):
+            settings[key] = list(dict.fromkeys([*settings[key], *s[key]]))
+        if s["methods"]:
+            jnd_models.append(s["jnd_model"])
+        have = {(p["input"], p["curve"]) for p in points}
+        points += [
+            p for p in load_points(run / "points.csv") if (p["input"], p["curve"]) not in have
+        ]
     if settings is None:
         raise ValueError("no runs to merge")
+    if len(set(jnd_models)) > 1:
+        raise ValueError(f"the runs use different JND maps ({', '.join(set(jnd_models))})")
+    settings["jnd_model"] = jnd_models[0] if jnd_models else settings["jnd_model"]
     settings["command"] = "merged from " + ", ".join(str(r) for r in runs)
+    settings.pop("seconds", None)
     names = list(dict.fromkeys(p["input"] for p in points))
     result = RDResult(points=points, settings=settings)
     result.bdrates = _bdrates(points, names, settings["methods"], settings["metrics"])
