@@ -225,9 +225,13 @@ class StreamReport:
 
     @property
     def incomplete_input(self) -> bool:
-        """Input was skipped (bad files, frames of another size) or the source ended early."""
+        """Input was skipped (bad files, frames of another size) or a file ended early. A
+        camera's or stream's corrupt frames are counted but do not count here: live sources
+        lose frames by nature (``source["corrupt"]``, ``["dropped"]`` say how many)."""
         src = self.source or {}
-        return bool(src.get("corrupt") or src.get("refused") or src.get("ended_early"))
+        live = src.get("kind") in ("camera", "url")
+        corrupt = src.get("corrupt") and not live
+        return bool(corrupt or src.get("refused") or src.get("ended_early"))
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
@@ -380,7 +384,7 @@ def run_stream(
             try:
                 _run(source, first, mapper, enc, stop, report, progress, s.max_frames)
             finally:
-                report.source = asdict(source.stats)
+                report.source = {"kind": source.kind, **asdict(source.stats)}
         for rec in enc.flush():
             _emit(enc, rec, report, progress, s.max_frames)
     except KeyboardInterrupt:
@@ -408,7 +412,7 @@ def run_stream(
             if stage is not None:
                 stage.close()
     if source is not None:
-        report.source = asdict(source.stats)
+        report.source = {"kind": source.kind, **asdict(source.stats)}
         report.source_problems = list(source.problems)
     _summarize(report, enc, mapper_stats, stage, progress, note)
     if enc is not None and enc.stats is not None:
