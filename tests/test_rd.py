@@ -270,7 +270,7 @@ def test_rd_and_codecs_run_without_tensorflow_keras_or_torch(tmp_path):
 def test_a_run_that_adds_an_anchor_merges_into_the_same_report(sweep, tmp_path):
     from jndtf.rd.protocol import report_from_points
 
-    res, out, folder = sweep
+    _, out, folder = sweep
     extra = run_rd(
         [folder],
         jnd_model="yang2005",
