@@ -3,7 +3,9 @@
     # clips: x264 plain vs aq-mode 1/2/3 and pixel methods on synthetic noisy camera clips
     python benchmarks/rd_sweep.py clips -o out/rd/clips
     # merge per-image `jndtf eval rd` runs (one folder per image) into one report
-    python benchmarks/rd_sweep.py merge out/rd/yang2005/* -o out/rd/yang2005-all
+    python benchmarks/rd_sweep.py merge out/rd/yang2005/* out/rd/anchors/* -o out/rd/yang2005-all
+    # the mean BD-rates of a report as one table
+    python benchmarks/rd_sweep.py summary out/rd/yang2005-all
 
 Photos: `jndtf eval rd` on the LAST 8 of ../shared/data/train-photos (042..049, sorted), the
 methods engineer tunes on the first ones; one run per image so a partial sweep is usable
@@ -73,6 +75,31 @@ def merge(args) -> None:
     del res
 
 
+def summary(args) -> None:
+    """A compact table of the mean BD-rates of a report: one row per curve and reference,
+    one column per metric (the interpolation asked for), with how many inputs save."""
+    import csv
+
+    with open(Path(args.run) / "bdrate.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["interpolation"] == args.interpolation]
+    metrics = list(dict.fromkeys(r["metric"] for r in rows))
+    means = [r for r in rows if r["input"] == "mean"]
+    pairs = list(dict.fromkeys((r["curve"], r["reference"]) for r in means))
+    print(f"| curve | vs | {' | '.join(f'BD-rate @ {m}' for m in metrics)} |")
+    print("|---|---|" + "---|" * len(metrics))
+    for curve, ref in pairs:
+        cells = []
+        for m in metrics:
+            r = next(
+                x for x in means if (x["curve"], x["reference"], x["metric"]) == (curve, ref, m)
+            )
+            n_all = r["note"].split()[2]
+            saves = r["note"].split("; ")[1].split()[0]
+            value = f"{float(r['bd_rate_percent']):+.1f} %" if r["bd_rate_percent"] else "n/a"
+            cells.append(f"{value} ({saves}/{n_all} save)")
+        print(f"| {curve} | {ref} | {' | '.join(cells)} |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -97,6 +124,10 @@ def main() -> None:
     m.add_argument("-o", "--out", required=True)
     m.add_argument("--no-plots", action="store_true")
     m.set_defaults(fn=merge)
+    t = sub.add_parser("summary", help="mean BD-rates of a report as one Markdown table")
+    t.add_argument("run")
+    t.add_argument("--interpolation", default="cubic", choices=("cubic", "pchip"))
+    t.set_defaults(fn=summary)
     args = p.parse_args()
     args.fn(args)
 
