@@ -210,3 +210,33 @@ def test_temporal_filter_strength_zero_and_size_change():
     g(clip[0], jnd)
     with pytest.raises(ValueError, match=r"frame 1 .*reset"):
         g(np.zeros((40, 64, 3), np.uint8), np.full((40, 64), 4.0, np.float32))
+
+
+def test_x264_roi_offsets_reach_the_encoder():
+    """addroi side data -> libx264 quant offsets: the high-JND half gets a coarser quantizer."""
+    pytest.importorskip("av")
+    from jndtf.apply.methods.x264roi import encode_h264_roi, roi_offsets
+
+    h, w = 64, 128
+    jnd = np.full((h, w, 1), 4.0, np.float32)
+    jnd[:, : w // 2] = 16.0
+    off = roi_offsets(jnd, 1.0, grid=64)
+    # closed form: median 10, cells 16 and 4 -> 6·log2(1.6) and 6·log2(0.4) QP, clipped
+    want = np.clip([[6 * np.log2(1.6), 6 * np.log2(0.4)]], -6, 6)  # max_qp = 6
+    np.testing.assert_allclose(off, want, atol=1e-9)
+    clip = _still_noisy_clip(4, sigma=3.0)
+    clip = [cv2.resize(f, (w, h)) for f in clip]
+
+    def mse(a, b):
+        return float(np.mean((a.astype(np.float64) - b) ** 2))
+
+    plain, dec0 = encode_h264_roi(clip, [jnd] * 4, 26, strength=0.0)
+    roi, dec1 = encode_h264_roi(clip, [jnd] * 4, 26, strength=1.0)
+    left0 = np.mean([mse(c[:, : w // 2], d[:, : w // 2]) for c, d in zip(clip, dec0, strict=True)])
+    left1 = np.mean([mse(c[:, : w // 2], d[:, : w // 2]) for c, d in zip(clip, dec1, strict=True)])
+    right0 = np.mean([mse(c[:, w // 2 :], d[:, w // 2 :]) for c, d in zip(clip, dec0, strict=True)])
+    right1 = np.mean([mse(c[:, w // 2 :], d[:, w // 2 :]) for c, d in zip(clip, dec1, strict=True)])
+    assert len(dec1) == 4 and dec1[0].shape == clip[0].shape
+    # +4 QP is ~1.6x the step: the error must move clearly (1.2x leaves room for x264's RDO)
+    assert left1 > 1.2 * left0 and right1 < right0 / 1.2
+    assert plain != roi

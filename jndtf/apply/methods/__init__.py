@@ -182,10 +182,15 @@ class SmoothMethod(Method):
 
 register(SmoothMethod())
 
-#: The method `jndtf compress` and `jndtf stream` use unless told otherwise.
-DEFAULT_METHOD = "eq14"
+#: The method `jndtf compress` uses for JPEG unless told otherwise: the only one measured to save
+#: bits at equal SSIMULACRA2 against plain libjpeg-turbo (benchmarks/methods_rd.py, eval rd).
+DEFAULT_METHOD = "dct"
+#: For clips (a "pixel" method is needed before x264): none of eq14/smooth beat plain x264 at
+#: equal quality in our measurements, so the honest default is the plain encoder.
+DEFAULT_CLIP_METHOD = "none"
 
 __all__ = [
+    "DEFAULT_CLIP_METHOD",
     "DEFAULT_METHOD",
     "ENCODERS",
     "Method",
