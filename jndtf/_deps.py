@@ -18,6 +18,7 @@ EXTRA_OF = {
     "ssimulacra2": "rd",
     "bjontegaard": "rd",
     "pyjpegli": "rd",
+    "jpeglib": "rd",
     "pycvvdp": "cvvdp",
 }
 
