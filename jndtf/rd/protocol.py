@@ -84,6 +84,21 @@ def _fmt(v: float) -> str:
     return f"{v:g}"
 
 
+#: Clip-only methods: the stateful JND-bounded temporal filter of
+#: :class:`jndtf.apply.methods.TemporalFilter` (mode, block), run over the frames in order.
+TEMPORAL_METHODS = {
+    "temporal": ("hold", 1),
+    "temporal-clamp": ("clamp", 1),
+    "temporal-mb": ("hold", 16),
+}
+
+
+@dataclass(frozen=True)
+class _Temporal:
+    name: str
+    kind: str = "temporal"
+
+
 def _method_objects(methods: Sequence[str]) -> list:
     from jndtf.apply.methods import get_method
 
@@ -91,8 +106,19 @@ def _method_objects(methods: Sequence[str]) -> list:
     for name in methods:
         if name == "none":
             continue  # the plain encoder is always measured
-        out.append(get_method(name))
+        out.append(_Temporal(name) if name in TEMPORAL_METHODS else get_method(name))
     return out
+
+
+def _process_clip(method, frames, jnd, strength) -> list:
+    """A pixel method frame by frame, or a temporal filter over the frames in order."""
+    if method.kind == "temporal":
+        from jndtf.apply.methods import TemporalFilter
+
+        mode, block = TEMPORAL_METHODS[method.name]
+        f = TemporalFilter(strength, mode=mode, block=block)
+        return [f(x, j) for x, j in zip(frames, jnd, strict=True)]
+    return [method.apply(x, j, strength) for x, j in zip(frames, jnd, strict=True)]
 
 
 def _curves_for(item: RDInput, methods, strengths, encoder, anchors, x264_anchors) -> list[_Curve]:
@@ -102,7 +128,7 @@ def _curves_for(item: RDInput, methods, strengths, encoder, anchors, x264_anchor
             if a != "x264-plain":
                 curves.append(_Curve(a, "none", None, a, "anchor"))
         for m in methods:
-            if m.kind != "pixel":
+            if m.kind not in ("pixel", "temporal"):
                 continue  # JPEG-domain methods have no meaning for H.264
             for s in strengths:
                 curves.append(_Curve(f"{m.name} s={_fmt(s)}", m.name, s, "x264-plain", "method"))
@@ -112,6 +138,8 @@ def _curves_for(item: RDInput, methods, strengths, encoder, anchors, x264_anchor
         if a != encoder:
             curves.append(_Curve(a, "none", None, a, "anchor"))
     for m in methods:
+        if m.kind == "temporal":
+            continue  # needs a clip
         for s in strengths:
             curves.append(_Curve(f"{m.name} s={_fmt(s)}", m.name, s, encoder, "method"))
     return curves
@@ -249,14 +277,9 @@ def run_rd(
             processed = item.frames
             method = None
             if curve.role == "method":
-                from jndtf.apply.methods import get_method
-
-                method = get_method(curve.method)
-                if method.kind == "pixel":
-                    processed = [
-                        method.apply(f, j, curve.strength)
-                        for f, j in zip(item.frames, jnd, strict=True)
-                    ]
+                method = next(m for m in method_objs if m.name == curve.method)
+                if method.kind in ("pixel", "temporal"):
+                    processed = _process_clip(method, item.frames, jnd, curve.strength)
             settings = crfs if item.is_clip else qualities
             for value in settings:
                 if progress:
