@@ -56,7 +56,7 @@ def clips(args) -> None:
         out_dir=args.out,
         crfs=[int(c) for c in args.crf.split(",")],
         preset=args.preset,
-        x264_anchors=args.anchors.split(","),
+        x264_anchors=[a for a in args.anchors.split(",") if a],
         quality_every=args.every,
         command="python " + " ".join(sys.argv),
         progress=lambda d, a, b: print(f"[{a}/{b}] {d}", file=sys.stderr, flush=True),
