@@ -6,14 +6,23 @@ Usage (dev environment; piq is optional)::
     python benchmarks/bench_iqa.py --pairs 4 --repeats 3 --metrics ssim,gmsd
     KERAS_BACKEND=jax python benchmarks/bench_iqa.py
 
+    # before/after in one run: another version of the package beside this one
+    mkdir -p /tmp/before && git archive COMMIT jndtf | tar -x -C /tmp/before
+    python benchmarks/bench_iqa.py --pairs 4 --repeats 3 --baseline /tmp/before
+
     pip install torch==2.13.0 && pip install --no-deps piq   # to get the piq column
 
 Columns, in milliseconds per image pair (median over the runs, one batch of ``--pairs`` pairs
 per run): ``eager`` is the plain call; ``compiled`` wraps it in ``tf.function`` (TensorFlow) or
-``jax.jit`` (JAX), first call excluded; ``piq`` is piq's function on the same pairs (torch,
-CPU, no_grad, NCHW float32 in [0, 1]). Metrics that piq lacks, or that fail, say so
-in the table. piq's SSIM and MS-SSIM filter every RGB channel, jndtf's the grey image (the
-originals' convention): piq does three times the filtering there.
+``jax.jit`` (JAX), first call excluded; ``grad`` is the compiled value and gradient of the
+batch's summed score with respect to the distorted images (what a training step pays);
+``piq`` and ``piq grad`` are piq's function on the same pairs (torch, CPU, NCHW float32 in
+[0, 1]; no_grad, then backward() of the summed score). ``--baseline DIR`` times the jndtf package
+found in DIR (another commit's ``jndtf/``) in a child process on the same pairs first and prints
+its compiled and grad columns as ``base`` and ``base grad``. Metrics that piq lacks, or that
+fail, say so in the table. The CPU model and its SIMD flags head the table. piq's SSIM and
+MS-SSIM filter every RGB channel, jndtf's the grey image (the originals' convention): piq does
+three times the filtering there.
 Nothing is asserted: this prints numbers.
 """
 
@@ -22,6 +31,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import statistics
 import sys
 import time
@@ -79,14 +89,20 @@ def make_pairs(n: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]
     return np.stack(refs).astype(np.float32), np.stack(dists).astype(np.float32)
 
 
+#: "wall" (time.perf_counter) or "cpu" (time.process_time: every thread of this process, the
+#: fairer clock on a machine other jobs share); set by --clock.
+CLOCK = {"fn": time.perf_counter}
+
+
 def median_ms(fn, repeats: int) -> float:
-    """Median wall time of `fn()` in ms over `repeats` runs, after one warm-up call."""
+    """Median time of `fn()` in ms over `repeats` runs (clock :data:`CLOCK`), after a warm-up."""
     fn()
+    clock = CLOCK["fn"]
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        times.append((time.perf_counter() - t0) * 1e3)
+        times.append((clock() - t0) * 1e3)
     return statistics.median(times)
 
 
@@ -110,18 +126,49 @@ def compiled(fn):
     return fn
 
 
-def time_jndtf(name: str, xt, yt, repeats: int) -> tuple[float, float]:
-    """(eager, compiled) ms per batch of jndtf metric `name`."""
+def value_and_grad(fn):
+    """Compiled ``(x, y) -> (sum(fn(x, y)), d sum / d y)`` for the Keras backend in use."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function
+        def run(x, y):
+            with tf.GradientTape() as tape:
+                tape.watch(y)
+                value = tf.reduce_sum(fn(x, y))
+            return value, tape.gradient(value, y)
+
+        return run
+    if backend == "jax":
+        import jax
+
+        return jax.jit(jax.value_and_grad(lambda y, x: fn(x, y).sum()))
+    raise RuntimeError(f"gradient timing supports TensorFlow and JAX, not {backend}")
+
+
+def time_jndtf(name: str, xt, yt, repeats: int) -> tuple[float, float, float]:
+    """(eager, compiled, compiled value+gradient) ms per batch of jndtf metric `name`."""
+    import keras
+
     from jndtf import iqa
 
     fn = iqa.get(name)
     cfn = compiled(fn)
     eager = median_ms(lambda: _block(fn(xt, yt)), repeats)
-    return eager, median_ms(lambda: _block(cfn(xt, yt)), repeats)
+    comp = median_ms(lambda: _block(cfn(xt, yt)), repeats)
+    vg = value_and_grad(fn)
+    if keras.backend.backend() == "jax":
+        grad = median_ms(lambda: _block(vg(yt, xt)[1]), repeats)
+    else:
+        grad = median_ms(lambda: _block(vg(xt, yt)[1]), repeats)
+    return eager, comp, grad
 
 
-def time_piq(pfn, name: str, tx, ty, repeats: int) -> float:
-    """ms per batch of piq's `pfn` on NCHW [0, 1] tensors."""
+def time_piq(pfn, name: str, tx, ty, repeats: int) -> tuple[float, float]:
+    """(no_grad, value+backward) ms per batch of piq's `pfn` on NCHW [0, 1] tensors."""
     import torch
 
     kwargs = {"data_range": 1.0, "reduction": "none", **PIQ[name][2]}
@@ -130,7 +177,67 @@ def time_piq(pfn, name: str, tx, ty, repeats: int) -> float:
         with torch.no_grad():
             return pfn(tx, ty, **kwargs)
 
-    return median_ms(run, repeats)
+    def run_grad():
+        y = ty.detach().clone().requires_grad_(True)
+        pfn(tx, y, **kwargs).sum().backward()
+        return y.grad
+
+    return median_ms(run, repeats), median_ms(run_grad, repeats)
+
+
+def cpu_line() -> str:
+    """The CPU model and its SIMD flags (AVX2 / AVX-512 / VNNI decide conv speed)."""
+    import platform
+
+    model, flags = platform.processor() or platform.machine(), []
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and model in ("", platform.machine()):
+                    model = line.split(":", 1)[1].strip()
+                if line.startswith("flags"):
+                    words = line.split(":", 1)[1].split()
+                    flags = [w for w in words if w.startswith(("avx", "fma", "amx"))]
+                    break
+    except OSError:
+        pass
+    return f"{model}; {' '.join(sorted(flags)) or 'SIMD flags unknown'}; {os.cpu_count()} CPUs"
+
+
+def baseline_times(path: str, args) -> dict:
+    """Runs this script with the jndtf package of `path` first on sys.path: {metric: (c, g)}."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    if not (Path(path) / "jndtf" / "__init__.py").is_file():
+        raise SystemExit(
+            f"--baseline {path}: no jndtf/__init__.py there; unpack a commit's "
+            "package first (git archive COMMIT jndtf | tar -x -C DIR)"
+        )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([path, os.environ.get("PYTHONPATH", "")]))
+    cmd = [
+        sys.executable,
+        __file__,
+        "--json",
+        "--pairs",
+        str(args.pairs),
+        "--repeats",
+        str(args.repeats),
+        "--clock",
+        args.clock,
+        "--height",
+        str(args.height),
+        "--width",
+        str(args.width),
+        "--metrics",
+        args.metrics,
+    ]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    if out.returncode or not lines:
+        raise SystemExit(f"--baseline {path} failed:\n{out.stderr[-2000:]}")
+    return json.loads(lines[-1])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -140,44 +247,78 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--width", type=int, default=512, help="image width (default 512)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs (default 5)")
     parser.add_argument("--metrics", default="", help="comma-separated names (default: all)")
+    parser.add_argument(
+        "--baseline", default="", help="folder holding another jndtf/ to time beside this one"
+    )
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall time, or the CPU time of this process (all its threads): fairer when other "
+        "jobs share the machine (default wall)",
+    )
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # --baseline's child
     args = parser.parse_args(argv)
+    CLOCK["fn"] = time.process_time if args.clock == "cpu" else time.perf_counter
 
     import keras
 
     from jndtf import iqa
 
     names = [m for m in args.metrics.split(",") if m] or iqa.available()
+    args.metrics = ",".join(names)
     x, y = make_pairs(args.pairs, args.height, args.width)
     xt, yt = keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y)
+    per = 1.0 / args.pairs
+    if args.json:
+        import json
+
+        times = {}
+        for name in names:
+            try:
+                _, comp, grad = time_jndtf(name, xt, yt, args.repeats)
+                times[name] = (comp * per, grad * per)
+            except Exception:  # a metric the older version lacks or cannot run
+                times[name] = None
+        print(json.dumps(times))
+        return
+    base = baseline_times(args.baseline, args) if args.baseline else {}
     tx = ty = None
     if importlib.util.find_spec("torch") is not None:
         import torch
 
         tx = torch.from_numpy(x / 255.0).permute(0, 3, 1, 2).contiguous()
         ty = torch.from_numpy(y / 255.0).permute(0, 3, 1, 2).contiguous()
-    per = 1.0 / args.pairs
+    print(f"CPU: {cpu_line()}")
     print(
         f"backend {keras.backend.backend()}, {args.pairs} pairs of {args.width}x{args.height} "
-        f"RGB, median of {args.repeats} runs, ms per pair"
+        f"RGB, median of {args.repeats} runs, ms per pair ({args.clock} clock)"
+        + (f"; base = the jndtf package in {args.baseline}" if args.baseline else "")
     )
-    header = f"{'metric':<10}{'eager':>10}{'compiled':>10}{'piq':>10}  note"
+    cols = ["eager", "compiled", "grad"] + (["base", "base grad"] if base else [])
+    header = f"{'metric':<10}" + "".join(f"{c:>10}" for c in [*cols, "piq", "piq grad"]) + "  note"
     print(header)
     print("-" * len(header))
+    dash = f"{'-':>10}"
     for name in names:
         note = ""
         try:
-            eager, comp = time_jndtf(name, xt, yt, args.repeats)
-            ours = f"{eager * per:>10.1f}{comp * per:>10.1f}"
+            eager, comp, grad = time_jndtf(name, xt, yt, args.repeats)
+            ours = f"{eager * per:>10.1f}{comp * per:>10.1f}{grad * per:>10.1f}"
         except Exception as err:  # a metric that fails here is reported, not fatal
-            ours = f"{'-':>10}{'-':>10}"
+            ours = dash * 3
             note = f"jndtf: {type(err).__name__}: {err}"[:80]
+        if base:
+            b = base.get(name)
+            ours += dash * 2 if b is None else f"{b[0]:>10.1f}{b[1]:>10.1f}"
         pfn = piq_function(name)
-        theirs = f"{'-':>10}"
+        theirs = dash * 2
         if pfn is None:
             note = note or ("piq not installed" if name in PIQ else "not in piq")
         else:
             try:
-                theirs = f"{time_piq(pfn, name, tx, ty, args.repeats) * per:>10.1f}"
+                fwd, bwd = time_piq(pfn, name, tx, ty, args.repeats)
+                theirs = f"{fwd * per:>10.1f}{bwd * per:>10.1f}"
             except Exception as err:
                 note = note or f"piq: {type(err).__name__}: {err}"[:80]
         print(f"{name:<10}{ours}{theirs}  {note}", flush=True)

