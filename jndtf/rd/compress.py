@@ -104,7 +104,7 @@ def compress_image(
     if jnd is None:
         if m.name != "none":
             raise ValueError(f"method {method!r} needs a JND map (--jnd)")
-        jnd = np.zeros(image.shape[:2] + (1,), np.float32)  # 'none' ignores the map
+        jnd = np.zeros((*image.shape[:2], 1), np.float32)  # 'none' ignores the map
     processed = m.apply(image, jnd, strength) if m.kind == "pixel" else None
 
     def with_method(q: int) -> Encode:
