@@ -27,6 +27,7 @@ integer IDCT and colour conversion add at most a couple of grey levels of roundi
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 
@@ -139,16 +140,19 @@ def ycbcr(image: np.ndarray) -> list[np.ndarray]:
 
 
 def _box(a: np.ndarray, fy: int, fx: int) -> np.ndarray:
+    """Mean of every ``fy x fx`` tile (edge-padded), as libjpeg's integer-factor downsampling."""
     h, w = a.shape
     hp, wp = -(-h // fy) * fy, -(-w // fx) * fx
     p = np.pad(a, ((0, hp - h), (0, wp - w)), mode="edge")
-    return p.reshape(hp // fy, fy, wp // fx, fx).mean(axis=(1, 3))
+    p = sum(p[:, i::fx] for i in range(fx)) / fx
+    return sum(p[i::fy] for i in range(fy)) / fy
 
 
 def budgets(jnd: np.ndarray, strength: float, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel luma budget ``α·b`` and the full-resolution chroma base ``(1-α)·b`` eroded so a
     chroma sample's budget holds for every pixel its (fancy-)upsampled value reaches."""
-    b = strength * jnd.min(axis=2).astype(np.float64)
+    j = jnd[..., 0] if jnd.shape[2] == 1 else jnd.min(axis=2)
+    b = strength * j.astype(np.float64)
     chroma = cv2.erode(((1 - alpha) * b).astype(np.float32), np.ones((5, 5), np.uint8))
     return alpha * b, chroma.astype(np.float64)
 
@@ -157,7 +161,8 @@ def _min_pool(a: np.ndarray, fy: int, fx: int) -> np.ndarray:
     h, w = a.shape
     hp, wp = -(-h // fy) * fy, -(-w // fx) * fx
     p = np.pad(a, ((0, hp - h), (0, wp - w)), mode="edge")
-    return p.reshape(hp // fy, fy, wp // fx, fx).min(axis=(1, 3))
+    p = functools.reduce(np.minimum, [p[:, i::fx] for i in range(fx)])  # strided slices: numpy
+    return functools.reduce(np.minimum, [p[i::fy] for i in range(fy)])  # is slow on tiny axes
 
 
 def suppress_jpeg(
@@ -208,7 +213,7 @@ def suppress_jpeg(
         planes = ycbcr(image) if image is not None else [None, None, None]
         hb, wb = jpeg.Y.shape[:2]
 
-        jmean = jnd.mean(axis=2).astype(np.float64)
+        jmean = (jnd[..., 0] if jnd.shape[2] == 1 else jnd.mean(axis=2)).astype(np.float64)
         jmed = max(float(np.median(jmean)), 1e-6)
 
         def edge(fy, fx, chb, cwb):
