@@ -57,6 +57,7 @@ def clips(args) -> None:
         crfs=[int(c) for c in args.crf.split(",")],
         preset=args.preset,
         x264_anchors=[a for a in args.anchors.split(",") if a],
+        bd_windows={"ssimulacra2": (60.0, 90.0)} if "ssimulacra2" in args.metrics else None,
         quality_every=args.every,
         command="python " + " ".join(sys.argv),
         progress=lambda d, a, b: print(f"[{a}/{b}] {d}", file=sys.stderr, flush=True),
@@ -69,7 +70,10 @@ def merge(args) -> None:
     from jndtf.rd.protocol import report_from_points
 
     runs = [r for r in args.runs if (Path(r) / "points.csv").is_file()]
-    res = report_from_points(runs, args.out, plots=not args.no_plots)
+    from jndtf.cli.rd import parse_windows
+
+    windows = parse_windows(args.window) if args.window is not None else None
+    res = report_from_points(runs, args.out, plots=not args.no_plots, bd_windows=windows)
     print(f"merged {len(runs)} runs -> {args.out}")
     print((Path(args.out) / "report.md").read_text())
     del res
@@ -123,10 +127,11 @@ def main() -> None:
     m.add_argument("runs", nargs="+")
     m.add_argument("-o", "--out", required=True)
     m.add_argument("--no-plots", action="store_true")
+    m.add_argument("--window", default=None, help="METRIC=LO:HI BD-rate windows (as eval rd)")
     m.set_defaults(fn=merge)
     t = sub.add_parser("summary", help="mean BD-rates of a report as one Markdown table")
     t.add_argument("run")
-    t.add_argument("--interpolation", default="cubic", choices=("cubic", "pchip"))
+    t.add_argument("--interpolation", default="cubic", help="cubic, pchip, 'cubic 60-90', ...")
     t.set_defaults(fn=summary)
     args = p.parse_args()
     args.fn(args)

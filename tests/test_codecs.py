@@ -262,3 +262,21 @@ def test_optimized_huffman_is_the_same_picture_in_fewer_bytes(photo, quality):
     b = np.asarray(Image.open(io.BytesIO(opt)).convert("RGB"))
     assert np.array_equal(a, b)
     assert len(opt) < len(plain)  # optimal Huffman codes never cost more than the standard ones
+
+
+@pytest.mark.parametrize("method", bd.METHODS)
+def test_bd_rate_over_a_window(method):
+    qa = np.array([30.0, 35.0, 40.0, 45.0])
+    qt = np.array([32.0, 37.0, 42.0, 47.0])
+    got = bd.bd_rate(
+        10 ** (0.1 * qa), qa, 10 ** (0.12 * qt - 0.9), qt, method=method, window=(35, 40)
+    )
+    # mean of (0.02 Q - 0.9) over [35, 40] = 0.02 * 37.5 - 0.9 = -0.15 (by hand)
+    assert got.overlap == (35.0, 40.0)
+    assert got.percent == pytest.approx(100.0 * (10**-0.15 - 1.0), abs=BD_EXACT)  # -29.2 %
+    q = np.array([30.0, 34.0, 37.5, 41.0, 44.0])
+    r = np.array([0.31, 0.52, 0.80, 1.30, 2.10])
+    scaled = bd.bd_rate(r, q, 0.9 * r, q, method=method, window=(33, 40))
+    assert scaled.percent == pytest.approx(-10.0, abs=BD_EXACT)  # k - 1 on any window
+    with pytest.raises(bd.NoOverlapError, match=r"misses the window 60\.\.90"):
+        bd.bd_rate(r, q, 0.9 * r, q, method=method, window=(60, 90))

@@ -39,6 +39,7 @@ def sweep(tmp_path_factory):
         out_dir=out,
         anchors=["jpegli"],
         plots=True,
+        bd_windows={"psnr": (30.0, 40.0)},
     )
     return res, out, folder
 
@@ -77,8 +78,10 @@ def test_bd_rows_equal_bd_rate_of_the_points(sweep):
             pts = [p for p in res.points if p["input"] == "cup" and p["curve"] == row["curve"]]
             test = ([p["rate"] for p in pts], [p["psnr"] for p in pts])
         ref = [p for p in res.points if p["input"] == "cup" and p["curve"] == row["reference"]]
+        interp, _, window = row["interpolation"].partition(" ")
+        window = tuple(map(float, window.split("-"))) if window else None
         want = bd.bd_rate(
-            [p["rate"] for p in ref], [p["psnr"] for p in ref], *test, method=row["interpolation"]
+            [p["rate"] for p in ref], [p["psnr"] for p in ref], *test, method=interp, window=window
         )
         assert row["bd_rate_percent"] == pytest.approx(want.percent, abs=1e-3)  # rounded to 3
     means = [r for r in res.bdrates if r["input"] == "mean" and r["curve"] == "jpegli"]
@@ -91,6 +94,15 @@ def test_bd_rows_equal_bd_rate_of_the_points(sweep):
             == (m["curve"], m["reference"], m["metric"], m["interpolation"])
         ]
         assert m["bd_rate_percent"] == pytest.approx(np.mean(per), abs=1e-3)
+
+
+def test_window_rows_integrate_inside_the_window(sweep):
+    res, _, _ = sweep
+    rows = [r for r in res.bdrates if r["interpolation"] == "cubic 30-40"]
+    assert rows and all(r["metric"] == "psnr" for r in rows)
+    for r in rows:
+        if r["bd_rate_percent"] != "" and r["input"] != "mean":
+            assert 30.0 <= r["overlap_lo"] < r["overlap_hi"] <= 40.0
 
 
 def test_hull_is_never_worse_than_its_best_strength(sweep):

@@ -43,6 +43,31 @@ def parse_range(text: str, option: str, kind: type = int) -> list:
     return values
 
 
+def parse_windows(text: str) -> dict[str, tuple[float, float]]:
+    """``"ssimulacra2=60:90,psnr=30:40"`` -> ``{"ssimulacra2": (60.0, 90.0), ...}``."""
+    out = {}
+    for part in _names(text):
+        name, _, rng = part.partition("=")
+        lo, _, hi = rng.partition(":")
+        try:
+            out[name.strip()] = (float(lo), float(hi))
+        except ValueError:
+            raise ValueError(
+                f"--bd-window {part!r} is not METRIC=LO:HI (e.g. ssimulacra2=60:90)"
+            ) from None
+    return out
+
+
+DEFAULT_WINDOW = "ssimulacra2=60:90"
+
+
+def _windows(text: str, metrics: list[str]) -> dict[str, tuple[float, float]]:
+    windows = parse_windows(text)
+    if text == DEFAULT_WINDOW:  # the default applies only when SSIMULACRA2 is measured
+        windows = {k: v for k, v in windows.items() if k in metrics}
+    return windows
+
+
 def _names(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
@@ -102,6 +127,14 @@ def eval_rd(
     quality_every: Annotated[
         int, typer.Option("--quality-every", help="Clips: score every n-th frame.")
     ] = 1,
+    bd_window: Annotated[
+        str,
+        typer.Option(
+            "--bd-window",
+            help="Also BD-rate over a quality window only, METRIC=LO:HI[,...] "
+            "(issue 13's targets: ssimulacra2=60:90; '' for none).",
+        ),
+    ] = DEFAULT_WINDOW,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG plots.")] = True,
     out_dir: Annotated[
         Path, typer.Option("--out", "-o", help="Output folder (created if missing).")
@@ -131,6 +164,7 @@ def eval_rd(
             crop=size,
             quality_every=quality_every,
             plots=plots,
+            bd_windows=_windows(bd_window, _names(metrics)),
             command=command_line(),
         )
         if quality_every < 1:

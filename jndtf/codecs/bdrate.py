@@ -135,14 +135,20 @@ def bd_rate(
     rate_test: Sequence[float],
     quality_test: Sequence[float],
     method: str = "cubic",
+    window: tuple[float, float] | None = None,
 ) -> BDRate:
     """BD-rate of the test curve against the anchor, in percent, over the overlapping quality.
+
+    With a `window` ``(lo, hi)`` the integration range is the overlap intersected with it (e.g.
+    SSIMULACRA2 60..90, the range issue 13's targets are stated on); the curves are still
+    fitted on all their points, by the package's own interpolators.
 
     Args:
         rate_anchor, quality_anchor: the anchor's points (bytes, bpp or kbit/s; any quality
             metric where higher is better).
         rate_test, quality_test: the test's points, same units.
         method: ``"cubic"`` or ``"pchip"``.
+        window: optional quality range to integrate over (within the overlap).
 
     Raises:
         NoOverlapError: the quality ranges do not overlap (the message gives both).
@@ -168,7 +174,21 @@ def bd_rate(
             f"test {qt.min():.4g}..{qt.max():.4g}), so BD-rate is undefined: extend the "
             "quality sweep of one curve until they overlap"
         )
+    if window is not None:
+        lo, hi = max(lo, float(window[0])), min(hi, float(window[1]))
+        if not hi > lo:
+            raise NoOverlapError(
+                f"the overlap (anchor {qa.min():.4g}..{qa.max():.4g}, test {qt.min():.4g}.."
+                f"{qt.max():.4g}) misses the window {window[0]:g}..{window[1]:g}"
+            )
     bj = _import_bjontegaard()
+    if window is not None:
+        from bjontegaard.interpolation import interpolate
+
+        fa = interpolate(qa, np.log10(ra), method)
+        ft = interpolate(qt, np.log10(rt), method)
+        avg = (ft.integrate(lo, hi) - fa.integrate(lo, hi)) / (hi - lo)
+        return BDRate(float((10**avg - 1) * 100), method, (float(lo), float(hi)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the overlap is checked above; small overlaps are reported
         value = bj.bd_rate(

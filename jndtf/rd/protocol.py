@@ -180,6 +180,7 @@ def run_rd(
     crop: tuple[int, int] | None = None,
     quality_every: int = 1,
     plots: bool = True,
+    bd_windows: dict[str, tuple[float, float]] | None = None,
     command: str = "",
     progress: Progress | None = None,
 ) -> RDResult:
@@ -203,6 +204,8 @@ def run_rd(
         crop: ``(height, width)`` centre crop of inputs given as paths (never a resize).
         quality_every: clips: score every n-th frame (all frames are encoded).
         plots: write the rate-quality PNGs (needs matplotlib, which bjontegaard installs).
+        bd_windows: ``{metric: (lo, hi)}``: also report BD-rates integrated only over that
+            quality range (within each overlap), e.g. ``{"ssimulacra2": (60, 90)}``.
         command: the command line, recorded in the report.
         progress: ``progress(description, done, total)`` callback.
 
@@ -213,6 +216,12 @@ def run_rd(
     from jndtf.codecs.video import X264_ANCHORS
 
     metrics = check_metrics(metrics)
+    windows = {k: tuple(v) for k, v in (bd_windows or {}).items()}
+    for k, (lo, hi) in windows.items():
+        if k not in metrics:
+            raise ValueError(f"--bd-window names {k!r}, which is not among --metrics")
+        if not hi > lo:
+            raise ValueError(f"--bd-window {k}={lo:g}:{hi:g} is empty")
     check_encoder(encoder)
     for a in anchors:
         check_encoder(a)
@@ -340,7 +349,8 @@ def run_rd(
     if progress:
         progress("BD-rate, tables and plots", done, total)
     names = [i.name for i in items]
-    result.bdrates = _bdrates(result.points, names, [m.name for m in method_objs], metrics)
+    result.settings["bd_windows"] = {k: list(v) for k, v in windows.items()}
+    result.bdrates = _bdrates(result.points, names, [m.name for m in method_objs], metrics, windows)
     result.files = _write(out, result, names, metrics, plots)
     return result
 
@@ -351,7 +361,11 @@ _MERGE_KEYS = ("encoder", "qualities", "crfs", "preset", "metrics", "crop", "qua
 
 
 def report_from_points(
-    runs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *, plots: bool = True
+    runs: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    *,
+    plots: bool = True,
+    bd_windows: dict[str, tuple[float, float]] | None = None,
 ) -> RDResult:
     """Merges the ``points.csv`` of several ``eval rd`` runs (e.g. one run per image, or a run
     that adds an anchor to the same images) and writes the tables, report and plots of the
@@ -391,7 +405,11 @@ def report_from_points(
     settings.pop("seconds", None)
     names = list(dict.fromkeys(p["input"] for p in points))
     result = RDResult(points=points, settings=settings)
-    result.bdrates = _bdrates(points, names, settings["methods"], settings["metrics"])
+    windows = {k: tuple(v) for k, v in (settings.get("bd_windows") or {}).items()}
+    if bd_windows is not None:
+        windows = {k: tuple(v) for k, v in bd_windows.items()}
+        settings["bd_windows"] = {k: list(v) for k, v in windows.items()}
+    result.bdrates = _bdrates(points, names, settings["methods"], settings["metrics"], windows)
     result.files = _write(Path(out_dir), result, names, settings["metrics"], plots)
     return result
 
@@ -406,7 +424,10 @@ def _hull_points(points, name, method, metric):
     return bd.lower_envelope([p["rate"] for p in rows], [p[metric] for p in rows])
 
 
-def _bdrates(points, names, method_names, metrics) -> list[dict]:
+def _bdrates(points, names, method_names, metrics, windows=None) -> list[dict]:
+    """BD-rate rows per input (+ means); `windows` ``{metric: (lo, hi)}`` adds rows integrated
+    only over that quality range (interpolation written e.g. ``"cubic 60-90"``)."""
+    windows = windows or {}
     rows: list[dict] = []
     for name in names:
         labels = list(dict.fromkeys(p["curve"] for p in points if p["input"] == name))
@@ -426,20 +447,24 @@ def _bdrates(points, names, method_names, metrics) -> list[dict]:
                     references += anchors
                 for ref in references:
                     anchor = _curve_points(points, name, ref, metric)
-                    for interp in bd.METHODS:
+                    variants = [(i, None) for i in bd.METHODS]
+                    if metric in windows:
+                        variants += [(i, windows[metric]) for i in bd.METHODS]
+                    for interp, window in variants:
                         row = {
                             "input": name,
                             "curve": label,
                             "reference": ref,
                             "metric": metric,
-                            "interpolation": interp,
+                            "interpolation": interp
+                            + ("" if window is None else f" {window[0]:g}-{window[1]:g}"),
                             "bd_rate_percent": "",
                             "overlap_lo": "",
                             "overlap_hi": "",
                             "note": "",
                         }
                         try:
-                            r = bd.bd_rate(*anchor, *test, method=interp)
+                            r = bd.bd_rate(*anchor, *test, method=interp, window=window)
                             row.update(
                                 bd_rate_percent=round(r.percent, 3),
                                 overlap_lo=round(r.overlap[0], 4),
@@ -531,7 +556,7 @@ def markdown(result: RDResult, inputs: Sequence[str]) -> str:
     rows = result.bdrates
     for metric in s["metrics"]:
         unit = f" {UNITS[metric]}" if UNITS[metric] else ""
-        for interp in bd.METHODS:
+        for interp in dict.fromkeys(r["interpolation"] for r in rows):
             sel = [r for r in rows if r["metric"] == metric and r["interpolation"] == interp]
             if not sel:
                 continue
