@@ -39,14 +39,13 @@ def clips(args) -> None:
     from jndtf.rd.inputs import from_arrays, noisy_clip
 
     size = (args.width, args.height)
-    items = [
-        from_arrays(
-            f"{kind}-noisy",
-            noisy_clip(kind, frames=args.frames, size=size, photo=args.photo, seed=1),
-            fps=args.fps,
+    items = []
+    for kind in ("still", "pan"):
+        noisy, clean = noisy_clip(
+            kind, frames=args.frames, size=size, photo=args.photo, seed=1, with_clean=True
         )
-        for kind in ("still", "pan")
-    ]
+        # quality vs the noisy original AND vs the noise-free frames (metric@clean)
+        items.append(from_arrays(f"{kind}-noisy", noisy, fps=args.fps, clean=clean))
     res = run_rd(
         items,
         jnd_model=args.jnd,

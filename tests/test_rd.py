@@ -302,10 +302,12 @@ def test_a_run_that_adds_an_anchor_merges_into_the_same_report(sweep, tmp_path):
 
 
 def test_temporal_filter_runs_on_clips_only(tmp_path):
-    still = noisy_clip("still", frames=6, size=(64, 48), photo="astronaut", seed=2)
+    still, clean = noisy_clip(
+        "still", frames=6, size=(64, 48), photo="astronaut", seed=2, with_clean=True
+    )
     photo = from_arrays("img", [np.ascontiguousarray(skimage.data.chelsea()[:48, :64])])
     res = run_rd(
-        [from_arrays("still", still, fps=10), photo],
+        [from_arrays("still", still, fps=10, clean=clean), photo],
         jnd_model="yang2005",
         methods=["temporal"],
         strengths=[1.0],
@@ -326,3 +328,13 @@ def test_temporal_filter_runs_on_clips_only(tmp_path):
     # at a low CRF x264 codes the sensor noise; holding the sub-threshold part of it leaves less
     # inter-frame residual (at high CRFs both are mostly skipped blocks: equal within bytes)
     assert held[20] < plain[20]
+    # quality against the noise-free frames too, re-measured here from a fresh encode
+    from jndtf.codecs.video import X264_PLAIN, encode_h264
+
+    row = next(p for p in res.points if p["curve"] == "x264-plain" and p["value"] == 26)
+    dec = encode_h264(still, 26, preset="veryfast", x264_params=X264_PLAIN, fps=10).decoded
+    want = np.mean(
+        [skimage.metrics.peak_signal_noise_ratio(c, d) for c, d in zip(clean, dec, strict=True)]
+    )
+    assert row["psnr@clean"] == pytest.approx(want, rel=1e-9)  # libx264 threads=1: repeatable
+    assert any(r["metric"] == "psnr@clean" for r in res.bdrates)

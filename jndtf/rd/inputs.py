@@ -30,6 +30,8 @@ class RDInput:
     is_clip: bool = False
     fps: float = 30.0
     note: str = ""
+    #: the noise-free frames of a synthetic clip (quality is also measured against them)
+    clean: list[np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -120,12 +122,24 @@ def load_inputs(
     return inputs
 
 
-def from_arrays(name: str, frames: Sequence[np.ndarray], fps: float = 30.0) -> RDInput:
-    """An in-memory image (one frame) or clip (several frames) as an :class:`RDInput`."""
+def from_arrays(
+    name: str,
+    frames: Sequence[np.ndarray],
+    fps: float = 30.0,
+    clean: Sequence[np.ndarray] | None = None,
+) -> RDInput:
+    """An in-memory image (one frame) or clip (several frames) as an :class:`RDInput`;
+    `clean`: the same frames without noise, if known (synthetic clips)."""
     checked = [check_image(f, source=name) for f in frames]
     if any(f.dtype != np.uint8 for f in checked):
         raise ImageError(f"{name}: frames must be uint8")
-    return RDInput(name, checked, len(checked) > 1, float(fps))
+    if clean is not None:
+        clean = [check_image(f, source=name) for f in clean]
+        if len(clean) != len(checked) or any(
+            c.shape != f.shape for c, f in zip(clean, checked, strict=True)
+        ):
+            raise ImageError(f"{name}: the clean frames do not match the frames")
+    return RDInput(name, checked, len(checked) > 1, float(fps), clean=clean)
 
 
 def _srgb_to_linear(v: np.ndarray) -> np.ndarray:
@@ -162,8 +176,11 @@ def noisy_clip(
     full_well: float = 1000.0,
     read: float = 3.0,
     seed: int = 0,
-) -> list[np.ndarray]:
+    with_clean: bool = False,
+):
     """A synthetic camera clip with sensor noise (:func:`add_sensor_noise`, fresh each frame).
+
+    Returns the noisy frames, or ``(noisy, clean)`` with ``with_clean=True``.
 
     Args:
         kind: ``"still"`` (a fixed camera: the same view every frame, only the noise changes) or
@@ -179,9 +196,10 @@ def noisy_clip(
     w, h = size
     image = sample_image(photo)
     rng = np.random.default_rng(seed)
-    out = []
+    out, clean = [], []
     for i in range(frames):
         t = 0.0 if kind == "still" else i / max(frames - 1, 1)
         view = _camera_view(image, w, h, t, direction=0)
+        clean.append(view)
         out.append(add_sensor_noise(view, rng, full_well=full_well, read=read))
-    return out
+    return (out, clean) if with_clean else out

@@ -43,6 +43,10 @@ from jndtf.rd.inputs import RDInput, load_inputs
 
 Progress = Callable[[str, int, int], None]
 
+#: Suffix of a metric measured against a synthetic clip's noise-free frames instead of its
+#: (noisy) original: removing sensor noise is a loss against the original, a gain against this.
+CLEAN = "@clean"
+
 POINT_FIELDS = (
     "input",
     "kind",
@@ -275,6 +279,7 @@ def run_rd(
     for item, curves in plan:
         h, w = item.size
         refs: dict = {}
+        clean_refs: dict = {}
         jnd = None
         if any(c.role == "method" for c in curves):
             from jndtf.jobs import compute_jnd
@@ -317,6 +322,11 @@ def run_rd(
                     quality = _measure_frames(
                         item.frames, clip.decoded, metrics, quality_every, refs
                     )
+                    if item.clean is not None:
+                        vs_clean = _measure_frames(
+                            item.clean, clip.decoded, metrics, quality_every, clean_refs
+                        )
+                        quality.update({f"{m}{CLEAN}": v for m, v in vs_clean.items()})
                     row.update(
                         setting="crf",
                         value=value,
@@ -349,6 +359,9 @@ def run_rd(
     if progress:
         progress("BD-rate, tables and plots", done, total)
     names = [i.name for i in items]
+    if any(i.clean is not None for i in items):
+        metrics = (*metrics, *(f"{m}{CLEAN}" for m in metrics))
+        result.settings["metrics_vs_clean"] = True
     result.settings["bd_windows"] = {k: list(v) for k, v in windows.items()}
     result.bdrates = _bdrates(result.points, names, [m.name for m in method_objs], metrics, windows)
     result.files = _write(out, result, names, metrics, plots)
@@ -409,19 +422,31 @@ def report_from_points(
     if bd_windows is not None:
         windows = {k: tuple(v) for k, v in bd_windows.items()}
         settings["bd_windows"] = {k: list(v) for k, v in windows.items()}
-    result.bdrates = _bdrates(points, names, settings["methods"], settings["metrics"], windows)
-    result.files = _write(Path(out_dir), result, names, settings["metrics"], plots)
+    metrics = tuple(settings["metrics"])
+    if settings.get("metrics_vs_clean"):
+        metrics = (*metrics, *(f"{m}{CLEAN}" for m in metrics))
+    result.bdrates = _bdrates(points, names, settings["methods"], metrics, windows)
+    result.files = _write(Path(out_dir), result, names, metrics, plots)
     return result
+
+
+def _unit(metric: str) -> str:
+    return UNITS.get(metric.split("@")[0], "")
+
+
+def _value(p: dict, metric: str) -> float:
+    v = p.get(metric, "")
+    return math.nan if v == "" else float(v)
 
 
 def _curve_points(points: list[dict], name: str, label: str, metric: str):
     rows = [p for p in points if p["input"] == name and p["curve"] == label]
-    return [p["rate"] for p in rows], [p[metric] for p in rows]
+    return [p["rate"] for p in rows], [_value(p, metric) for p in rows]
 
 
 def _hull_points(points, name, method, metric):
     rows = [p for p in points if p["input"] == name and p["method"] == method]
-    return bd.lower_envelope([p["rate"] for p in rows], [p[metric] for p in rows])
+    return bd.lower_envelope([p["rate"] for p in rows], [_value(p, metric) for p in rows])
 
 
 def _bdrates(points, names, method_names, metrics, windows=None) -> list[dict]:
@@ -554,8 +579,8 @@ def markdown(result: RDResult, inputs: Sequence[str]) -> str:
         "",
     ]
     rows = result.bdrates
-    for metric in s["metrics"]:
-        unit = f" {UNITS[metric]}" if UNITS[metric] else ""
+    for metric in dict.fromkeys(r["metric"] for r in result.bdrates):
+        unit = f" {_unit(metric)}" if _unit(metric) else ""
         for interp in dict.fromkeys(r["interpolation"] for r in rows):
             sel = [r for r in rows if r["metric"] == metric and r["interpolation"] == interp]
             if not sel:
@@ -605,7 +630,7 @@ def _plot(points: list[dict], name: str, metrics, method_names) -> bytes:
             is_method = "s=" in label
             ax.plot(
                 [p["rate"] for p in sel],
-                [p[metric] for p in sel],
+                [_value(p, metric) for p in sel],
                 marker="." if is_method else "o",
                 ms=3 if is_method else 4,
                 lw=0.8 if is_method else 1.6,
@@ -616,11 +641,13 @@ def _plot(points: list[dict], name: str, metrics, method_names) -> bytes:
         for name in method_names:
             msel = [p for p in rows if p["method"] == name]
             if msel:
-                r, q = bd.lower_envelope([p["rate"] for p in msel], [p[metric] for p in msel])
+                r, q = bd.lower_envelope(
+                    [p["rate"] for p in msel], [_value(p, metric) for p in msel]
+                )
                 ax.plot(r, q, lw=2.2, ls="--", label=f"{name} hull")
         ax.set_xscale("log")
         ax.set_xlabel(f"rate ({unit}, log)")
-        ax.set_ylabel(metric + (f" ({UNITS[metric]})" if UNITS[metric] else ""))
+        ax.set_ylabel(metric + (f" ({_unit(metric)})" if _unit(metric) else ""))
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(f"{name} ({w}x{h}) — quality vs the original")
