@@ -64,23 +64,28 @@ def score(original: np.ndarray, decoded: np.ndarray) -> float:
     return float(compute_ssimulacra2(*bufs))
 
 
-def load(path: Path, scale: float) -> np.ndarray:
+def load(path: Path, scale: float, crop: str | None = None) -> np.ndarray:
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise SystemExit(f"error: cannot read {path}")
     if scale != 1.0:
         bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    if crop:  # the centre crop of `jndtf eval rd --crop` (never a resize)
+        w, h = (int(v) for v in crop.lower().split("x"))
+        y0, x0 = max(0, (rgb.shape[0] - h) // 2), max(0, (rgb.shape[1] - w) // 2)
+        rgb = np.ascontiguousarray(rgb[y0 : y0 + h, x0 : x0 + w])
+    return rgb
 
 
 def curve_points(args):
     """(label, encoder, [(q, bpp, ssimulacra2, seconds)]) for one image and one curve."""
-    path, scale, model, label, method, strength, encoder, qualities = args
+    path, scale, crop, model, label, method, strength, encoder, qualities = args
     from jndtf.apply.methods import decode_jpeg, get_method
     from jndtf.apply.methods.dct import suppress_jpeg
     from jndtf.jobs import compute_jnd
 
-    image = load(path, scale)
+    image = load(path, scale, crop)
     jnd = compute_jnd(image, model) if method not in ("none", "huff") else None
     pixels = image.shape[0] * image.shape[1]
     rows = []
@@ -94,7 +99,7 @@ def curve_points(args):
             plain = get_method("none").encode(
                 image, np.zeros(image.shape[:2], np.float32), 0, q, encoder
             )
-            data = suppress_jpeg(plain, np.zeros(image.shape[:2] + (1,), np.float32), 0.0)
+            data = suppress_jpeg(plain, np.zeros((*image.shape[:2], 1), np.float32), 0.0)
         else:
             data = make_method(method).encode(image, jnd, strength, q, encoder)
         sec = time.perf_counter() - t0
@@ -163,7 +168,7 @@ def main(argv=None) -> int:
         name, _, s = item.rpartition(":") if "]" in item or ":" in item else (item, "", "")
         curves.append((item, name, float(s or 1.0)))
     jobs = [
-        (f, a.scale, a.model, lab, m, s, e, a.qualities)
+        (f, a.scale, a.crop, a.model, lab, m, s, e, a.qualities)
         for f in files
         for (lab, m, s) in curves
         for e in a.encoders
@@ -227,7 +232,9 @@ def main(argv=None) -> int:
             pts = pts.reshape(len(names), len(a.qualities), 3).mean(axis=0)
             print(
                 f"{lab:<16}{enc:<15}"
-                + " ".join(f"q{q}:{b:.3f}/{s:.1f}" for q, (b, s, _) in zip(a.qualities, pts))
+                + " ".join(
+                    f"q{q}:{b:.3f}/{s:.1f}" for q, (b, s, _) in zip(a.qualities, pts, strict=True)
+                )
             )
             print(f"{'':<31}mean encode+method time {pts[:, 2].mean() * 1e3:.0f} ms/image")
     return 0
