@@ -46,10 +46,13 @@ Progress = Callable[[int, int], None] | None
 
 #: The stated memory bound of `jndtf baseline` / `jndtf jnd` (peak resident memory of the whole
 #: process: decode, map, .npy and .png written), ``fixed MB + per-MP MB x megapixels``, with the
-#: default --tile. From benchmarks/memory_per_mp.py (the README lists the measured values per
-#: model), rounded up with headroom: classical models measured 18-28 MB/MP over 77-190 MB,
-#: ACoL-JND FILLED_IN_BELOW.
-MEMORY_BOUND_MB = {"classical": (400.0, 40.0), "learned": (6000.0, 80.0)}
+#: default --tile. From benchmarks/memory_per_mp.py and tests/test_large_images.py (the README
+#: lists the values per model), rounded up with headroom. Classical models (except liu2010, whose
+#: 310-row halo makes its band ~1240 rows x width x ~110 B): 18-28 MB/MP over 70-190 MB, 939 MB
+#: for yang2005 at 50 MP (whole-image before: 92-117 MB/MP). ACoL-JND: 3.9 GB at 4 and at
+#: 12 MP (TensorFlow, the model and a 1024-px tile's activations), about 43 MB/MP on top (tiny
+#: width at 50 MP: 3.5 GB).
+MEMORY_BOUND_MB = {"classical": (400.0, 40.0), "learned": (4500.0, 60.0)}
 
 
 def memory_bound_mb(kind: str, megapixels: float) -> float:
