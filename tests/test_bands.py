@@ -125,3 +125,9 @@ def test_compute_jnd_uses_bands_above_the_tile_and_matches(photo):
     np.testing.assert_array_equal(
         compute_jnd(big, "yang2005", tile=256), compute_jnd(big, "yang2005", tile=0)
     )
+
+
+def test_progress_reports_every_band(photo):
+    seen = []
+    run_banded("chou_li1995", photo, band_rows=64, progress=lambda done, total: seen.append(done))
+    assert seen == [64, 128, 192, 256, 300]

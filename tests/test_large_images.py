@@ -358,3 +358,17 @@ def test_50mp_shipped_acol_within_the_memory_bound(image_50mp, tmp_path):
     bound = memory_bound_mb("learned", 8660 * 5774 / 1e6)
     print(f"acol 50 MP: peak {peak:.0f} MB, bound {bound:.0f} MB")
     assert peak < bound
+
+
+def test_tiled_progress_counts_tiles():
+    seen = []
+    img = np.zeros((600, 600), np.float32)
+    run_tiled(
+        lambda c, b: c,
+        img,
+        tile=300,
+        margin=64,
+        blend=64,
+        progress=lambda d, t: seen.append((d, t)),
+    )
+    assert seen[-1][0] == seen[-1][1] == len(seen) > 1
