@@ -21,6 +21,7 @@ from jndtf.models.inputs import (
     ACOL_PRIORS,
     LC_MAX,
     PRIOR_FULL_SCALE,
+    PRIOR_MARGIN,
     acol_input,
     model_input,
     normalization_info,
@@ -29,12 +30,22 @@ from jndtf.models.inputs import (
 CROP = data.astronaut()[100:164, 180:276]  # 64x96 RGB uint8, face and background
 
 
+def _priors_of_mirror_continued(image, names):
+    """The priors the network input takes: of the image continued by its mirror image
+    (PRIOR_MARGIN pixels, OpenCV's BORDER_REFLECT repeats the edge), cropped back."""
+    import cv2
+
+    m = PRIOR_MARGIN
+    maps = priors.compute_all(cv2.copyMakeBorder(image, m, m, m, m, cv2.BORDER_REFLECT), names)
+    return {k: v[m:-m, m:-m] for k, v in maps.items()}
+
+
 def test_shape_dtype_range_and_channel_order():
     x = acol_input(CROP)
     assert x.shape == (64, 96, 6) and x.dtype == np.float32
     assert x.min() >= 0.0 and x.max() <= 1.0
     np.testing.assert_array_equal(x[..., :3], CROP.astype(np.float32) * np.float32(1 / 255))
-    maps = priors.compute_all(CROP, ACOL_PRIORS)
+    maps = _priors_of_mirror_continued(CROP, ACOL_PRIORS)
     for c, name in enumerate(ACOL_PRIORS, start=3):
         expected = maps[name] * np.float32(1 / PRIOR_FULL_SCALE[name])
         np.testing.assert_array_equal(x[..., c], np.clip(expected, 0, 1), err_msg=name)
@@ -45,7 +56,8 @@ def test_shape_dtype_range_and_channel_order():
 def test_bl_priors_give_five_channels():
     x = model_input(CROP, ("pattern_complexity", "saliency"))
     assert x.shape == (64, 96, 5)
-    pc = priors.pattern_complexity(CROP) * np.float32(1 / 9.0)
+    pc = _priors_of_mirror_continued(CROP, ["pattern_complexity"])["pattern_complexity"]
+    pc = pc * np.float32(1 / 9.0)
     np.testing.assert_array_equal(x[..., 3], pc)
 
 

@@ -15,6 +15,10 @@ a crop, a frame and the full picture are scaled alike):
   ``CM(Lc_max)`` ≈ 12.28 (``Lc_max = 255·√(12·13)/25`` ≈ 127.40, the largest 5x5 standard
   deviation), pattern complexity 9 (nine distinct codes), saliency 1.
 
+Borders: the priors are computed on the image extended by a mirrored margin of
+:data:`PRIOR_MARGIN` pixels and cropped back, so no zero-padding frame of the MATLAB filters
+reaches the network (the classical models in :mod:`jndtf.baselines` keep MATLAB's borders).
+
 The priors are computed on the 8-bit image, as in Wu 2017's MATLAB code and jndtf's classical
 models: float input is rounded to the nearest integer (``np.rint``) before the priors, so a float
 image holding whole numbers gives exactly the uint8 result. The RGB channels keep the given
@@ -32,6 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 
+import cv2
 import numpy as np
 
 from jndtf.io import check_image
@@ -58,6 +63,11 @@ PRIOR_FULL_SCALE: dict[str, float] = {
 
 #: Known input normalizations.
 NORMALIZATIONS = ("unit",)
+
+#: Pixels of mirrored margin the priors are computed with (and then cropped): more than the
+#: support of the pattern/contrast masking filters (5x5 windows, 3x3 gradients and Gaussians),
+#: so a border pixel's priors are those of the image continued by its mirror image.
+PRIOR_MARGIN = 16
 
 
 def _check_request(priors: Sequence[str], normalization: str) -> tuple[str, ...]:
@@ -123,16 +133,26 @@ def model_input(
         unknown = sorted(set(overrides) - set(names))
         if unknown:
             raise ValueError(f"overrides for priors the model does not take: {unknown}")
-        maps = compute_all(rgb8, [n for n in names if n not in overrides])
+        # Priors of the image continued by its mirror image, then cropped: MATLAB's zero
+        # padding sets pattern/contrast masking to 0 in the outer 2 pixels and about twice the
+        # interior in the next 4 (coffee: 0.19 vs 0.08 of full scale), a frame the network
+        # turns into lines along the border. The classical models keep MATLAB's convention.
+        m = PRIOR_MARGIN
+        padded = cv2.copyMakeBorder(rgb8, m, m, m, m, cv2.BORDER_REFLECT)
+        maps = compute_all(padded, [n for n in names if n not in overrides])
         for name, fn in overrides.items():
-            m = np.asarray(fn(rgb8), dtype=np.float32)
-            if m.shape != (h, w):
+            got = np.asarray(fn(padded), dtype=np.float32)
+            if got.shape != padded.shape[:2]:
                 raise ValueError(
-                    f"the {name!r} override returned shape {m.shape}, expected {(h, w)}"
+                    f"the {name!r} override returned shape {got.shape}, expected {padded.shape[:2]}"
                 )
-            maps[name] = m
+            maps[name] = got
         for c, name in enumerate(names, start=3):
-            np.multiply(maps[name], np.float32(1.0 / PRIOR_FULL_SCALE[name]), out=out[..., c])
+            np.multiply(
+                maps[name][m : m + h, m : m + w],
+                np.float32(1.0 / PRIOR_FULL_SCALE[name]),
+                out=out[..., c],
+            )
         np.clip(out[..., 3:], 0.0, 1.0, out=out[..., 3:])  # guards float round-off only
     return out
 
@@ -173,6 +193,7 @@ __all__ = [
     "ACOL_PRIORS",
     "NORMALIZATIONS",
     "PRIOR_FULL_SCALE",
+    "PRIOR_MARGIN",
     "acol_input",
     "model_input",
     "normalization_info",

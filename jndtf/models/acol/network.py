@@ -15,21 +15,35 @@ from keras import layers
 
 from jndtf.models.acol.layers import (
     OUTPUT_ACTIVATIONS,
+    PADDINGS,
     Erase,
     InjectJnd,
     JndOutput,
     MeanThresholdMask,
+    ReflectPad,
     ResizeLike,
 )
 from jndtf.models.acol.presets import DEFAULT_PRESET, get_preset, scaled, width_multiplier
 
 
-def _conv_stack(prefix: str, filters, strides, kernel_size: int, slope: float) -> list:
-    """Conv2D (3x3, 'same') + LeakyReLU pairs, created once so a stack can be applied twice."""
+def _conv_stack(
+    prefix: str, filters, strides, kernel_size: int, slope: float, padding: str = "zeros"
+) -> list:
+    """Conv2D (3x3) + LeakyReLU pairs, created once so a stack can be applied twice.
+
+    ``padding="zeros"``: the convs pad with zeros ('same'); ``"reflect"``: a
+    :class:`ReflectPad` before each 'valid' conv (same output sizes, ``ceil(H / stride)``).
+    """
     stack = []
     for i, (f, s) in enumerate(zip(filters, strides, strict=True), start=1):
+        if padding == "reflect":
+            stack.append(ReflectPad((kernel_size - 1) // 2, name=f"{prefix}_pad{i}"))
         conv = layers.Conv2D(
-            int(f), kernel_size, strides=int(s), padding="same", name=f"{prefix}_conv{i}"
+            int(f),
+            kernel_size,
+            strides=int(s),
+            padding="valid" if padding == "reflect" else "same",
+            name=f"{prefix}_conv{i}",
         )
         stack.append(conv)
         stack.append(layers.LeakyReLU(negative_slope=slope, name=f"{prefix}_lrelu{i}"))
@@ -52,6 +66,7 @@ def build_acol(
     output_activation: str | None = None,
     jnd_scale: float | None = None,
     max_jnd: float | None = None,
+    padding: str | None = None,
     name: str | None = None,
 ) -> keras.Model:
     """Builds ACoL-JND or one of its ablations as a functional Keras model.
@@ -75,8 +90,13 @@ def build_acol(
     7. ``i8 = CNN4(stack(i3, i7))``: 64 -> 32 -> 16 -> 3 at H/4 x W/4.
     8. ``x_j = Up2(i8)``: bilinear to H x W, then the output step below.
 
-    Every conv is 3x3 with 'same' padding and a bias, followed by LReLU (§3.1, "a leaky
-    rectified linear unit ... is used to activate each convolution layer"; slope 0.01).
+    Every conv is 3x3 with a bias, followed by LReLU (§3.1, "a leaky rectified linear unit ...
+    is used to activate each convolution layer"; slope 0.01). **Borders** (the paper does not
+    say): ``padding="zeros"`` (the presets' default, as the shipped weights were trained) pads
+    every conv with zeros; through 20 convs this reaches ~50 px into the map (a flat image gets
+    a map from 0.3 to 15 grey levels, lines along the border, a frame). ``padding="reflect"``
+    mirrors instead (:class:`~jndtf.models.acol.layers.ReflectPad`), so a flat image gives a
+    flat map to the edge; ``jndtf train acol`` uses it by default.
     Presets without the complementary branch (``bl``, ``bl_pmcm``) skip steps 3-6 and feed i3
     alone to CNN4 (32 input channels); see :mod:`jndtf.models.acol.presets` for BL.
 
@@ -108,6 +128,7 @@ def build_acol(
         output_activation: override: ``"abs"`` or ``"relu"``.
         jnd_scale: override: factor to pixel values (255).
         max_jnd: override: upper clip of the map in pixel values (a number; the preset's 255).
+        padding: override: ``"zeros"`` or ``"reflect"`` border handling of the convs.
         name: model name (default: the preset's, ``_tiny`` added at width ``"tiny"``).
 
     Returns:
@@ -132,6 +153,7 @@ def build_acol(
         "output_activation": output_activation,
         "jnd_scale": jnd_scale,
         "max_jnd": max_jnd,
+        "padding": padding,
     }
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     if cfg["output_activation"] not in OUTPUT_ACTIVATIONS:
@@ -139,6 +161,9 @@ def build_acol(
             f"output_activation must be one of {OUTPUT_ACTIVATIONS}, "
             f"got {cfg['output_activation']!r}"
         )
+    pad = cfg.get("padding", "zeros")
+    if pad not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {pad!r}")
     if not float(cfg["negative_slope"]) >= 0:
         raise ValueError(f"negative_slope must be >= 0, got {cfg['negative_slope']}")
     w = width_multiplier(width)
@@ -160,8 +185,8 @@ def build_acol(
     channels = 3 + len(cfg["priors"])
 
     inputs = keras.Input((None, None, channels), name="inputs")
-    i2 = _apply(_conv_stack("cnn1", cnn1, [1] * len(cnn1), k, slope), inputs)
-    branch_a = _conv_stack("branch_a", branch, cfg["branch_strides"], k, slope)
+    i2 = _apply(_conv_stack("cnn1", cnn1, [1] * len(cnn1), k, slope, pad), inputs)
+    branch_a = _conv_stack("branch_a", branch, cfg["branch_strides"], k, slope, pad)
     i3 = _apply(branch_a, i2)
     if cfg["complementary"]:
         i4 = ResizeLike(name="up1")([i3, i2])
@@ -170,12 +195,12 @@ def build_acol(
         if cfg["share_branches"]:
             branch_b = branch_a
         else:
-            branch_b = _conv_stack("branch_b", branch, cfg["branch_strides"], k, slope)
+            branch_b = _conv_stack("branch_b", branch, cfg["branch_strides"], k, slope, pad)
         i7 = _apply(branch_b, i6)
         features = layers.Concatenate(axis=-1, name="stack")([i3, i7])
     else:
         features = i3
-    i8 = _apply(_conv_stack("cnn4", cnn4, [1] * len(cnn4), k, slope), features)
+    i8 = _apply(_conv_stack("cnn4", cnn4, [1] * len(cnn4), k, slope, pad), features)
     up2 = ResizeLike(name="up2")([i8, inputs])
     jnd = JndOutput(
         activation=cfg["output_activation"],

@@ -69,6 +69,9 @@ TABLE1 = MappingProxyType(
         "max_jnd": 255.0,
         # Branch B has its own weights (two parallel networks, §5); True shares A's.
         "share_branches": False,
+        # Border of the 3x3 convs: "zeros" ('same', as the shipped weights) or "reflect"
+        # (no border lines; network.build_acol). The paper does not say.
+        "padding": "zeros",
     }
 )
 
