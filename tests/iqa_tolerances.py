@@ -54,6 +54,18 @@ TOLERANCES: dict[str, tuple[float, str]] = {
     ),
     "mad/jax": (1e-4, "float32 FFTs and summation order differ between XLA-CPU and TF"),
     "mad/range": (1e-4, "float32 rounding of x / 255 moves skewness/kurtosis of flat blocks"),
+    "mad_rgb_mean/golden/I03": (
+        0.21,
+        "channels='rgb_mean' is the table's convention (IQA-PyTorch's mad: one MAD per RGB "
+        "channel, then the mean), but IQA-PyTorch's MAD is its own port (from IQA_pytorch), "
+        "not MAD_index.m: per channel ours matches a float64 MAD_index.m transcription to 2e-5 "
+        "and gives 155.29 for I03 against the table's 195.28 (-20.5 %)",
+    ),
+    "mad_rgb_mean/golden/I04": (0.03, "as I03: ours 82.85, the table 80.84 (+2.5 %)"),
+    "mad_rgb_mean/golden/I06": (
+        0.11,
+        "as I03: ours 33.66, the table 30.39 (+10.8 %); the grey convention gives 0 here",
+    ),
     # --- ms_ssim ------------------------------------------------------------------------------
     "ms_ssim/golden": (
         6e-3,

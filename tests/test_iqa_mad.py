@@ -182,6 +182,50 @@ def test_golden(golden):
             assert c["hi"] < 1e-6 and c["mad"] < 1e-6 and values["mad"][name] > 10, (name, c)
 
 
+# --- channels="rgb_mean": IQA-PyTorch's convention ---------------------------------------------
+
+
+def _mad64_planes(ref_rgb_uint8, dst_rgb_uint8):
+    """Mean over R, G, B of the float64 transcription run on each channel as a grey image."""
+    b1, b2 = np.exp(-2.55 / 3.35), 1 / (np.log(10) * 3.35)
+    out = []
+    for c in range(3):
+        r, d = ref_rgb_uint8[..., c].astype(np.float64), dst_rgb_uint8[..., c].astype(np.float64)
+        hi, lo = _hi_index64(r, d), _lo_index64(r, d)
+        sig = 1 / (1 + b1 * hi**b2)
+        out.append(lo ** (1 - sig) * hi**sig)
+    return float(np.mean(out))
+
+
+def test_rgb_mean_against_float64_transcription(photo):
+    """Chromatic noise (independent per channel) through the per-channel float64 reference."""
+    ref = photo.astype(np.uint8)
+    dst = np.round(noisy(photo, 12, seed=5)).astype(np.uint8)
+    got = to_np(mad(ref[None], dst[None], channels="rgb_mean"))[0]
+    np.testing.assert_allclose(got, _mad64_planes(ref, dst), rtol=rtol("mad/numpy64"))
+
+
+def test_rgb_mean_golden(golden):
+    """The table's convention: I04/I06 (chroma-only changes) are no longer 0 but near the table;
+    the tolerance row says how far and why."""
+    pairs, values = golden
+    refs = np.concatenate([pairs[n][0] for n in GOLDEN_IMAGES])
+    dists = np.concatenate([pairs[n][1] for n in GOLDEN_IMAGES])
+    got = to_np(mad(refs, dists, channels="rgb_mean"))
+    for i, name in enumerate(GOLDEN_IMAGES):
+        np.testing.assert_allclose(
+            got[i], values["mad"][name], rtol=rtol(f"mad_rgb_mean/golden/{name}"), err_msg=name
+        )
+
+
+def test_rgb_mean_needs_rgb_and_a_known_convention(photo):
+    grey = photo[None, ..., :1]
+    with pytest.raises(ValueError, match="C = 3"):
+        mad(grey, grey, channels="rgb_mean")
+    with pytest.raises(ValueError, match="unknown channels"):
+        mad(photo[None], photo[None], channels="rgb")
+
+
 # --- properties ------------------------------------------------------------------------------
 
 

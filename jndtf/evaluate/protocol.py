@@ -52,7 +52,10 @@ Progress = Callable[[str, int, int], None]
 #: The PSNR of every distorted image in §4 of the ACoL-JND paper.
 PAPER_PSNR = 26.06
 
-#: §4.4's metrics (NLPD, MAD, VIF) plus MS-SSIM and SSIM.
+#: §4.4's metrics (NLPD, MAD, VIF) plus MS-SSIM and SSIM. Conventions: NLPD, MAD, VIF, MS-SSIM
+#: and SSIM score the MATLAB ``rgb2gray`` images, as their authors' code; ``mad_rgb`` is MAD as
+#: IQA-PyTorch (the papers' tables) computes it, the mean over R, G, B, which also sees changes
+#: of colour. The report states each metric's convention (``report.metric_convention``).
 DEFAULT_METRICS = ("nlpd", "mad", "vif", "ms_ssim", "ssim")
 
 #: Largest batch of distorted images scored by one metric call (memory bound for big images).

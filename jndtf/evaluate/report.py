@@ -107,6 +107,17 @@ def _best_strings(values: list[float], higher: bool) -> set[str]:
     return {fmt(best)}
 
 
+def metric_convention(metric: str) -> str:
+    """How metric `metric` scores an RGB pair (``jndtf.iqa.info(metric).colour``), e.g. MAD on
+    grey (``MAD_index.m``) vs ``mad_rgb``, the mean over R, G, B the papers' tables use."""
+    try:
+        from jndtf import iqa
+
+        return iqa.info(metric).colour
+    except (ImportError, KeyError):
+        return "see the metric's documentation"
+
+
 def markdown(report: EvalReport) -> str:
     """The Markdown report: settings, average table (best bold), rankings, per-image tables."""
     s = report.settings
@@ -142,6 +153,10 @@ def markdown(report: EvalReport) -> str:
             row.append(f"**{v}**" if v in best[m] else v)
         rows.append(row)
     lines += _md_table(head, rows)
+    lines += ["", "## How each metric sees colour", ""]
+    lines += _md_table(
+        ["metric", "convention"], [[m, metric_convention(m)] for m in report.metrics]
+    )
     lines += ["", "## Ranking (best first)", ""]
     for m in report.metrics:
         lines.append(
@@ -354,6 +369,7 @@ def report_json(report: EvalReport) -> dict:
         "images": list(report.images),
         "models": list(report.models),
         "metrics": {m: direction(report.higher_is_better[m]) for m in report.metrics},
+        "metric_conventions": {m: metric_convention(m) for m in report.metrics},
         "seconds": report.seconds,
         "averages": report.averages(),
         "ranking": {m: report.ranking(m) for m in report.metrics},
@@ -394,6 +410,7 @@ __all__ = [
     "direction",
     "markdown",
     "metric_chart",
+    "metric_convention",
     "per_image_rows",
     "report_json",
     "to_csv",

@@ -32,21 +32,66 @@ class MetricInfo:
     function: str
     higher_is_better: bool
     citation: str
+    #: how an RGB pair is scored (the colour convention a report must state).
+    colour: str = "grey: MATLAB rgb2gray"
 
 
 _METRICS: dict[str, MetricInfo] = {
     m.name: m
     for m in (
-        MetricInfo("psnr", "jndtf.iqa.psnr", "psnr", True, "peak signal-to-noise ratio"),
-        MetricInfo("ssim", "jndtf.iqa.ssim", "ssim", True, "Wang et al., IEEE TIP 2004"),
+        MetricInfo(
+            "psnr",
+            "jndtf.iqa.psnr",
+            "psnr",
+            True,
+            "peak signal-to-noise ratio",
+            "RGB: one MSE over R, G, B",
+        ),
+        MetricInfo(
+            "ssim",
+            "jndtf.iqa.ssim",
+            "ssim",
+            True,
+            "Wang et al., IEEE TIP 2004",
+            "grey: MATLAB rgb2gray; downsampled as ssim.m",
+        ),
         MetricInfo("ms_ssim", "jndtf.iqa.msssim", "ms_ssim", True, "Wang et al., Asilomar 2003"),
         MetricInfo("gmsd", "jndtf.iqa.gmsd", "gmsd", False, "Xue et al., IEEE TIP 2014"),
         MetricInfo("nlpd", "jndtf.iqa.nlpd", "nlpd", False, "Laparra et al., HVEI 2016"),
         MetricInfo("vif", "jndtf.iqa.vif", "vif", True, "Sheikh & Bovik, IEEE TIP 2006"),
         MetricInfo("vifp", "jndtf.iqa.vifp", "vifp", True, "Sheikh & Bovik 2006, pixel domain"),
-        MetricInfo("fsim", "jndtf.iqa.fsim", "fsim", True, "Zhang et al., IEEE TIP 2011"),
-        MetricInfo("mad", "jndtf.iqa.mad", "mad", False, "Larson & Chandler, JEI 2010"),
-        MetricInfo("vsi", "jndtf.iqa.vsi", "vsi", True, "Zhang et al., IEEE TIP 2014"),
+        MetricInfo(
+            "fsim",
+            "jndtf.iqa.fsim",
+            "fsim",
+            True,
+            "Zhang et al., IEEE TIP 2011",
+            "colour: FSIMc (YIQ)",
+        ),
+        MetricInfo(
+            "mad",
+            "jndtf.iqa.mad",
+            "mad",
+            False,
+            "Larson & Chandler, JEI 2010",
+            "grey: MATLAB rgb2gray (MAD_index.m)",
+        ),
+        MetricInfo(
+            "mad_rgb",
+            "jndtf.iqa.mad",
+            "mad_rgb_mean",
+            False,
+            "Larson & Chandler, JEI 2010; IQA-PyTorch's channel mean",
+            "RGB: mean over R, G, B of each channel's MAD (IQA-PyTorch, the papers' tables)",
+        ),
+        MetricInfo(
+            "vsi",
+            "jndtf.iqa.vsi",
+            "vsi",
+            True,
+            "Zhang et al., IEEE TIP 2014",
+            "colour: LMN + SDSP saliency on RGB",
+        ),
     )
 }
 

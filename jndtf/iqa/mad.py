@@ -314,7 +314,11 @@ def mad_components(x, y, data_range: float = 255.0):
     return {"mad": _blend(hi, lo), "hi": hi, "lo": lo, "sig": sig}
 
 
-def mad(x, y, data_range: float = 255.0):
+#: Values of ``channels`` in :func:`mad`.
+MAD_CHANNELS = ("grey", "rgb_mean")
+
+
+def mad(x, y, data_range: float = 255.0, *, channels: str = "grey"):
     """Most Apparent Distortion per image; lower is better, 0 for identical images.
 
     ``MAD = d_detect ** alpha * d_appear ** (1 - alpha)``, ``alpha = 1 / (1 + beta1 d_detect **
@@ -329,20 +333,53 @@ def mad(x, y, data_range: float = 255.0):
             A uint8 pair is converted to grey as MATLAB does (rounded); a float pair is not.
         y: distorted batch, same shape and dtype.
         data_range: value of white (255 for 8-bit, 1 for [0, 1] floats).
+        channels: ``"grey"`` (default): ``MAD_index.m``'s convention, MAD of the ``rgb2gray``
+            images. ``"rgb_mean"``: the mean over R, G and B of the MAD of each channel taken as
+            a grey image, the convention of IQA-PyTorch's ``mad`` (``test_y_channel=False``:
+            one MAD per channel, then ``.mean(1)``), from which the tables of learned-JND papers
+            and ``../shared/data/iqa-golden/reference_values.csv`` come; it sees chromatic
+            distortions that leave the grey image unchanged. Three times the cost.
 
     Returns:
         (N,) float32 MAD values.
 
     Raises:
-        ValueError: rank other than 4, different shapes, C not in {1, 3}, a side < 34 or not
-            static, data_range <= 0.
+        ValueError: rank other than 4, different shapes, C not in {1, 3} (C = 3 for
+            ``"rgb_mean"``), a side < 34 or not static, data_range <= 0, unknown `channels`.
 
     Example:
         >>> from jndtf.iqa.mad import mad
         >>> d = mad(ref[None], dist[None])            # (1,), e.g. ~150 for strong noise
         >>> loss = mad(ref_batch, output_batch)       # differentiable in output_batch
+        >>> mad(ref[None], dist[None], channels="rgb_mean")   # as IQA-PyTorch's tables
     """
-    return mad_components(x, y, data_range)["mad"]
+    if channels not in MAD_CHANNELS:
+        raise ValueError(f"mad: unknown channels {channels!r}; choose from {MAD_CHANNELS}")
+    if channels == "grey":
+        return mad_components(x, y, data_range)["mad"]
+    return mad_rgb_mean(x, y, data_range)
+
+
+def mad_rgb_mean(x, y, data_range: float = 255.0):
+    """MAD per colour channel (each taken as a grey image), averaged over R, G, B: ``(N,)``.
+
+    :func:`mad` with ``channels="rgb_mean"`` (see there). The three channels travel as three
+    images of one batch, so the cost is that of MAD on a batch three times as large.
+    """
+    xt = ops.convert_to_tensor(x)
+    yt = ops.convert_to_tensor(y)
+    if len(xt.shape) != 4 or xt.shape[-1] != 3 or tuple(xt.shape) != tuple(yt.shape):
+        raise ValueError(
+            "mad(channels='rgb_mean'): expected two NHWC RGB batches (C = 3) of one shape, got "
+            f"{tuple(xt.shape)} and {tuple(yt.shape)}"
+        )
+    n, h, w = xt.shape[0], xt.shape[1], xt.shape[2]
+
+    def planes(t):  # (N, H, W, 3) -> (3N, H, W, 1), image-major
+        return ops.reshape(ops.transpose(t, (0, 3, 1, 2)), (-1, h, w, 1))
+
+    per_channel = mad_components(planes(xt), planes(yt), data_range)["mad"]
+    return ops.mean(ops.reshape(per_channel, (-1 if n is None else n, 3)), axis=-1)
 
 
 def mad_map(x, y, data_range: float = 255.0):
@@ -375,4 +412,12 @@ def mad_map(x, y, data_range: float = 255.0):
     return ops.exp(alpha * log_hi + (1.0 - alpha) * log_lo)[..., None]
 
 
-__all__ = ["gabor_filters", "mad", "mad_components", "mad_map", "make_csf"]
+__all__ = [
+    "MAD_CHANNELS",
+    "gabor_filters",
+    "mad",
+    "mad_components",
+    "mad_map",
+    "mad_rgb_mean",
+    "make_csf",
+]
