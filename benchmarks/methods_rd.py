@@ -149,6 +149,7 @@ def main(argv=None) -> int:
         "--images", type=int, default=0, help="use only the first N of the set (0 = all)"
     )
     p.add_argument("--scale", type=float, default=1.0, help="resize factor for speed (default 1)")
+    p.add_argument("--crop", help="centre crop WIDTHxHEIGHT after --scale (as eval rd --crop)")
     p.add_argument(
         "--model", default="yang2005", help="JND model for compute_jnd (default yang2005)"
     )
