@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import json
@@ -209,22 +210,13 @@ class LearnedJnd:
         if not tile or (h <= tile and w <= tile):
             return self._predict(rgb, self.prior_overrides)
         overrides = dict(self.prior_overrides)
-        saliency = None
-        if "saliency" in self.priors:
-            rgb8 = rgb if rgb.dtype == np.uint8 else np.rint(np.clip(rgb, 0, 255)).astype(np.uint8)
-            if "saliency" in overrides:
-                saliency = np.asarray(overrides["saliency"](rgb8), np.float32)
-            else:
-                from jndtf.priors import compute_all
-
-                saliency = compute_all(rgb8, ["saliency"])["saliency"]
+        saliency = self._whole_saliency(rgb) if "saliency" in self.priors else None
 
         def tile_overrides(box: tuple[int, int, int, int]) -> dict:
             y0, y1, x0, x1 = box
             out = dict(overrides)
             if saliency is not None:
-                part = saliency[y0:y1, x0:x1]
-                out["saliency"] = lambda _img: part
+                out["saliency"] = functools.partial(_cut, saliency[y0:y1, x0:x1])
             return out
 
         split = self._threshold_split() if self.global_threshold else None
@@ -258,6 +250,24 @@ class LearnedJnd:
             blend=TILE_BLEND,
             progress=report(steps - 1),
         )
+
+    def _whole_saliency(self, rgb: np.ndarray) -> np.ndarray:
+        """f_va of the whole image as :func:`jndtf.models.inputs.model_input` computes it (on
+        the image continued by its mirrored margin, then cropped), float32 ``HxW``."""
+        import cv2
+
+        from jndtf.models import inputs
+        from jndtf.priors import compute_all
+
+        rgb8 = rgb if rgb.dtype == np.uint8 else np.rint(np.clip(rgb, 0, 255)).astype(np.uint8)
+        m = int(getattr(inputs, "PRIOR_MARGIN", 0))
+        padded = cv2.copyMakeBorder(rgb8, m, m, m, m, cv2.BORDER_REFLECT) if m else rgb8
+        if "saliency" in self.prior_overrides:
+            sal = np.asarray(self.prior_overrides["saliency"](padded), np.float32)
+        else:
+            sal = compute_all(padded, ["saliency"])["saliency"]
+        h, w = rgb.shape[:2]
+        return np.ascontiguousarray(sal[m : m + h, m : m + w])
 
     def _threshold_split(self):
         """``(i4 model, network with a fixed threshold, its threshold layer)`` when the network
@@ -312,6 +322,17 @@ class LearnedJnd:
 
     def __repr__(self) -> str:
         return f"LearnedJnd({self.name!r}, source={str(self.source)!r}, priors={self.priors})"
+
+
+def _cut(part: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """Saliency override of one tile: the whole image's map `part` for the tile, extended by
+    edge values to the size of the (possibly margin-padded) `image` model_input passes; the
+    margin is cropped away again by model_input."""
+    dy = image.shape[0] - part.shape[0]
+    dx = image.shape[1] - part.shape[1]
+    if dy == 0 and dx == 0:
+        return part
+    return np.pad(part, ((dy // 2, dy - dy // 2), (dx // 2, dx - dx // 2)), mode="edge")
 
 
 class _FixedThreshold:
