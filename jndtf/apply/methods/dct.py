@@ -14,8 +14,11 @@ the edge where it tolerates more, ``theta + spread · log2(J_block / J_median)``
 Coefficients are visited from the highest zigzag position down, so trailing ones (which move
 the end-of-block code forward) go first.
 
-Measured (benchmarks/methods_rd.py, SSIMULACRA2 BD-rate): the dead zone earns most of the saving
-and the JND bound only limits it; the JND-widened edge adds about half a point with the acol map.
+Measured (SSIMULACRA2 BD-rate, held-out photos 042..049 of train-photos, 512x384 centre crops,
+acol map, benchmarks/methods_rd.py and ``jndtf eval rd``): on libjpeg-turbo ``dct`` s=4 saves 7.0 %
+against plain turbo, of which 4.5 % is the optimized Huffman rewrite alone; the same dead zone
+WITHOUT the map (no bound, no spread) saves 7.6 %, so the map is a guarantee here, not a saving.
+Inside jpegli it saves 6.1 % against jpegli, all but 0.1 % of it the Huffman rewrite.
 
 The bound. With ``b = s · min_c JND`` per pixel, luma gets ``α·b``, Cb ``(1-α)·b / 1.772``
 and Cr ``(1-α)·b / 1.402`` (each chroma sample takes the minimum over the pixels its upsampled
