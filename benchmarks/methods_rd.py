@@ -117,6 +117,7 @@ def make_method(spec: str):
         return m
     kw = {k: float(v) for k, v in (item.split("=") for item in rest.rstrip("]").split(","))}
     kw = {k: int(v) if k in ("max_level", "d") else v for k, v in kw.items()}
+    kw = {k: bool(v) if k == "shrink" else v for k, v in kw.items()}
     return type(m)(**kw)
 
 

@@ -240,3 +240,22 @@ def test_x264_roi_offsets_reach_the_encoder():
     # +4 QP is ~1.6x the step: the error must move clearly (1.2x leaves room for x264's RDO)
     assert left1 > 1.2 * left0 and right1 < right0 / 1.2
     assert plain != roi
+
+
+def test_dct_shrink_only_lowers_magnitudes(tmp_path):
+    """shrink=True also takes |L| = 2, 4, 8.. down by one: magnitudes only fall, signs stay."""
+    jpeglib = pytest.importorskip("jpeglib")
+    from jndtf.apply.methods.dct import DctMethod
+
+    img, jnd = _image(72, 100), _jnd(72, 100, 1)
+    plain = encode_turbo(img, 90)
+    data = DctMethod(shrink=True).encode(img, jnd, 4.0, 90)
+    ref = decode_jpeg(plain).astype(np.float64)
+    assert np.all(np.abs(decode_jpeg(data) - ref) <= 4.0 * jnd + DECODE_ROUNDING)
+    (tmp_path / "p.jpg").write_bytes(plain)
+    (tmp_path / "d.jpg").write_bytes(data)
+    a, b = jpeglib.read_dct(str(tmp_path / "p.jpg")), jpeglib.read_dct(str(tmp_path / "d.jpg"))
+    for comp in ("Y", "Cb", "Cr"):
+        pa, pb = getattr(a, comp).astype(int), getattr(b, comp).astype(int)
+        assert np.all(np.abs(pb) <= np.abs(pa)) and np.all(pa * pb >= 0)
+        assert np.all(np.abs(pa - pb) <= 1)  # at most one quantization step per coefficient

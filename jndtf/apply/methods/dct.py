@@ -12,7 +12,10 @@ default) are candidates: zeroing them adds little error (the true value was near
 edge) and removes a whole (run, size) symbol, as trellis quantization reasons. The JND map widens
 the edge where it tolerates more, ``theta + spread · log2(J_block / J_median)`` (0.5 .. 1.0).
 Coefficients are visited from the highest zigzag position down, so trailing ones (which move
-the end-of-block code forward) go first.
+the end-of-block code forward) go first. ``shrink=True`` (off by default: the file is then no
+longer "the plain one with zeros added") also lowers ``|L| = 2, 4, 8, ...`` by one where the true
+value is within the same dead zone of ``|L| - 1``, dropping one magnitude bit: about 0.4 points
+more BD-rate on four tuning photos.
 
 Measured (SSIMULACRA2 BD-rate, held-out photos 042..049 of train-photos, 512x384 centre crops,
 acol map, benchmarks/methods_rd.py and ``jndtf eval rd``): on libjpeg-turbo ``dct`` s=4 saves 7.0 %
@@ -82,6 +85,7 @@ def suppress(
     max_level: int,
     true: np.ndarray | None = None,
     theta: float | np.ndarray = np.inf,
+    shrink: bool = False,
 ) -> np.ndarray:
     """Zeroes coefficients of every block while ``|pixel change| <= budget`` (vectorized).
 
@@ -108,17 +112,25 @@ def suppress(
     change = np.zeros((hb * wb, 64))
     for k in ZIGZAG[:0:-1]:  # scan positions 63 .. 1; DC is never touched
         level = c[:, k]
-        mask = (level != 0) & (np.abs(level) <= max_level)
+        mag = np.abs(level)
+        mask = (level != 0) & (mag <= max_level)
         if t is not None:
             mask &= t[:, k] < th
+        new = np.zeros_like(level)
+        if shrink and t is not None:
+            # |L| = 2, 4, 8, ...: one less drops a magnitude bit (JPEG's size category)
+            edge = (mag >= 2) & ((mag & (mag - 1)) == 0) & (t[:, k] - (mag - 1) < th)
+            mask |= edge
+            new = np.where(edge, level - np.sign(level), 0)
         cand = np.flatnonzero(mask)
         if cand.size == 0:
             continue
-        trial = change[cand] - (level[cand] * step[k])[:, None] * _BASIS[k][None, :]
+        delta = ((level[cand] - new[cand]) * step[k])[:, None]
+        trial = change[cand] - delta * _BASIS[k][None, :]
         ok = np.all(np.abs(trial) <= bud[cand], axis=1)
         keep = cand[ok]
         change[keep] = trial[ok]
-        c[keep, k] = 0
+        c[keep, k] = new[keep]
     return c.reshape(coef.shape).astype(np.int16)
 
 
@@ -176,6 +188,7 @@ def suppress_jpeg(
     image: np.ndarray | None = None,
     theta: float = np.inf,
     spread: float = 0.0,
+    shrink: bool = False,
     alpha: float = 0.7,
     max_level: int = 1,
 ) -> bytes:
@@ -239,6 +252,7 @@ def suppress_jpeg(
             max_level,
             true(planes[0], 1, 1, hb, wb, qt[tbl[0]]),
             edge(1, 1, hb, wb),
+            shrink,
         )
         if jpeg.has_chrominance:
             for i, (name, scale) in enumerate((("Cb", 1.772), ("Cr", 1.402)), 1):
@@ -254,6 +268,7 @@ def suppress_jpeg(
                     max_level,
                     true(planes[i], fy, fx, chb, cwb, table),
                     edge(fy, fx, chb, cwb),
+                    shrink,
                 )
                 setattr(jpeg, name, new)
         jpeg.write_dct(path, flags=["+OPTIMIZE_CODING"])
@@ -275,9 +290,15 @@ class DctMethod(Method):
     )
 
     def __init__(
-        self, alpha: float = 0.7, max_level: int = 1, theta: float = 0.6, spread: float = 0.1
+        self,
+        alpha: float = 0.7,
+        max_level: int = 1,
+        theta: float = 0.6,
+        spread: float = 0.1,
+        shrink: bool = False,
     ):
         self.alpha, self.max_level, self.theta, self.spread = alpha, max_level, theta, spread
+        self.shrink = shrink
 
     def encode(self, image, jnd, strength, quality, encoder: Encoder = "libjpeg-turbo"):
         img, j, s = check_inputs(image, jnd, strength)
@@ -291,6 +312,7 @@ class DctMethod(Method):
             image=img if np.isfinite(self.theta) else None,  # theta = inf: bound only
             theta=self.theta,
             spread=self.spread,
+            shrink=self.shrink,
             alpha=self.alpha,
             max_level=self.max_level,
         )
