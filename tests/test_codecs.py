@@ -280,3 +280,26 @@ def test_bd_rate_over_a_window(method):
     assert scaled.percent == pytest.approx(-10.0, abs=BD_EXACT)  # k - 1 on any window
     with pytest.raises(bd.NoOverlapError, match=r"misses the window 60\.\.90"):
         bd.bd_rate(r, q, 0.9 * r, q, method=method, window=(60, 90))
+
+
+def test_an_implausible_fit_is_refused_not_reported():
+    # four points, two of them 0.001 apart in quality with 4x the rate: the cubic through them
+    # swings to +-inf between the points; the rates bound any honest BD-rate (-87.5..+700 %)
+    qa, ra = [30.0, 34.0, 38.0, 42.0], [1.0, 2.0, 4.0, 8.0]
+    qt, rt = [30.0, 31.0, 31.001, 42.0], [1.0, 2.0, 7.9, 8.0]
+    with pytest.raises(ValueError, match="outside the"):
+        bd.bd_rate(ra, qa, rt, qt, method="cubic")
+    got = bd.bd_rate(ra, qa, rt, qt, method="pchip")  # monotone pieces stay within the points
+    assert 100 * (1 / 8 - 1) <= got.percent <= 100 * (8 / 1 - 1)
+
+
+def test_best_of_is_the_lower_envelope_of_the_curves():
+    # two straight lines in (quality, log10 rate) that cross at Q = 40 (by hand:
+    # a: 0.1 Q - 3, b: 0.05 Q - 1 -> equal at Q = 40); PCHIP reproduces lines exactly
+    q = np.array([30.0, 35.0, 40.0, 45.0, 50.0])
+    a = 10 ** (0.1 * q - 3)
+    b = 10 ** (0.05 * q - 1)
+    r, qq = bd.best_of([(a, q), (b, q)], samples=41)
+    assert qq[0] == 30.0 and qq[-1] == 50.0
+    want = np.minimum(0.1 * qq - 3, 0.05 * qq - 1)
+    np.testing.assert_allclose(np.log10(r), want, atol=1e-12)  # float64 round-off only

@@ -122,6 +122,35 @@ def lower_envelope(
     return r[hull], q[hull]
 
 
+def best_of(curves: Sequence[tuple[Sequence[float], Sequence[float]]], samples: int = 64):
+    """The lower envelope of several rate-quality curves (one method at several strengths): at
+    each quality, the lowest rate any curve reaches there, each curve interpolated by PCHIP of
+    log-rate over its own efficient points and only within its own quality range. Returned as
+    `samples` points on an even quality grid over the union of the ranges, so it is never worse
+    than the best curve at any quality (unlike the Pareto points of the cloud, whose zig-zag
+    between strengths interpolates below each of them), and a cubic fit through it is stable.
+
+    Example:
+        >>> r, q = best_of([([1, 2, 4], [30, 35, 40]), ([1.5, 2.5, 3.5], [30, 36, 41])])
+    """
+    from scipy.interpolate import PchipInterpolator
+
+    fits = []
+    for rates, quality in curves:
+        r, q = efficient_points(rates, quality)
+        if q.size >= 2:
+            fits.append((q.min(), q.max(), PchipInterpolator(q, np.log10(r))))
+    if not fits:
+        return np.empty(0), np.empty(0)
+    grid = np.linspace(min(f[0] for f in fits), max(f[1] for f in fits), samples)
+    best = np.full(grid.shape, np.inf)
+    for lo, hi, f in fits:
+        inside = (grid >= lo) & (grid <= hi)
+        best[inside] = np.minimum(best[inside], f(grid[inside]))
+    keep = np.isfinite(best)
+    return 10 ** best[keep], grid[keep]
+
+
 def quality_range(quality: Sequence[float]) -> tuple[float, float]:
     """(min, max) of the finite values."""
     q = np.asarray(quality, dtype=np.float64)
@@ -188,12 +217,26 @@ def bd_rate(
         fa = interpolate(qa, np.log10(ra), method)
         ft = interpolate(qt, np.log10(rt), method)
         avg = (ft.integrate(lo, hi) - fa.integrate(lo, hi)) / (hi - lo)
-        return BDRate(float((10**avg - 1) * 100), method, (float(lo), float(hi)))
+        percent = float((10**avg - 1) * 100)
+        _check_plausible(percent, ra, rt, method)
+        return BDRate(percent, method, (float(lo), float(hi)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the overlap is checked above; small overlaps are reported
         value = bj.bd_rate(
             ra, qa, rt, qt, method=method, require_matching_points=False, min_overlap=0
         )
-    if not math.isfinite(value):
-        raise ValueError(f"BD-rate ({method}) came out {value}: the fitted curves are degenerate")
+    _check_plausible(float(value), ra, rt, method)
     return BDRate(float(value), method, (float(lo), float(hi)))
+
+
+def _check_plausible(percent: float, ra: np.ndarray, rt: np.ndarray, method: str) -> None:
+    """Both curves rise with quality, so at every quality of the overlap the rate ratio lies in
+    ``[min rt / max ra, max rt / min ra]``, and so does its average: a BD-rate outside that
+    range can only come from a fit that swings between the points (a cubic through a few
+    uneven points). Such a value is refused, never reported."""
+    lo, hi = 100.0 * (rt.min() / ra.max() - 1.0), 100.0 * (rt.max() / ra.min() - 1.0)
+    if not (math.isfinite(percent) and lo - 1e-9 <= percent <= hi + 1e-9):
+        raise ValueError(
+            f"BD-rate ({method}) came out {percent:.4g} %, outside the {lo:.3g}..{hi:.3g} % the "
+            "points allow: the fit swings between uneven points (use pchip or more points)"
+        )

@@ -9,8 +9,9 @@ clips. Curves:
   anchor of every BD-rate;
 - the encoders a user would pick instead (``jpegli``; x264 with psy-rd and aq-mode 1/2/3 at the
   same preset): BD-rate against the plain encoder side by side;
-- each method at each strength, and the method's hull (:func:`jndtf.codecs.bdrate.lower_envelope`
-  of all its strengths' points): a method swept over strength is worth its envelope.
+- each method at each strength, and the method's hull: the lower envelope of its strengths'
+  curves (:func:`jndtf.codecs.bdrate.best_of`: at each quality the lowest rate any strength
+  reaches): a method swept over strength is worth its envelope.
 
 BD-rate (:func:`jndtf.codecs.bdrate.bd_rate`, cubic and pchip) per input and averaged over the
 inputs (the arithmetic mean of per-input BD-rates, as codec test conditions report), only over
@@ -445,8 +446,14 @@ def _curve_points(points: list[dict], name: str, label: str, metric: str):
 
 
 def _hull_points(points, name, method, metric):
+    """The method's curve over all its strengths: at each quality the lowest rate any strength
+    reaches (:func:`jndtf.codecs.bdrate.best_of`, 64 points on a quality grid)."""
     rows = [p for p in points if p["input"] == name and p["method"] == method]
-    return bd.lower_envelope([p["rate"] for p in rows], [_value(p, metric) for p in rows])
+    curves = []
+    for label in dict.fromkeys(p["curve"] for p in rows):
+        sel = [p for p in rows if p["curve"] == label]
+        curves.append(([p["rate"] for p in sel], [_value(p, metric) for p in sel]))
+    return bd.best_of(curves)
 
 
 def _bdrates(points, names, method_names, metrics, windows=None) -> list[dict]:
@@ -638,13 +645,11 @@ def _plot(points: list[dict], name: str, metrics, method_names) -> bytes:
                 color="black" if k == 0 else None,
                 label=label,
             )
-        for name in method_names:
-            msel = [p for p in rows if p["method"] == name]
+        for m_name in method_names:
+            msel = [p for p in rows if p["method"] == m_name]
             if msel:
-                r, q = bd.lower_envelope(
-                    [p["rate"] for p in msel], [_value(p, metric) for p in msel]
-                )
-                ax.plot(r, q, lw=2.2, ls="--", label=f"{name} hull")
+                r, q = _hull_points(rows, name, m_name, metric)
+                ax.plot(r, q, lw=2.2, ls="--", label=f"{m_name} hull")
         ax.set_xscale("log")
         ax.set_xlabel(f"rate ({unit}, log)")
         ax.set_ylabel(metric + (f" ({_unit(metric)})" if _unit(metric) else ""))
