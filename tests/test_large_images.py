@@ -348,7 +348,7 @@ def test_learned_within_the_memory_bound(size, tiny_acol_file, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(
-    not _HUGE, reason="the shipped ACoL-JND at 50 MP: ~11 min on 2 cores; set JNDTF_TEST_HUGE=1"
+    not _HUGE, reason="the shipped ACoL-JND at 50 MP: 8-13 min on 2 cores; set JNDTF_TEST_HUGE=1"
 )
 def test_50mp_shipped_acol_within_the_memory_bound(image_50mp, tmp_path):
     pytest.importorskip("keras")
