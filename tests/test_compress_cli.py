@@ -96,6 +96,30 @@ def test_compress_refuses_missing_input_and_wrong_suffix(photo, tmp_path):
     assert r.exit_code == 2 and "written as .jpg" in r.output
 
 
+def _write_clip(path, n=5):
+    import cv2
+
+    frames = [
+        np.ascontiguousarray(skimage.data.astronaut()[100:164, 100 + i : 196 + i]) for i in range(n)
+    ]
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (96, 64))
+    for f in frames:
+        w.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    w.release()
+
+
+def test_compress_clip_without_method_uses_the_clip_default(tmp_path):
+    # The image default (dct) works inside JPEG; a clip must fall back to the clip default
+    # instead of refusing the user's plain `--crf` call.
+    from jndtf.apply.methods import DEFAULT_CLIP_METHOD
+
+    src, out = tmp_path / "clip.mp4", tmp_path / "o.mp4"
+    _write_clip(src)
+    r = invoke("compress", src, "-o", out, "--crf", "30", "--preset", "veryfast")
+    assert r.exit_code == 0, r.output
+    assert f"{DEFAULT_CLIP_METHOD} s=" in r.output and out.stat().st_size > 0
+
+
 def test_compress_clip_writes_an_mp4(tmp_path):
     import cv2
 

@@ -26,7 +26,10 @@ def compress(
     ] = "yang2005",
     method: Annotated[
         str | None,
-        typer.Option("--method", help="Method (jndtf.apply.methods); default: the shipped one."),
+        typer.Option(
+            "--method",
+            help="Method (jndtf.apply.methods); default: dct for images, none for clips.",
+        ),
     ] = None,
     strength: Annotated[float, typer.Option("--strength", help="Map multiplier s.")] = 0.5,
     encoder: Annotated[
@@ -54,9 +57,8 @@ def compress(
     from jndtf.rd.inputs import VIDEO_SUFFIXES
 
     with user_errors():
-        from jndtf.apply.methods import DEFAULT_METHOD
+        from jndtf.apply.methods import DEFAULT_CLIP_METHOD, DEFAULT_METHOD
 
-        method = method or DEFAULT_METHOD
         options = {"--quality": quality, "--crf": crf, "--ssimulacra2": target}
         given = [name for name, value in options.items() if value is not None]
         if len(given) != 1:
@@ -64,6 +66,8 @@ def compress(
         if not source.exists():
             raise ImageError(f"{source}: no such file")
         is_clip = source.suffix.lower() in VIDEO_SUFFIXES
+        # The image default works inside JPEG; a clip gets the clip default (a pixel method).
+        method = method or (DEFAULT_CLIP_METHOD if is_clip else DEFAULT_METHOD)
         if is_clip:
             if crf is None:
                 raise ValueError(
@@ -160,7 +164,7 @@ def _clip(source, out, jnd, method, strength, crf, preset) -> None:
                 ) as enc:
                     coded = []
                     for i, f in enumerate(frames):
-                        if label != "plain":
+                        if label != "plain" and method != "none":
                             f = m.apply(f, compute_jnd(f, jnd), strength)
                         coded += enc.encode(f, i)
                         bar.advance(task)
