@@ -144,6 +144,27 @@ def train_acol(
     l1: Annotated[
         str, typer.Option(help="L1 of eq. (6): aiqa (paper) or an IQA metric name.")
     ] = "aiqa",
+    injection: Annotated[
+        str,
+        typer.Option(
+            help="How L1 sees the map: signed (x_o + R·x_j, R = ±1 every step, as eq. 7) or add "
+            "(x_o + x_j, eq. 3 literally, which the A-IQA metrics barely see)."
+        ),
+    ] = "signed",
+    padding: Annotated[
+        str,
+        typer.Option(
+            help="Border handling of the convs: reflect (a flat image gives a flat map to the "
+            "edge) or zeros (the presets' 'same', as the shipped weights; border lines)."
+        ),
+    ] = "reflect",
+    term_every: Annotated[
+        int,
+        typer.Option(
+            help="Every N steps, log δ·L1, η·L2 and L1's share of the gradient norm per layer "
+            "group (progress line + TensorBoard); 0: off."
+        ),
+    ] = 10,
     aiqa_classifier: Annotated[
         Path | None, typer.Option(help="A-IQA classifier .keras (default: the shipped one).")
     ] = None,
@@ -211,6 +232,9 @@ def train_acol(
             delta=delta,
             eta=eta,
             l1=l1,
+            injection=injection,
+            padding=padding,
+            term_log_every=term_every,
             aiqa_classifier=str(aiqa_classifier) if aiqa_classifier else None,
             saliency_model=str(saliency_model) if saliency_model else None,
             max_images=max_images,
@@ -237,7 +261,13 @@ def train_acol(
                     description=f"epoch {p.epoch}/{p.epochs}",
                     completed=p.step,
                     total=p.steps,
-                    losses=f"L1 {p.l1:.4f}  L2 {p.l2:.4f}  L {p.total:.4f}",
+                    losses=f"L1 {p.l1:.4g}  L2 {p.l2:.4f}  L {p.total:.4f}"
+                    + (
+                        f"  δL1 {p.terms['delta_l1']:.3g} ηL2 {p.terms['eta_l2']:.3g} "
+                        f"∇ share L1 {100 * p.terms['share_l1']:.0f}%"
+                        if p.terms
+                        else ""
+                    ),
                 )
 
         try:

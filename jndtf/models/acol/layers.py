@@ -183,22 +183,25 @@ def inject(image, jnd, data_range: float = 255.0):
 INJECTIONS = ("signed", "add")
 
 
-def random_signs(shape, seed: int, step):
-    """R of eq. (7): +1 or -1 with equal odds, a pure function of ``(seed, step)``.
+def random_signs(like, seed: int, keys):
+    """R of eq. (7) for a batch: +1 or -1 with equal odds, image n's pattern a pure function of
+    ``(seed, keys[n])``.
 
-    Stateless (TensorFlow ``stateless_uniform`` / JAX ``fold_in``), so a resumed training run
-    draws the same pattern at the same optimizer step as an uninterrupted one.
+    Stateless (TensorFlow ``stateless_uniform`` / JAX ``fold_in``, one stream per image): the
+    same image key always gives the same pattern, whatever batch or replica the image is in, so
+    a resumed run, or one split over replicas, draws what a single uninterrupted run would
+    (training keys each image by its int32 pixel sum).
 
     Args:
-        shape: shape of the pattern (a static tuple or the tensor ``ops.shape`` returns).
+        like: NHWC tensor whose shape the pattern takes.
         seed: the run's seed.
-        step: an integer scalar (the optimizer's iteration counter).
+        keys: ``(N,)`` integers, one per image.
 
     Returns:
-        float32 tensor of `shape` holding -1.0 and +1.0.
+        float32 tensor shaped like `like`, holding -1.0 and +1.0.
 
     Example:
-        >>> r = random_signs((1, 4, 4, 3), seed=0, step=7)
+        >>> r = random_signs(np.zeros((2, 4, 4, 3)), seed=0, keys=np.array([7, 8]))
         >>> sorted(set(np.asarray(r).ravel().tolist()))
         [-1.0, 1.0]
     """
@@ -206,16 +209,31 @@ def random_signs(shape, seed: int, step):
     if backend == "tensorflow":
         import tensorflow as tf
 
-        pair = tf.stack([tf.constant(int(seed), tf.int64), tf.cast(step, tf.int64)])
-        u = tf.random.stateless_uniform(shape, seed=pair, dtype=tf.float32)
+        like = tf.convert_to_tensor(like)
+        size = tf.shape(like)[1:]
+        base = tf.constant(int(seed), tf.int64)
+
+        def one(key):
+            return tf.random.stateless_uniform(size, seed=tf.stack([base, key]), dtype=tf.float32)
+
+        keys = tf.cast(tf.convert_to_tensor(keys), tf.int64)
+        u = tf.map_fn(one, keys, fn_output_signature=tf.float32)
     elif backend == "jax":
         import jax
 
-        key = jax.random.fold_in(jax.random.PRNGKey(int(seed)), ops.cast(step, "uint32"))
-        u = jax.random.uniform(key, tuple(shape), dtype="float32")
+        base = jax.random.PRNGKey(int(seed))
+        size = tuple(like.shape[1:])
+        keys = ops.cast(keys, "uint32")
+        u = jax.vmap(lambda k: jax.random.uniform(jax.random.fold_in(base, k), size))(keys)
     else:
         raise RuntimeError(f"random_signs supports TensorFlow and JAX, not {backend}")
     return ops.where(u < 0.5, -1.0, 1.0)
+
+
+def image_keys(originals):
+    """``(N,)`` int32 key of each image: the sum of its pixel values (0..255 integers; below
+    2^31 for images up to ~8 MP x 3 channels), for :func:`random_signs`."""
+    return ops.sum(ops.cast(originals, "int32"), axis=(1, 2, 3))
 
 
 def inject_signed(original, jnd, signs):
@@ -497,6 +515,7 @@ __all__ = [
     "ReflectPad",
     "ResizeLike",
     "erase",
+    "image_keys",
     "inject",
     "inject_signed",
     "jnd_output",

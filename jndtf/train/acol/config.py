@@ -29,6 +29,7 @@ RESUMABLE_CHANGES = (
     "tensorboard",
     "command",
     "verbose",
+    "term_log_every",
 )
 
 _MIN_CROP = 32
@@ -44,6 +45,9 @@ class AcolTrainConfig:
         preset: ACoL-family model of the registry: ``acol``, ``bl``, ``bl_acol``, ``bl_pmcm``.
         width: width multiplier of the hidden layers, ``"default"`` (1), ``"tiny"`` (0.25) or
             a positive number.
+        padding: border handling of the network's convs, ``"reflect"`` (default: a flat image
+            gives a flat map to the edge) or ``"zeros"`` (the presets' 'same' padding, as the
+            shipped weights were trained; lines along the border).
         epochs: total epochs of the run (a resumed run continues up to this number).
         steps_per_epoch: batches per epoch (None: ``ceil(images / batch_size)``).
         batch_size: global batch (paper: 32), split over the replicas.
@@ -54,6 +58,13 @@ class AcolTrainConfig:
         eta: η of eq. (6), the weight of L2 (paper: 0.1).
         l1: eq. (4)'s quality term: ``"aiqa"`` (paper) or a :mod:`jndtf.iqa` metric name
             (``"ssim"``, ``"gmsd"``, ...) used through :class:`jndtf.losses.IQALoss`.
+        injection: how L1's distorted image is made: ``"signed"`` (default), ``x_o + R·x_j``
+            with R = ±1 drawn afresh every step (eq. (7)'s R, λ = 1), or ``"add"``, eq. (3)
+            read literally, ``x_o + x_j``, which the A-IQA metrics barely see (a smooth
+            brightening: L1 ~1e-5..4e-3 against η·L2 ~0.03, so only eq. (5) trains; see
+            :func:`jndtf.models.acol.layers.inject_signed`).
+        term_log_every: every this many steps, measure each term of eq. (6) and its gradient
+            norm per layer group on a fixed probe batch (progress + TensorBoard); 0: never.
         aiqa_classifier: ``.keras`` distortion classifier for ``l1="aiqa"`` (None: shipped).
         saliency_model: a trained saliency net (``.keras`` or ``.tflite``, ``jndtf train
             saliency``) computing the f_va prior instead of the classical spectral residual
@@ -83,6 +94,7 @@ class AcolTrainConfig:
     output_dir: str = "runs/acol"
     preset: str = "acol"
     width: str | float = "default"
+    padding: str = "reflect"
     epochs: int = 100
     steps_per_epoch: int | None = None
     batch_size: int = 32
@@ -91,6 +103,8 @@ class AcolTrainConfig:
     delta: float = 1.0
     eta: float = 0.1
     l1: str = "aiqa"
+    injection: str = "signed"
+    term_log_every: int = 10
     aiqa_classifier: str | None = None
     saliency_model: str | None = None
     max_images: int | None = None
@@ -117,7 +131,14 @@ class AcolTrainConfig:
                 f"preset {self.preset!r} is not an ACoL-JND model; choose from {', '.join(presets)}"
             )
         width_multiplier(self.width)  # ValueError names a bad width
-        ints = {"epochs": 1, "batch_size": 1, "crop_size": _MIN_CROP, "seed": 0, "verbose": 0}
+        ints = {
+            "epochs": 1,
+            "batch_size": 1,
+            "crop_size": _MIN_CROP,
+            "seed": 0,
+            "verbose": 0,
+            "term_log_every": 0,
+        }
         optional = {"steps_per_epoch": 1, "max_images": 1}
         for name, lo in {**ints, **optional}.items():
             v = getattr(self, name)
@@ -141,6 +162,10 @@ class AcolTrainConfig:
             raise ValueError("delta and eta are both 0: eq. (6) would be a constant")
         if not isinstance(self.l1, str) or not self.l1:
             raise ValueError(f"l1 must be 'aiqa' or a jndtf.iqa metric name, got {self.l1!r}")
+        if self.padding not in ("reflect", "zeros"):
+            raise ValueError(f"padding must be 'reflect' or 'zeros', got {self.padding!r}")
+        if self.injection not in ("signed", "add"):
+            raise ValueError(f"injection must be 'signed' or 'add', got {self.injection!r}")
         if self.aiqa_classifier is not None and self.l1 != "aiqa":
             raise ValueError(f"aiqa_classifier is set but l1={self.l1!r}; it applies to l1='aiqa'")
         if self.saliency_model is not None:
@@ -187,6 +212,10 @@ class AcolProgress:
         l1, l2, total: eq. (4), eq. (5) and eq. (6) values (None in the inputs phase).
         seconds: wall time of this session so far.
         item: file name (inputs phase), else None.
+        terms: the latest term check (every ``term_log_every`` steps, on the probe batch):
+            ``{"step", "delta_l1", "eta_l2", "share_l1", "groups": {group: {"l1", "l2",
+            "share_l1"}}}`` with the gradient norms of δ·L1 and η·L2 alone per layer group and
+            δ·L1's share of their sum; None before the first check or when it is off.
     """
 
     phase: str
@@ -201,6 +230,7 @@ class AcolProgress:
     total: float | None = None
     seconds: float = 0.0
     item: str | None = None
+    terms: dict | None = None
 
 
 @dataclass(frozen=True)

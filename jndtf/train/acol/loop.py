@@ -24,7 +24,15 @@ from jndtf.train.acol.config import AcolProgress, AcolTrainConfig, AcolTrainResu
 from jndtf.train.acol.distribute import make_distribution
 from jndtf.train.acol.errors import NonFiniteLossError, TrainingInterrupted
 from jndtf.train.acol.manifest import manifest_record
-from jndtf.train.acol.trainer import build_trainer, check_l1_runs, save_final_model
+from jndtf.train.acol.trainer import (
+    build_trainer,
+    check_l1_runs,
+    make_term_check,
+    save_final_model,
+)
+
+#: images of the fixed probe batch on which the terms of eq. (6) are checked.
+_PROBE_IMAGES = 8
 
 
 class _SigintFlag:
@@ -106,10 +114,15 @@ def train_acol(
             f"({dist.kind}); use a multiple of {dist.replicas}"
         )
 
+    latest_terms, terms_log = {}, []
+
     def report(phase, epoch, step, steps, values=None, item=None):
         if progress is None:
             return
         training = phase != "inputs"
+        values = dict(values or {})
+        if training and latest_terms:
+            values["terms"] = dict(latest_terms)
         progress(
             AcolProgress(
                 phase=phase,
@@ -121,7 +134,7 @@ def train_acol(
                 total_steps=cfg.epochs * steps if training else 0,
                 seconds=time.perf_counter() - t0,
                 item=item,
-                **(values or {}),
+                **values,
             )
         )
 
@@ -186,6 +199,9 @@ def train_acol(
                     self.model.stop_training = True
                     return
                 state.add_step(values)
+                done = self.epoch * steps + step + 1
+                if term_check is not None and (done == 1 or done % cfg.term_log_every == 0):
+                    check_terms(done)
                 report("train", self.epoch + 1, step + 1, steps, values)
                 if self.sigint.requested and step + 1 < steps:
                     save(self.model, self.epoch, step + 1)
@@ -208,6 +224,25 @@ def train_acol(
                     self.model.stop_training = True
 
         board = _tensorboard(keras, log_dir) if (cfg.tensorboard and dist.chief) else None
+        term_check = None
+        if cfg.term_log_every and dist.chief and dist.strategy is None:
+            term_check = make_term_check(model, float(cfg.delta), float(cfg.eta))
+        if term_check is not None:
+            px, py = data.batch(0, 0)  # the same probe batch (and signs) at every check
+            probe = (np.asarray(px)[:_PROBE_IMAGES], np.asarray(py)[:_PROBE_IMAGES])
+            writer = _term_writer(log_dir) if board is not None else None
+
+        def check_terms(global_step):
+            """Eq. (6) term by term on the probe batch: progress + TensorBoard scalars."""
+            if term_check is None:
+                return
+            found = {"step": global_step, **term_check(*probe)}
+            latest_terms.clear()
+            latest_terms.update(found)
+            terms_log.append(found)
+            if writer is not None:
+                _write_terms(writer, found)
+
         with _SigintFlag() as sigint:
             epoch, start = state.epoch, state.step
             while epoch < cfg.epochs:
@@ -256,8 +291,34 @@ def train_acol(
 
     save_final_model(spec, cfg, net, model_path)
     record = manifest_record(cfg, spec, net, data, state, dist, result, t0)
+    if terms_log:  # this session's checks of eq. (6) term by term (probe batch)
+        record["term_checks"] = terms_log
     atomic_write_json(manifest_path, record)
     return result
+
+
+def _term_writer(log_dir: Path):
+    """A ``tf.summary`` writer for the per-step term scalars (``logs/terms``)."""
+    import tensorflow as tf
+
+    return tf.summary.create_file_writer(str(log_dir / "terms"))
+
+
+def _write_terms(writer, found: dict) -> None:
+    """TensorBoard scalars of one term check: the two weighted terms, δ·L1's gradient share
+    overall and per layer group, and each group's two gradient norms."""
+    import tensorflow as tf
+
+    step = found["step"]
+    with writer.as_default():
+        tf.summary.scalar("terms/delta_l1", found["delta_l1"], step=step)
+        tf.summary.scalar("terms/eta_l2", found["eta_l2"], step=step)
+        tf.summary.scalar("grad_share_l1/all", found["share_l1"], step=step)
+        for group, g in found["groups"].items():
+            tf.summary.scalar(f"grad_share_l1/{group}", g["share_l1"], step=step)
+            tf.summary.scalar(f"grad_norm_l1/{group}", g["l1"], step=step)
+            tf.summary.scalar(f"grad_norm_l2/{group}", g["l2"], step=step)
+    writer.flush()
 
 
 def _scalar(value) -> float:

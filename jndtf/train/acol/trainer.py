@@ -46,6 +46,7 @@ def build_trainer(spec, config: AcolTrainConfig, dist: Distribution):
 
     from jndtf.losses import GradientLoss
     from jndtf.models.acol import with_distorted_output
+    from jndtf.models.acol.layers import image_keys, inject_signed, random_signs
 
     delta, eta = float(config.delta), float(config.eta)
     vector_logs = dist.kind == "multi_worker"
@@ -74,10 +75,23 @@ def build_trainer(spec, config: AcolTrainConfig, dist: Distribution):
             super().__init__(*args, **kwargs)
             self.terms = {name: _Last(name) for name in ("l1", "l2", "total")}
 
-        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        def loss_terms(self, y, y_pred):
+            """(L1, L2) of eq. (6), batch means. The injection's signs are keyed by each image's
+            pixel sum: a pure function of the image, so a resumed run and a run split over
+            replicas draw the same signs as one uninterrupted single-device run."""
             x_o = ops.cast(y, "float32")
-            l1 = ops.mean(l1_loss.call(x_o, ops.cast(y_pred["distorted"], "float32")))
-            l2 = ops.mean(l2_loss.call(x_o, ops.cast(y_pred["jnd"], "float32")))
+            jnd = ops.cast(y_pred["jnd"], "float32")
+            if config.injection == "signed":
+                signs = random_signs(jnd, config.seed, image_keys(y))
+                x_d = inject_signed(x_o, jnd, signs)
+            else:  # eq. (3) literally
+                x_d = ops.cast(y_pred["distorted"], "float32")
+            l1 = ops.mean(l1_loss.call(x_o, x_d))
+            l2 = ops.mean(l2_loss.call(x_o, jnd))
+            return l1, l2
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            l1, l2 = self.loss_terms(y, y_pred)
             total = delta * l1 + eta * l2
             for name, value in (("l1", l1), ("l2", l2), ("total", total)):
                 self.terms[name].update_state(value)
@@ -109,7 +123,7 @@ def build_trainer(spec, config: AcolTrainConfig, dist: Distribution):
         keras.utils.set_random_seed(config.seed)
         policy = "mixed_float16" if config.mixed_precision else keras.config.dtype_policy().name
         with _dtype_policy(policy):
-            net = spec.build(width=config.width)
+            net = spec.build(width=config.width, padding=config.padding)
         with _dtype_policy("float32"):  # x_d = x_o + x_j in float32 (eq. (3))
             core = with_distorted_output(net)
         inputs = keras.Input((None, None, spec.input_channels), name="inputs")
@@ -126,12 +140,66 @@ def build_trainer(spec, config: AcolTrainConfig, dist: Distribution):
     return net, model
 
 
+def layer_group(path: str) -> str:
+    """The layer group of a weight path: ``"cnn1_conv2/kernel"`` -> ``"cnn1"``; the groups of
+    ACoL-JND are cnn1, branch_a, branch_b and cnn4."""
+    layer = path.split("/")[0]
+    return layer.rsplit("_conv", 1)[0] if "_conv" in layer else layer
+
+
+def make_term_check(model, delta: float, eta: float):
+    """A function ``(x, y) -> dict`` that measures each term of eq. (6) on one batch.
+
+    It evaluates δ·L1 and η·L2 and the gradient of each term alone with respect to the trainable
+    weights, and returns their values and, per layer group (:func:`layer_group`), the two
+    gradient norms and δ·L1's share ``|∇δL1| / (|∇δL1| + |∇ηL2|)``. Nothing is updated.
+    TensorFlow backend only (None under JAX: the JAX run logs the terms' values only).
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    weights = list(model.trainable_variables)
+    groups = sorted({layer_group(v.path) for v in weights})
+
+    @tf.function(reduce_retracing=True)
+    def norms(x, y):
+        with tf.GradientTape(persistent=True) as tape:
+            l1, l2 = model.loss_terms(y, model(x, training=True))
+            t1, t2 = delta * l1, eta * l2
+        g1 = tape.gradient(t1, weights, unconnected_gradients="zero")
+        g2 = tape.gradient(t2, weights, unconnected_gradients="zero")
+        del tape
+        sq = {g: [tf.constant(0.0), tf.constant(0.0)] for g in groups}
+        for v, a, b in zip(weights, g1, g2, strict=True):
+            acc = sq[layer_group(v.path)]
+            acc[0] += tf.reduce_sum(tf.square(tf.cast(a, tf.float32)))
+            acc[1] += tf.reduce_sum(tf.square(tf.cast(b, tf.float32)))
+        return t1, t2, {g: tf.sqrt(tf.stack(acc)) for g, acc in sq.items()}
+
+    def check(x, y) -> dict:
+        t1, t2, per = norms(tf.constant(x), tf.constant(y))
+        out = {"delta_l1": float(t1), "eta_l2": float(t2), "groups": {}}
+        n1 = n2 = 0.0
+        for g, pair in per.items():
+            a, b = (float(v) for v in pair.numpy())
+            out["groups"][g] = {"l1": a, "l2": b, "share_l1": a / (a + b) if a + b > 0 else 0.0}
+            n1, n2 = n1 + a * a, n2 + b * b
+        n1, n2 = n1**0.5, n2**0.5
+        out["share_l1"] = n1 / (n1 + n2) if n1 + n2 > 0 else 0.0
+        return out
+
+    return check
+
+
 def save_final_model(spec, config: AcolTrainConfig, net, path: Path) -> None:
     """The network in float32 with the trained weights, without optimizer state."""
     from jndtf.train._common import atomic_save_model
 
     with _dtype_policy("float32"):
-        lean = spec.build(width=config.width)
+        lean = spec.build(width=config.width, padding=config.padding)
     lean.set_weights([np.asarray(w, np.float32) for w in net.get_weights()])
     atomic_save_model(lean, path)
 
@@ -148,4 +216,4 @@ def check_l1_runs(model, data) -> None:
     model.reset_metrics()
 
 
-__all__ = ["build_trainer", "check_l1_runs", "save_final_model"]
+__all__ = ["build_trainer", "check_l1_runs", "layer_group", "make_term_check", "save_final_model"]
