@@ -139,20 +139,19 @@ def model_input(
         # turns into lines along the border. The classical models keep MATLAB's convention.
         m = PRIOR_MARGIN
         padded = cv2.copyMakeBorder(rgb8, m, m, m, m, cv2.BORDER_REFLECT)
-        maps = compute_all(padded, [n for n in names if n not in overrides])
-        for name, fn in overrides.items():
-            got = np.asarray(fn(padded), dtype=np.float32)
-            if got.shape != padded.shape[:2]:
+        maps = {
+            k: v[m : m + h, m : m + w]
+            for k, v in compute_all(padded, [n for n in names if n not in overrides]).items()
+        }
+        for name, fn in overrides.items():  # a learned prior sees the image itself
+            got = np.asarray(fn(rgb8), dtype=np.float32)
+            if got.shape != (h, w):
                 raise ValueError(
-                    f"the {name!r} override returned shape {got.shape}, expected {padded.shape[:2]}"
+                    f"the {name!r} override returned shape {got.shape}, expected {(h, w)}"
                 )
             maps[name] = got
         for c, name in enumerate(names, start=3):
-            np.multiply(
-                maps[name][m : m + h, m : m + w],
-                np.float32(1.0 / PRIOR_FULL_SCALE[name]),
-                out=out[..., c],
-            )
+            np.multiply(maps[name], np.float32(1.0 / PRIOR_FULL_SCALE[name]), out=out[..., c])
         np.clip(out[..., 3:], 0.0, 1.0, out=out[..., 3:])  # guards float round-off only
     return out
 
