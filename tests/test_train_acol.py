@@ -327,7 +327,11 @@ def test_mixed_precision_runs_and_saves_a_float32_model(data, cache, tmp_path):
 def test_xla_matches_graph_mode(data, cache, tmp_path, reference):
     _, ref, _ = reference
     xla = train_acol(tiny(data, cache, tmp_path, epochs=1, jit_compile=True))
-    assert xla.history[0]["total"] == pytest.approx(ref.history[0]["total"], rel=1e-4)
+    # XLA fuses and reorders float32 ops, and an epoch of Adam steps carries that rounding into the
+    # weights: with the signed injection (L1 sees noise, not a brightening) the two runs end
+    # 2.1e-4 apart (relative) on an AVX-512 box. 1e-3 still catches a lost term: delta*L1 alone
+    # is ~1 % of the total at this point.
+    assert xla.history[0]["total"] == pytest.approx(ref.history[0]["total"], rel=1e-3)
 
 
 def test_tensorboard_logs_or_a_warning(data, cache, tmp_path):
