@@ -39,6 +39,8 @@ import types
 
 import numpy as np
 
+from jndtf.sysinfo import cpu_line
+
 #: jndtf metric name -> (piq module, function, extra kwargs).
 PIQ = {
     "psnr": ("piq.psnr", "psnr", {}),
@@ -183,25 +185,6 @@ def time_piq(pfn, name: str, tx, ty, repeats: int) -> tuple[float, float]:
         return y.grad
 
     return median_ms(run, repeats), median_ms(run_grad, repeats)
-
-
-def cpu_line() -> str:
-    """The CPU model and its SIMD flags (AVX2 / AVX-512 / VNNI decide conv speed)."""
-    import platform
-
-    model, flags = platform.processor() or platform.machine(), []
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and model in ("", platform.machine()):
-                    model = line.split(":", 1)[1].strip()
-                if line.startswith("flags"):
-                    words = line.split(":", 1)[1].split()
-                    flags = [w for w in words if w.startswith(("avx", "fma", "amx"))]
-                    break
-    except OSError:
-        pass
-    return f"{model}; {' '.join(sorted(flags)) or 'SIMD flags unknown'}; {os.cpu_count()} CPUs"
 
 
 def baseline_times(path: str, args) -> dict:

@@ -22,29 +22,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
-
-def cpu() -> str:
-    """CPU model and its SIMD flags, for the line above the table."""
-    name, flags = platform.processor() or "?", set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and name in ("?", "x86_64", ""):
-                    name = line.split(":", 1)[1].strip()
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    break
-    except OSError:
-        pass
-    simd = sorted(f for f in flags if f.startswith(("avx", "fma", "amx")))
-    return f"{name}; {' '.join(simd) or 'flags unknown'}"
+from jndtf.sysinfo import cpu_line as cpu
 
 
 def main() -> None:

@@ -32,6 +32,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from jndtf.sysinfo import cpu_line
+
 CLASSICAL = ["chou_li1995", "yang2005", "wu2017", "wu2013", "liu2010", "chen2019"]
 
 _CHILD = r"""
@@ -81,23 +83,6 @@ def write_png(path: Path, image: np.ndarray) -> None:
     )
     if not ok:
         raise OSError(f"cannot write {path}")
-
-
-def cpu_line() -> str:
-    name, flags = platform.processor() or "unknown CPU", set()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name") and name in ("", "unknown CPU", "x86_64"):
-                name = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                break
-    except OSError:
-        pass
-    simd = [
-        f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "amx_tile") if f in flags
-    ]
-    return f"{name}, {os.cpu_count()} cores, SIMD: {' '.join(simd) or 'none found'}"
 
 
 def run_child(path: Path, out: Path, model: str, tile: int) -> dict:

@@ -16,19 +16,9 @@ import cv2
 import numpy as np
 
 from jndtf.apply.methods import TemporalFilter, available_methods, get_method, resolve_encoder
+from jndtf.sysinfo import cpu_line as cpu
 
 PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "train-photos" / "001.png"
-
-
-def cpu() -> str:
-    name, flags = "?", ""
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            name = line.split(":", 1)[1].strip()
-        if line.startswith("flags"):
-            flags = " ".join(sorted({f for f in line.split()[2:] if f.startswith("avx")}))
-            break
-    return f"{name} ({flags or 'no AVX'})"
 
 
 def med_ms(fn, reps: int) -> float:

@@ -23,7 +23,6 @@ import csv
 import io
 import math
 import os
-import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -32,22 +31,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from jndtf.sysinfo import cpu_line as cpu_name
+
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "train-photos"
 QUALITIES = (30, 40, 50, 60, 70, 80, 88, 94)
-
-
-def cpu_name() -> str:
-    name, flags = platform.processor(), []
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = [f for f in line.split(":", 1)[1].split() if f.startswith("avx")]
-                break
-    except OSError:
-        pass
-    return f"{name} ({' '.join(sorted(set(flags))) or 'no AVX'})"
 
 
 def score(original: np.ndarray, decoded: np.ndarray) -> float:

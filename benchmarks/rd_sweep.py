@@ -17,21 +17,10 @@ full well 1000 e-, read noise 3 e-, fresh every frame). Prints the CPU and its S
 from __future__ import annotations
 
 import argparse
-import platform
-import re
 import sys
 from pathlib import Path
 
-
-def cpu() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        name = re.search(r"model name\s*:\s*(.*)", text).group(1)
-        flags = set(re.search(r"flags\s*:\s*(.*)", text).group(1).split())
-    except (OSError, AttributeError):
-        return platform.processor() or "unknown CPU"
-    simd = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx512vnni") if f in flags]
-    return f"{name} ({', '.join(simd) or 'no AVX2'})"
+from jndtf.sysinfo import cpu_line as cpu
 
 
 def clips(args) -> None:
