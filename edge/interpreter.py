@@ -22,7 +22,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +51,40 @@ def interpreter_class():
                 f"not installed: run {INSTALL_HINT}"
             ) from first
     return Interpreter
+
+
+#: LiteRT's C++ log line on the first allocation of a process (TFLITE_LOG_PROD_ONCE): chatter, not
+#: a message a user can act on.
+_XNNPACK_INFO = "INFO: Created TensorFlow Lite XNNPACK delegate"
+
+
+@contextlib.contextmanager
+def quiet_litert_info():
+    """Keeps LiteRT's one-time XNNPACK INFO line off stderr; everything else written to file
+    descriptor 2 meanwhile (native warnings, errors, other threads) is written out afterwards.
+
+    The line comes from C++ on the first ``allocate_tensors`` of a process, so Python's
+    ``sys.stderr`` cannot filter it: fd 2 points at a temporary file for the duration.
+    """
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a replaced sys.stderr (tests, notebooks)
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            held.seek(0)
+            lines = held.read().decode(errors="replace").splitlines(keepends=True)
+            kept = "".join(line for line in lines if not line.startswith(_XNNPACK_INFO))
+            if kept:
+                os.write(fd, kept.encode())
 
 
 def quant_params(detail: dict) -> tuple[float, int] | None:
@@ -97,7 +134,8 @@ class LiteRTModel:
         cls = interpreter_class()
         try:
             self.interpreter = cls(model_path=str(self.path), num_threads=int(num_threads))
-            self.interpreter.allocate_tensors()
+            with quiet_litert_info():
+                self.interpreter.allocate_tensors()
         except (RuntimeError, ValueError) as err:
             raise ValueError(f"{self.path}: LiteRT cannot load this model ({err})") from None
         self._refresh()

@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from jndtf.edge.interpreter import quiet_litert_info
 from jndtf.export.quantization import QuantizationConfig
 
 #: TFLite ops with weights: the first one met walking back from an output ends its head.
@@ -255,7 +256,8 @@ class TFLiteRunner:
     def __init__(self, path: str | os.PathLike, num_threads: int = 2):
         self.path = Path(path)
         self.interpreter = _interpreter_class()(model_path=str(self.path), num_threads=num_threads)
-        self.interpreter.allocate_tensors()
+        with quiet_litert_info():
+            self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         sig = [int(s) for s in self.input["shape_signature"]]
