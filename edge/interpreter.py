@@ -59,12 +59,13 @@ _XNNPACK_INFO = "INFO: Created TensorFlow Lite XNNPACK delegate"
 
 
 @contextlib.contextmanager
-def quiet_litert_info():
-    """Keeps LiteRT's one-time XNNPACK INFO line off stderr; everything else written to file
-    descriptor 2 meanwhile (native warnings, errors, other threads) is written out afterwards.
+def quiet_litert_info(drop: tuple[str, ...] = (_XNNPACK_INFO,)):
+    """Keeps native log lines starting with one of `drop` (default: LiteRT's one-time XNNPACK
+    INFO line) off stderr; everything else written to file descriptor 2 meanwhile (native
+    warnings, errors, other threads) is written out afterwards.
 
-    The line comes from C++ on the first ``allocate_tensors`` of a process, so Python's
-    ``sys.stderr`` cannot filter it: fd 2 points at a temporary file for the duration.
+    Such lines come from C++ (the XNNPACK one on the first ``allocate_tensors`` of a process),
+    so Python's ``sys.stderr`` cannot filter them: fd 2 points at a temporary file meanwhile.
     """
     try:
         fd = sys.stderr.fileno()
@@ -82,7 +83,7 @@ def quiet_litert_info():
             os.close(saved)
             held.seek(0)
             lines = held.read().decode(errors="replace").splitlines(keepends=True)
-            kept = "".join(line for line in lines if not line.startswith(_XNNPACK_INFO))
+            kept = "".join(line for line in lines if not line.startswith(drop))
             if kept:
                 os.write(fd, kept.encode())
 

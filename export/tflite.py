@@ -89,12 +89,14 @@ def _quantize_calibrated(calibrated: bytes, denylisted: list[str], io_dtype: str
             "use QuantizationConfig.for_int8(..., float_head=False) for plain full-integer int8"
         ) from e
     dtype = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8}[io_dtype]
-    return convert.mlir_quantize(
-        calibrated,
-        input_data_type=dtype,
-        output_data_type=dtype,
-        denylisted_nodes=denylisted or None,
-    )
+    # The quantizer prints its settings ("fully_quantize: 0, inference_type: ...") from C++.
+    with quiet_litert_info(drop=("fully_quantize: ",)):
+        return convert.mlir_quantize(
+            calibrated,
+            input_data_type=dtype,
+            output_data_type=dtype,
+            denylisted_nodes=denylisted or None,
+        )
 
 
 def layer_of_tensor(tensor_name: str, layers: tuple[str, ...]) -> str | None:
