@@ -25,6 +25,7 @@ import skimage.metrics
 import typer.testing
 from jndtf.edge.stream import StreamSettings, rss_mb, run_stream
 from video_io import decoded_frames
+from video_io import frame_count as _mp4_frames
 
 import jndtf.cli.stream  # noqa: F401  (registers `jndtf stream` and `jndtf bench stream`)
 from jndtf.cli import app
@@ -43,15 +44,6 @@ def clip(tmp_path_factory) -> Path:
     return synthesize_clip(
         folder / "clip.mp4", seconds=FRAMES / 10, fps=10, size=SIZE, scene_seconds=0.6
     ).path
-
-
-def _mp4_frames(path: Path) -> int:
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    return n
 
 
 def _read_stats(path: Path) -> tuple[list[dict], dict]:

@@ -28,6 +28,7 @@ from jndtf.edge.compare import EqualQualityProbe, _interpolate, compare
 from jndtf.edge.encoders import clean_stale_partials
 from jndtf.edge.sources import open_source
 from jndtf.edge.stream import StreamSettings, run_stream
+from video_io import frame_count as _mp4_frames
 
 import jndtf.cli.stream  # noqa: F401  (registers `jndtf stream`)
 from jndtf.cli import app
@@ -35,15 +36,6 @@ from jndtf.samples import clip_frames, sample_image, synthesize_clip
 
 #: (width, height) of the folder frames: small for 2 shared cores, even for H.264.
 SIZE = (128, 96)
-
-
-def _mp4_frames(path: Path) -> int:
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    return n
 
 
 def _summary(path: Path) -> dict:

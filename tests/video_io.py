@@ -17,3 +17,13 @@ def decoded_frames(path) -> list[np.ndarray]:
         frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
     cap.release()
     return frames
+
+
+def frame_count(path) -> int:
+    """How many frames OpenCV decodes from the video at `path` (a cut file: the decodable ones)."""
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
