@@ -16,8 +16,12 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 def pytest_addoption(parser):
-    parser.addoption("--run-slow", action="store_true", default=False,
-                     help="also run tests marked slow (full-size images, real training)")
+    parser.addoption(
+        "--run-slow",
+        action="store_true",
+        default=False,
+        help="also run tests marked slow (full-size images, real training)",
+    )
 
 
 def pytest_collection_modifyitems(config, items):

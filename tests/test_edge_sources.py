@@ -427,6 +427,24 @@ def test_close_from_another_thread_ends_the_iteration():
     assert _no_capture_threads()
 
 
+def test_close_while_this_thread_holds_the_lock_does_not_wait_for_capture():
+    # What a signal landing inside read()'s locked section sees: close() must not join the
+    # capture thread, which is itself waiting for that lock (a deadlock until the join timed
+    # out: 3.5 s in a CI run). Deterministic: the lock is held on purpose.
+    with MJPEGServer(_stream_frames(), fps=30) as server:
+        src = open_source(server.url, **FAST)
+        assert src.read(timeout=5.0) is not None
+        with src._cond:
+            started = time.monotonic()
+            src.close()
+            held = time.monotonic() - started
+        assert src.read() is None
+        src.close()
+    # The bound is ~20x the no-join path even on a loaded machine; a join waits 3 s.
+    assert held < 1.5, held
+    assert _no_capture_threads()
+
+
 @pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs POSIX interval timers")
 def test_close_from_a_signal_handler_ends_the_iteration():
     with MJPEGServer(_stream_frames(), fps=30) as server:

@@ -166,8 +166,7 @@ class FrameSource:
     @property
     def stats(self) -> SourceStats:
         """A consistent snapshot of the counters (:class:`SourceStats`)."""
-        with self._cond:
-            return self._stats
+        return self._stats  # replaced whole under the lock, so one read is a consistent copy
 
     def read(self, timeout: float | None = None) -> Frame | None:
         """The next frame, waiting for it; ``None`` once the source has ended or was closed.
@@ -229,8 +228,11 @@ class FrameSource:
             self._queue.clear()
             self._cond.notify_all()
         thread = self._thread
-        if self._reader_ident == threading.get_ident():
-            return  # a signal handler interrupted this thread's read(): it returns None next
+        if self._reader_ident == threading.get_ident() or self._cond._is_owned():
+            # A signal handler interrupted this thread inside read() (or anywhere it holds the
+            # lock): read() returns None next. Joining here would wait on a capture thread
+            # that is itself waiting for the lock this thread holds, until the join times out.
+            return
         if thread is not threading.current_thread() and thread.is_alive():
             # Bounded: a capture thread stuck in a network read finishes on its own within
             # timeout_s and releases the capture itself (it is a daemon thread).
