@@ -25,6 +25,15 @@ from typing import Any
 
 import numpy as np
 
+#: What a family's network outputs (``ModelSpec.output_kind``): an HVS JND map (ACoL-JND),
+#: a DMV-JND map (machine-vision JND, DMV-JND-NET), a redundancy-removed image, class logits
+#: (A-IQA's distortion-group classifier), a saliency map (PoolNet) or an image-quality score.
+#: Callers that need a JND map (``jndtf jnd``, ``jndtf eval``) ask ``spec.is_jnd``.
+OUTPUT_KINDS = ("jnd_map", "dmv_jnd", "image", "classifier", "saliency", "iqa")
+
+#: Output kinds that are a JND map (pixel values 0..255 a distortion may reach unnoticed).
+JND_OUTPUT_KINDS = ("jnd_map", "dmv_jnd")
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -41,6 +50,7 @@ class ModelSpec:
         output_channels: channels of the JND map (3 = full RGB, 1 = luma).
         jnd_units: unit of the output map.
         description: one line for listings.
+        output_kind: what the network outputs, one of :data:`OUTPUT_KINDS`.
     """
 
     name: str
@@ -52,6 +62,12 @@ class ModelSpec:
     output_channels: int = 3
     jnd_units: str = "pixel values 0..255"
     description: str = ""
+    output_kind: str = "jnd_map"
+
+    @property
+    def is_jnd(self) -> bool:
+        """True when the output is a JND map (``output_kind`` in :data:`JND_OUTPUT_KINDS`)."""
+        return self.output_kind in JND_OUTPUT_KINDS
 
     def build(self, **kwargs) -> Any:
         """Builds the Keras model (keyword arguments go to the family's builder)."""
@@ -81,6 +97,7 @@ def register_model(
     output_channels: int = 3,
     jnd_units: str = "pixel values 0..255",
     description: str = "",
+    output_kind: str = "jnd_map",
     overwrite: bool = False,
 ) -> ModelSpec:
     """Adds a model to the registry and returns its spec.
@@ -96,6 +113,7 @@ def register_model(
         output_channels: JND map channels (1 or 3).
         jnd_units: unit of the output map.
         description: one line for listings.
+        output_kind: what the network outputs, one of :data:`OUTPUT_KINDS`.
         overwrite: replace an existing entry of the same name instead of raising.
 
     Raises:
@@ -111,7 +129,14 @@ def register_model(
             f"{name!r}: input_channels={input_channels} is fewer than RGB (3) + "
             f"{len(priors)} priors {priors}"
         )
-    if int(output_channels) not in (1, 3):
+    if output_kind not in OUTPUT_KINDS:
+        raise ValueError(
+            f"{name!r}: output_kind must be one of {OUTPUT_KINDS}, got {output_kind!r}"
+        )
+    if output_kind in (*JND_OUTPUT_KINDS, "image", "saliency") and int(output_channels) not in (
+        1,
+        3,
+    ):
         raise ValueError(f"{name!r}: output_channels must be 1 or 3, got {output_channels}")
     spec = ModelSpec(
         name=name,
@@ -123,6 +148,7 @@ def register_model(
         output_channels=int(output_channels),
         jnd_units=jnd_units,
         description=description,
+        output_kind=output_kind,
     )
     with _LOCK:
         old = _REGISTRY.get(name)
@@ -177,4 +203,12 @@ def build_model(name: str, **kwargs) -> Any:
     return get_model_spec(name).build(**kwargs)
 
 
-__all__ = ["ModelSpec", "available_models", "build_model", "get_model_spec", "register_model"]
+__all__ = [
+    "JND_OUTPUT_KINDS",
+    "OUTPUT_KINDS",
+    "ModelSpec",
+    "available_models",
+    "build_model",
+    "get_model_spec",
+    "register_model",
+]

@@ -199,6 +199,7 @@ def _register() -> None:
             normalization="unit",
             output_channels=int(cfg["output_channels"]),
             jnd_units="saliency probability 0..1 (not a JND map)",
+            output_kind="saliency",
             description=cfg["description"],
             overwrite=True,
         )
