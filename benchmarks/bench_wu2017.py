@@ -83,15 +83,15 @@ def main() -> None:
     )
 
     stages: dict[str, Callable[[], object]] = {
-        "luminance adaptation": lambda: luminance._luminance_adaptation(luma, "wu2017", None),
-        "luminance contrast": lambda: contrast._local_std(luma),
+        "luminance adaptation": lambda: luminance.luminance_adaptation_f64(luma, "wu2017", None),
+        "luminance contrast": lambda: contrast.luminance_contrast_f64(luma),
         "orientation codes": lambda: pattern._orientation_codes(luma),
-        "pattern complexity count+Pc": lambda: pattern._smooth_count(
-            pattern._pattern_complexity_count(luma)
+        "pattern complexity count+Pc": lambda: pattern.smooth_complexity_count_f64(
+            pattern.pattern_complexity_count_f64(luma)
         ),
-        "edge height": lambda: edges._edge_height(luma),
-        "canny (MATLAB-style)": lambda: edges._canny(luma, 0.25, None, edges.CANNY_SIGMA),
-        "edge protection (all)": lambda: edges._edge_protection(luma),
+        "edge height": lambda: edges.edge_height_f64(luma),
+        "canny (MATLAB-style)": lambda: edges.canny_f64(luma, 0.25, None, edges.CANNY_SIGMA),
+        "edge protection (all)": lambda: edges.edge_protection_f64(luma),
     }
     print("stages (medians, each timed alone; wall / CPU):")
     for name, fn in stages.items():

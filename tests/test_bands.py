@@ -23,7 +23,7 @@ from jndtf.baselines._bands import (
     banded_canny,
     run_banded,
 )
-from jndtf.priors.edges import CANNY_SIGMA, _canny, _hysteresis
+from jndtf.priors.edges import CANNY_SIGMA, canny_f64, hysteresis
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def _seam_crossing_edge() -> np.ndarray:
 @pytest.mark.parametrize("band_rows", [1, 5, 16, 200])
 def test_banded_canny_equals_matlab_style_canny(band_rows):
     img = _seam_crossing_edge()
-    whole = _canny(img, 0.5, None, CANNY_SIGMA)
+    whole = canny_f64(img, 0.5, None, CANNY_SIGMA)
     bits = banded_canny(_Rows(img), 0.5, band_rows=band_rows)
     banded = np.unpackbits(bits, axis=1, count=img.shape[1]).astype(bool)
     np.testing.assert_array_equal(banded, whole)
@@ -103,10 +103,10 @@ def test_without_the_seam_union_the_weak_edge_is_lost():
     parts = []
     for r0 in range(0, 160, 40):
         weak, strong = _weak_strong(rows, r0, r0 + 40, peak, 0.5, 0.2, CANNY_SIGMA)
-        parts.append(_hysteresis(weak, strong))
+        parts.append(hysteresis(weak, strong))
     alone = np.concatenate(parts)
     assert not alone[130:150].any()
-    assert _canny(img, 0.5, None, CANNY_SIGMA)[130:150].any()
+    assert canny_f64(img, 0.5, None, CANNY_SIGMA)[130:150].any()
 
 
 def test_band_rows_default_scales_with_width():

@@ -83,7 +83,7 @@ def test_non_maximum_suppression_matches_matlab_sectors(seed):
     mag /= mag.max()
     low = 0.1
     np.testing.assert_array_equal(
-        edges._non_maximum_suppression(gx, gy, mag, low), _nms_loop(gx, gy, mag, low)
+        edges.non_maximum_suppression(gx, gy, mag, low), _nms_loop(gx, gy, mag, low)
     )
 
 

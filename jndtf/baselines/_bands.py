@@ -58,15 +58,15 @@ from scipy.sparse.csgraph import connected_components
 
 from jndtf.io import to_luma
 from jndtf.priors.edges import (
-    _FLAT_GRADIENT,
     CANNY_LOW_RATIO,
     CANNY_SIGMA,
     EDGE_HEIGHT_SCALE,
     EDGE_THRESHOLD_CAP,
-    _max_gradient,
-    _non_maximum_suppression,
-    _smooth_gradient,
+    FLAT_GRADIENT,
     dilate,
+    max_gradient_f64,
+    non_maximum_suppression,
+    smooth_gradient,
     strel_disk,
 )
 from jndtf.priors.luminance import filter2, fspecial_gaussian
@@ -115,7 +115,7 @@ def _with_halo(r0: int, r1: int, halo: int, height: int) -> tuple[int, int]:
 
 
 def _gradients(luma: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    gx, gy = _smooth_gradient(luma, sigma)
+    gx, gy = smooth_gradient(luma, sigma)
     mag = gx * gx
     mag += gy * gy
     np.sqrt(mag, out=mag)
@@ -138,7 +138,7 @@ def _weak_strong(
     a, b = _with_halo(r0, r1, CANNY_HALO, rows.height)
     gx, gy, mag = _gradients(rows(a, b), sigma)
     np.divide(mag, peak, out=mag)
-    weak = _non_maximum_suppression(gx, gy, mag, low)
+    weak = non_maximum_suppression(gx, gy, mag, low)
     strong = weak & (mag > high)
     return weak[r0 - a : r1 - a], strong[r0 - a : r1 - a]
 
@@ -160,7 +160,7 @@ def banded_canny(
 ) -> np.ndarray:
     """MATLAB-style Canny of the whole image computed band by band, as packed bits.
 
-    Equals ``jndtf.priors.edges._canny(luma, high, low, sigma)`` (tested): the peak is found
+    Equals ``jndtf.priors.edges.canny_f64(luma, high, low, sigma)`` (tested): the peak is found
     first, weak/strong pixels per band (halo 7), then the 8-connected weak components are
     labelled per band and joined across seams; a component is kept when any of its pixels is
     strong. The weak map is held as packed bits between the passes.
@@ -175,7 +175,7 @@ def banded_canny(
     packed_w = (w + 7) // 8
     edges = np.zeros((h, packed_w), np.uint8)
     peak = _canny_peak(rows, band_rows, sigma)
-    if peak <= _FLAT_GRADIENT:
+    if peak <= FLAT_GRADIENT:
         return edges
     weak_bits = np.zeros((h, packed_w), np.uint8)
     offsets: list[int] = []
@@ -243,11 +243,11 @@ class BandSpec:
 
 
 def _chou_li_band(luma, ctx, a, b, rows=None):
-    from jndtf.priors.luminance import _background, _threshold_curve
-    from jndtf.priors.texture import _texture
+    from jndtf.priors.luminance import background_luminance_f64, luminance_threshold_f64
+    from jndtf.priors.texture import texture_masking_f64
 
-    bg = _background(luma, floor=False)
-    return np.maximum(_texture(bg, _max_gradient(luma)), _threshold_curve(bg))
+    bg = background_luminance_f64(luma, floor=False)
+    return np.maximum(texture_masking_f64(bg, max_gradient_f64(luma)), luminance_threshold_f64(bg))
 
 
 def _chen2019_band(luma, ctx, a, b, rows):
@@ -272,13 +272,15 @@ def _canny_ctx(high: float):
 
 def _yang2005_band(luma, edge_bits, a, b, rows):
     from jndtf.baselines.wu2017 import namm
-    from jndtf.priors.luminance import _background, _threshold_curve
-    from jndtf.priors.texture import _texture
+    from jndtf.priors.luminance import background_luminance_f64, luminance_threshold_f64
+    from jndtf.priors.texture import texture_masking_f64
 
     edges = _unpack(edge_bits, a, b, rows.width)
     weight = filter2(fspecial_gaussian(7, 0.8), 1.0 - 0.95 * dilate(edges, strel_disk(6, 6)))
-    bg = _background(luma, floor=False)
-    return namm(_threshold_curve(bg), _texture(bg, _max_gradient(luma) * weight))
+    bg = background_luminance_f64(luma, floor=False)
+    return namm(
+        luminance_threshold_f64(bg), texture_masking_f64(bg, max_gradient_f64(luma) * weight)
+    )
 
 
 def _wu2017_prepare(rows: _Rows, band_rows: int):
@@ -290,7 +292,7 @@ def _wu2017_prepare(rows: _Rows, band_rows: int):
         if lo >= hi:
             continue
         a, b = _with_halo(lo, hi, 2, h)
-        gm = _max_gradient(rows(a, b))
+        gm = max_gradient_f64(rows(a, b))
         peak = max(peak, float(gm[lo - a : hi - a, 2 : w - 2].max()))
     t = EDGE_THRESHOLD_CAP if peak <= 0.0 else min(EDGE_HEIGHT_SCALE / peak, EDGE_THRESHOLD_CAP)
     return banded_canny(rows, t, band_rows=band_rows)

@@ -20,9 +20,9 @@ import numpy as np
 
 from jndtf.baselines._registry import register
 from jndtf.priors._input import as_luma
-from jndtf.priors.edges import _max_gradient
-from jndtf.priors.luminance import _background, _threshold_curve
-from jndtf.priors.texture import _texture
+from jndtf.priors.edges import max_gradient_f64
+from jndtf.priors.luminance import background_luminance_f64, luminance_threshold_f64
+from jndtf.priors.texture import texture_masking_f64
 
 
 @register(
@@ -47,6 +47,6 @@ def chou_li1995(image: np.ndarray) -> np.ndarray:
         3.0
     """
     luma = as_luma(image)
-    bg = _background(luma, floor=False)
-    jnd = np.maximum(_texture(bg, _max_gradient(luma)), _threshold_curve(bg))
+    bg = background_luminance_f64(luma, floor=False)
+    jnd = np.maximum(texture_masking_f64(bg, max_gradient_f64(luma)), luminance_threshold_f64(bg))
     return jnd.astype(np.float32)[..., None]

@@ -59,7 +59,7 @@ import numpy as np
 
 from jndtf.baselines._registry import register
 from jndtf.priors._input import as_luma
-from jndtf.priors.edges import _max_gradient, canny, dilate, strel_disk
+from jndtf.priors.edges import canny, dilate, max_gradient_f64, strel_disk
 from jndtf.priors.luminance import (
     BACKGROUND_KERNEL,
     DARK_MIN_LUMINANCE,
@@ -309,13 +309,13 @@ def _contrast_masking(pred: np.ndarray) -> np.ndarray:
     """Wu 2013's ``func_contrast_mask_jnd`` on the prediction (zero padding throughout)."""
     # float32 as the public max_gradient returns it (the reference outputs were made so);
     # the private one skips the 32x32 size check, so a band of rows can be passed
-    gm = _max_gradient(pred).astype(np.float32).astype(np.float64)
+    gm = max_gradient_f64(pred).astype(np.float32).astype(np.float64)
     compressed = GRADIENT_KNEE * np.log10(1.0 + gm / GRADIENT_KNEE) / np.log10(4.0)
     bg = np.floor(filter2(BACKGROUND_KERNEL, pred) / 32.0)
     return np.abs(compressed * (0.0001 * bg + 0.115) + 0.5 - 0.01 * bg)
 
 
-def _edge_weight(luma: np.ndarray, edges: np.ndarray | None = None) -> np.ndarray:
+def edge_weight_f64(luma: np.ndarray, edges: np.ndarray | None = None) -> np.ndarray:
     """``filter2(gauss(5, 0.8), 1 - 0.8 * dilate(edge(I, 'canny', 0.7), disk(2)))``; `edges`:
     that Canny map precomputed (e.g. for the whole image by :mod:`jndtf.baselines._bands`)."""
     if edges is None:
@@ -332,12 +332,12 @@ def _disorder_masking(
     mean = filter2(fspecial_gaussian(n, n / 3.0), free_energy)
     smooth = _local_std_zero_pad(luma, 3) < SMOOTH_STD
     dis = np.where(smooth, np.minimum(mean, free_energy), free_energy)
-    return dis * _edge_weight(luma, edges)
+    return dis * edge_weight_f64(luma, edges)
 
 
 def _wu2013_jnd(luma: np.ndarray, edges: np.ndarray | None = None) -> np.ndarray:
     """The default model's JND before the MATLAB frame is zeroed (float64 ``HxW``); `edges`
-    as in :func:`_edge_weight`. The banded runner zeroes the whole image's frame itself."""
+    as in :func:`edge_weight_f64`. The banded runner zeroes the whole image's frame itself."""
     r = PATCH_RADIUS
     pred = _matlab_uint8(_ar_raw(luma, MIN_SIGMA, r, SEARCH_RADIUS, True))
     free_energy = np.abs(luma - pred)

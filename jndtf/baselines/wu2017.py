@@ -21,17 +21,21 @@ import numpy as np
 
 from jndtf.baselines._registry import register
 from jndtf.priors._input import as_luma
-from jndtf.priors.contrast import _contrast_transducer, _local_std
+from jndtf.priors.contrast import contrast_masking_transducer_f64, luminance_contrast_f64
 from jndtf.priors.edges import (
     CANNY_SIGMA,
-    _canny,
-    _edge_height,
-    _edge_threshold,
+    canny_f64,
     dilate,
+    edge_height_f64,
+    edge_threshold,
     strel_disk,
 )
-from jndtf.priors.luminance import _luminance_adaptation, filter2, fspecial_gaussian
-from jndtf.priors.pattern import _complexity_transducer, _pattern_complexity_count, _smooth_count
+from jndtf.priors.luminance import filter2, fspecial_gaussian, luminance_adaptation_f64
+from jndtf.priors.pattern import (
+    complexity_transducer_f64,
+    pattern_complexity_count_f64,
+    smooth_complexity_count_f64,
+)
 
 #: NAMM overlap coefficient between luminance adaptation and visual masking.
 NAMM_OVERLAP = 0.3
@@ -61,18 +65,18 @@ def namm(a: np.ndarray, b: np.ndarray, overlap: float = NAMM_OVERLAP) -> np.ndar
 
 def _wu2017(luma: np.ndarray, edge_protect: np.ndarray | None) -> dict[str, np.ndarray]:
     """All maps of the model in float64 (the working type; cast once by the callers)."""
-    la = _luminance_adaptation(luma, "wu2017", None)
-    lc = _local_std(luma)
-    cm = _contrast_transducer(lc)
-    count = _pattern_complexity_count(luma)
-    pc = _smooth_count(count)
-    ct = _complexity_transducer(pc)
+    la = luminance_adaptation_f64(luma, "wu2017", None)
+    lc = luminance_contrast_f64(luma)
+    cm = contrast_masking_transducer_f64(lc)
+    count = pattern_complexity_count_f64(luma)
+    pc = smooth_complexity_count_f64(count)
+    ct = complexity_transducer_f64(pc)
     pm = lc * ct
     out: dict[str, np.ndarray] = {}
     if edge_protect is None:
-        eh = _edge_height(luma)
-        t = _edge_threshold(eh)
-        edges = dilate(_canny(luma, t, None, CANNY_SIGMA), strel_disk(3))
+        eh = edge_height_f64(luma)
+        t = edge_threshold(eh)
+        edges = dilate(canny_f64(luma, t, None, CANNY_SIGMA), strel_disk(3))
         ep = filter2(fspecial_gaussian(5, 0.8), 1.0 - edges)
         out["edge_height"] = eh
         out["edge_threshold"] = np.asarray(t)

@@ -23,9 +23,9 @@ import numpy as np
 from jndtf.baselines._registry import register
 from jndtf.baselines.wu2017 import namm
 from jndtf.priors._input import as_luma
-from jndtf.priors.edges import _edge_weight, _max_gradient
-from jndtf.priors.luminance import _background, _threshold_curve
-from jndtf.priors.texture import _texture
+from jndtf.priors.edges import edge_weight_f64, max_gradient_f64
+from jndtf.priors.luminance import background_luminance_f64, luminance_threshold_f64
+from jndtf.priors.texture import texture_masking_f64
 
 
 def yang2005_components(image: np.ndarray) -> dict[str, np.ndarray]:
@@ -45,12 +45,12 @@ def yang2005_components(image: np.ndarray) -> dict[str, np.ndarray]:
         2.461
     """
     luma = as_luma(image)
-    bg = _background(luma, floor=False)
-    la = _threshold_curve(bg)
-    gm = _max_gradient(luma)
-    weight = _edge_weight(luma)
+    bg = background_luminance_f64(luma, floor=False)
+    la = luminance_threshold_f64(bg)
+    gm = max_gradient_f64(luma)
+    weight = edge_weight_f64(luma)
     gm_w = gm * weight
-    tm = _texture(bg, gm_w)
+    tm = texture_masking_f64(bg, gm_w)
     parts = {
         "background_luminance": bg,
         "luminance_adaptation": la,

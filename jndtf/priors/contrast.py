@@ -23,8 +23,9 @@ CM_GAIN = 0.115 * 16
 CM_SATURATION = 26.0
 
 
-def _local_std(luma: np.ndarray, radius: int = CONTRAST_RADIUS) -> np.ndarray:
-    """Population standard deviation over a (2r+1)^2 window, 0 in an r-pixel frame.
+def luminance_contrast_f64(luma: np.ndarray, radius: int = CONTRAST_RADIUS) -> np.ndarray:
+    """Luminance contrast ``Lc`` of Wu 2017 (its ``func_luminance_contrast``) on a validated
+    float64 luma: the population standard deviation over a (2r+1)^2 window, 0 in an r-pixel frame.
 
     Computed as ``sqrt((n * S2 - S1^2) / n^2)`` from window sums, which is exact for integer
     grey levels (a flat patch gives exactly 0, not a rounding residue).
@@ -48,7 +49,8 @@ def _local_std(luma: np.ndarray, radius: int = CONTRAST_RADIUS) -> np.ndarray:
     return lc
 
 
-def _contrast_transducer(lc: np.ndarray) -> np.ndarray:
+def contrast_masking_transducer_f64(lc: np.ndarray) -> np.ndarray:
+    """``CM = 1.84 Lc^2.4 / (Lc^2 + 26^2)`` (Wu 2017, the spatial-masking transducer) in float64."""
     lc = np.asarray(lc, dtype=np.float64)
     return CM_GAIN * lc**2.4 / (lc * lc + CM_SATURATION**2)
 
@@ -71,12 +73,12 @@ def luminance_contrast(image: np.ndarray, *, radius: int = CONTRAST_RADIUS) -> n
         >>> round(float(luminance_contrast(img)[16, 16]), 2)  # 255 sqrt(0.4 * 0.6)
         124.92
     """
-    return _local_std(as_luma(image), radius).astype(np.float32)
+    return luminance_contrast_f64(as_luma(image), radius).astype(np.float32)
 
 
 def contrast_masking_transducer(lc: np.ndarray) -> np.ndarray:
     """``1.84 Lc^2.4 / (Lc^2 + 26^2)`` (Wu 2017) on a given ``Lc`` map (float32)."""
-    return _contrast_transducer(lc).astype(np.float32)
+    return contrast_masking_transducer_f64(lc).astype(np.float32)
 
 
 def contrast_masking(image: np.ndarray) -> np.ndarray:
@@ -93,4 +95,6 @@ def contrast_masking(image: np.ndarray) -> np.ndarray:
         >>> float(cm.max())
         0.0
     """
-    return _contrast_transducer(_local_std(as_luma(image))).astype(np.float32)
+    return contrast_masking_transducer_f64(luminance_contrast_f64(as_luma(image))).astype(
+        np.float32
+    )

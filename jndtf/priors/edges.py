@@ -23,6 +23,11 @@
   5x5 Gaussian (sigma 0.8, zero padding).
 - Yang 2005 edge weight (``JND_pixel.m``): Canny at 0.5, dilation by ``strel('disk', 6, 6)``,
   ``1 - 0.95 edge``, 7x7 Gaussian (sigma 0.8, zero padding).
+
+The ``*_f64`` functions are the kernels the classical baselines share: they take a luma array the
+caller has already validated (:func:`jndtf.priors.as_luma`, float64 0..255) and return float64,
+so a baseline composes them without re-validating or rounding to float32 between steps. The
+names without ``_f64`` validate any image and return float32.
 """
 
 from __future__ import annotations
@@ -56,22 +61,27 @@ CANNY_LOW_RATIO = 0.4
 
 #: Largest gradient magnitude (grey levels per pixel) still taken as a flat image. MATLAB
 #: normalises by the largest magnitude whatever it is, so on a flat image the ~1e-14 rounding
-#: residue of the filters would become "edges"; jndtf returns no edges instead.
-_FLAT_GRADIENT = 1e-9
+#: residue of the filters would become "edges"; jndtf returns no edges instead (also the banded
+#: Canny of :mod:`jndtf.baselines._bands`).
+FLAT_GRADIENT = 1e-9
 
 
 # --------------------------------------------------------------------------- gradients
 
 
-def _max_gradient(luma: np.ndarray) -> np.ndarray:
+def max_gradient_f64(luma: np.ndarray) -> np.ndarray:
+    """``Gm = max_k |G_k * I| / 16`` (Chou & Li 1995; Yang et al. 2005) on a validated float64
+    luma; float64, MATLAB ``filter2`` zero padding. See :func:`max_gradient`."""
     gm = np.abs(filter2(DIRECTIONAL_KERNELS[0], luma))
     for k in DIRECTIONAL_KERNELS[1:]:
         np.maximum(gm, np.abs(filter2(k, luma)), out=gm)
     return gm / 16.0
 
 
-def _edge_height(luma: np.ndarray) -> np.ndarray:
-    return np.pad(_max_gradient(luma)[2:-2, 2:-2], 2, mode="symmetric")
+def edge_height_f64(luma: np.ndarray) -> np.ndarray:
+    """Wu 2017's edge height (``func_edge_height``): :func:`max_gradient_f64` with its 2-pixel
+    frame replaced by a ``'symmetric'`` reflection of the interior; float64."""
+    return np.pad(max_gradient_f64(luma)[2:-2, 2:-2], 2, mode="symmetric")
 
 
 def _edge_threshold(edge_height: np.ndarray) -> float:
@@ -97,13 +107,13 @@ def max_gradient(image: np.ndarray) -> np.ndarray:
         >>> float(max_gradient(step)[16, 16])  # (1 + 3 + 8 + 3 + 1) * 160 / 16
         160.0
     """
-    return _max_gradient(as_luma(image)).astype(np.float32)
+    return max_gradient_f64(as_luma(image)).astype(np.float32)
 
 
 def edge_height(image: np.ndarray) -> np.ndarray:
     """Wu 2017's edge height: :func:`max_gradient` with its 2-pixel frame replaced by a MATLAB
     ``'symmetric'`` reflection of the interior (``func_edge_height``). float32 ``HxW``."""
-    return _edge_height(as_luma(image)).astype(np.float32)
+    return edge_height_f64(as_luma(image)).astype(np.float32)
 
 
 def edge_threshold(edge_height_map: np.ndarray) -> float:
@@ -126,7 +136,7 @@ def _canny_kernels(sigma: float) -> tuple[np.ndarray, np.ndarray]:
     return gauss, deriv
 
 
-def _smooth_gradient(luma: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+def smooth_gradient(luma: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """``dG/dx`` and ``dG/dy`` of the Gaussian-smoothed image (x = columns, y = rows, both
     positive towards brighter pixels), replicate padding. MATLAB convolves; OpenCV correlates,
     so the antisymmetric derivative kernel is flipped."""
@@ -137,7 +147,7 @@ def _smooth_gradient(luma: np.ndarray, sigma: float) -> tuple[np.ndarray, np.nda
     return gx, gy
 
 
-def _non_maximum_suppression(
+def non_maximum_suppression(
     gx: np.ndarray, gy: np.ndarray, mag: np.ndarray, low: float
 ) -> np.ndarray:
     """Pixels above `low` whose magnitude is >= both values interpolated across the gradient.
@@ -188,7 +198,7 @@ def _non_maximum_suppression(
     return keep
 
 
-def _hysteresis(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
+def hysteresis(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
     """8-connected components of `weak` that contain a `strong` pixel (MATLAB ``bwselect`` /
     ``imreconstruct`` with the strong pixels as markers)."""
     if not strong.any():
@@ -200,7 +210,18 @@ def _hysteresis(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
     return keep[labels]
 
 
-def _canny(luma: np.ndarray, high: float, low: float | None, sigma: float) -> np.ndarray:
+def canny_f64(
+    luma: np.ndarray, high: float, low: float | None = None, sigma: float = CANNY_SIGMA
+) -> np.ndarray:
+    """MATLAB-style Canny (see :func:`canny`) on a validated float64 luma.
+
+    :func:`smooth_gradient`, magnitude normalised by its maximum (no edges when that is at most
+    :data:`FLAT_GRADIENT`), :func:`non_maximum_suppression` at ``low`` (default ``0.4 high``),
+    :func:`hysteresis` with the pixels above ``high`` as markers. Returns a bool ``HxW`` map.
+
+    Raises:
+        ValueError: ``high`` outside (0, 1), ``low`` outside [0, high), or ``sigma <= 0``.
+    """
     if not 0.0 < high < 1.0:
         raise ValueError(
             f"the Canny threshold is a fraction of the largest gradient in (0, 1), got {high}"
@@ -210,16 +231,16 @@ def _canny(luma: np.ndarray, high: float, low: float | None, sigma: float) -> np
         raise ValueError(f"need 0 <= low < high, got low={low}, high={high}")
     if sigma <= 0:
         raise ValueError(f"sigma must be positive, got {sigma}")
-    gx, gy = _smooth_gradient(luma, sigma)
+    gx, gy = smooth_gradient(luma, sigma)
     mag = gx * gx
     mag += gy * gy
     np.sqrt(mag, out=mag)
     peak = float(mag.max())
-    if peak <= _FLAT_GRADIENT:  # a flat image: only rounding residue, no edge to find
+    if peak <= FLAT_GRADIENT:  # a flat image: only rounding residue, no edge to find
         return np.zeros(luma.shape, dtype=bool)
     np.divide(mag, peak, out=mag)
-    weak = _non_maximum_suppression(gx, gy, mag, low)
-    return _hysteresis(weak, weak & (mag > high))
+    weak = non_maximum_suppression(gx, gy, mag, low)
+    return hysteresis(weak, weak & (mag > high))
 
 
 def canny(
@@ -251,7 +272,7 @@ def canny(
         >>> np.flatnonzero(canny(step, 0.5)[16])  # the two tied columns beside the step
         array([15, 16])
     """
-    return _canny(as_luma(image), threshold, low, sigma)
+    return canny_f64(as_luma(image), threshold, low, sigma)
 
 
 # --------------------------------------------------------------------------- dilation
@@ -323,14 +344,18 @@ def dilate(mask: np.ndarray, footprint: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- protection
 
 
-def _edge_protection(luma: np.ndarray, threshold: float | None = None) -> np.ndarray:
-    t = _edge_threshold(_edge_height(luma)) if threshold is None else threshold
-    edges = dilate(_canny(luma, t, None, CANNY_SIGMA), strel_disk(3))
+def edge_protection_f64(luma: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """Wu 2017's edge protection (see :func:`edge_protection`) on a validated float64 luma;
+    ``threshold`` overrides ``min(60 / max(edge height), 0.8)``. float64."""
+    t = _edge_threshold(edge_height_f64(luma)) if threshold is None else threshold
+    edges = dilate(canny_f64(luma, t, None, CANNY_SIGMA), strel_disk(3))
     return filter2(fspecial_gaussian(5, 0.8), 1.0 - edges)
 
 
-def _edge_weight(luma: np.ndarray) -> np.ndarray:
-    edges = dilate(_canny(luma, 0.5, None, CANNY_SIGMA), strel_disk(6, 6))
+def edge_weight_f64(luma: np.ndarray) -> np.ndarray:
+    """Yang 2005's edge weight ``gauss7x7_0.8 * (1 - 0.95 dilate(canny(I, 0.5),
+    strel('disk', 6, 6)))`` (``JND_pixel.m``) on a validated float64 luma; float64."""
+    edges = dilate(canny_f64(luma, 0.5, None, CANNY_SIGMA), strel_disk(6, 6))
     return filter2(fspecial_gaussian(7, 0.8), 1.0 - 0.95 * edges)
 
 
@@ -347,7 +372,7 @@ def edge_protection(image: np.ndarray) -> np.ndarray:
         float32 ``HxW`` weight in 0..1: near 0 on and around edges, 1 elsewhere (below 1 in the
         outer 2 pixels because of the zero padding).
     """
-    return _edge_protection(as_luma(image)).astype(np.float32)
+    return edge_protection_f64(as_luma(image)).astype(np.float32)
 
 
 def edge_weight(image: np.ndarray) -> np.ndarray:
@@ -361,4 +386,4 @@ def edge_weight(image: np.ndarray) -> np.ndarray:
     Returns:
         float32 ``HxW`` weight in 0.05..1 (lower in the 3-pixel frame by the zero padding).
     """
-    return _edge_weight(as_luma(image)).astype(np.float32)
+    return edge_weight_f64(as_luma(image)).astype(np.float32)

@@ -88,7 +88,9 @@ def round_half_away(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.floor(np.abs(x) + 0.5)
 
 
-def _background(luma: np.ndarray, floor: bool) -> np.ndarray:
+def background_luminance_f64(luma: np.ndarray, floor: bool) -> np.ndarray:
+    """``bg = filter2(B, I) / 32`` (Chou & Li 1995; floored as Wu 2017's MATLAB code
+    when `floor`) on a validated float64 luma; float64. See :func:`background_luminance`."""
     bg = filter2(BACKGROUND_KERNEL, luma) / 32.0
     return np.floor(bg) if floor else bg
 
@@ -98,7 +100,9 @@ def _dark_remap(bg: np.ndarray, min_lum: float = DARK_MIN_LUMINANCE) -> np.ndarr
     return np.where(bg <= 127.0, lifted, bg)
 
 
-def _threshold_curve(bg: np.ndarray) -> np.ndarray:
+def luminance_threshold_f64(bg: np.ndarray) -> np.ndarray:
+    """Chou & Li 1995's visibility threshold, float64: ``17 (1 - sqrt(bg / 127)) + 3``
+    for ``bg <= 127``, else ``3/128 (bg - 127) + 3``. See :func:`luminance_threshold`."""
     bg = np.asarray(bg, dtype=np.float64)
     dark = 17.0 * (1.0 - np.sqrt(np.clip(bg, 0.0, 127.0) / 127.0)) + 3.0
     bright = 3.0 / 128.0 * (bg - 127.0) + 3.0
@@ -107,10 +111,14 @@ def _threshold_curve(bg: np.ndarray) -> np.ndarray:
 
 def _wu2017_table(factor: float) -> np.ndarray:
     """LA for every floored background 0..255 (as MATLAB's ``lum_jnd`` table): remap + T."""
-    return factor * _threshold_curve(_dark_remap(np.arange(256, dtype=np.float64)))
+    return factor * luminance_threshold_f64(_dark_remap(np.arange(256, dtype=np.float64)))
 
 
-def _luminance_adaptation(luma: np.ndarray, variant: Variant, factor: float | None) -> np.ndarray:
+def luminance_adaptation_f64(
+    luma: np.ndarray, variant: Variant, factor: float | None
+) -> np.ndarray:
+    """``LA = factor * T(bg)`` (see :func:`luminance_adaptation`) on a validated float64 luma;
+    float64. ``factor=None`` takes the variant's (0.7 for wu2017, 1 for yang2005)."""
     if variant == "wu2017":
         # The floored bg is an integer in 0..255: look the remapped threshold up in a table.
         bg = filter2(BACKGROUND_KERNEL, luma)
@@ -119,8 +127,8 @@ def _luminance_adaptation(luma: np.ndarray, variant: Variant, factor: float | No
         index = bg.astype(np.uint8)
         return _wu2017_table(WU2017_LA_FACTOR if factor is None else factor)[index]
     if variant == "yang2005":
-        bg = _background(luma, floor=False)
-        return (1.0 if factor is None else factor) * _threshold_curve(bg)
+        bg = background_luminance_f64(luma, floor=False)
+        return (1.0 if factor is None else factor) * luminance_threshold_f64(bg)
     raise ValueError(f"unknown luminance-adaptation variant {variant!r}; use wu2017 or yang2005")
 
 
@@ -139,7 +147,7 @@ def background_luminance(image: np.ndarray, *, floor: bool = False) -> np.ndarra
         >>> float(bg[16, 16]), float(bg[0, 0])
         (100.0, 34.375)
     """
-    return _background(as_luma(image), floor).astype(np.float32)
+    return background_luminance_f64(as_luma(image), floor).astype(np.float32)
 
 
 def dark_background_remap(bg: np.ndarray, *, min_lum: float = DARK_MIN_LUMINANCE) -> np.ndarray:
@@ -167,7 +175,7 @@ def luminance_threshold(bg: np.ndarray) -> np.ndarray:
     Returns:
         float32 array shaped like `bg` (20 at bg = 0, 3 at bg = 127, 6.0 at bg = 255).
     """
-    return _threshold_curve(bg).astype(np.float32)
+    return luminance_threshold_f64(bg).astype(np.float32)
 
 
 def luminance_adaptation(
@@ -199,4 +207,4 @@ def luminance_adaptation(
         >>> round(float(la[16, 16]), 4)  # 0.7 * T(127) = 0.7 * 3
         2.1
     """
-    return _luminance_adaptation(as_luma(image), variant, factor).astype(np.float32)
+    return luminance_adaptation_f64(as_luma(image), variant, factor).astype(np.float32)

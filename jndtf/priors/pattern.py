@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from jndtf.priors._input import as_luma
-from jndtf.priors.contrast import _local_std
+from jndtf.priors.contrast import luminance_contrast_f64
 from jndtf.priors.luminance import filter2, fspecial_gaussian
 
 #: Gradient magnitude below which a pixel counts as smooth (MATLAB: ``Cimg >= 5`` is textured).
@@ -139,18 +139,23 @@ def _count_distinct_codes_loop(codes: np.ndarray) -> np.ndarray:
     return out
 
 
-def _pattern_complexity_count(luma: np.ndarray) -> np.ndarray:
+def pattern_complexity_count_f64(luma: np.ndarray) -> np.ndarray:
+    """Distinct orientation codes per 3x3 neighbourhood (Wu 2017), 1 on smooth pixels, on a
+    validated float64 luma; float64. See :func:`pattern_complexity_count`."""
     codes = _orientation_codes(luma)
     count = count_distinct_codes(codes)
     count[codes == SMOOTH_CODE] = 1
     return count.astype(np.float64)
 
 
-def _smooth_count(count: np.ndarray) -> np.ndarray:
+def smooth_complexity_count_f64(count: np.ndarray) -> np.ndarray:
+    """``Pc = imfilter(count, fspecial('gaussian', 3, 1))`` (Wu 2017's MATLAB code, zero
+    padding) on a code-count map; float64. See :func:`pattern_complexity`."""
     return filter2(fspecial_gaussian(3, 1.0), count)
 
 
-def _complexity_transducer(pc: np.ndarray) -> np.ndarray:
+def complexity_transducer_f64(pc: np.ndarray) -> np.ndarray:
+    """``C_t = 0.3 Pc^2.7 / (Pc^2 + 1)`` (Wu 2017, pattern-masking transducer) in float64."""
     pc = np.asarray(pc, dtype=np.float64)
     return CT_GAIN * pc**CT_EXPONENT / (pc * pc + CT_OFFSET**2)
 
@@ -181,7 +186,7 @@ def pattern_complexity_count(image: np.ndarray) -> np.ndarray:
     Returns:
         float32 ``HxW`` in 1..9; 1 on smooth pixels and in the 1-pixel frame (as MATLAB).
     """
-    return _pattern_complexity_count(as_luma(image)).astype(np.float32)
+    return pattern_complexity_count_f64(as_luma(image)).astype(np.float32)
 
 
 def pattern_complexity(image: np.ndarray) -> np.ndarray:
@@ -201,7 +206,9 @@ def pattern_complexity(image: np.ndarray) -> np.ndarray:
         >>> round(float(pc[16, 16]), 6), round(float(pc[0, 0]), 4)
         (1.0, 0.527)
     """
-    return _smooth_count(_pattern_complexity_count(as_luma(image))).astype(np.float32)
+    return smooth_complexity_count_f64(pattern_complexity_count_f64(as_luma(image))).astype(
+        np.float32
+    )
 
 
 def complexity_transducer(pc: np.ndarray) -> np.ndarray:
@@ -211,7 +218,7 @@ def complexity_transducer(pc: np.ndarray) -> np.ndarray:
         >>> round(float(complexity_transducer(np.array([1.0]))[0]), 6)
         0.15
     """
-    return _complexity_transducer(pc).astype(np.float32)
+    return complexity_transducer_f64(pc).astype(np.float32)
 
 
 def pattern_masking(image: np.ndarray) -> np.ndarray:
@@ -228,5 +235,5 @@ def pattern_masking(image: np.ndarray) -> np.ndarray:
         float32 ``HxW`` map in grey levels; 0 on flat areas and in the 2-pixel frame.
     """
     luma = as_luma(image)
-    pc = _smooth_count(_pattern_complexity_count(luma))
-    return (_local_std(luma) * _complexity_transducer(pc)).astype(np.float32)
+    pc = smooth_complexity_count_f64(pattern_complexity_count_f64(luma))
+    return (luminance_contrast_f64(luma) * complexity_transducer_f64(pc)).astype(np.float32)

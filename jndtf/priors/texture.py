@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from jndtf.priors._input import as_luma
-from jndtf.priors.edges import _edge_weight, _max_gradient
-from jndtf.priors.luminance import _background
+from jndtf.priors.edges import edge_weight_f64, max_gradient_f64
+from jndtf.priors.luminance import background_luminance_f64
 
 #: Slope and offset of the gradient gain ``alpha(bg) = 0.0001 bg + 0.115``.
 ALPHA_SLOPE = 0.0001
@@ -34,10 +34,12 @@ def texture_masking_from(bg: np.ndarray, gm: np.ndarray) -> np.ndarray:
     gm = np.asarray(gm, dtype=np.float64)
     if bg.shape != gm.shape:
         raise ValueError(f"bg and Gm must have the same shape, got {bg.shape} and {gm.shape}")
-    return _texture(bg, gm).astype(np.float32)
+    return texture_masking_f64(bg, gm).astype(np.float32)
 
 
-def _texture(bg: np.ndarray, gm: np.ndarray) -> np.ndarray:
+def texture_masking_f64(bg: np.ndarray, gm: np.ndarray) -> np.ndarray:
+    """``JNDt = Gm (0.0001 bg + 0.115) + (0.5 - 0.01 bg)`` (Chou & Li 1995; Yang 2005)
+    in float64, no shape check. See :func:`texture_masking_from`."""
     return gm * (ALPHA_SLOPE * bg + ALPHA_OFFSET) + (BETA_LAMBDA - BETA_SLOPE * bg)
 
 
@@ -58,7 +60,7 @@ def texture_masking(image: np.ndarray, *, edge_weighted: bool = True) -> np.ndar
         -0.5
     """
     luma = as_luma(image)
-    gm = _max_gradient(luma)
+    gm = max_gradient_f64(luma)
     if edge_weighted:
-        gm = gm * _edge_weight(luma)
-    return _texture(_background(luma, floor=False), gm).astype(np.float32)
+        gm = gm * edge_weight_f64(luma)
+    return texture_masking_f64(background_luminance_f64(luma, floor=False), gm).astype(np.float32)
