@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import threading
 from collections.abc import Callable, Sequence
@@ -34,10 +35,96 @@ OUTPUT_KINDS = ("jnd_map", "dmv_jnd", "image", "classifier", "saliency", "iqa")
 #: Output kinds that are a JND map (pixel values 0..255 a distortion may reach unnoticed).
 JND_OUTPUT_KINDS = ("jnd_map", "dmv_jnd")
 
+#: The numpy input builder shared by training and the edge runtime.
+DEFAULT_INPUT_BUILDER = "jndtf.models.inputs:model_input"
+
+
+def load_object(path: str) -> Any:
+    """The object a ``"package.module:attribute"`` path names (imported on call).
+
+    Specs hold their training and export code as such paths, so importing the registry loads
+    neither TensorFlow nor Keras.
+
+    Raises:
+        ValueError: a path without ``:``.
+        ImportError, AttributeError: the module or attribute does not exist.
+    """
+    module, sep, attr = str(path).partition(":")
+    if not sep or not module or not attr:
+        raise ValueError(f"expected 'package.module:attribute', got {path!r}")
+    obj = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclass(frozen=True)
+class TrainEntry:
+    """How ``jndtf train FAMILY`` runs a family's training (every field a lazy object path).
+
+    The command's options come from the settings dataclass' fields: a field with
+    ``metadata["cli"]`` (:func:`jndtf.train.settings.setting`) is an option, with its default
+    and help written once on the field (:mod:`jndtf.cli.train` derives the typer command).
+
+    Attributes:
+        settings: ``"module:Class"`` of the frozen settings dataclass.
+        run: ``"module:function"``, ``run(settings, **kw) -> result``.
+        help: the command's help (first line: the summary in ``jndtf train --help``).
+        report: ``"module:function"``, ``report(result) -> str``, the line printed on stdout.
+        checkpoint: ``"module:function"``, ``checkpoint(settings_kwargs) -> Path`` of the file
+            ``--resume`` continues from; None: the command has no ``--resume``.
+        progress: ``"module:function"``, ``progress(p) -> dict | None`` turning one report of
+            ``run(settings, progress=...)`` into ``{"description", "completed", "total",
+            "text"}`` for the progress bar; None: the run shows Keras' own progress
+            (``verbose`` 1 on a terminal, else 2).
+        interrupted: ``"module:Exception"`` the run raises after checkpointing on Ctrl-C
+            (exit 130, "continue with --resume"); None: none.
+    """
+
+    settings: str
+    run: str
+    help: str = ""
+    report: str | None = None
+    checkpoint: str | None = None
+    progress: str | None = None
+    interrupted: str | None = None
+
+
+@dataclass(frozen=True)
+class ExportHooks:
+    """What :mod:`jndtf.export` needs to know about a family beyond its Keras model.
+
+    Attributes:
+        exportable: ``jndtf export`` accepts the family (False: a model that is not exported,
+            e.g. a classifier only used inside a training loss).
+        qat_describe: ``"module:function"``, ``describe(keras_model) -> dict`` (JSON-ready
+            architecture for the QAT worker; raises ValueError for a model it cannot
+            describe); None: no quantization-aware-training export for this family.
+        qat_rebuild: ``"module:function"``, ``rebuild(arch, *, input_size=None, wrap=None) ->
+            tf_keras.Model`` run by the QAT worker (imports tf_keras; never in this process).
+        float_layers: Keras layer names an int8 export keeps in float by default (their
+            TFLite nodes are denylisted), in addition to the head and thresholds.
+    """
+
+    exportable: bool = True
+    qat_describe: str | None = None
+    qat_rebuild: str | None = None
+    float_layers: tuple[str, ...] = ()
+
+    @property
+    def supports_qat(self) -> bool:
+        """Both QAT hooks are given."""
+        return bool(self.qat_describe and self.qat_rebuild)
+
+
+#: Input modalities a family may declare besides RGB and the prior maps (computed by its own
+#: input builder; hmJND-Net's saliency/depth/segmentation maps).
+MODALITIES = ("rgb", "priors", "saliency_map", "depth", "segmentation", "reference")
+
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What a caller needs to build a model and to feed it.
+    """The one place a model family declares itself (one per registered name).
 
     Attributes:
         name: registry name (e.g. ``"acol"``).
@@ -47,10 +134,19 @@ class ModelSpec:
         priors: names of the prior maps stacked after the RGB channels, in order (names of
             :data:`jndtf.priors.PRIORS`); empty for RGB-only models.
         normalization: name of the input normalization of :mod:`jndtf.models.inputs`.
-        output_channels: channels of the JND map (3 = full RGB, 1 = luma).
+        output_channels: channels of the output (3 = full RGB, 1 = luma; classes of a
+            classifier).
         jnd_units: unit of the output map.
         description: one line for listings.
         output_kind: what the network outputs, one of :data:`OUTPUT_KINDS`.
+        modalities: the network's inputs, in order, from :data:`MODALITIES` (default:
+            ``("rgb", "priors")`` with priors, else ``("rgb",)``).
+        input_builder: ``"module:function"``, ``build(image, priors, normalization=...) ->
+            HxWxC float32`` (default: the numpy builder shared by training and the edge).
+        train: how ``jndtf train FAMILY`` runs (:class:`TrainEntry`), or None.
+        export: :class:`ExportHooks`.
+        macs: multiply-accumulates per input pixel: a number, or ``"module:function"``
+            called as ``f(name, width=...)``; None: unknown.
     """
 
     name: str
@@ -63,6 +159,11 @@ class ModelSpec:
     jnd_units: str = "pixel values 0..255"
     description: str = ""
     output_kind: str = "jnd_map"
+    modalities: tuple[str, ...] = ()
+    input_builder: str = DEFAULT_INPUT_BUILDER
+    train: TrainEntry | None = None
+    export: ExportHooks = ExportHooks()
+    macs: float | str | None = None
 
     @property
     def is_jnd(self) -> bool:
@@ -74,11 +175,31 @@ class ModelSpec:
         return self.builder(**kwargs)
 
     def make_input(self, image: np.ndarray) -> np.ndarray:
-        """The network input for one RGB image: :func:`jndtf.models.inputs.model_input` with
-        this model's priors and normalization (numpy only)."""
-        from jndtf.models.inputs import model_input
+        """The network input for one RGB image: :attr:`input_builder` (by default
+        :func:`jndtf.models.inputs.model_input`) with this model's priors and normalization
+        (numpy only)."""
+        return load_object(self.input_builder)(image, self.priors, normalization=self.normalization)
 
-        return model_input(image, self.priors, normalization=self.normalization)
+    def macs_per_pixel(self, width: float | str | None = None) -> float | None:
+        """Multiply-accumulates per input pixel at `width` (None: the family's default), or
+        None when the family does not count them or does not know `width`.
+
+        Example:
+            >>> get_model_spec("acol").macs_per_pixel()
+            87147.0
+        """
+        if self.macs is None:
+            return None
+        if not isinstance(self.macs, str):
+            return float(self.macs)
+        count = load_object(self.macs)
+        kwargs = {}
+        if width is not None and "width" in inspect.signature(count).parameters:
+            kwargs["width"] = width
+        try:
+            return float(count(self.name, **kwargs))
+        except (KeyError, ValueError):
+            return None
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -98,6 +219,11 @@ def register_model(
     jnd_units: str = "pixel values 0..255",
     description: str = "",
     output_kind: str = "jnd_map",
+    modalities: Sequence[str] = (),
+    input_builder: str = DEFAULT_INPUT_BUILDER,
+    train: TrainEntry | None = None,
+    export: ExportHooks | None = None,
+    macs: float | str | None = None,
     overwrite: bool = False,
 ) -> ModelSpec:
     """Adds a model to the registry and returns its spec.
@@ -114,6 +240,8 @@ def register_model(
         jnd_units: unit of the output map.
         description: one line for listings.
         output_kind: what the network outputs, one of :data:`OUTPUT_KINDS`.
+        modalities, input_builder, train, export, macs: see :class:`ModelSpec`. Families of
+            one registration usually share one :class:`TrainEntry` and :class:`ExportHooks`.
         overwrite: replace an existing entry of the same name instead of raising.
 
     Raises:
@@ -133,6 +261,17 @@ def register_model(
         raise ValueError(
             f"{name!r}: output_kind must be one of {OUTPUT_KINDS}, got {output_kind!r}"
         )
+    modalities = tuple(modalities) or (("rgb", "priors") if priors else ("rgb",))
+    unknown = [m for m in modalities if m not in MODALITIES]
+    if unknown:
+        raise ValueError(f"{name!r}: unknown modalities {unknown}; known: {MODALITIES}")
+    if train is not None and not isinstance(train, TrainEntry):
+        raise ValueError(f"{name!r}: train must be a TrainEntry, got {type(train).__name__}")
+    export = ExportHooks() if export is None else export
+    if not isinstance(export, ExportHooks):
+        raise ValueError(f"{name!r}: export must be ExportHooks, got {type(export).__name__}")
+    if bool(export.qat_describe) != bool(export.qat_rebuild):
+        raise ValueError(f"{name!r}: give both qat_describe and qat_rebuild, or neither")
     if output_kind in (*JND_OUTPUT_KINDS, "image", "saliency") and int(output_channels) not in (
         1,
         3,
@@ -149,6 +288,11 @@ def register_model(
         jnd_units=jnd_units,
         description=description,
         output_kind=output_kind,
+        modalities=modalities,
+        input_builder=str(input_builder),
+        train=train,
+        export=export,
+        macs=macs,
     )
     with _LOCK:
         old = _REGISTRY.get(name)
@@ -198,17 +342,46 @@ def get_model_spec(name: str) -> ModelSpec:
         ) from None
 
 
+def available_families() -> list[str]:
+    """Family names of the registered models (sorted)."""
+    _discover()
+    return sorted({s.family for s in _REGISTRY.values()})
+
+
+def family_spec(family: str) -> ModelSpec:
+    """The first registered spec (by name) of `family`, which carries the family's train entry
+    and export hooks; KeyError lists the families."""
+    names = available_models(family)
+    if not names:
+        raise KeyError(f"unknown model family {family!r}; available: {available_families()}")
+    specs = [_REGISTRY[n] for n in names]
+    return next((s for s in specs if s.train is not None), specs[0])
+
+
+def trainable_families() -> dict[str, TrainEntry]:
+    """``{family: TrainEntry}`` of every family that registers a training entry."""
+    return {f: e for f in available_families() if (e := family_spec(f).train) is not None}
+
+
 def build_model(name: str, **kwargs) -> Any:
     """``get_model_spec(name).build(**kwargs)``."""
     return get_model_spec(name).build(**kwargs)
 
 
 __all__ = [
+    "DEFAULT_INPUT_BUILDER",
     "JND_OUTPUT_KINDS",
+    "MODALITIES",
     "OUTPUT_KINDS",
+    "ExportHooks",
     "ModelSpec",
+    "TrainEntry",
+    "available_families",
     "available_models",
     "build_model",
+    "family_spec",
     "get_model_spec",
+    "load_object",
     "register_model",
+    "trainable_families",
 ]

@@ -187,9 +187,29 @@ def _build(preset: str, **kwargs):
     return build_acol(preset, **kwargs)
 
 
-def _register() -> None:
-    from jndtf.models.registry import register_model
+#: ``jndtf train acol``: settings, run and CLI glue of :mod:`jndtf.train.acol` (lazy paths).
+TRAIN = {
+    "settings": "jndtf.train.acol.config:AcolTrainConfig",
+    "run": "jndtf.train.acol:train_acol",
+    "help": "Train ACoL-JND (or an ablation) with eq. (6), L = δ·A-IQA + η·eq. (5), on any "
+    "folder of images. Checkpoints every epoch and on Ctrl-C; --resume continues exactly.",
+    "report": "jndtf.train.acol.config:report",
+    "checkpoint": "jndtf.train.acol.config:checkpoint_file",
+    "progress": "jndtf.train.acol.config:progress_fields",
+    "interrupted": "jndtf.train.acol.errors:TrainingInterrupted",
+}
 
+#: Quantization-aware training: the Keras 3 network read as data, rebuilt with tf_keras.
+EXPORT = {
+    "qat_describe": "jndtf.export.qat.architecture:describe_acol",
+    "qat_rebuild": "jndtf.export.qat.rebuild:build_tf_keras_acol",
+}
+
+
+def _register() -> None:
+    from jndtf.models.registry import ExportHooks, TrainEntry, register_model
+
+    train, export = TrainEntry(**TRAIN), ExportHooks(**EXPORT)
     for name, cfg in PRESETS.items():
         register_model(
             name,
@@ -200,6 +220,10 @@ def _register() -> None:
             normalization="unit",
             output_channels=int(cfg["output_channels"]),
             description=cfg["description"],
+            output_kind="jnd_map",
+            train=train,
+            export=export,
+            macs=f"{__name__}:macs_per_pixel",
             overwrite=True,
         )
 

@@ -4,10 +4,16 @@
 enough (~80k parameters, < 1 MB) to train on a laptop CPU in minutes and to run inside a training
 loss on every batch. ``aiqa_resnet_small`` doubles the width and depth for users with a GPU and
 a real image collection.
+
+Pure Python (no Keras import): registers the presets in :mod:`jndtf.models.registry` as family
+``"aiqa"``, output kind ``"classifier"`` (two RGB inputs 0..255, ``reference`` and
+``distorted``; logits of the distortion groups), trained by ``jndtf train aiqa`` and not
+exported (it runs inside the ACoL-JND training loss).
 """
 
 from __future__ import annotations
 
+import functools
 from types import MappingProxyType
 
 PRESETS = MappingProxyType(
@@ -42,3 +48,44 @@ def get_preset(name: str) -> dict:
         return dict(PRESETS[name])
     except KeyError:
         raise KeyError(f"unknown A-IQA preset {name!r}; available: {', '.join(PRESETS)}") from None
+
+
+def _build(preset: str, **kwargs):
+    from jndtf.models.aiqa.network import build_classifier
+
+    return build_classifier(preset, **kwargs)
+
+
+#: ``jndtf train aiqa``: settings, run and report of :mod:`jndtf.train.aiqa` (lazy paths).
+TRAIN = {
+    "settings": "jndtf.train.aiqa:AIQATrainConfig",
+    "run": "jndtf.train.aiqa:train_aiqa",
+    "help": "Train the A-IQA distortion-group classifier (L1 of ACoL-JND) on TID2008-style "
+    "distortions synthesized from a folder of clean images; no dataset download needed.",
+    "report": "jndtf.train.aiqa:report",
+}
+
+
+def _register() -> None:
+    from jndtf.models.registry import ExportHooks, TrainEntry, register_model
+
+    train = TrainEntry(**TRAIN)
+    for name, cfg in PRESETS.items():
+        register_model(
+            name,
+            "aiqa",
+            functools.partial(_build, name),
+            input_channels=3,
+            normalization="unit",
+            output_channels=int(cfg["num_groups"]),
+            jnd_units="distortion-group logits (not a JND map)",
+            description=f"A-IQA distortion-group classifier ({name.rsplit('_', 1)[-1]} width)",
+            output_kind="classifier",
+            modalities=("rgb", "reference"),
+            train=train,
+            export=ExportHooks(exportable=False),
+            overwrite=True,
+        )
+
+
+_register()

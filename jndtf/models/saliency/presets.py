@@ -186,9 +186,22 @@ def _build(preset: str, **kwargs):
     return build_poolnet(preset, **kwargs)
 
 
-def _register() -> None:
-    from jndtf.models.registry import register_model
+#: ``jndtf train saliency``: settings, run and CLI glue of :mod:`jndtf.train.saliency`.
+TRAIN = {
+    "settings": "jndtf.train.saliency.config:SaliencyTrainConfig",
+    "run": "jndtf.train.saliency:train_saliency",
+    "help": "Train the compact PoolNet saliency network (the f_va prior of ACoL-JND) on "
+    "photo/mask pairs; without trained weights jndtf uses the classical spectral-residual "
+    "saliency.",
+    "report": "jndtf.train.saliency.config:report",
+    "checkpoint": "jndtf.train.saliency.config:checkpoint_file",
+}
 
+
+def _register() -> None:
+    from jndtf.models.registry import TrainEntry, register_model
+
+    train = TrainEntry(**TRAIN)
     for name, cfg in PRESETS.items():
         register_model(
             name,
@@ -201,6 +214,8 @@ def _register() -> None:
             jnd_units="saliency probability 0..1 (not a JND map)",
             output_kind="saliency",
             description=cfg["description"],
+            train=train,
+            macs=f"{__name__}:macs_per_pixel",
             overwrite=True,
         )
 
