@@ -6,6 +6,7 @@ call one library function; the edge runtime is imported inside the command body.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,9 +15,13 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from jndtf.bench.stream import StreamBenchSettings
+from jndtf.cli._settings import Cli, settings_command
 from jndtf.cli._shared import USER_ERRORS, app, err, progress_bar, stdout, stepper, user_errors
 from jndtf.cli.bench import bench_app
+from jndtf.edge.stream import DEFAULT_JND_SCALE, StreamSettings
 from jndtf.io import parse_size
+from jndtf.refs import DEFAULT_JND_MODEL
 
 #: Exit codes of `jndtf stream` besides 0 (done) and 2 (an error, after the summary): input
 #: skipped or a source that ended early (the rest was written), and the shell's codes for a
@@ -75,128 +80,88 @@ def _report_lines(report) -> list[str]:
     return lines
 
 
-@app.command("stream")
+#: `jndtf stream`'s options: flags and help; each default is the :class:`StreamSettings`
+#: field's (written there, once), the model's is :data:`DEFAULT_JND_MODEL`.
+STREAM_CLI = {
+    "source": Cli(
+        help="Camera index (0), video file, image folder or stream URL (rtsp://, http://).",
+        argument=True,
+        show_default=False,
+    ),
+    "model": Cli(
+        flags=("--model", "-m"),
+        default=DEFAULT_JND_MODEL,
+        help="Exported .tflite (its manifest beside it, sha256-checked), acol (the shipped "
+        "int8 export, 320x180), or a classical model name (yang2005, wu2017, ...; "
+        "`jndtf list`).",
+    ),
+    "codec": Cli(help="jpeg (per frame, OpenCV) or h264 (libx264, PyAV)."),
+    "quality": Cli(flags=("--quality", "-q"), min=1, max=100, help="JPEG quality."),
+    "crf": Cli(min=0, max=51, help="H.264 constant rate factor."),
+    "preset": Cli(help="x264 preset."),
+    "jnd_scale": Cli(
+        help="Inference resolution / frame resolution, (0, 1] \\[default: "
+        f"{DEFAULT_JND_SCALE:g}; 1 for a model exported at a fixed size].",
+        show_default=False,
+    ),
+    "reuse": Cli(min=1, help="Recompute the JND map every N frames (or at a scene cut)."),
+    "threads": Cli(min=1, help="Model threads."),
+    "max_frames": Cli(min=1, help="Stop after N frames \\[default: no limit]."),
+    "size": Cli(
+        cli_type=str,
+        parse=lambda text: parse_frame_size(text),
+        show=lambda wh: f"{wh[0]}x{wh[1]}",
+        help="Resize frames to WIDTHxHEIGHT \\[default: as they come].",
+    ),
+    "out_dir": Cli(
+        flags=("--out", "-o"),
+        help="Write the encoded stream here (processed.mp4 or processed_jpeg/) \\[default: "
+        "nothing but the stats].",
+    ),
+    "preview": Cli(
+        help="Original | JND map | encoded, side by side: a window if a display exists, "
+        "else OUT/preview.mp4.",
+    ),
+    "stats_path": Cli(
+        flags=("--stats",), help="JSON-lines stats: one line per frame, a summary last."
+    ),
+    "classifier": Cli(
+        help="Machine-vision mode: a classifier .tflite; frames are pre-processed by the "
+        "DMV-JND stage and its RCA is reported.",
+    ),
+    "compare": Cli(
+        flags=("--compare/--no-compare",),
+        help="Also encode the unprocessed frames (the bytes and quality baseline).",
+    ),
+    "ms_ssim_every": Cli(min=0, help="MS-SSIM of every Nth frame (0: never)."),
+    "source_mode": Cli(
+        flags=("--mode",), help="auto, live (drop frames when behind) or file (read every frame)."
+    ),
+    "size_change": Cli(
+        metavar="resize|skip",
+        help="A frame of another size than the first (an image in a folder): resize it to "
+        "the stream's size, or skip it; either way its file is named.",
+    ),
+    "equal_quality": Cli(
+        flags=("--equal-quality/--no-equal-quality",),
+        help="At the end, code a sample of the untouched frames at a ladder of settings and "
+        "report the plain encoder's bytes at the pre-processed stream's PSNR.",
+    ),
+}
+
+#: `--maps-format`'s choices (with `--save-maps`, they fill :attr:`StreamSettings.save_maps`).
+MAPS_FORMATS = ("video", "png")
+
+
+@settings_command(app, "stream", StreamSettings, cli=STREAM_CLI)
 def stream_command(
-    source: Annotated[
-        str,
-        typer.Argument(
-            help="Camera index (0), video file, image folder or stream URL (rtsp://, http://).",
-            show_default=False,
-        ),
-    ],
-    model: Annotated[
-        str,
-        typer.Option(
-            "--model",
-            "-m",
-            help="Exported .tflite (its manifest beside it, sha256-checked), acol (the shipped "
-            "int8 export, 320x180), or a classical model name (yang2005, wu2017, ...; "
-            "`jndtf list`).",
-        ),
-    ] = "acol",
-    codec: Annotated[
-        str, typer.Option("--codec", help="jpeg (per frame, OpenCV) or h264 (libx264, PyAV).")
-    ] = "jpeg",
-    quality: Annotated[
-        int, typer.Option("--quality", "-q", min=1, max=100, help="JPEG quality.")
-    ] = 90,
-    crf: Annotated[
-        float, typer.Option("--crf", min=0, max=51, help="H.264 constant rate factor.")
-    ] = 23,
-    preset: Annotated[str, typer.Option("--preset", help="x264 preset.")] = "veryfast",
-    jnd_scale: Annotated[
-        float | None,
-        typer.Option(
-            "--jnd-scale",
-            help="Inference resolution / frame resolution, (0, 1] \\[default: 0.5; 1 for a model "
-            "exported at a fixed size].",
-            show_default=False,
-        ),
-    ] = None,
-    reuse: Annotated[
-        int,
-        typer.Option(
-            "--reuse", min=1, help="Recompute the JND map every N frames (or at a scene cut)."
-        ),
-    ] = 2,
-    threads: Annotated[int, typer.Option("--threads", min=1, help="Model threads.")] = 2,
-    max_frames: Annotated[
-        int | None,
-        typer.Option("--max-frames", min=1, help="Stop after N frames \\[default: no limit]."),
-    ] = None,
-    size: Annotated[
-        str | None,
-        typer.Option("--size", help="Resize frames to WIDTHxHEIGHT \\[default: as they come]."),
-    ] = None,
-    out_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            help="Write the encoded stream here (processed.mp4 or processed_jpeg/) \\[default: "
-            "nothing but the stats].",
-        ),
-    ] = None,
+    settings: StreamSettings,
     save_maps: Annotated[
         bool, typer.Option("--save-maps", help="Write the JND maps (OUT/jnd_map.mp4).")
     ] = False,
     maps_format: Annotated[
         str, typer.Option("--maps-format", help="video (one MP4) or png (OUT/jnd_maps/).")
-    ] = "video",
-    preview: Annotated[
-        bool,
-        typer.Option(
-            "--preview",
-            help="Original | JND map | encoded, side by side: a window if a display exists, "
-            "else OUT/preview.mp4.",
-        ),
-    ] = False,
-    stats: Annotated[
-        Path | None,
-        typer.Option("--stats", help="JSON-lines stats: one line per frame, a summary last."),
-    ] = None,
-    classifier: Annotated[
-        Path | None,
-        typer.Option(
-            "--classifier",
-            help="Machine-vision mode: a classifier .tflite; frames are pre-processed by the "
-            "DMV-JND stage and its RCA is reported.",
-        ),
-    ] = None,
-    compare: Annotated[
-        bool,
-        typer.Option(
-            "--compare/--no-compare",
-            help="Also encode the unprocessed frames (the bytes and quality baseline).",
-        ),
-    ] = True,
-    ms_ssim_every: Annotated[
-        int,
-        typer.Option("--ms-ssim-every", min=0, help="MS-SSIM of every Nth frame (0: never)."),
-    ] = 10,
-    mode: Annotated[
-        str,
-        typer.Option(
-            "--mode", help="auto, live (drop frames when behind) or file (read every frame)."
-        ),
-    ] = "auto",
-    size_change: Annotated[
-        str,
-        typer.Option(
-            "--size-change",
-            metavar="resize|skip",
-            help="A frame of another size than the first (an image in a folder): resize it to "
-            "the stream's size, or skip it; either way its file is named.",
-        ),
-    ] = "resize",
-    equal_quality: Annotated[
-        bool,
-        typer.Option(
-            "--equal-quality/--no-equal-quality",
-            help="At the end, code a sample of the untouched frames at a ladder of settings and "
-            "report the plain encoder's bytes at the pre-processed stream's PSNR.",
-        ),
-    ] = True,
+    ] = MAPS_FORMATS[0],
 ) -> None:
     """Pre-process a stream by its JND map (eq. 14 of hmJND: the 8x8 block mean within the JND,
     else a move by the JND toward it) and encode it as JPEG or H.264.
@@ -211,35 +176,14 @@ def stream_command(
     same folder keeps or cleans the partial file (and says so). Exit codes: 0 done, 1 input
     skipped or a source that ended early, 2 an error, 130 SIGINT, 143 SIGTERM.
     """
-    from jndtf.edge.stream import StreamSettings, run_stream
+    from jndtf.edge.stream import run_stream
 
     with user_errors():
-        if maps_format not in ("video", "png"):
+        if maps_format not in MAPS_FORMATS:
             raise ValueError(f"--maps-format must be video or png, got {maps_format!r}")
-        settings = StreamSettings(
-            source=source,
-            model=model,
-            codec=codec,
-            quality=quality,
-            crf=crf,
-            preset=preset,
-            jnd_scale=jnd_scale,
-            reuse=reuse,
-            threads=threads,
-            max_frames=max_frames,
-            size=parse_frame_size(size),
-            source_mode=mode,
-            compare=compare,
-            ms_ssim_every=ms_ssim_every,
-            out_dir=out_dir,
-            save_maps=maps_format if save_maps else None,
-            preview=preview,
-            stats_path=stats,
-            classifier=classifier,
-            size_change=size_change,
-            equal_quality=equal_quality,
-        )
-    with _progress(max_frames) as (step, note):
+        if save_maps:
+            settings = dataclasses.replace(settings, save_maps=maps_format)
+    with _progress(settings.max_frames) as (step, note):
         with user_errors():
             try:
                 report = run_stream(settings, progress=step, notes=note)
@@ -288,23 +232,28 @@ def _progress(total: int | None):
     yield step, note
 
 
-@bench_app.command("stream")
+#: `jndtf bench stream`'s options; each default is the :class:`StreamBenchSettings` field's.
+BENCH_STREAM_CLI = {
+    "model": Cli(
+        flags=("--model", "-m"),
+        help="acol (the shipped int8 export, jndtf stream's default), a classical model name "
+        "or an exported .tflite.",
+    ),
+    "codec": Cli(help="jpeg or h264."),
+    "seconds": Cli(min=0.5, help="Length of the synthesized clip."),
+    "size": Cli(
+        cli_type=str,
+        parse=lambda text: parse_frame_size(text),
+        show=lambda wh: f"{wh[0]}x{wh[1]}",
+        help="Frame size WIDTHxHEIGHT.",
+    ),
+    "threads": Cli(min=1, help="Model threads."),
+}
+
+
+@settings_command(bench_app, "stream", StreamBenchSettings, cli=BENCH_STREAM_CLI)
 def bench_stream_command(
-    model: Annotated[
-        str,
-        typer.Option(
-            "--model",
-            "-m",
-            help="acol (the shipped int8 export, jndtf stream's default), a classical model name "
-            "or an exported .tflite.",
-        ),
-    ] = "acol",
-    codec: Annotated[str, typer.Option("--codec", help="jpeg or h264.")] = "jpeg",
-    seconds: Annotated[
-        float, typer.Option("--seconds", min=0.5, help="Length of the synthesized clip.")
-    ] = 6.0,
-    size: Annotated[str, typer.Option("--size", help="Frame size WIDTHxHEIGHT.")] = "640x360",
-    threads: Annotated[int, typer.Option("--threads", min=1, help="Model threads.")] = 2,
+    settings: StreamBenchSettings,
     csv_path: Annotated[
         Path, typer.Option("--csv", help="CSV of every row (written atomically).")
     ] = Path("out/bench/stream.csv"),
@@ -313,16 +262,10 @@ def bench_stream_command(
     for the default settings and cheaper/dearer ones (JND scale, map reuse), each with the
     JND-map PSNR against full-resolution per-frame inference. Timings depend on the load."""
     from jndtf.bench.report import Column, render_table, write_csv
-    from jndtf.bench.stream import ROW_COLUMNS, StreamBenchSettings, bench_stream
+    from jndtf.bench.stream import ROW_COLUMNS, bench_stream
 
-    with user_errors():
-        settings = StreamBenchSettings(
-            model=model,
-            codec=codec,
-            seconds=seconds,
-            size=parse_frame_size(size),
-            threads=threads,
-        )
+    model, codec = settings.model, settings.codec
+    size = f"{settings.size[0]}x{settings.size[1]}"
     with progress_bar() as bar:
         step = stepper(bar, bar.add_task("bench stream", total=None))
         with user_errors():
