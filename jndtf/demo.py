@@ -104,10 +104,9 @@ def default_models() -> list[str]:
 
     models = baselines.available()
     if importlib.util.find_spec("keras") is not None:
-        from jndtf.evaluate.learned import shipped_weights
-        from jndtf.evaluate.models import known_models
+        from jndtf.refs import known_models
 
-        models += [m for m in known_models()["learned"] if shipped_weights(m) is not None]
+        models += known_models("keras")["shipped"]
     return models
 
 

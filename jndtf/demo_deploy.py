@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jndtf.io import atomic_write_bytes
+from jndtf.refs import DEFAULT_JND_MODEL
 
 Progress = Callable[[str, int, int], None]
 
@@ -102,9 +103,13 @@ def run_deploy(out_dir: Path, progress: Progress | None = None, *, seed: int = 0
         raise ImportError(f'the deployment demo needs pip install "jndtf[{extras}]"')
     report = progress or (lambda *_: None)
     out_dir = Path(out_dir)
-    report("deploy: int8 export of acol (calibration + parity)", 0, 3)
+    report(f"deploy: int8 export of {DEFAULT_JND_MODEL} (calibration + parity)", 0, 3)
     (result,) = export_model(
-        "acol", ["tflite-int8"], out_dir=out_dir / "export", input_size=EXPORT_SIZE, seed=seed
+        DEFAULT_JND_MODEL,
+        ["tflite-int8"],
+        out_dir=out_dir / "export",
+        input_size=EXPORT_SIZE,
+        seed=seed,
     )
     report("deploy: synthesized camera clip", 1, 3)
     clip = synthesize_clip(out_dir / "clip.mp4", seconds=CLIP_SECONDS)

@@ -91,30 +91,35 @@ def write_priors(
 
 
 def jnd_function(model: str):
-    """``fn(image) -> HxWxC float32`` JND map for a model reference: a classical baseline name,
-    a registered learned model with shipped weights (e.g. ``acol``), or a ``.keras`` path.
+    """``fn(image) -> HxWxC float32`` JND map for a model reference as
+    :func:`jndtf.refs.resolve_model` reads it (``runtime="keras"``): a classical baseline name,
+    ``uniform`` (the control), a registered learned model with shipped weights (e.g. ``acol``:
+    its ``.keras``), ``SPEC:PATH`` or a ``.keras`` path.
 
     Learned models need the [train] extra and are loaded once per process.
 
     Raises:
-        KeyError: an unknown name (the message lists the known ones).
+        KeyError: an unknown name (:class:`jndtf.refs.UnknownModelError`, also a ValueError;
+            the message lists the known ones).
         FileNotFoundError: a learned model without weights, or a missing file.
     """
     from jndtf import baselines
+    from jndtf.refs import resolve_model
 
-    if model in baselines.available():
-        return baselines.get(model)
-    return _learned(model)
+    ref = resolve_model(model, runtime="keras")
+    if ref.kind == "classical":
+        return baselines.get(ref.name)
+    if ref.kind == "control":
+        from jndtf.evaluate.models import uniform_jnd
+
+        return uniform_jnd
+    return _learned(ref)
 
 
 @functools.cache
-def _learned(ref: str):
+def _learned(ref):
     from jndtf.evaluate.learned import load_learned
-    from jndtf.evaluate.models import known_models
 
-    if not ref.endswith(".keras") and ref not in known_models()["learned"]:
-        known = ", ".join(known_models()["classical"] + known_models()["learned"])
-        raise KeyError(f"unknown JND model {ref!r}; available: {known}, or a .keras path")
     return load_learned(ref)
 
 
@@ -137,20 +142,21 @@ def compute_jnd(
         ImageTooLargeError: more than `max_megapixels` (default ``$JNDTF_MAX_MEGAPIXELS`` or
             120) megapixels.
     """
-    from jndtf import baselines
     from jndtf.io import check_image
+    from jndtf.refs import resolve_model
     from jndtf.tiling import check_array_megapixels
 
     check_array_megapixels(image, max_megapixels)
     fn = jnd_function(model)
-    if model in baselines.available():
+    ref = resolve_model(model, runtime="keras")
+    if ref.kind in ("classical", "control"):
         rgb = check_image(image)
         h, w = rgb.shape[:2]
-        if tile and h * w > tile * tile:
+        if ref.kind == "classical" and tile and h * w > tile * tile:
             from jndtf.baselines._bands import band_rows_for, run_banded
 
-            rows = band_rows_for(model, w, tile * tile)
-            return run_banded(model, rgb, band_rows=rows, progress=progress)
+            rows = band_rows_for(ref.name, w, tile * tile)
+            return run_banded(ref.name, rgb, band_rows=rows, progress=progress)
         return np.asarray(fn(rgb), dtype=np.float32)
     return np.asarray(fn(image, tile=tile, progress=progress), dtype=np.float32)
 
@@ -187,7 +193,10 @@ def write_jnd(
     t0 = time.perf_counter()
     jnd = compute_jnd(image, model, tile=tile, max_megapixels=max_megapixels, progress=progress)
     seconds = time.perf_counter() - t0
-    files = write_map(out_root / image_path.stem, f"jnd_{Path(model).stem}", jnd)
+    from jndtf.refs import resolve_model
+
+    label = resolve_model(model, runtime="keras").label  # a file: its stem
+    files = write_map(out_root / image_path.stem, f"jnd_{label}", jnd)
     return JndRecord(image_path, model, files, seconds, float(jnd.mean()))
 
 

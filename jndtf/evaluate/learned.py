@@ -5,12 +5,12 @@ injected by eq. (7). Classical models already are such functions (:mod:`jndtf.ba
 module makes a trained Keras network one too, feeding it the same numpy input that training and
 the edge runtime use (:func:`jndtf.models.inputs.model_input`).
 
-A learned model is named in one of three ways:
+A learned model is named as :func:`jndtf.refs.resolve_model` (``runtime="keras"``) reads it:
 
 - a registered name (``"acol"``): :mod:`jndtf.models.registry` gives the input (priors and
   normalization) and the weights are the ones jndtf ships,
-  ``jndtf/weights/<family>/<name>.keras`` (:func:`shipped_weights`). None are shipped yet: such a
-  name raises :class:`FileNotFoundError` saying so, until the file exists.
+  ``jndtf/weights/<family>/<name>.keras`` (:func:`shipped_weights`); a registered name without
+  shipped weights raises :class:`FileNotFoundError` saying so.
 - a ``.keras`` path: the input is described by the manifest beside it (``<stem>.json``, keys
   ``priors`` + ``normalization``, or ``preset``/``model`` naming a registered model); without a
   manifest a 3-channel network is taken as RGB-only.
@@ -29,7 +29,6 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
-import json
 import os
 import pkgutil
 from collections.abc import Sequence
@@ -38,6 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from jndtf.io import check_image
+from jndtf.refs import WEIGHTS_ROOT, ModelRef, looks_like_path, resolve_model, shipped_models
+from jndtf.refs import read_manifest_beside as _read_manifest  # export, bench import it
 from jndtf.tiling import DEFAULT_TILE
 
 #: Tiling of large images (see :meth:`LearnedJnd.__call__`): pixels next to a neighbouring
@@ -45,41 +46,21 @@ from jndtf.tiling import DEFAULT_TILE
 TILE_MARGIN = 64
 TILE_BLEND = 64
 
-#: Folder of the weights jndtf ships, ``<family>/<name>.keras`` beside ``<name>.json``.
-WEIGHTS_ROOT = Path(__file__).resolve().parents[1] / "weights"
-
 
 def shipped_weights(name: str) -> Path | None:
-    """The shipped ``.keras`` file of registered model `name`, or None when there is none.
-
-    Looks for ``jndtf/weights/<family>/<name>.keras`` (the layout of the shipped A-IQA
-    classifier, ``jndtf/weights/aiqa/``).
-
-    Raises:
-        KeyError: `name` is not a registered model (the message lists them).
-    """
-    from jndtf.models.registry import get_model_spec
-
-    spec = get_model_spec(name)
-    path = WEIGHTS_ROOT / spec.family / f"{name}.keras"
-    return path if path.is_file() else None
-
-
-def looks_like_path(ref: str | os.PathLike) -> bool:
-    """True when a model reference names a file rather than a registered name."""
-    if isinstance(ref, os.PathLike):
-        return True
-    return ref.endswith(".keras") or "/" in ref or os.sep in ref or Path(ref).is_file()
+    """The shipped ``.keras`` file of model `name`, or None (:func:`jndtf.refs.shipped_models`)."""
+    return shipped_models("keras").get(name)
 
 
 def split_spec(ref: str) -> tuple[str | None, str]:
-    """``"acol:path.keras"`` -> ``("acol", "path.keras")`` when ``acol`` is a registered model;
+    """``"acol:path.keras"`` -> ``("acol", "path.keras")`` (:func:`jndtf.refs.resolve_model`);
     anything else -> ``(None, ref)``."""
-    from jndtf.models.registry import available_models
-
-    head, sep, tail = ref.partition(":")
-    if sep and tail and head in available_models():
-        return head, tail
+    try:
+        r = resolve_model(ref)
+    except (ValueError, TypeError):
+        return None, ref
+    if r.kind == "keras" and r.preset is not None and r.path is not None:
+        return r.preset, str(r.path)
     return None, ref
 
 
@@ -93,23 +74,6 @@ def _register_custom_layers() -> None:
             module = f"jndtf.models.{info.name}.layers"
             if importlib.util.find_spec(module) is not None:
                 importlib.import_module(module)
-
-
-def _read_manifest(path: Path) -> dict:
-    """``NAME.json`` beside ``NAME.keras`` (shipped weights, export), else the ``manifest.json``
-    of a `jndtf train` run folder; {} when there is neither."""
-    manifest = path.with_suffix(".json")
-    if not manifest.is_file():
-        manifest = path.parent / "manifest.json"
-    if not manifest.is_file():
-        return {}
-    try:
-        data = json.loads(manifest.read_text())
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{manifest}: not a readable JSON manifest ({err})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{manifest}: the manifest must be a JSON object")
-    return data
 
 
 def _input_from_manifest(path: Path, manifest: dict) -> tuple[tuple[str, ...], str] | None:
@@ -388,13 +352,13 @@ def _tiled_channel_mean(make_input, i4_model, rgb: np.ndarray, tile: int, progre
 
 
 def load_learned(
-    ref: str | os.PathLike, *, spec: str | None = None, name: str | None = None
+    ref: str | os.PathLike | ModelRef, *, spec: str | None = None, name: str | None = None
 ) -> LearnedJnd:
     """Loads a learned JND model as ``fn(image) -> HxWxC`` map (module docstring for `ref`).
 
     Args:
-        ref: a registered model name (uses its shipped weights), a ``.keras`` path, or
-            ``SPEC:PATH``.
+        ref: a :class:`jndtf.refs.ModelRef` or what :func:`jndtf.refs.resolve_model` takes
+            (a shipped/registered name, a ``.keras`` path, ``SPEC:PATH``).
         spec: registered model that describes the input of a ``.keras`` path (overrides the
             manifest).
         name: label of the model (default: the registered name, else the file stem).
@@ -403,34 +367,28 @@ def load_learned(
         :class:`LearnedJnd`.
 
     Raises:
-        KeyError: an unknown registered name (the message lists the registered models).
+        jndtf.refs.UnknownModelError: an unknown name (a KeyError and ValueError; the message
+            lists the accepted ones), or a file that is not ``.keras``.
         FileNotFoundError: a missing file, or a registered model without shipped weights.
-        ValueError: a file whose input cannot be determined or does not fit the priors.
+        ValueError: a classical model, or a file whose input cannot be determined or does not
+            fit the priors.
         ImportError: Keras is not installed (names the extra to install).
     """
     from jndtf._deps import require
     from jndtf.models.registry import available_models, get_model_spec
 
-    if isinstance(ref, str) and spec is None:
-        spec, ref = split_spec(ref)
-    if not looks_like_path(ref):
-        model_spec = get_model_spec(str(ref))
-        path = shipped_weights(model_spec.name)
-        if path is None:
-            where = WEIGHTS_ROOT / model_spec.family / f"{model_spec.name}.keras"
-            raise FileNotFoundError(
-                f"learned model {model_spec.name!r} is registered but jndtf ships no trained "
-                f"weights for it yet (looked for {where}); train it and pass the file, e.g. "
-                f"'{model_spec.name}:path/to/model.keras'"
-            )
-        spec, label = model_spec.name, name or model_spec.name
-    else:
-        path = Path(ref)
-        label = name or path.stem
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such model file")
-        if path.suffix != ".keras":
-            raise ValueError(f"{path}: learned models are read from .keras files")
+    if not isinstance(ref, ModelRef):
+        ref = resolve_model(ref, runtime="keras")
+    if not ref.learned:
+        raise ValueError(
+            f"{ref.text}: a {ref.kind} model, not a learned one; jndtf.jobs.compute_jnd and "
+            "jndtf.evaluate.resolve_models run every kind"
+        )
+    path = ref.model_path()  # FileNotFoundError: no shipped weights, or a missing file
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: learned models are read from .keras files")
+    spec = spec if spec is not None else ref.preset
+    label = name or ref.label
 
     manifest = _read_manifest(path)
     if spec is not None:
