@@ -28,6 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
+from jndtf.metrics import psnr_from_mse
 from jndtf.sysinfo import cpu_line as cpu
 
 
@@ -102,8 +103,7 @@ def main() -> None:
             }
             for name, y in runs.items():
                 d64, d32 = np.abs(y - y64).max(), np.abs(y - y32)
-                mse = float(np.mean(d32**2))
-                psnr = np.inf if mse == 0 else 10 * np.log10(255**2 / mse)
+                psnr = psnr_from_mse(float(np.mean(d32**2)))
                 img = inject(frame, y.astype(np.float32), scale=ref.scale, seed=0).image
                 ch = np.abs(img.astype(int) - ref.image.astype(int))
                 print(

@@ -13,16 +13,12 @@ the layers that lose the most dB (:func:`jndtf.export.layerwise.compare_layers`)
 from __future__ import annotations
 
 import argparse
-import math
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+from jndtf.metrics import psnr
 
 
 def main() -> None:
@@ -69,10 +65,10 @@ def main() -> None:
             path = Path(tmp) / "model.tflite"
             path.write_bytes(data)
             runner = TFLiteRunner(path)
-            psnr = [_psnr(runner(x), learned.model(x, training=False)) for x in xs]
+            psnrs = [psnr(runner(x), np.asarray(learned.model(x, training=False))) for x in xs]
             layers = sorted(compare_layers(data, learned.model, xs[:1]), key=lambda r: -r.lost_db)
             worst = ", ".join(f"{r.layer} {r.lost_db:.1f} dB" for r in layers[: args.top])
-            rows.append((name, len(data), float(np.mean(psnr)), float(np.min(psnr)), worst))
+            rows.append((name, len(data), float(np.mean(psnrs)), float(np.min(psnrs)), worst))
     fp32_bytes = rows[0][1]
     print(f"shipped acol at {size[0]}x{size[1]}, {len(xs)} held-back crops")
     print(f"{'variant':<26} {'bytes':>9} {'% fp32':>7} {'PSNR mean':>10} {'min':>7}  worst layers")

@@ -35,7 +35,8 @@ import math
 import random
 
 import numpy as np
-from jndtf.edge.quality import psnr
+
+from jndtf.metrics import psnr
 
 #: A PSNR drop (dB) from which the pre-processed stream counts as worse: 0.1 dB is a 2.3 %
 #: larger MSE, more than rounding in the encoder moves it between runs of the same frames.

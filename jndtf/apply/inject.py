@@ -34,8 +34,7 @@ from typing import Literal
 
 import numpy as np
 
-#: Peak value of the 0..255 pixel scale used by every PSNR in jndtf.
-PEAK = 255.0
+from jndtf.metrics import PEAK, mse_from_psnr, psnr_from_mse
 
 #: Default accuracy of the PSNR/MSE targeting, in dB (0.01 dB = 0.23 % of the MSE).
 DEFAULT_TOL_DB = 0.01
@@ -71,16 +70,6 @@ class InjectionResult:
     psnr: float
     seed: int
     signs: str
-
-
-def psnr_from_mse(mse: float) -> float:
-    """PSNR in dB of a mean squared error in 0..255 units (``inf`` for 0)."""
-    return math.inf if mse <= 0 else 10.0 * math.log10(PEAK * PEAK / mse)
-
-
-def mse_from_psnr(psnr: float) -> float:
-    """Mean squared error in 0..255 units that has the given PSNR in dB."""
-    return PEAK * PEAK / 10.0 ** (psnr / 10.0)
 
 
 def random_signs(shape: tuple[int, ...], *, seed: int = 0, signs: SignMode = "per_channel"):

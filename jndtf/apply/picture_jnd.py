@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from jndtf.metrics import psnr
+
 Criterion = Callable[[np.ndarray, np.ndarray], float]
 
 
@@ -99,9 +101,9 @@ def visible_fraction(jnd: np.ndarray, *, scale: float = 1.0) -> Criterion:
 
 
 def psnr_db(original: np.ndarray, decoded: np.ndarray) -> float:
-    """Criterion: PSNR in dB (peak 255) between the two pictures, higher is better."""
-    mse = float(np.mean((decoded.astype(np.float64) - original.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
+    """Criterion: PSNR in dB (peak 255) between the two pictures, higher is better
+    (:func:`jndtf.metrics.psnr`; ``inf`` when identical)."""
+    return psnr(original, decoded)
 
 
 def picture_jnd_jpeg(

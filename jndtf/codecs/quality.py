@@ -6,9 +6,9 @@
   That package reads files, so the pair is handed over as in-memory PPM (lossless). Cost here
   (Xeon, AVX-512, one core): ~1.3 s for a 512x768 pair, ~0.6 s for an identical pair: the
   reason ``eval rd`` crops large photos rather than scoring megapixels.
-- ``ms_ssim``: MS-SSIM (Wang et al. 2003) as :func:`jndtf.edge.quality.ms_ssim` (grey, 5
+- ``ms_ssim``: MS-SSIM (Wang et al. 2003) as :func:`jndtf.metrics.ms_ssim` (grey, 5
   scales; needs ``min(H, W) >= 176``).
-- ``psnr``: :func:`jndtf.edge.quality.psnr` over RGB (dB; ``inf`` for identical images).
+- ``psnr``: :func:`jndtf.metrics.psnr` over RGB (dB; ``inf`` for identical images).
 
 - ``cvvdp``: ColorVideoVDP (Mantiuk et al. 2024; ``cvvdp`` package, PyTorch) in JOD units, 10 =
   identical, ~9.5 at the edge of visibility; display ``standard_4k``, images only. Works offline
@@ -32,9 +32,9 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
-from jndtf.edge.quality import MS_SSIM_MIN_SIDE
-from jndtf.edge.quality import ms_ssim as _ms_ssim
-from jndtf.edge.quality import psnr as _psnr
+from jndtf.metrics import MS_SSIM_MIN_SIDE
+from jndtf.metrics import ms_ssim as _ms_ssim
+from jndtf.metrics import psnr as _psnr
 
 #: Metric name -> unit shown in reports.
 UNITS = {"ssimulacra2": "", "ms_ssim": "", "psnr": "dB", "cvvdp": "JOD"}
@@ -156,7 +156,7 @@ def cvvdp(original: np.ndarray, decoded: np.ndarray, display: str = "standard_4k
 
 
 def ms_ssim(original: np.ndarray, decoded: np.ndarray) -> float:
-    """MS-SSIM (0..1, 1 = identical) by :func:`jndtf.edge.quality.ms_ssim`."""
+    """MS-SSIM (0..1, 1 = identical) by :func:`jndtf.metrics.ms_ssim`."""
     x, y = _pair(original, decoded, "ms_ssim")
     if min(x.shape[:2]) < MS_SSIM_MIN_SIDE:
         raise ValueError(
@@ -168,7 +168,7 @@ def ms_ssim(original: np.ndarray, decoded: np.ndarray) -> float:
 
 
 def psnr(original: np.ndarray, decoded: np.ndarray) -> float:
-    """PSNR in dB over RGB by :func:`jndtf.edge.quality.psnr` (``inf`` when identical)."""
+    """PSNR in dB over RGB by :func:`jndtf.metrics.psnr` (``inf`` when identical)."""
     x, y = _pair(original, decoded, "psnr")
     return float(_psnr(x, y))
 
