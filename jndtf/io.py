@@ -342,3 +342,41 @@ def map_to_png(
     from jndtf.render import render_map
 
     return render_map(value, units=units, vmax=vmax, label=label)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes (hex), read in 1 MiB chunks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write_json(path: str | os.PathLike, record: dict) -> None:
+    """Writes `record` as indented JSON (one trailing newline) atomically
+    (:func:`atomic_write_bytes`)."""
+    import json
+
+    atomic_write_bytes(path, (json.dumps(record, indent=2) + "\n").encode())
+
+
+def write_map(
+    out_dir: str | os.PathLike,
+    name: str,
+    value: np.ndarray,
+    *,
+    units: str = "grey levels",
+    label: str | None = None,
+    vmax: float | None = None,
+) -> list[Path]:
+    """Writes a float map as ``NAME.npy`` (exact float32 values) and ``NAME.png``
+    (:func:`map_to_png`: colour map and colour bar in `units`; `label` defaults to `name`,
+    `vmax` None: the 99.5th percentile), each atomically; returns both paths."""
+    out_dir = Path(out_dir)
+    npy, png = out_dir / f"{name}.npy", out_dir / f"{name}.png"
+    save_npy(npy, np.asarray(value, np.float32))
+    save_image(png, map_to_png(value, vmax=vmax, units=units, label=label or name))
+    return [npy, png]

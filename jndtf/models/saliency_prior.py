@@ -9,6 +9,10 @@ and has the **same contract** as :func:`jndtf.priors.saliency`: uint8 or float (
 grey ``HxW`` or RGB ``HxWx3`` in, float32 ``HxW`` map in 0..1 out (1 = salient), so it can take
 its place wherever a prior function is called.
 
+The TF-free part (the ``.tflite`` runner, :func:`working_size`, the map's contract) lives in the
+core, :mod:`jndtf.priors.learned`; this module's :class:`SaliencyPrior` is that class plus the
+loader of a ``.keras`` file (Keras and jndtf's custom layers), and re-exports the rest.
+
 Models: a ``.keras`` file (needs the [train] extra: Keras), a ``.tflite`` file (needs only
 ``ai_edge_litert``, the [edge] extra; a dynamic ``[1, -1, -1, 3]`` model runs at the working
 size, a fixed-shape one gets the image resized to its size), or a :class:`keras.Model` in memory.
@@ -19,16 +23,10 @@ trained and tested on, §4.1 of PoolNet; ``None`` = full resolution), and its ma
 (bilinear). This bounds the cost (``poolnet_small``: 5.2k MAC per working pixel, ~0.76 GMAC at
 384 x 384) and keeps the objects at the scale the network learned.
 
-**Plugging it into the ACoL-JND input.** The ``"saliency"`` channel of
-:func:`jndtf.models.inputs.model_input` is the prior map divided by 1 (its full scale), so the
-learned map can replace the classical one channel for channel; until ``model_input`` takes
-prior overrides, do it by hand::
-
-    prior = SaliencyPrior("runs/saliency/poolnet_small.keras")
-    x = acol_input(image)                                   # (H, W, 6), f_va = spectral residual
-    x[..., 3 + ACOL_PRIORS.index("saliency")] = prior(image)  # f_va = the trained network
-
-For the wiring, ``model_input(image, priors, overrides={"saliency": prior})`` (a name -> callable
+**Plugging it into the network input.** The ``"saliency"`` channel of
+:func:`jndtf.priors.inputs.model_input` is the prior map divided by 1 (its full scale), so the
+learned map can replace the classical one channel for channel:
+``model_input(image, priors, overrides={"saliency": prior})`` (a name -> callable
 mapping used instead of :data:`jndtf.priors.PRIORS`' function) is all it takes; pass it the
 uint8 image the other priors see. Any cache of network inputs must add :attr:`SaliencyPrior.
 fingerprint` (sha256 of the model file + settings) to its key, and a model manifest should record
@@ -42,50 +40,21 @@ Example:
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import os
 from pathlib import Path
 
-import cv2
-import numpy as np
-
-from jndtf.data.image_folder import file_sha256
-from jndtf.io import check_image
-
-#: Default long side of the working image, pixels.
-DEFAULT_MAX_SIDE = 384
-
-#: Smallest image side accepted.
-MIN_SIDE = 8
+from jndtf.priors import learned as _core
+from jndtf.priors.learned import (  # noqa: F401  re-export
+    DEFAULT_MAX_SIDE,
+    IMPLEMENTATION,
+    MIN_SIDE,
+    working_size,
+)
 
 
-def working_size(height: int, width: int, max_side: int | None) -> tuple[int, int]:
-    """``(h, w)`` the network runs at: the image scaled so its long side is <= `max_side`
-    (aspect ratio kept, sides rounded, at least 1); the image's own size when it already fits
-    or `max_side` is None."""
-    if max_side is None or max(height, width) <= max_side:
-        return int(height), int(width)
-    s = max_side / max(height, width)
-    return max(1, round(height * s)), max(1, round(width * s))
-
-
-class SaliencyPrior:
-    """A trained saliency network as a prior function ``image -> HxW`` map in 0..1.
-
-    Args:
-        model: path of a ``.keras`` or ``.tflite`` saliency model (input RGB 0..1
-            ``(N, H, W, 3)``, output ``(N, H, W, 1)`` in 0..1), or a :class:`keras.Model`.
-        max_side: long side of the working image in pixels (None: the image's own size).
-        rescale: min-max scale each map to 0..1 (the classical prior's convention; a constant
-            map becomes 0); default False keeps the network's probabilities.
-        num_threads: LiteRT threads for a ``.tflite`` model (None: LiteRT's default).
-
-    Raises:
-        FileNotFoundError: no such model file.
-        ValueError: an unknown file type, a model that is not ``RGB -> 1 channel``, or a bad
-            `max_side`.
-        ImportError: the runtime for the file type is missing (names the pip extra).
+class SaliencyPrior(_core.SaliencyPrior):
+    """:class:`jndtf.priors.learned.SaliencyPrior` that also loads a ``.keras`` file (the [train]
+    extra); same arguments, same map.
 
     Example:
         >>> prior = SaliencyPrior("runs/saliency/poolnet_small.keras", max_side=384)
@@ -93,155 +62,8 @@ class SaliencyPrior:
         (240, 320)
     """
 
-    def __init__(
-        self,
-        model,
-        *,
-        max_side: int | None = DEFAULT_MAX_SIDE,
-        rescale: bool = False,
-        num_threads: int | None = None,
-    ):
-        if max_side is not None and (
-            isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < MIN_SIDE
-        ):
-            raise ValueError(f"max_side must be an integer >= {MIN_SIDE} or None, got {max_side!r}")
-        self.max_side = max_side
-        self.rescale = bool(rescale)
-        self._interp = None
-        self._keras_model = None
-        if isinstance(model, (str, os.PathLike)):
-            path = Path(model)
-            if not path.is_file():
-                raise FileNotFoundError(f"saliency model {path} does not exist")
-            self.path: Path | None = path
-            self.model_sha256 = file_sha256(path)
-            suffix = path.suffix.lower()
-            if suffix == ".keras":
-                self.backend = "keras"
-                self._keras_model = _load_keras(path)
-            elif suffix == ".tflite":
-                self.backend = "litert"
-                self._interp = _load_litert(path, num_threads)
-            else:
-                raise ValueError(f"{path}: a saliency model is a .keras or .tflite file")
-        else:
-            if not (hasattr(model, "inputs") and callable(model)):
-                raise ValueError(f"model must be a path or a keras.Model, got {type(model)}")
-            self.path = None
-            self.model_sha256 = None
-            self.backend = "keras"
-            self._keras_model = model
-        self._check_io()
-
-    # ------------------------------------------------------------------ model I/O
-
-    def _check_io(self) -> None:
-        if self._keras_model is not None:
-            cin = self._keras_model.inputs[0].shape[-1]
-            cout = self._keras_model.outputs[0].shape[-1]
-            self.fixed_size = None
-            h, w = self._keras_model.inputs[0].shape[1:3]
-            if h is not None and w is not None:
-                self.fixed_size = (int(h), int(w))
-        else:
-            inp = self._interp.get_input_details()[0]
-            out = self._interp.get_output_details()[0]
-            cin, cout = int(inp["shape"][-1]), int(out["shape"][-1])
-            sig = [int(v) for v in inp.get("shape_signature", inp["shape"])]
-            dynamic = sig[1] < 0 or sig[2] < 0
-            self.fixed_size = None if dynamic else (sig[1], sig[2])
-            if inp["dtype"] != np.float32:
-                raise ValueError(
-                    f"{self.path}: the prior runs float32-input models; this one takes "
-                    f"{np.dtype(inp['dtype']).name} (export with float input and output)"
-                )
-        if cin != 3 or cout != 1:
-            raise ValueError(
-                "a saliency model maps RGB (3 channels) to 1 channel; "
-                f"this one maps {cin} -> {cout}"
-            )
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Runs the network on one float32 ``(h, w, 3)`` RGB image in 0..1 at its size.
-
-        Returns:
-            float32 ``(h, w)`` saliency in 0..1.
-        """
-        x = np.ascontiguousarray(x, dtype=np.float32)[None]
-        if self._keras_model is not None:
-            y = np.asarray(self._keras_model(x, training=False))
-        else:
-            inp = self._interp.get_input_details()[0]
-            if list(inp["shape"]) != list(x.shape):
-                self._interp.resize_tensor_input(inp["index"], list(x.shape))
-                self._interp.allocate_tensors()
-            self._interp.set_tensor(inp["index"], x)
-            self._interp.invoke()
-            y = self._interp.get_tensor(self._interp.get_output_details()[0]["index"])
-        return np.clip(np.asarray(y, np.float32)[0, ..., 0], 0.0, 1.0)
-
-    # ------------------------------------------------------------------ the prior
-
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        """The prior map of one image.
-
-        Args:
-            image: uint8 or float (0..255) image, grey ``HxW`` or RGB ``HxWx3`` (alpha dropped,
-                grey replicated, as :func:`jndtf.io.check_image`); sides >= 8.
-
-        Returns:
-            float32 ``HxW`` in 0..1, 1 = salient; the size of `image`.
-
-        Raises:
-            ImageError: not an image in 0..255.
-        """
-        rgb = check_image(image, min_side=MIN_SIDE)
-        h, w = rgb.shape[:2]
-        size = self.fixed_size or working_size(h, w, self.max_side)
-        x = rgb.astype(np.float32) * np.float32(1.0 / 255.0)
-        if size != (h, w):
-            x = cv2.resize(x, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-        s = self.predict(x)
-        if s.shape != (h, w):
-            s = cv2.resize(s, (w, h), interpolation=cv2.INTER_LINEAR)
-        if self.rescale:
-            lo, hi = float(s.min()), float(s.max())
-            s = (s - lo) / (hi - lo) if hi - lo > 1e-12 else np.zeros_like(s)
-        return np.clip(s, 0.0, 1.0).astype(np.float32)
-
-    @property
-    def fingerprint(self) -> str:
-        """sha256 (hex) of the model file's sha256 and the settings that change the map: part of
-        any input-cache key that holds this prior's maps."""
-        blob = json.dumps(self.describe(), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()
-
-    def describe(self) -> dict:
-        """The prior as data, for a model manifest."""
-        return {
-            "prior": "saliency",
-            "implementation": "jndtf.models.saliency_prior.SaliencyPrior",
-            "model": None if self.path is None else str(self.path),
-            "model_sha256": self.model_sha256,
-            "backend": self.backend,
-            "max_side": self.max_side,
-            "fixed_size": None if self.fixed_size is None else list(self.fixed_size),
-            "rescale": self.rescale,
-            "input": "RGB / 255, area-resized to the working size",
-            "output": "sigmoid probability, bilinear-resized to the image size, 0..1",
-        }
-
-    def close(self) -> None:
-        """Releases the model."""
-        self._interp = None
-        self._keras_model = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
+    def _load_keras(self, path: Path):
+        return _load_keras(path)
 
 
 def _load_keras(path: Path):
@@ -253,16 +75,6 @@ def _load_keras(path: Path):
     return keras.saving.load_model(path, compile=False)
 
 
-def _load_litert(path: Path, num_threads: int | None):
-    from jndtf._deps import require
-
-    litert = require("ai_edge_litert.interpreter", "running a .tflite saliency model")
-    kwargs = {} if num_threads is None else {"num_threads": int(num_threads)}
-    interp = litert.Interpreter(model_path=str(path), **kwargs)
-    interp.allocate_tensors()
-    return interp
-
-
 @functools.lru_cache(maxsize=4)
 def _cached(path: str, mtime_ns: int, max_side, rescale: bool) -> SaliencyPrior:
     return SaliencyPrior(path, max_side=max_side, rescale=rescale)
@@ -271,8 +83,8 @@ def _cached(path: str, mtime_ns: int, max_side, rescale: bool) -> SaliencyPrior:
 def load_saliency_prior(
     path: str | os.PathLike, *, max_side: int | None = DEFAULT_MAX_SIDE, rescale: bool = False
 ) -> SaliencyPrior:
-    """A :class:`SaliencyPrior` for a model file, loaded once per process (reloaded when the
-    file changes): for callers that compute priors image after image.
+    """A :class:`SaliencyPrior` for a ``.keras`` or ``.tflite`` model file, loaded once per
+    process (reloaded when the file changes): for callers that compute priors image after image.
 
     Example:
         >>> f_va = load_saliency_prior("poolnet_small.keras")
