@@ -17,7 +17,7 @@ from jndtf.io import ImageError, load_image, save_image
 from jndtf.jobs import compute_jnd
 from jndtf.rd import run_rd
 from jndtf.rd.inputs import add_sensor_noise, centre_crop, from_arrays, load_inputs, noisy_clip
-from jndtf.rd.protocol import _bdrates
+from jndtf.rd.scoring import bd_rate_rows
 
 QUALITIES = (40, 55, 70, 85, 95)
 
@@ -176,7 +176,7 @@ def test_no_overlap_is_reported_not_nan():
             points.append(
                 {"input": "a", "curve": curve, "method": "none", "rate": 2.0**i, "psnr": q}
             )
-    rows = _bdrates(points, ["a"], [], ["psnr"])
+    rows = bd_rate_rows(points, ["a"], [], ["psnr"])
     far = [r for r in rows if r["curve"] == "far" and r["input"] == "a"]
     assert far and all(r["bd_rate_percent"] == "" for r in far)
     assert "anchor 30..45, test 60..75" in far[0]["note"]

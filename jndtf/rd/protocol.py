@@ -18,62 +18,38 @@ inputs (the arithmetic mean of per-input BD-rates, as codec test conditions repo
 each pair's overlapping quality range, which every figure carries. Method curves are also
 compared with each anchor ("does it beat jpegli / x264 aq-mode 3?").
 
-Outputs (atomic writes): ``points.csv`` (every encode), ``bdrate.csv``, ``report.md``,
-``plots/<input>.png`` (rate-quality, one panel per metric).
+This module runs the sweep; :mod:`jndtf.rd.scoring` turns the points into BD-rate rows and
+:mod:`jndtf.rd.report` writes them (atomic writes): ``points.csv`` (every encode),
+``bdrate.csv``, ``report.md``, ``plots/<input>.png`` (rate-quality, one panel per metric).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from jndtf.codecs import bdrate as bd
 from jndtf.codecs.image import SUBSAMPLING, check_encoder, decode_image, encode_jpeg
-from jndtf.codecs.quality import UNITS, Ssimulacra2Reference, check_metrics, measure
-from jndtf.io import atomic_write_bytes
+from jndtf.codecs.quality import Ssimulacra2Reference, check_metrics, measure
 from jndtf.rd.inputs import RDInput, load_inputs
+from jndtf.rd.report import (
+    CLEAN,
+    POINT_FIELDS,
+    RDResult,
+    format_number,
+    load_points,
+    markdown,
+    report_from_points,
+    write_outputs,
+)
+from jndtf.rd.scoring import bd_rate_rows
 
 Progress = Callable[[str, int, int], None]
-
-#: Suffix of a metric measured against a synthetic clip's noise-free frames instead of its
-#: (noisy) original: removing sensor noise is a loss against the original, a gain against this.
-CLEAN = "@clean"
-
-POINT_FIELDS = (
-    "input",
-    "kind",
-    "width",
-    "height",
-    "frames",
-    "curve",
-    "method",
-    "strength",
-    "encoder",
-    "setting",
-    "value",
-    "bytes",
-    "rate",
-    "rate_unit",
-)
-
-
-@dataclass
-class RDResult:
-    """What :func:`run_rd` measured: every point, every BD-rate row, the files written."""
-
-    points: list[dict] = field(default_factory=list)
-    bdrates: list[dict] = field(default_factory=list)
-    files: list[Path] = field(default_factory=list)
-    settings: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -83,10 +59,6 @@ class _Curve:
     strength: float | None
     encoder: str
     role: str  # "plain" | "anchor" | "method" | "hull"
-
-
-def _fmt(v: float) -> str:
-    return f"{v:g}"
 
 
 #: Clip-only methods: the stateful JND-bounded temporal filter of
@@ -136,7 +108,9 @@ def _curves_for(item: RDInput, methods, strengths, encoder, anchors, x264_anchor
             if m.kind not in ("pixel", "temporal"):
                 continue  # JPEG-domain methods have no meaning for H.264
             for s in strengths:
-                curves.append(_Curve(f"{m.name} s={_fmt(s)}", m.name, s, "x264-plain", "method"))
+                curves.append(
+                    _Curve(f"{m.name} s={format_number(s)}", m.name, s, "x264-plain", "method")
+                )
         return curves
     curves = [_Curve(encoder, "none", None, encoder, "plain")]
     for a in anchors:
@@ -146,7 +120,7 @@ def _curves_for(item: RDInput, methods, strengths, encoder, anchors, x264_anchor
         if m.kind == "temporal":
             continue  # needs a clip
         for s in strengths:
-            curves.append(_Curve(f"{m.name} s={_fmt(s)}", m.name, s, encoder, "method"))
+            curves.append(_Curve(f"{m.name} s={format_number(s)}", m.name, s, encoder, "method"))
     return curves
 
 
@@ -364,347 +338,20 @@ def run_rd(
         metrics = (*metrics, *(f"{m}{CLEAN}" for m in metrics))
         result.settings["metrics_vs_clean"] = True
     result.settings["bd_windows"] = {k: list(v) for k, v in windows.items()}
-    result.bdrates = _bdrates(result.points, names, [m.name for m in method_objs], metrics, windows)
-    result.files = _write(out, result, names, metrics, plots)
-    return result
-
-
-#: Settings that must agree for runs to be merged (the rest — inputs, methods, strengths,
-#: anchors — may differ and are united).
-_MERGE_KEYS = ("encoder", "qualities", "crfs", "preset", "metrics", "crop", "quality_every")
-
-
-def report_from_points(
-    runs: Sequence[str | os.PathLike],
-    out_dir: str | os.PathLike,
-    *,
-    plots: bool = True,
-    bd_windows: dict[str, tuple[float, float]] | None = None,
-) -> RDResult:
-    """Merges the ``points.csv`` of several ``eval rd`` runs (e.g. one run per image, or a run
-    that adds an anchor to the same images) and writes the tables, report and plots of the
-    union. A curve of an input that an earlier run already measured is taken from that run.
-
-    Raises:
-        FileNotFoundError: a run folder without ``points.csv`` / ``settings.json``.
-        ValueError: runs whose sweep settings (:data:`_MERGE_KEYS`) differ.
-    """
-    points: list[dict] = []
-    settings = None
-    jnd_models: list[str] = []
-    for run in map(Path, runs):
-        s = json.loads((run / "settings.json").read_text())
-        if settings is None:
-            settings = dict(s)
-        for key in _MERGE_KEYS:
-            if s.get(key) != settings.get(key):
-                raise ValueError(
-                    f"{run}: {key} = {s.get(key)} but {runs[0]} has {settings.get(key)}; "
-                    "merge runs of the same sweep"
-                )
-        for key in ("methods", "anchors", "x264_anchors", "strengths"):
-            settings[key] = list(dict.fromkeys([*settings[key], *s[key]]))
-        if s["methods"]:
-            jnd_models.append(s["jnd_model"])
-        have = {(p["input"], p["curve"]) for p in points}
-        points += [
-            p for p in load_points(run / "points.csv") if (p["input"], p["curve"]) not in have
-        ]
-    if settings is None:
-        raise ValueError("no runs to merge")
-    if len(set(jnd_models)) > 1:
-        raise ValueError(f"the runs use different JND maps ({', '.join(set(jnd_models))})")
-    settings["jnd_model"] = jnd_models[0] if jnd_models else settings["jnd_model"]
-    settings["command"] = "merged from " + ", ".join(str(r) for r in runs)
-    settings.pop("seconds", None)
-    names = list(dict.fromkeys(p["input"] for p in points))
-    result = RDResult(points=points, settings=settings)
-    windows = {k: tuple(v) for k, v in (settings.get("bd_windows") or {}).items()}
-    if bd_windows is not None:
-        windows = {k: tuple(v) for k, v in bd_windows.items()}
-        settings["bd_windows"] = {k: list(v) for k, v in windows.items()}
-    metrics = tuple(settings["metrics"])
-    if settings.get("metrics_vs_clean"):
-        metrics = (*metrics, *(f"{m}{CLEAN}" for m in metrics))
-    result.bdrates = _bdrates(points, names, settings["methods"], metrics, windows)
-    result.files = _write(Path(out_dir), result, names, metrics, plots)
-    return result
-
-
-def _unit(metric: str) -> str:
-    return UNITS.get(metric.split("@")[0], "")
-
-
-def _value(p: dict, metric: str) -> float:
-    v = p.get(metric, "")
-    return math.nan if v == "" else float(v)
-
-
-def _curve_points(points: list[dict], name: str, label: str, metric: str):
-    rows = [p for p in points if p["input"] == name and p["curve"] == label]
-    return [p["rate"] for p in rows], [_value(p, metric) for p in rows]
-
-
-def _hull_points(points, name, method, metric):
-    """The method's curve over all its strengths: at each quality the lowest rate any strength
-    reaches (:func:`jndtf.codecs.bdrate.best_of`, 64 points on a quality grid)."""
-    rows = [p for p in points if p["input"] == name and p["method"] == method]
-    curves = []
-    for label in dict.fromkeys(p["curve"] for p in rows):
-        sel = [p for p in rows if p["curve"] == label]
-        curves.append(([p["rate"] for p in sel], [_value(p, metric) for p in sel]))
-    return bd.best_of(curves)
-
-
-def _bdrates(points, names, method_names, metrics, windows=None) -> list[dict]:
-    """BD-rate rows per input (+ means); `windows` ``{metric: (lo, hi)}`` adds rows integrated
-    only over that quality range (interpolation written e.g. ``"cubic 60-90"``)."""
-    windows = windows or {}
-    rows: list[dict] = []
-    for name in names:
-        labels = list(dict.fromkeys(p["curve"] for p in points if p["input"] == name))
-        plain = labels[0]
-        anchors = [lab for lab in labels[1:] if "s=" not in lab]
-        tests = [(lab, None) for lab in labels[1:]]
-        present = {p["method"] for p in points if p["input"] == name}
-        tests += [(f"{m} hull", m) for m in method_names if m in present]
-        for metric in metrics:
-            for label, hull_of in tests:
-                if hull_of is None:
-                    test = _curve_points(points, name, label, metric)
-                else:
-                    test = _hull_points(points, name, hull_of, metric)
-                references = [plain]
-                if label not in anchors:
-                    references += anchors
-                for ref in references:
-                    anchor = _curve_points(points, name, ref, metric)
-                    variants = [(i, None) for i in bd.METHODS]
-                    if metric in windows:
-                        variants += [(i, windows[metric]) for i in bd.METHODS]
-                    for interp, window in variants:
-                        row = {
-                            "input": name,
-                            "curve": label,
-                            "reference": ref,
-                            "metric": metric,
-                            "interpolation": interp
-                            + ("" if window is None else f" {window[0]:g}-{window[1]:g}"),
-                            "bd_rate_percent": "",
-                            "overlap_lo": "",
-                            "overlap_hi": "",
-                            "note": "",
-                        }
-                        try:
-                            r = bd.bd_rate(*anchor, *test, method=interp, window=window)
-                            row.update(
-                                bd_rate_percent=round(r.percent, 3),
-                                overlap_lo=round(r.overlap[0], 4),
-                                overlap_hi=round(r.overlap[1], 4),
-                            )
-                        except ValueError as e:
-                            row["note"] = str(e)
-                        rows.append(row)
-    # means over inputs of the same kind
-    keys = list(
-        dict.fromkeys((r["curve"], r["reference"], r["metric"], r["interpolation"]) for r in rows)
+    result.bdrates = bd_rate_rows(
+        result.points, names, [m.name for m in method_objs], metrics, windows
     )
-    means = []
-    for key in keys:
-        sel = [
-            r for r in rows if (r["curve"], r["reference"], r["metric"], r["interpolation"]) == key
-        ]
-        vals = [r["bd_rate_percent"] for r in sel if r["bd_rate_percent"] != ""]
-        mean = {
-            "input": "mean",
-            "curve": key[0],
-            "reference": key[1],
-            "metric": key[2],
-            "interpolation": key[3],
-            "bd_rate_percent": round(float(np.mean(vals)), 3) if vals else "",
-            "overlap_lo": round(min(r["overlap_lo"] for r in sel if r["overlap_lo"] != ""), 4)
-            if vals
-            else "",
-            "overlap_hi": round(max(r["overlap_hi"] for r in sel if r["overlap_hi"] != ""), 4)
-            if vals
-            else "",
-            "note": f"{len(vals)} of {len(sel)} inputs have a BD-rate; "
-            f"{sum(v < 0 for v in vals)} save",
-        }
-        means.append(mean)
-    return rows + means
+    result.files = write_outputs(out, result, names, metrics, plots)
+    return result
 
 
-def _csv(rows: list[dict], fields: Sequence[str]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    return buf.getvalue().encode()
-
-
-def _cell(row: dict | None) -> str:
-    if row is None:
-        return ""
-    if row["bd_rate_percent"] == "":
-        return "no overlap" if "overlap" in row["note"] else "n/a"
-    rng = f"{row['overlap_lo']:.4g}–{row['overlap_hi']:.4g}"
-    return f"{row['bd_rate_percent']:+.1f} % ({rng})"
-
-
-def _mean_note(row: dict) -> str:
-    n_with, _, n_all = row["note"].split()[:3]
-    saves = row["note"].split("; ")[1].split()[0]
-    return f"{saves} of {n_all} save" + ("" if n_with == n_all else f", {n_with} with overlap")
-
-
-def markdown(result: RDResult, inputs: Sequence[str]) -> str:
-    """The report: settings, then per metric and interpolation a BD-rate table."""
-    s = result.settings
-    lines = ["# Rate-quality report (jndtf eval rd)", ""]
-    crop = "none (full size)"
-    if s["crop"]:
-        crop = f"centre {s['crop'][0]}x{s['crop'][1]} (HxW), no resize"
-    if s.get("command"):
-        lines += ["```", s["command"], "```", ""]
-    lines += [
-        f"- JND map: `{s['jnd_model']}`; methods: {', '.join(s['methods']) or '(none)'} at "
-        f"strengths {', '.join(_fmt(v) for v in s['strengths'])}",
-        f"- images: plain encoder `{s['encoder']}` ({s['subsampling']}), anchors "
-        f"{', '.join(s['anchors']) or '(none)'}, qualities "
-        f"{s['qualities'][0]}..{s['qualities'][-1]} ({len(s['qualities'])} points)",
-        f"- clips: x264 preset {s['preset']}, plain = `x264-plain` (aq-mode=0:psy=0), anchors "
-        f"{', '.join(s['x264_anchors'])}, CRF {s['crfs'][0]}..{s['crfs'][-1]}",
-        f"- crop: {crop}",
-        f"- quality is always measured against the ORIGINAL input; {len(result.points)} encodes "
-        f"in {s.get('seconds', 0):.0f} s",
-        "",
-        "BD-rate: negative = fewer bits at equal quality. Each cell: BD-rate (overlap range of the "
-        "metric it was integrated over). 'mean' = arithmetic mean of the per-input BD-rates "
-        "(the note says how many inputs had one and how many save).",
-        "",
-    ]
-    rows = result.bdrates
-    for metric in dict.fromkeys(r["metric"] for r in result.bdrates):
-        unit = f" {_unit(metric)}" if _unit(metric) else ""
-        for interp in dict.fromkeys(r["interpolation"] for r in rows):
-            sel = [r for r in rows if r["metric"] == metric and r["interpolation"] == interp]
-            if not sel:
-                continue
-            lines += [f"## BD-rate at equal {metric}{unit} ({interp})", ""]
-            pairs = list(dict.fromkeys((r["curve"], r["reference"]) for r in sel))
-            lines.append("| curve | vs | " + " | ".join(inputs) + " | mean |")
-            lines.append("|---|---|" + "---|" * (len(inputs) + 1))
-            for curve, ref in pairs:
-                cells = []
-                for name in [*inputs, "mean"]:
-                    hit = [
-                        r
-                        for r in sel
-                        if r["curve"] == curve and r["reference"] == ref and r["input"] == name
-                    ]
-                    cell = _cell(hit[0]) if hit else ""
-                    if name == "mean" and hit:
-                        cell += f"; {_mean_note(hit[0])}"
-                    cells.append(cell)
-                lines.append(f"| {curve} | {ref} | " + " | ".join(cells) + " |")
-            lines.append("")
-    if result.files:
-        plots = [f for f in result.files if f.suffix == ".png"]
-        if plots:
-            lines += ["## Rate-quality plots", ""]
-            lines += [f"![{p.stem}](plots/{p.name})" for p in plots]
-            lines.append("")
-    return "\n".join(lines)
-
-
-def _plot(points: list[dict], name: str, metrics, method_names) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    rows = [p for p in points if p["input"] == name]
-    labels = list(dict.fromkeys(p["curve"] for p in rows))
-    w, h = int(rows[0]["width"]), int(rows[0]["height"])
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4.2), squeeze=False)
-    unit = rows[0]["rate_unit"]
-    for ax, metric in zip(axes[0], metrics, strict=True):
-        for k, label in enumerate(labels):
-            sel = [p for p in rows if p["curve"] == label]
-            sel.sort(key=lambda p: p["rate"])
-            is_method = "s=" in label
-            ax.plot(
-                [p["rate"] for p in sel],
-                [_value(p, metric) for p in sel],
-                marker="." if is_method else "o",
-                ms=3 if is_method else 4,
-                lw=0.8 if is_method else 1.6,
-                ls=":" if is_method else "-",
-                color="black" if k == 0 else None,
-                label=label,
-            )
-        for m_name in method_names:
-            msel = [p for p in rows if p["method"] == m_name]
-            if msel:
-                r, q = _hull_points(rows, name, m_name, metric)
-                ax.plot(r, q, lw=2.2, ls="--", label=f"{m_name} hull")
-        ax.set_xscale("log")
-        ax.set_xlabel(f"rate ({unit}, log)")
-        ax.set_ylabel(metric + (f" ({_unit(metric)})" if _unit(metric) else ""))
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].legend(fontsize=7)
-    fig.suptitle(f"{name} ({w}x{h}) — quality vs the original")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def _write(out: Path, result: RDResult, names, metrics, plots: bool) -> list[Path]:
-    files = []
-    fields = [*POINT_FIELDS, *metrics]
-    atomic_write_bytes(out / "points.csv", _csv(result.points, fields))
-    files.append(out / "points.csv")
-    bd_fields = [
-        "input",
-        "curve",
-        "reference",
-        "metric",
-        "interpolation",
-        "bd_rate_percent",
-        "overlap_lo",
-        "overlap_hi",
-        "note",
-    ]
-    atomic_write_bytes(out / "bdrate.csv", _csv(result.bdrates, bd_fields))
-    files.append(out / "bdrate.csv")
-    if plots:
-        for name in names:
-            path = out / "plots" / f"{name}.png"
-            atomic_write_bytes(
-                path, _plot(result.points, name, metrics, result.settings["methods"])
-            )
-            files.append(path)
-    atomic_write_bytes(out / "settings.json", json.dumps(result.settings, indent=1).encode())
-    files.append(out / "settings.json")
-    result.files = files
-    report = markdown(result, list(names))
-    atomic_write_bytes(out / "report.md", report.encode())
-    files.append(out / "report.md")
-    return files
-
-
-def load_points(path: str | os.PathLike) -> list[dict]:
-    """``points.csv`` back as rows with numbers parsed (for re-analysis)."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    for r in rows:
-        for k, v in r.items():
-            try:
-                r[k] = float(v) if k not in ("input", "curve", "method", "encoder") else v
-            except ValueError:
-                pass
-    return rows
+__all__ = [
+    "CLEAN",
+    "POINT_FIELDS",
+    "TEMPORAL_METHODS",
+    "RDResult",
+    "load_points",
+    "markdown",
+    "report_from_points",
+    "run_rd",
+]
