@@ -45,8 +45,8 @@ import cv2
 import numpy as np
 from jndtf.edge.interpreter import LiteRTModel
 
-from jndtf.data.image_folder import file_sha256 as _sha256
 from jndtf.io import atomic_write_bytes, check_image
+from jndtf.io import file_sha256 as _sha256
 
 SCHEMA = "jndtf.classifier/1"
 TASK = "classification"

@@ -1,9 +1,9 @@
 """The LiteRT interpreter behind the edge runtime: loading, shape policy and int8 I/O.
 
-The interpreter is ``ai_edge_litert.interpreter.Interpreter`` (the ``[edge]`` extra, numpy 2,
-no TensorFlow); ``tflite_runtime.interpreter.Interpreter`` is a fallback import only (its last
-release, 2.14, is built against numpy 1.x and is 2.5-4x slower: DESIGN.md). ``tf.lite`` is never
-used (deprecated, and it would pull TensorFlow).
+The interpreter comes from :mod:`jndtf.litert`, jndtf's one LiteRT loader:
+``ai_edge_litert.interpreter.Interpreter`` (the ``[edge]`` extra, numpy 2, no TensorFlow), with
+``tflite_runtime.interpreter.Interpreter`` as a fallback import only (DESIGN.md). ``tf.lite`` is
+never used (deprecated, and it would pull TensorFlow).
 
 :class:`LiteRTModel` runs one NHWC float32 batch of one through a ``.tflite`` file:
 
@@ -22,70 +22,17 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-#: What to run when no interpreter can be imported.
-INSTALL_HINT = 'pip install "jndtf[edge]"'
-
-
-def interpreter_class():
-    """The LiteRT ``Interpreter`` class: ``ai_edge_litert`` first, ``tflite_runtime`` second.
-
-    Raises:
-        ImportError: neither is installed (the message names ``pip install "jndtf[edge]"``).
-    """
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError as first:
-        try:
-            from tflite_runtime.interpreter import Interpreter
-        except ImportError:
-            raise ImportError(
-                "the jndtf edge runtime needs the LiteRT interpreter (ai_edge_litert), which is "
-                f"not installed: run {INSTALL_HINT}"
-            ) from first
-    return Interpreter
-
-
-#: LiteRT's C++ log line on the first allocation of a process (TFLITE_LOG_PROD_ONCE): chatter, not
-#: a message a user can act on.
-_XNNPACK_INFO = "INFO: Created TensorFlow Lite XNNPACK delegate"
-
-
-@contextlib.contextmanager
-def quiet_litert_info(drop: tuple[str, ...] = (_XNNPACK_INFO,)):
-    """Keeps native log lines starting with one of `drop` (default: LiteRT's one-time XNNPACK
-    INFO line) off stderr; everything else written to file descriptor 2 meanwhile (native
-    warnings, errors, other threads) is written out afterwards.
-
-    Such lines come from C++ (the XNNPACK one on the first ``allocate_tensors`` of a process),
-    so Python's ``sys.stderr`` cannot filter them: fd 2 points at a temporary file meanwhile.
-    """
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # a replaced sys.stderr (tests, notebooks)
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), fd)
-        try:
-            yield
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
-            held.seek(0)
-            lines = held.read().decode(errors="replace").splitlines(keepends=True)
-            kept = "".join(line for line in lines if not line.startswith(drop))
-            if kept:
-                os.write(fd, kept.encode())
+from jndtf.litert import (
+    INSTALL_HINT,
+    interpreter_class,
+    open_interpreter,
+    quiet_litert_info,
+)
 
 
 def quant_params(detail: dict) -> tuple[float, int] | None:
@@ -132,13 +79,7 @@ class LiteRTModel:
 
     def __init__(self, path: str | os.PathLike, *, num_threads: int = 1):
         self.path = Path(path)
-        cls = interpreter_class()
-        try:
-            self.interpreter = cls(model_path=str(self.path), num_threads=int(num_threads))
-            with quiet_litert_info():
-                self.interpreter.allocate_tensors()
-        except (RuntimeError, ValueError) as err:
-            raise ValueError(f"{self.path}: LiteRT cannot load this model ({err})") from None
+        self.interpreter = open_interpreter(self.path, num_threads=int(num_threads))
         self._refresh()
         sig = [int(s) for s in self._in.get("shape_signature", self._in["shape"])]
         if len(sig) != 4 or sig[0] not in (1, -1):
@@ -193,4 +134,11 @@ class LiteRTModel:
         self.interpreter = None
 
 
-__all__ = ["INSTALL_HINT", "LiteRTModel", "interpreter_class", "quant_params"]
+__all__ = [
+    "INSTALL_HINT",
+    "LiteRTModel",
+    "interpreter_class",
+    "open_interpreter",
+    "quant_params",
+    "quiet_litert_info",
+]

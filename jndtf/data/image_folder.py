@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jndtf.io import MIN_SIDE, atomic_write_bytes, iter_images, load_image
+from jndtf.io import MIN_SIDE, atomic_write_bytes, file_sha256, iter_images, load_image
 
 #: Version of the cache layout; part of every key.
 CACHE_FORMAT = 1
@@ -67,15 +67,6 @@ def default_cache_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "jndtf" / "inputs"
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file's bytes (hex)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _code_fingerprint() -> str:
