@@ -12,7 +12,9 @@ RCA is eq. (16) of the DMV-JND paper, ``acc_n = 100 % / P · Σ pre(l̂, l)``: t
 ``P`` frames whose label after processing, ``l̂``, equals the label the same classifier gives the
 unprocessed frame, ``l`` (Section I: "RCA is calculated with classifier-generated labels instead of
 ... human-annotated ones"). Eq. (17) averages it over the paper's four classifiers; one stage has
-one classifier, so its RCA is eq. (16) alone (run one stage per classifier and average for eq. 17).
+one classifier, so its RCA is eq. (16) alone (run one stage per classifier and average for eq. 17
+with :func:`jndtf.metrics.mean_rca`). The formula lives in the core, :mod:`jndtf.metrics`
+(:func:`~jndtf.metrics.rca_from_counts`), where offline evaluation uses it too.
 
 Example:
     >>> with MachineVisionStage("clf.tflite", mode="quantize", factor=2.0) as stage:
@@ -39,6 +41,7 @@ from jndtf.edge.classifier import (
 from jndtf.edge.preprocess import preprocess_frame
 
 from jndtf.apply import preprocess_jpeg, quantize_by_jnd
+from jndtf.metrics import rca_from_counts
 
 MODES = ("quantize", "eq14")
 
@@ -271,7 +274,7 @@ class MachineVisionStage:
             factor=self.factor,
             frames=self._frames,
             agreed=self._agreed,
-            rca=self._agreed / self._frames if self._frames else math.nan,
+            rca=rca_from_counts(self._agreed, self._frames),
             max_abs_change=self._max_change,
             byte_frames=self._byte_frames,
             bytes_original=self._bytes_original,

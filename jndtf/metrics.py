@@ -1,4 +1,4 @@
-"""Full-reference picture quality in numpy + OpenCV (core, no TensorFlow): MSE, PSNR, MS-SSIM.
+"""Full-reference scores in numpy + OpenCV (core, no TensorFlow): MSE, PSNR, MS-SSIM and RCA.
 
 The one PSNR of jndtf: injection, picture-level JND, codec tables, the edge stream, export
 parity and the benchmarks all score through :func:`psnr` / :func:`psnr_from_mse`, so a number in
@@ -17,6 +17,8 @@ one report means the same as in another. The conventions follow the TensorFlow m
   K2 = 0.03), a 2 x 2 average (symmetric border) and every second pixel between scales, score
   ``prod_{j<5} mean(cs_j)^w_j * mean(ssim_5)^w_5`` with every mean clamped at ``1e-6`` before
   its power. It needs ``min(H, W) >= 176`` (the 5th scale must hold the window).
+- :func:`relative_classification_accuracy` (eq. (16) of DMV-JND), :func:`rca_from_counts` and
+  :func:`mean_rca` (eq. (17)): how often a classifier keeps its own label after processing.
 
 Cost at 640x360 on one core: PSNR ~1 ms, MS-SSIM ~15 ms (OpenCV separable filters, float32),
 cheap enough for every frame of the edge stream (:mod:`jndtf.edge.quality` re-exports these).
@@ -255,13 +257,80 @@ def ms_ssim(
     return float(score)
 
 
+# --------------------------------------------------------------------------- RCA (DMV-JND)
+
+
+def rca_from_counts(agreed: int, total: int) -> float:
+    """Eq. (16) of DMV-JND from counts: ``acc_n = agreed / P`` as a fraction 0..1 (NaN for P = 0).
+
+    Kept as counts so a stream of any length scores in constant memory
+    (:class:`jndtf.edge.machine.MachineVisionStage` calls this).
+
+    Raises:
+        ValueError: a negative count, or ``agreed > total``.
+    """
+    if isinstance(agreed, bool) or isinstance(total, bool) or not 0 <= agreed <= total:
+        raise ValueError(f"RCA needs 0 <= agreed <= total, got agreed={agreed}, total={total}")
+    return agreed / total if total else math.nan
+
+
+def relative_classification_accuracy(labels_original, labels_processed) -> float:
+    """Relative Classification Accuracy of one classifier, eq. (16) of DMV-JND.
+
+    Jin, Zhang, Fu et al., "Just Noticeable Difference for Deep Machine Vision", IEEE TCSVT 2022:
+    ``acc_n = 100 % / P · Σ_p pre(l̂_p, l_p)``, ``pre`` = 1 where the label of the processed
+    image ``l̂`` equals the label the SAME classifier gives the unprocessed one ``l`` (the paper
+    uses classifier-generated labels, not human annotations), 0 otherwise.
+
+    Args:
+        labels_original: ``P`` integer labels of the unprocessed images.
+        labels_processed: ``P`` integer labels of the processed images, same order.
+
+    Returns:
+        RCA as a fraction 0..1 (multiply by 100 for the paper's %); NaN when ``P = 0``.
+
+    Raises:
+        ValueError: the two label sequences differ in length or are not 1-D.
+
+    Example:
+        >>> relative_classification_accuracy([3, 1, 4, 1], [3, 1, 5, 1])
+        0.75
+    """
+    a, b = np.asarray(labels_original), np.asarray(labels_processed)
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(
+            f"RCA needs two 1-D label sequences of one length, got {a.shape}, {b.shape}"
+        )
+    return rca_from_counts(int(np.count_nonzero(a == b)), a.size)
+
+
+def mean_rca(per_classifier) -> float:
+    """Eq. (17) of DMV-JND: ``acc = 1/N · Σ_n acc_n``, the mean of the classifiers' RCAs
+    (N = 4 in the paper: AlexNet, VGG, ResNet, DenseNet). Fractions in, fraction out.
+
+    Raises:
+        ValueError: no classifier given.
+
+    Example:
+        >>> mean_rca([0.9117, 0.9303, 0.9348, 0.9105])  # the paper's testing RCAs: 92.18 %
+        0.921825
+    """
+    values = [float(v) for v in per_classifier]
+    if not values:
+        raise ValueError("eq. (17) averages the RCAs of at least one classifier; none given")
+    return math.fsum(values) / len(values)
+
+
 __all__ = [
     "MS_SSIM_MIN_SIDE",
     "MS_SSIM_WEIGHTS",
     "PEAK",
+    "mean_rca",
     "ms_ssim",
     "mse",
     "mse_from_psnr",
     "psnr",
     "psnr_from_mse",
+    "rca_from_counts",
+    "relative_classification_accuracy",
 ]

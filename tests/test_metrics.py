@@ -104,3 +104,21 @@ def test_core_module_imports_no_edge_and_no_tensorflow():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_rca_eq16_hand_count_and_eq17_paper_figures():
+    from jndtf.metrics import mean_rca, rca_from_counts, relative_classification_accuracy
+
+    # 5 frames, labels kept on frames 0, 2 and 3: 3 / 5
+    assert relative_classification_accuracy([7, 2, 2, 9, 0], [7, 5, 2, 9, 1]) == 3 / 5
+    assert math.isnan(relative_classification_accuracy([], []))
+    assert math.isnan(rca_from_counts(0, 0))
+    # DMV-JND §IV-B: testing RCAs 91.17, 93.03, 93.48, 91.05 % average to "92.18 %" (eq. 17);
+    # the paper rounds to 2 decimals, hence 0.005 points
+    assert 100 * mean_rca([0.9117, 0.9303, 0.9348, 0.9105]) == pytest.approx(92.18, abs=0.005)
+    with pytest.raises(ValueError, match="one length"):
+        relative_classification_accuracy([1, 2], [1])
+    with pytest.raises(ValueError, match="agreed <= total"):
+        rca_from_counts(3, 2)
+    with pytest.raises(ValueError, match="at least one classifier"):
+        mean_rca([])
