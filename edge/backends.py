@@ -124,49 +124,57 @@ def _load_overrides(spec, num_threads: int) -> dict:
     }
 
 
-#: Learned models shipped as edge exports: ``jndtf/weights/NAME/edge/NAME-tflite-int8.tflite``
-#: (made by ``jndtf export NAME --int8 --size 320x180 -o jndtf/weights/NAME/edge``).
-SHIPPED_FORMAT = "tflite-int8"
-
-
 def shipped_edge_model(name: str) -> Path | None:
-    """The shipped edge export of learned model `name` (``"acol"``), or None when none ships."""
-    import jndtf
+    """The shipped edge export of learned model `name` (``"acol"``: its int8 ``.tflite``), or
+    None when none ships (:func:`jndtf.refs.shipped_models`, ``runtime="litert"``)."""
+    from jndtf.refs import shipped_models
 
-    if not isinstance(name, str) or not name.isidentifier():
+    return shipped_models("litert").get(name) if isinstance(name, str) else None
+
+
+def fixed_input_size(model) -> tuple[int, int] | None:
+    """``(H, W)`` a model reference was exported at, read from its manifest without opening
+    the model (no interpreter, no sha256: the backend checks those when it opens), or None
+    for a dynamic export, a classical model or a file whose manifest cannot be read (opening
+    it then says why)."""
+    from jndtf.refs import ModelRef, resolve_model
+
+    ref = model if isinstance(model, ModelRef) else resolve_model(model, runtime="litert")
+    if ref.kind not in ("shipped", "tflite") or ref.path is None:
         return None
-    path = (
-        Path(jndtf.__file__).parent / "weights" / name / "edge" / f"{name}-{SHIPPED_FORMAT}.tflite"
-    )
-    return path if path.is_file() else None
+    try:
+        size = ref.read_manifest().get("input_size") or {}
+        if size.get("policy") == "fixed":
+            return int(size["height"]), int(size["width"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return None
 
 
 def load_backend(model, num_threads: int = 1):
-    """The backend for a model reference: a classical name of :func:`jndtf.baselines.available`,
-    the name of a learned model shipped as an edge export (:func:`shipped_edge_model`: ``"acol"``,
-    int8 at 320x180) or a ``.tflite`` path.
+    """The backend for a model reference, as :func:`jndtf.refs.resolve_model` reads it with
+    ``runtime="litert"``: a classical name of :func:`jndtf.baselines.available`, a shipped name
+    (``"acol"``: its int8 export at 320x180, :func:`shipped_edge_model`) or a ``.tflite`` path.
 
     Raises:
         FileNotFoundError: a missing file.
-        ValueError: neither a known name nor a model file (the message lists both kinds).
+        ValueError: neither a known name nor a model file (the message lists both kinds), or
+            ``uniform`` (the evaluation's control, no JND model to stream).
     """
-    from jndtf import baselines
+    from jndtf.refs import ModelRef, resolve_model
 
-    if isinstance(model, str) and model in baselines.available():
-        return ClassicalJnd(model)
-    shipped = shipped_edge_model(model) if isinstance(model, str) else None
-    if shipped is not None:
-        return TFLiteJnd(shipped, num_threads=num_threads)
-    path = Path(model)
-    if path.is_file() or path.suffix:
-        if not path.is_file():
-            raise FileNotFoundError(f"model file {path} does not exist")
-        return TFLiteJnd(path, num_threads=num_threads)
-    raise ValueError(
-        f"unknown model {model!r}: give 'acol' (shipped int8 export), an exported .tflite "
-        "(any learned model: jndtf export MODEL --int8) or a classical model: "
-        + ", ".join(baselines.available())
-    )
+    ref = model if isinstance(model, ModelRef) else resolve_model(model, runtime="litert")
+    if ref.kind == "classical":
+        return ClassicalJnd(ref.name)
+    if ref.kind == "control":
+        raise ValueError(
+            f"{ref.text!r} is the evaluation's control (jndtf eval), not a JND model to run "
+            "on frames; give a shipped name, an exported .tflite or a classical model"
+        )
+    path = ref.path
+    if path is None or not path.is_file():
+        raise FileNotFoundError(f"model file {path} does not exist")
+    return TFLiteJnd(path, num_threads=num_threads)
 
 
-__all__ = ["ClassicalJnd", "TFLiteJnd", "load_backend", "shipped_edge_model"]
+__all__ = ["ClassicalJnd", "TFLiteJnd", "fixed_input_size", "load_backend", "shipped_edge_model"]

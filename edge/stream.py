@@ -73,8 +73,9 @@ class StreamSettings:
     Attributes:
         source: camera index, video file, image folder or stream URL
             (:func:`jndtf.edge.sources.open_source`).
-        model: exported ``.tflite`` (manifest beside it, sha256-verified) or a classical model
-            name (``yang2005``, ``wu2017``, ...).
+        model: as :func:`jndtf.refs.resolve_model` reads it with ``runtime="litert"``: a
+            shipped name (``acol``: its int8 ``.tflite``), an exported ``.tflite`` (manifest
+            beside it, sha256-verified) or a classical model name (``yang2005``, ...).
         codec: ``"jpeg"`` or ``"h264"``.
         quality: JPEG quality 1..100.
         crf: H.264 constant rate factor 0..51.
@@ -275,29 +276,26 @@ def _open_stage(settings: StreamSettings):
 
 
 def _open_mapper(s: StreamSettings):
-    """The JndMapper of `s`; ``jnd_scale=None`` resolves as :attr:`StreamSettings.jnd_scale`."""
+    """The JndMapper of `s`, opened once (one sha256 check); ``jnd_scale=None`` resolves as
+    :attr:`StreamSettings.jnd_scale`: 1.0 for a model exported at a fixed size (its manifest
+    says so, :func:`jndtf.edge.backends.fixed_input_size`), else :data:`DEFAULT_JND_SCALE`."""
     from jndtf.edge import JndMapper, JndMapperOptions, RunningMode
+    from jndtf.edge.backends import fixed_input_size
 
-    def make(scale: float):
-        return JndMapper.create_from_options(
-            JndMapperOptions(
-                model=s.model,
-                num_threads=s.threads,
-                running_mode=RunningMode.VIDEO,
-                jnd_scale=scale,
-                reuse_interval=s.reuse,
-                scene_change_threshold=s.scene_change_threshold,
-                parallel_priors=True,
-            )
+    scale = s.jnd_scale
+    if scale is None:
+        scale = 1.0 if fixed_input_size(s.model) is not None else DEFAULT_JND_SCALE
+    return JndMapper.create_from_options(
+        JndMapperOptions(
+            model=s.model,
+            num_threads=s.threads,
+            running_mode=RunningMode.VIDEO,
+            jnd_scale=float(scale),
+            reuse_interval=s.reuse,
+            scene_change_threshold=s.scene_change_threshold,
+            parallel_priors=True,
         )
-
-    if s.jnd_scale is not None:
-        return make(float(s.jnd_scale))
-    mapper = make(1.0)
-    if mapper.input_size is not None or DEFAULT_JND_SCALE == 1.0:
-        return mapper  # a fixed-size model runs at its own size
-    mapper.close()
-    return make(DEFAULT_JND_SCALE)
+    )
 
 
 def run_stream(

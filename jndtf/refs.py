@@ -231,10 +231,15 @@ def known_models(runtime: str = "keras") -> dict[str, list[str]]:
     return out
 
 
-def accepted_text(runtime: str = "keras") -> str:
-    """One line: what :func:`resolve_model` accepts for `runtime` (error messages, --help)."""
+def accepted_text(runtime: str = "keras", *, learned: bool = False) -> str:
+    """One line: what :func:`resolve_model` accepts for `runtime` (error messages, --help);
+    `learned`: only the learned models (what ``jndtf export`` and ``jndtf bench`` take)."""
     k = known_models(runtime)
     classical = ", ".join(k["classical"])
+    if learned:
+        shipped = set(k["shipped"])
+        names = ", ".join(f"{n} (shipped)" if n in shipped else n for n in k["learned"])
+        return f"learned models: {names}; or a .keras path / SPEC:PATH"
     if runtime == "litert":
         shipped = ", ".join(repr(n) for n in k["shipped"]) or "none"
         return (
@@ -268,7 +273,9 @@ def looks_like_path(text: str | os.PathLike) -> bool:
     return Path(text).suffix in FILE_KINDS or "/" in text or os.sep in text or Path(text).is_file()
 
 
-def resolve_model(text: str | os.PathLike, *, runtime: str = "keras") -> ModelRef:
+def resolve_model(
+    text: str | os.PathLike, *, runtime: str = "keras", learned: bool = False
+) -> ModelRef:
     """Turns what a user typed into a :class:`ModelRef` (module docstring: the forms and what
     ``acol`` means per runtime). Loads nothing.
 
@@ -276,6 +283,9 @@ def resolve_model(text: str | os.PathLike, *, runtime: str = "keras") -> ModelRe
         text: the reference.
         runtime: ``"keras"`` (``jnd``, ``inject``, ``eval``, ``bench``, ``export``, ``demo``)
             or ``"litert"`` (``stream``, the edge runtime).
+        learned: only a learned network will do (``export``, ``bench``, ``load_learned``): a
+            classical name or ``uniform`` is refused, and an unknown name is reported as
+            "unknown model" with the learned ones listed. A word never changes meaning.
 
     Raises:
         UnknownModelError: a name nothing knows, a non-JND model, or a file this runtime
@@ -287,16 +297,22 @@ def resolve_model(text: str | os.PathLike, *, runtime: str = "keras") -> ModelRe
     if not isinstance(text, str) or not text.strip():
         raise UnknownModelError(f"a model reference must be a non-empty string, got {text!r}")
     label, ref = split_label(text.strip())
-    if ref == UNIFORM:
-        return ModelRef(ref, "control", UNIFORM, label or UNIFORM, runtime)
-    if ref in _classical():
+    if ref == UNIFORM or ref in _classical():
+        if learned:
+            what = "the evaluation's control" if ref == UNIFORM else "a classical model"
+            raise UnknownModelError(
+                f"{ref!r} is {what}, with no network to load; "
+                f"{accepted_text(runtime, learned=True)}"
+            )
+        if ref == UNIFORM:
+            return ModelRef(ref, "control", UNIFORM, label or UNIFORM, runtime)
         return ModelRef(ref, "classical", ref, label or ref, runtime)
     if runtime == "keras":
         head, sep, tail = ref.partition(":")
         if sep and tail and head.isidentifier():
-            learned, specs = _registry_jnd()
+            jnd_names, specs = _registry_jnd()
             if head in specs:
-                _check_jnd(head, learned, specs, runtime)
+                _check_jnd(head, jnd_names, specs, runtime)
                 return _file_ref(ref, Path(tail), label, specs[head], runtime)
     if looks_like_path(ref):
         return _file_ref(ref, Path(ref), label, None, runtime)
@@ -305,16 +321,16 @@ def resolve_model(text: str | os.PathLike, *, runtime: str = "keras") -> ModelRe
         if ref in shipped:
             return _shipped_ref(ref, shipped[ref], label, runtime)
         raise UnknownModelError(f"unknown model {ref!r}: {accepted_text(runtime)}")
-    learned, specs = _registry_jnd()
+    jnd_names, specs = _registry_jnd()
     if ref in specs:
-        _check_jnd(ref, learned, specs, runtime)
+        _check_jnd(ref, jnd_names, specs, runtime)
         spec = specs[ref]
         if ref in shipped:
             return _shipped_ref(ref, shipped[ref], label, runtime, spec.family)
         return ModelRef(ref, "family", ref, label or ref, runtime, family=spec.family, preset=ref)
     presets = sorted(m for m, s in specs.items() if s.family == ref)
     if presets:
-        jnd = [m for m in presets if m in learned]
+        jnd = [m for m in presets if m in jnd_names]
         what = (
             f"name one of its JND presets ({', '.join(jnd)})"
             if jnd
@@ -327,11 +343,15 @@ def resolve_model(text: str | os.PathLike, *, runtime: str = "keras") -> ModelRe
     hint = ""
     if ref in shipped:
         hint = f" ({ref} ships under {shipped[ref].parent}, but it is not a registered JND model)"
+    if learned:
+        raise UnknownModelError(
+            f"unknown model {ref!r}{hint}; {accepted_text(runtime, learned=True)}"
+        )
     raise UnknownModelError(f"unknown JND model {ref!r}{hint}; known: {accepted_text(runtime)}")
 
 
-def _check_jnd(name: str, learned: list[str], specs: dict, runtime: str) -> None:
-    if name not in learned:
+def _check_jnd(name: str, jnd_names: list[str], specs: dict, runtime: str) -> None:
+    if name not in jnd_names:
         kind = getattr(specs[name], "output_kind", "other")
         raise UnknownModelError(
             f"unknown JND model {name!r}: it is registered, but its output is {kind!r}, not a "

@@ -164,9 +164,9 @@ def test_resolve_model_needs_no_tensorflow():
     """The model's priors and MAC count come from the registry and manifest, TF-free."""
     code = BLOCK_TF + textwrap.dedent(
         """
-        from jndtf.bench.source import resolve_model
+        from jndtf.bench.source import model_source
         from jndtf.models.registry import get_model_spec
-        src = resolve_model("acol")
+        src = model_source("acol")
         assert src.priors == get_model_spec("acol").priors, src
         assert src.macs_per_pixel == 87147 and src.keras_path.name == "acol.keras", src
         print("ok")
@@ -188,11 +188,11 @@ def test_frame_from_photo_crops_the_centre_to_the_aspect():
 
 
 def test_priors_are_timed_on_the_model_input():
-    from jndtf.bench.source import resolve_model
+    from jndtf.bench.source import model_source
     from jndtf.models.inputs import model_input
     from jndtf.samples import sample_image
 
-    src = resolve_model("acol")
+    src = model_source("acol")
     frame = frame_from_photo(sample_image("motorcycle_left"), (48, 80))
     stats, x = time_priors(frame, src, runs=2, warmup=1)
     assert stats["runs"] == 2 and stats["median_ms"] <= stats["p90_ms"]

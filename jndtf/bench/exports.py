@@ -9,7 +9,7 @@ In a kept folder (``--export-dir``) a file is reused when :func:`jndtf.export.ve
 and its manifest names the same format, input size and source ``.keras`` sha256.
 
 Example:
-    >>> cache = ExportCache(resolve_model("acol"), Path("out/exports"), num_calibration=4)
+    >>> cache = ExportCache(model_source("acol"), Path("out/exports"), num_calibration=4)
     >>> cache.get("tflite-int8", (360, 640))     # out/exports/acol-640x360-tflite-int8.tflite
 """
 

@@ -8,7 +8,7 @@ time is measured on the same frame (:func:`time_priors`).
 
 Example:
     >>> frame = frame_from_photo(benchmark_photo(), (360, 640))
-    >>> stats, x = time_priors(frame, resolve_model("acol"), runs=20, warmup=3, threads=2)
+    >>> stats, x = time_priors(frame, model_source("acol"), runs=20, warmup=3, threads=2)
     >>> stats["median_ms"], x.shape                  # (..., (1, 360, 640, 6))
 """
 

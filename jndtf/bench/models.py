@@ -42,8 +42,9 @@ from jndtf.bench.runners import (
     time_onnx,
     time_tflite,
 )
-from jndtf.bench.source import ModelSource, resolve_files, resolve_model
+from jndtf.bench.source import ModelSource, model_source, resolve_files
 from jndtf.io import MIN_SIDE, parse_size
+from jndtf.refs import DEFAULT_JND_MODEL
 
 #: The runtimes, in table order: Keras (TensorFlow) and the export formats that run on CPU.
 RUNTIMES = ("keras", "tflite-fp32", "tflite-fp16", "tflite-int8", "onnx")
@@ -101,7 +102,7 @@ class ModelBenchSettings:
         image: photo the frames are made from (None: the bundled ``motorcycle_left``).
     """
 
-    model: str | None = "acol"
+    model: str | None = DEFAULT_JND_MODEL
     sizes: tuple[tuple[int, int], ...] = DEFAULT_SIZES
     runtimes: tuple[str, ...] = RUNTIMES
     runs: int = 20
@@ -129,7 +130,9 @@ class ModelBenchSettings:
                 raise ValueError(f"frame size {w}x{h}: both sides must be >= {MIN_SIDE}")
         parse_runtimes(self.runtimes)
         if self.model is None and not self.model_files:
-            raise ValueError("give a model (e.g. acol) or pre-exported --model-file files")
+            raise ValueError(
+                f"give a model (e.g. {DEFAULT_JND_MODEL}) or pre-exported --model-file files"
+            )
 
 
 @dataclass
@@ -255,7 +258,7 @@ def bench_models(
     if settings.model_files:
         source, files = resolve_files(settings.model_files, settings.model)
     else:
-        source, files = resolve_model(settings.model), None
+        source, files = model_source(settings.model), None
     notes.extend(source.notes)
     runtimes = _runtimes(settings, source, notes)
     photo = benchmark_photo(settings.image)

@@ -3,12 +3,12 @@
 A :class:`ModelSource` says which priors build the network input (to time them), how many
 multiply-accumulates the network spends per pixel (the family's own count, e.g.
 :func:`jndtf.models.acol.presets.macs_per_pixel`), and which Keras model the exports come from.
-It is read from the registry and the manifest beside the ``.keras`` file (:func:`resolve_model`)
+It is read from the registry and the manifest beside the ``.keras`` file (:func:`model_source`)
 or from the manifests of pre-exported files (:func:`resolve_files`, each file checked against
 its sha256 by :func:`jndtf.export.verify`).
 
 Example:
-    >>> src = resolve_model("acol")
+    >>> src = model_source("acol")
     >>> src.priors, round(src.macs_per_pixel)
     (('pattern_masking', 'contrast_masking', 'saliency'), 87147)
 """
@@ -21,6 +21,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from jndtf.refs import DEFAULT_JND_MODEL, ModelRef, resolve_model
 
 
 @dataclass(frozen=True)
@@ -117,63 +119,41 @@ def _mac_note(name: str, family, preset, mac) -> tuple[str, ...]:
     return (f"{name}: no MAC count for family {family!r} preset {preset!r}; GMAC columns empty",)
 
 
-def resolve_model(ref: str | os.PathLike) -> ModelSource:
-    """The :class:`ModelSource` of a model reference as ``load_learned`` takes it.
-
-    Args:
-        ref: registered name (its shipped weights), ``.keras`` path or ``SPEC:PATH``.
+def model_source(ref: str | os.PathLike | ModelRef) -> ModelSource:
+    """The :class:`ModelSource` of a learned model reference
+    (:func:`jndtf.refs.resolve_model`, ``runtime="keras"``: a shipped name, a ``.keras`` path or
+    ``SPEC:PATH``).
 
     Raises:
-        KeyError: unknown registered name (the message lists them).
+        jndtf.refs.UnknownModelError: an unknown or classical name (a KeyError and ValueError;
+            the message lists the learned models).
         FileNotFoundError: a missing file, or a registered model with no shipped weights.
         ValueError: a ``.keras`` file whose input priors nothing describes.
     """
-    from jndtf.evaluate.learned import (
-        _input_from_manifest,
-        _read_manifest,
-        looks_like_path,
-        shipped_weights,
-        split_spec,
-    )
+    from jndtf.evaluate.learned import _input_from_manifest
     from jndtf.models.registry import get_model_spec
 
-    spec_name, rest = split_spec(str(ref)) if isinstance(ref, str) else (None, ref)
+    if not isinstance(ref, ModelRef):
+        ref = resolve_model(ref, runtime="keras", learned=True)
+    path = ref.model_path()
+    manifest = ref.read_manifest()
     notes: list[str] = []
-    if not looks_like_path(rest):
-        spec = get_model_spec(str(rest))
-        path = shipped_weights(spec.name)
-        if path is None:
-            raise FileNotFoundError(
-                f"model {spec.name!r} is registered but jndtf ships no weights for it; "
-                f"pass a trained file as '{spec.name}:path/to/model.keras'"
-            )
-        manifest = _read_manifest(path)
-        name, family, priors, norm = spec.name, spec.family, spec.priors, spec.normalization
+    name = ref.label
+    if ref.preset is not None:
+        spec = get_model_spec(ref.preset)
+        family, priors, norm = spec.family, spec.priors, spec.normalization
         preset = manifest.get("preset") or spec.name
-        keras_ref = spec.name
     else:
-        path = Path(rest)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such model file")
-        if path.suffix != ".keras":
-            raise ValueError(f"{path}: give a .keras model (exported files go to --model-file)")
-        manifest = _read_manifest(path)
-        name = path.stem
-        if spec_name is not None:
-            spec = get_model_spec(spec_name)
-            family, priors, norm = spec.family, spec.priors, spec.normalization
-            preset = manifest.get("preset") or spec_name
-        else:
-            found = _input_from_manifest(path, manifest)
-            if found is None:
-                raise ValueError(
-                    f"{path}: no manifest beside it says which priors build the input; "
-                    "pass it as SPEC:PATH with a registered model (e.g. acol:PATH)"
-                )
-            priors, norm = found
-            family = manifest.get("family")
-            preset = manifest.get("preset") or manifest.get("model")
-        keras_ref = str(ref)
+        found = _input_from_manifest(path, manifest)
+        if found is None:
+            raise ValueError(
+                f"{path}: no manifest beside it says which priors build the input; "
+                f"pass it as SPEC:PATH with a registered model (e.g. {DEFAULT_JND_MODEL}:PATH)"
+            )
+        priors, norm = found
+        family = manifest.get("family")
+        preset = manifest.get("preset") or manifest.get("model")
+    keras_ref = ref.text
     if (manifest.get("inputs") or {}).get("prior_overrides"):
         notes.append(
             f"{name} was trained with a saliency net in place of f_va; the priors time "
@@ -258,7 +238,7 @@ def resolve_files(
     inputs = first.get("inputs") or {}
     priors, norm = tuple(inputs.get("priors") or ()), _norm_name(inputs)
     if model is not None:
-        source = resolve_model(model)
+        source = model_source(model)
         if (source.priors, source.normalization) != (priors, norm):
             raise ValueError(
                 f"the model files take priors {list(priors)} ({norm}), but {model} takes "
@@ -302,7 +282,7 @@ __all__ = [
     "ModelFile",
     "ModelSource",
     "macs_per_pixel_of",
+    "model_source",
     "read_model_file",
     "resolve_files",
-    "resolve_model",
 ]

@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jndtf.refs import DEFAULT_JND_MODEL
+
 #: CSV columns, in order.
 ROW_COLUMNS = (
     "setting",
@@ -75,7 +77,9 @@ class StreamBenchSettings:
     """What to benchmark.
 
     Attributes:
-        model: classical model name or exported ``.tflite``.
+        model: what ``jndtf stream`` takes (:func:`jndtf.refs.resolve_model`,
+            ``runtime="litert"``): a classical name, a shipped name (``acol``: its int8
+            ``.tflite``) or an exported ``.tflite``.
         codec: ``"jpeg"`` or ``"h264"``.
         seconds: clip length (15 fps, a scene cut every second).
         size: ``(width, height)``.
@@ -84,7 +88,7 @@ class StreamBenchSettings:
             cheaper ones (for a model exported at a fixed size: reuse 1, 2, 4 at its size).
     """
 
-    model: str = "acol"
+    model: str = DEFAULT_JND_MODEL
     codec: str = "jpeg"
     seconds: float = 6.0
     size: tuple[int, int] = (640, 360)

@@ -378,12 +378,9 @@ def load_learned(
     from jndtf.models.registry import available_models, get_model_spec
 
     if not isinstance(ref, ModelRef):
-        ref = resolve_model(ref, runtime="keras")
+        ref = resolve_model(ref, runtime="keras", learned=True)
     if not ref.learned:
-        raise ValueError(
-            f"{ref.text}: a {ref.kind} model, not a learned one; jndtf.jobs.compute_jnd and "
-            "jndtf.evaluate.resolve_models run every kind"
-        )
+        raise ValueError(f"{ref.text}: a {ref.kind} model, not a learned one")
     path = ref.model_path()  # FileNotFoundError: no shipped weights, or a missing file
     if path.suffix != ".keras":
         raise ValueError(f"{path}: learned models are read from .keras files")
