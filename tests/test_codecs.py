@@ -303,3 +303,15 @@ def test_best_of_is_the_lower_envelope_of_the_curves():
     assert qq[0] == 30.0 and qq[-1] == 50.0
     want = np.minimum(0.1 * qq - 3, 0.05 * qq - 1)
     np.testing.assert_allclose(np.log10(r), want, atol=1e-12)  # float64 round-off only
+
+
+def test_h264_presets_are_the_edge_encoders():
+    # the sweep encoder (core) and the edge live-stream encoder take the same x264 preset names
+    from jndtf.edge.encoders import H264_PRESETS as EDGE_PRESETS
+
+    from jndtf.codecs.video import H264_PRESETS
+
+    assert H264_PRESETS == EDGE_PRESETS
+    frames = [np.zeros((16, 16, 3), np.uint8)] * 2
+    with pytest.raises(ValueError, match="unknown x264 preset 'turbo'; choose from ultrafast"):
+        encode_h264(frames, 23, preset="turbo")

@@ -23,6 +23,21 @@ from fractions import Fraction
 
 import numpy as np
 
+#: libx264 presets, fastest first (x264 --fullhelp); the edge's live-stream encoder
+#: (:mod:`jndtf.edge.encoders`) takes the same names.
+H264_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+)
+
 #: The plain x264 (no adaptive quantization, no psycho-visual rate-distortion).
 X264_PLAIN = "aq-mode=0:psy=0"
 
@@ -118,8 +133,6 @@ def encode_h264(
         ValueError: a CRF out of range.
         ImportError: PyAV is missing.
     """
-    from jndtf.edge.encoders import H264_PRESETS
-
     h, w = check_clip(frames)
     if not (isinstance(crf, (int, float)) and 0 <= crf <= 51):
         raise ValueError(f"crf must be a number 0..51, got {crf!r}")
