@@ -30,6 +30,7 @@ def main() -> None:
 
     from jndtf.evaluate.learned import load_learned
     from jndtf.io import parse_size
+    from jndtf.refs import DEFAULT_JND_MODEL
     from jndtf.samples import synthesize_clip
 
     h, w = parse_size(args.size)
@@ -37,18 +38,23 @@ def main() -> None:
         clip = synthesize_clip(Path(tmp) / "clip.mp4", seconds=args.seconds, size=(w, h))
         with open_source(clip.path, mode="file") as source:
             frames = [f.image for f in source]
-        keras = load_learned("acol")
+        keras = load_learned(DEFAULT_JND_MODEL)
         reference = [np.asarray(keras(f), np.float64) for f in frames]
         (dynamic,) = export_model(
-            "acol", ["tflite-fp32"], out_dir=Path(tmp) / "dyn", input_size=None, parity=False
+            DEFAULT_JND_MODEL,
+            ["tflite-fp32"],
+            out_dir=Path(tmp) / "dyn",
+            input_size=None,
+            parity=False,
         )
+        shipped = f"{DEFAULT_JND_MODEL} (shipped int8 320x180)"
         settings = [
             ("fp32 dynamic, full size, every frame", str(dynamic.path), 1.0, 1),
             ("fp32 dynamic, jnd_scale 0.5", str(dynamic.path), 0.5, 1),
             ("fp32 dynamic, jnd_scale 0.25, reuse 4", str(dynamic.path), 0.25, 4),
-            ("acol (shipped int8 320x180), every frame", "acol", 1.0, 1),
-            ("acol (shipped int8 320x180), reuse 2 (default)", "acol", 1.0, 2),
-            ("acol (shipped int8 320x180), reuse 4", "acol", 1.0, 4),
+            (f"{shipped}, every frame", DEFAULT_JND_MODEL, 1.0, 1),
+            (f"{shipped}, reuse 2 (default)", DEFAULT_JND_MODEL, 1.0, 2),
+            (f"{shipped}, reuse 4", DEFAULT_JND_MODEL, 1.0, 4),
         ]
         print(f"{len(frames)} frames {w}x{h}; reference: Keras fp32 at {w}x{h}, every frame")
         print(f"{'setting':<48} {'map PSNR':>9} {'MAE':>6} {'fps':>6}")

@@ -29,6 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 
 from jndtf.metrics import psnr_from_mse
+from jndtf.refs import DEFAULT_JND_MODEL
 from jndtf.sysinfo import cpu_line as cpu
 
 
@@ -48,7 +49,7 @@ def main() -> None:
     from jndtf.models.inputs import model_input
     from jndtf.samples import clip_frames
 
-    k32 = load_learned("acol")
+    k32 = load_learned(DEFAULT_JND_MODEL)
 
     def to64(layer):
         cfg = layer.get_config()
@@ -58,7 +59,11 @@ def main() -> None:
     m64 = keras.models.clone_model(k32.model, clone_function=to64)
     m64.set_weights([w.astype(np.float64) for w in k32.model.get_weights()])
     (dyn,) = export_model(
-        "acol", ["tflite-fp32"], out_dir=tempfile.mkdtemp(), input_size=None, parity=False
+        DEFAULT_JND_MODEL,
+        ["tflite-fp32"],
+        out_dir=tempfile.mkdtemp(),
+        input_size=None,
+        parity=False,
     )
     kinds = {
         "xnnpack": OpResolverType.AUTO,

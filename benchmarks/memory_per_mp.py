@@ -32,9 +32,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from jndtf.baselines import available as classical_models
+from jndtf.refs import DEFAULT_JND_MODEL
 from jndtf.sysinfo import cpu_line
 
-CLASSICAL = ["chou_li1995", "yang2005", "wu2017", "wu2013", "liu2010", "chen2019"]
+CLASSICAL = classical_models()
 
 _CHILD = r"""
 import json, sys, time
@@ -107,7 +109,7 @@ def fit(mps: list[float], peaks: list[float]) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--models", default=",".join([*CLASSICAL, "acol"]))
+    ap.add_argument("--models", default=",".join([*CLASSICAL, DEFAULT_JND_MODEL]))
     ap.add_argument("--sizes", default="2,6", help="image sizes in megapixels (4:3)")
     ap.add_argument("--tile", type=int, default=1024, help="--tile of the CLI (0: whole image)")
     args = ap.parse_args(argv)
