@@ -30,13 +30,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from jndtf.apply.preprocess import LUMA_WEIGHTS
+
 #: Long side of the luma thumbnail the scene measure compares, pixels.
 THUMB_SIDE = 64
 
 #: Default scene-change threshold on :func:`scene_difference` (0..1).
 DEFAULT_THRESHOLD = 0.1
 
-_BT601 = np.array([0.299, 0.587, 0.114], np.float32)
+_BT601 = np.array(LUMA_WEIGHTS, np.float32)
 
 
 def luma_thumbnail(frame: np.ndarray) -> np.ndarray:
