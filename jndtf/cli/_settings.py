@@ -208,6 +208,14 @@ def settings_command(
     return decorate
 
 
+def given(ctx: typer.Context, name: str) -> bool:
+    """True when option `name` (the parameter's name) was typed (or came from the
+    environment), False when it holds its default. Compares the source by name: typer ships
+    its own copy of click, whose ``ParameterSource`` is not ``click.core``'s."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
 def fields_facts(fields: list[tuple[dataclasses.Field, Cli]]) -> dict[str, Cli]:
     """``{field name: facts}`` of :func:`cli_fields`' list."""
     return {f.name: facts for f, facts in fields}
@@ -220,6 +228,7 @@ __all__ = [
     "cli_default",
     "cli_fields",
     "field_default",
+    "given",
     "option",
     "settings_command",
 ]

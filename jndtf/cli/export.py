@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from jndtf.cli._settings import given, option, settings_command
 from jndtf.cli._shared import app, err, progress_bar, stdout, stepper, user_errors
 from jndtf.io import parse_size
 
@@ -48,7 +50,6 @@ TFLITE_FLAGS = (
 #: Precision flag -> TensorRT format (``--tensorrt``).
 TENSORRT_FLAGS = (("fp32", "tensorrt"), ("fp16", "tensorrt-fp16"), ("int8", "tensorrt-int8"))
 DEFAULT_FORMAT = "tflite-fp32"
-DEFAULT_SIZE = "176x176"
 
 
 def select_formats(
@@ -102,24 +103,88 @@ def _qat_progress(bar, task):
         log.setLevel(level)
 
 
+def _size_text(hw: tuple[int, int]) -> str:
+    """``(H, W)`` -> ``"WIDTHxHEIGHT"``, the command line's spelling (inverse of parse_size)."""
+    return f"{hw[1]}x{hw[0]}"
+
+
 @dataclass(frozen=True)
 class ExportSettings:
-    """What one `jndtf export` run asks for (filled by the command, read by :func:`run`)."""
+    """What one `jndtf export` run asks for (filled by the command, read by :func:`run`).
 
-    model: str
-    formats: tuple[str, ...]
-    out_dir: Path
-    input_size: tuple[int, int] | None
-    calib_data: Path | None
-    num_calibration: int
-    int8_io: bool
-    parity: bool
-    num_parity: int
-    name: str | None
-    seed: int
-    qat_steps: int
-    trt_opt_size: tuple[int, int] | None
-    trt_max_size: tuple[int, int] | None
+    Each field's default and help are written here once; `jndtf export`'s options are derived
+    from them (:func:`jndtf.cli._settings.settings_command`). Sizes are ``(height, width)``,
+    the exported model's NHWC input order, written ``WIDTHxHEIGHT`` on the command line.
+    `formats` comes from the precision flags (:func:`select_formats`).
+    """
+
+    model: str | None = option(
+        argument=True,
+        default=None,
+        show_default=False,
+        help="Registered model (its shipped weights, e.g. acol), a .keras path, or "
+        "SPEC:PATH (a registered model describing the input of the .keras file).",
+    )
+    formats: tuple[str, ...] = ()
+    out_dir: Path = option(  # noqa: RUF009  (option() is a dataclasses.field)
+        "--out", "-o", default=Path("out/export"), help="Output folder (created if missing)."
+    )
+    input_size: tuple[int, int] | None = option(
+        "--size",
+        default=(176, 176),
+        cli_type=str,
+        parse=lambda text: parse_size(text, "--size"),
+        show=_size_text,
+        help="Fixed input size WIDTHxHEIGHT of the exported model (fixed is fastest on "
+        "device: export one per deployed resolution).",
+    )
+    calib_data: Path | None = option(  # noqa: RUF009  (a dataclasses.field)
+        "--calib-data",
+        default=None,
+        show_default=False,
+        help="Folder of calibration images; one in eight (at least one) is held back for "
+        "the parity report (default: the bundled sample photos, motorcycle_left held back).",
+    )
+    num_calibration: int = option(
+        "--num-calib", default=32, min=1, help="Representative crops for int8."
+    )
+    int8_io: bool = option(
+        "--int8-io", default=False, help="int8 input/output tensors for --int8/--qat."
+    )
+    parity: bool = option(
+        "--parity/--no-parity",
+        default=True,
+        help="Check the parity against Keras (--no-parity: skip it, faster).",
+    )
+    num_parity: int = option(
+        "--num-parity", default=2, min=1, help="Held-back crops of the parity check."
+    )
+    name: str | None = option(
+        "--name",
+        default=None,
+        show_default=False,
+        help="File stem of the exports (default: the model's name).",
+    )
+    seed: int = option("--seed", default=0, help="Seed of crops and noise signs.")
+    qat_steps: int = option("--qat-steps", default=200, min=0, help="Fine-tuning steps of --qat.")
+    trt_opt_size: tuple[int, int] | None = option(
+        "--trt-opt",
+        default=None,
+        cli_type=str,
+        parse=lambda text: parse_size(text, "--trt-opt"),
+        show=_size_text,
+        show_default=False,
+        help="WIDTHxHEIGHT the dynamic TensorRT profile is tuned for (default 640x360).",
+    )
+    trt_max_size: tuple[int, int] | None = option(
+        "--trt-max",
+        default=None,
+        cli_type=str,
+        parse=lambda text: parse_size(text, "--trt-max"),
+        show=_size_text,
+        show_default=False,
+        help="Largest WIDTHxHEIGHT of the dynamic TensorRT profile (default 1920x1080).",
+    )
 
 
 def run(settings: ExportSettings, progress=None) -> list:
@@ -201,16 +266,10 @@ def _print_formats() -> None:
     stdout.print(table)
 
 
-@app.command("export")
+@settings_command(app, "export", ExportSettings)
 def export_command(
-    model: Annotated[
-        str | None,
-        typer.Argument(
-            help="Registered model (its shipped weights, e.g. acol), a .keras path, or "
-            "SPEC:PATH (a registered model describing the input of the .keras file).",
-            show_default=False,
-        ),
-    ] = None,
+    settings: ExportSettings,
+    ctx: typer.Context,
     fp32: Annotated[bool, typer.Option("--fp32", help="TFLite float32.")] = False,
     fp16: Annotated[bool, typer.Option("--fp16", help="TFLite float16 weights.")] = False,
     dynamic_range: Annotated[
@@ -249,74 +308,12 @@ def export_command(
             show_default=False,
         ),
     ] = None,
-    size: Annotated[
-        str | None,
-        typer.Option(
-            "--size",
-            help="Fixed input size WIDTHxHEIGHT of the exported model, default 176x176 (fixed "
-            "is fastest on device: export one per deployed resolution).",
-            show_default=False,
-        ),
-    ] = None,
     dynamic: Annotated[
         bool,
         typer.Option(
             "--dynamic", help="Dynamic input H, W instead of --size (resized at run time)."
         ),
     ] = False,
-    calib_data: Annotated[
-        Path | None,
-        typer.Option(
-            "--calib-data",
-            help="Folder of calibration images; one in eight (at least one) is held back for "
-            "the parity report (default: the bundled sample photos, motorcycle_left held back).",
-            show_default=False,
-        ),
-    ] = None,
-    num_calib: Annotated[
-        int, typer.Option("--num-calib", min=1, help="Representative crops for int8.")
-    ] = 32,
-    int8_io: Annotated[
-        bool, typer.Option("--int8-io", help="int8 input/output tensors for --int8/--qat.")
-    ] = False,
-    no_parity: Annotated[
-        bool,
-        typer.Option("--no-parity", help="Skip the parity check against Keras (faster)."),
-    ] = False,
-    num_parity: Annotated[
-        int, typer.Option("--num-parity", min=1, help="Held-back crops of the parity check.")
-    ] = 2,
-    name: Annotated[
-        str | None,
-        typer.Option(
-            "--name",
-            help="File stem of the exports (default: the model's name).",
-            show_default=False,
-        ),
-    ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of crops and noise signs.")] = 0,
-    qat_steps: Annotated[
-        int, typer.Option("--qat-steps", min=0, help="Fine-tuning steps of --qat.")
-    ] = 200,
-    trt_opt: Annotated[
-        str | None,
-        typer.Option(
-            "--trt-opt",
-            help="WIDTHxHEIGHT the dynamic TensorRT profile is tuned for (default 640x360).",
-            show_default=False,
-        ),
-    ] = None,
-    trt_max: Annotated[
-        str | None,
-        typer.Option(
-            "--trt-max",
-            help="Largest WIDTHxHEIGHT of the dynamic TensorRT profile (default 1920x1080).",
-            show_default=False,
-        ),
-    ] = None,
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="Output folder (created if missing).")
-    ] = Path("out/export"),
     list_formats: Annotated[
         bool, typer.Option("--list-formats", help="List the export formats and exit.")
     ] = False,
@@ -329,11 +326,11 @@ def export_command(
         _print_formats()
         return
     with user_errors():
-        if model is None:
+        if settings.model is None:
             raise ValueError(
                 "give the MODEL to export (e.g. `jndtf export acol --int8`), or --list-formats"
             )
-        if dynamic and size is not None:
+        if dynamic and given(ctx, "input_size"):
             raise ValueError("--size and --dynamic exclude each other: pick one")
         from jndtf.export.formats import get_format
 
@@ -349,24 +346,13 @@ def export_command(
         )
         for n in names:
             get_format(n)  # unknown name: ValueError listing the formats
+        calib_data = settings.calib_data
         if calib_data is not None and not calib_data.is_dir():
             raise ValueError(f"--calib-data {calib_data} is not a folder of images")
-        settings = ExportSettings(
-            model=model,
-            formats=tuple(names),
-            out_dir=out,
-            input_size=None if dynamic else parse_size(size or DEFAULT_SIZE),
-            calib_data=calib_data,
-            num_calibration=num_calib,
-            int8_io=int8_io,
-            parity=not no_parity,
-            num_parity=num_parity,
-            name=name,
-            seed=seed,
-            qat_steps=qat_steps,
-            trt_opt_size=None if trt_opt is None else parse_size(trt_opt, "--trt-opt"),
-            trt_max_size=None if trt_max is None else parse_size(trt_max, "--trt-max"),
+        settings = dataclasses.replace(
+            settings, formats=tuple(names), input_size=None if dynamic else settings.input_size
         )
+    model = settings.model
     with progress_bar() as bar:
         task = bar.add_task("export", total=len(names))
         step = stepper(bar, task)
