@@ -126,6 +126,14 @@ def run_litert(interp, inputs) -> np.ndarray:
     return interp.get_tensor(interp.get_output_details()[0]["index"])
 
 
+def layer_classes(model) -> set[str]:
+    """``module.Class`` of every layer inside the model (nested ones included)."""
+    return {
+        f"{type(layer).__module__}.{type(layer).__qualname__}"
+        for layer in model._flatten_layers(include_self=False)
+    }
+
+
 def jndtf_modules(model) -> list[str]:
     """The jndtf modules that define the model's layer classes: what a fresh process must
     import so ``load_model`` finds the registered serializables."""

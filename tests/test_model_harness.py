@@ -7,11 +7,14 @@ What each family runs:
 - The fast checks (shape, gradients, round trips) run for every name of
   :func:`jndtf.models.registry.available_models` at its registered (default) width, on 32x32
   and 45x33 inputs: a few seconds per model on 2 cores.
-- The slow checks (LiteRT conversion ~5-10 s, a JAX subprocess ~20-40 s of import and XLA
-  compile) run once per *family*, on its registered model with the fewest parameters (the
-  tiny preset where the family has one): a family's presets share their layer types, so one
-  conversion and one JAX load per family exercise every op the family uses, at a fraction of
-  the time (the CI budget of #10.5 is ~2 min for this file).
+- The slow checks (LiteRT conversion ~2-7 s, a JAX subprocess ~5-10 s of import and XLA
+  compile) run per *family* on the fewest of its registered models that together hold every
+  layer class the family uses (``_cover``: the model with most layer classes first, the one
+  with fewer parameters on a tie; poolnet_tiny for saliency, aiqa_resnet_tiny for aiqa,
+  bl_acol for acol, whose complementary branch adds the threshold and erase layers bl lacks).
+  The other presets differ only in widths and depths of the same layers, so one conversion
+  and one JAX load per layer set exercise every op at a fraction of the time (the CI budget of
+  #10.5 is ~2 min for this file).
 
 Which checks apply follows the spec's ``output_kind`` (model_harness.is_map): an input-sized
 map gets (N, H, W, output_channels) and dynamic H, W in LiteRT; any other output (a score, a
@@ -67,17 +70,23 @@ def _model(name: str):
 
 
 @functools.cache
-def _smallest(family: str) -> str:
-    """The family's registered model with the fewest parameters (its tiny preset)."""
-    names = available_models(family=family)
-    return min(names, key=lambda n: (_model(n).count_params(), n))
+def _cover(family: str) -> tuple[str, ...]:
+    """The fewest of the family's models that together use every layer class it uses: greedy,
+    most new classes first, fewer parameters (then the name) on a tie."""
+    kinds = {n: H.layer_classes(_model(n)) for n in available_models(family=family)}
+    todo, chosen = set().union(*kinds.values()), []
+    while todo:
+        best = max(kinds, key=lambda n: (len(kinds[n] & todo), -_model(n).count_params(), n))
+        chosen.append(best)
+        todo -= kinds.pop(best)
+    return tuple(chosen)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _free_models():
     yield
     _model.cache_clear()  # the built models live for this file only
-    _smallest.cache_clear()
+    _cover.cache_clear()
 
 
 def _scale(y: np.ndarray) -> float:
@@ -153,25 +162,28 @@ def test_litert_fp32_export_matches_keras(family, tmp_path):
     litert = pytest.importorskip(
         "ai_edge_litert.interpreter", reason='needs the [edge] extra: pip install "jndtf[edge]"'
     )
-    name = _smallest(family)
-    spec, model = get_model_spec(name), _model(name)
-    interp = litert.Interpreter(model_content=H.export_litert_fp32(model, tmp_path), num_threads=1)
-    if H.is_map(spec):
-        detail = interp.get_input_details()[0]
-        assert list(detail["shape_signature"][1:]) == [-1, -1, spec.input_channels], name
-        sizes = ((48, 64), (45, 33))  # dynamic H, W: two sizes through one interpreter
-    else:
-        sizes = ((32, 32),)
-    diffs = {}
-    for h, w in sizes:
-        x = H.make_inputs(model, h, w, n=1, seed=h)
-        got, want = H.run_litert(interp, x), H.first(model(x))
-        assert got.shape == want.shape, f"{name} at {h}x{w}: {got.shape} vs {want.shape}"
-        diffs[(h, w)] = float(np.abs(got - want).max())
-        np.testing.assert_allclose(
-            got, want, atol=RTOL_LITERT * _scale(want), rtol=0, err_msg=f"{name} {h}x{w}"
-        )
-    print(f"{name}: LiteRT fp32 vs Keras max abs diff {diffs}")
+    for name in _cover(family):
+        spec, model = get_model_spec(name), _model(name)
+        blob = H.export_litert_fp32(model, tmp_path / name)
+        interp = litert.Interpreter(model_content=blob, num_threads=1)
+        if H.is_map(spec):
+            signature = list(interp.get_input_details()[0]["shape_signature"])
+            assert signature[0] in (-1, 1) and signature[1:] == [-1, -1, spec.input_channels], (
+                f"{name}: input signature {signature}"
+            )
+            sizes = ((48, 64), (45, 33))  # dynamic H, W: two sizes through one interpreter
+        else:
+            sizes = ((32, 32),)
+        diffs = {}
+        for h, w in sizes:
+            x = H.make_inputs(model, h, w, n=1, seed=h)
+            got, want = H.run_litert(interp, x), H.first(model(x))
+            assert got.shape == want.shape, f"{name} at {h}x{w}: {got.shape} vs {want.shape}"
+            diffs[(h, w)] = float(np.abs(got - want).max())
+            np.testing.assert_allclose(
+                got, want, atol=RTOL_LITERT * _scale(want), rtol=0, err_msg=f"{name} {h}x{w}"
+            )
+        print(f"{name}: LiteRT fp32 vs Keras max abs diff {diffs}")
 
 
 @pytest.mark.slow
@@ -179,12 +191,12 @@ def test_litert_fp32_export_matches_keras(family, tmp_path):
 def test_jax_backend_gives_the_same_output(family, tmp_path):
     if not H.have_jax():
         pytest.skip("jax not installed (pip install jax)")
-    name = _smallest(family)
-    model = _model(name)
-    path = tmp_path / "m.keras"
-    model.save(path)
-    x = H.make_inputs(model, 27, 34, n=2, seed=9)
-    got = H.run_in_jax(path, x, H.jndtf_modules(model), tmp_path)
-    want = H.first(model(x))
-    print(f"{name}: JAX vs TF max abs diff {float(np.abs(got - want).max())}")
-    np.testing.assert_allclose(got, want, atol=RTOL_JAX * _scale(want), rtol=0, err_msg=name)
+    for name in _cover(family):
+        model = _model(name)
+        path = tmp_path / f"{name}.keras"
+        model.save(path)
+        x = H.make_inputs(model, 27, 34, n=2, seed=9)
+        got = H.run_in_jax(path, x, H.jndtf_modules(model), tmp_path)
+        want = H.first(model(x))
+        print(f"{name}: JAX vs TF max abs diff {float(np.abs(got - want).max())}")
+        np.testing.assert_allclose(got, want, atol=RTOL_JAX * _scale(want), rtol=0, err_msg=name)
