@@ -126,7 +126,7 @@ class ExportSettings:
         "SPEC:PATH (a registered model describing the input of the .keras file).",
     )
     formats: tuple[str, ...] = ()
-    out_dir: Path = option(  # noqa: RUF009  (option() is a dataclasses.field)
+    out_dir: Path = option(
         "--out", "-o", default=Path("out/export"), help="Output folder (created if missing)."
     )
     input_size: tuple[int, int] | None = option(
@@ -138,7 +138,7 @@ class ExportSettings:
         help="Fixed input size WIDTHxHEIGHT of the exported model (fixed is fastest on "
         "device: export one per deployed resolution).",
     )
-    calib_data: Path | None = option(  # noqa: RUF009  (a dataclasses.field)
+    calib_data: Path | None = option(
         "--calib-data",
         default=None,
         show_default=False,
