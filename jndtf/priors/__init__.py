@@ -5,6 +5,9 @@ and the edge runtime compute identical inputs. Every prior is one function,
 ``prior(image) -> float32 HxW`` map, on uint8 or 0..255 float, grey ``HxW`` or RGB ``HxWx3``
 (RGB is converted to luma with :func:`jndtf.io.to_luma`); ``*_rgb`` variants in
 :mod:`jndtf.priors.color` return ``HxWx3`` (one map per channel).
+The float64 kernels the classical baselines compose (``max_gradient_f64``,
+``luminance_threshold_f64``, ``canny_f64``, ...) carry an ``_f64`` suffix in their modules: they
+take an already validated luma (:func:`as_luma`) and return float64, unrounded.
 
 Example:
     >>> from jndtf import priors
