@@ -5,12 +5,12 @@ Each backend turns a uint8 RGB frame, already resized to its inference size, int
 t+1 while step 2 of frame t runs (priors and inference in parallel threads):
 
 1. :meth:`prepare`: the network input (for a ``.tflite`` model: RGB + prior maps, built by the
-   same :func:`jndtf.models.inputs.model_input` as training and evaluation, so the runtime sees
+   same :func:`jndtf.priors.inputs.model_input` as training and evaluation, so the runtime sees
    identical inputs);
 2. :meth:`infer`: the map.
 
 - :class:`TFLiteJnd`: an exported learned model (ACoL-JND ...), checked against its manifest
-  (:func:`jndtf.edge.manifest.read_model_spec`); a learned prior net the manifest names (a
+  (:func:`jndtf.manifest.read_deploy_spec`); a learned prior net the manifest names (a
   trained saliency ``.tflite`` for f_va) is loaded and sha256-checked too.
 - :class:`ClassicalJnd`: a training-free model of :mod:`jndtf.baselines` (``"wu2017"`` ...):
   step 1 passes the frame through, step 2 computes the whole model.
@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 from jndtf.edge.interpreter import LiteRTModel
-from jndtf.edge.manifest import check_io, read_model_spec
+
+from jndtf.manifest import check_io, read_deploy_spec
 
 
 class ClassicalJnd:
@@ -78,7 +79,7 @@ class TFLiteJnd:
     """
 
     def __init__(self, path: str | os.PathLike, *, num_threads: int = 1):
-        self.spec = read_model_spec(path)
+        self.spec = read_deploy_spec(path)
         self.manifest = self.spec.manifest
         self.name = str(self.manifest.get("model_name") or self.spec.path.stem)
         self.input_size = self.spec.input_size
@@ -87,7 +88,7 @@ class TFLiteJnd:
         check_io(self.spec, self.model)
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
-        from jndtf.models.inputs import model_input
+        from jndtf.priors.inputs import model_input
 
         x = model_input(
             image, self.spec.priors, normalization=self.spec.normalization, overrides=self.overrides
@@ -112,8 +113,8 @@ class TFLiteJnd:
 
 def _load_overrides(spec, num_threads: int) -> dict:
     """The learned prior nets of the manifest (their sha256 already checked by
-    :func:`jndtf.export.manifest.verify` in :func:`jndtf.edge.manifest.read_model_spec`)."""
-    from jndtf.models.saliency_prior import SaliencyPrior
+    :func:`jndtf.manifest.verify` in :func:`jndtf.manifest.read_deploy_spec`)."""
+    from jndtf.priors.learned import SaliencyPrior
 
     # max_side exactly as recorded (None: full resolution), as jndtf.evaluate.learned does.
     return {

@@ -144,33 +144,24 @@ class ModelRef:
         return self.path
 
     def read_manifest(self) -> dict:
-        """The JSON manifest beside the model file ({} when there is none); see
-        :func:`read_manifest_beside`."""
-        return read_manifest_beside(self.path) if self.path is not None else {}
+        """The JSON manifest beside the model file, {} when there is none
+        (:func:`jndtf.manifest.read_source_manifest`: ``<stem>.json``, or a ``.keras`` run
+        folder's ``manifest.json``; nothing verified).
 
+        Raises:
+            ValueError: a manifest that is not a readable JSON object (names the file).
+        """
+        from jndtf.manifest import read_source_manifest
 
-def read_manifest_beside(path: str | os.PathLike) -> dict:
-    """``NAME.json`` beside ``NAME.keras`` (shipped weights, export), else the ``manifest.json``
-    of a `jndtf train` run folder; {} when there is neither.
-
-    Raises:
-        ValueError: a manifest that is not a readable JSON object (names the file).
-    """
-    path = Path(path)
-    manifest = _manifest_path(path)
-    if manifest is None:
-        return {}
-    try:
-        data = json.loads(manifest.read_text())
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{manifest}: not a readable JSON manifest ({err})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{manifest}: the manifest must be a JSON object")
-    return data
+        return read_source_manifest(self.path) if self.path is not None else {}
 
 
 def _manifest_path(path: Path) -> Path | None:
-    for candidate in (path.with_suffix(".json"), path.parent / "manifest.json"):
+    """``<stem>.json`` beside `path`, else a ``.keras`` run folder's ``manifest.json``."""
+    candidates = [path.with_suffix(".json")]
+    if path.suffix == ".keras":
+        candidates.append(path.parent / "manifest.json")
+    for candidate in candidates:
         if candidate.is_file():
             return candidate
     return None
@@ -440,7 +431,6 @@ __all__ = [
     "accepted_text",
     "known_models",
     "looks_like_path",
-    "read_manifest_beside",
     "resolve_model",
     "shipped_models",
     "split_label",

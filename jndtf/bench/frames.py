@@ -2,7 +2,7 @@
 
 A frame is a real photo at the benchmarked size (:func:`frame_from_photo`: centre-cropped to the
 aspect ratio, then resized), by default the bundled ``motorcycle_left`` photo (741x500, a
-landscape scene with fine texture). The priors, :func:`jndtf.models.inputs.model_input`, are
+landscape scene with fine texture). The priors, :func:`jndtf.priors.inputs.model_input`, are
 what the edge runtime computes in numpy/OpenCV for every frame before the network runs, so their
 time is measured on the same frame (:func:`time_priors`).
 
@@ -58,12 +58,12 @@ def benchmark_photo(image: str | os.PathLike | None = None) -> np.ndarray:
 def time_priors(
     frame: np.ndarray, source: ModelSource, *, runs: int, warmup: int, threads: int | None = None
 ) -> tuple[dict, np.ndarray]:
-    """Latency statistics of :func:`jndtf.models.inputs.model_input` on `frame` (numpy, plus
+    """Latency statistics of :func:`jndtf.priors.inputs.model_input` on `frame` (numpy, plus
     OpenCV limited to `threads` threads while timed; None leaves OpenCV's setting) and the
     network input it built, ``(1, H, W, C)`` float32."""
     import cv2
 
-    from jndtf.models.inputs import model_input
+    from jndtf.priors.inputs import model_input
 
     out = []
 

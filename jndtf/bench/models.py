@@ -4,7 +4,7 @@ For each frame size (default 640x360 and 1280x720) the benchmark
 
 1. makes a real photo of that size (the bundled ``motorcycle_left`` photo, or ``image``,
    centre-cropped to the aspect ratio and resized) and times the numpy priors,
-   :func:`jndtf.models.inputs.model_input` (the edge runtime pays them every frame);
+   :func:`jndtf.priors.inputs.model_input` (the edge runtime pays them every frame);
 2. exports the model at that fixed size for every TFLite/ONNX runtime asked for (a fixed-shape
    model is ~2x faster than a dynamic one resized at run time, DESIGN.md; ``dynamic=True``
    adds one dynamic-shape export per format), or takes pre-exported files (``model_files``,

@@ -5,7 +5,7 @@ multiply-accumulates the network spends per pixel (the family's own count, e.g.
 :func:`jndtf.models.acol.presets.macs_per_pixel`), and which Keras model the exports come from.
 It is read from the registry and the manifest beside the ``.keras`` file (:func:`model_source`)
 or from the manifests of pre-exported files (:func:`resolve_files`, each file checked against
-its sha256 by :func:`jndtf.export.verify`).
+its sha256 by :func:`jndtf.manifest.verify`).
 
 Example:
     >>> src = model_source("acol")
@@ -35,7 +35,7 @@ class ModelSource:
         preset: registered preset of the network (``"acol"``) or None.
         width: width multiplier of the preset (number or ``"default"``/``"tiny"``), or None.
         priors: prior maps stacked after RGB (names of :data:`jndtf.priors.PRIORS`).
-        normalization: input normalization name (:mod:`jndtf.models.inputs`).
+        normalization: input normalization name (:mod:`jndtf.priors.inputs`).
         keras_ref: what :func:`jndtf.evaluate.learned.load_learned` loads (registered name,
             ``.keras`` path or ``SPEC:PATH``), or None when no Keras model is available.
         keras_path: the ``.keras`` file itself, or None.
@@ -70,7 +70,7 @@ class ModelFile:
         runtime: its format name (``"tflite-int8"``, ``"onnx"``, ...).
         shape: ``"fixed"`` or ``"dynamic"``.
         size: the fixed ``(H, W)``, or None when dynamic.
-        manifest: the manifest read by :func:`jndtf.export.verify`.
+        manifest: the manifest read by :func:`jndtf.manifest.verify`.
     """
 
     path: Path
@@ -185,7 +185,7 @@ def read_model_file(path: str | os.PathLike) -> ModelFile:
             on this machine (TensorRT engines).
     """
     from jndtf.bench.models import EXTRA_RUNTIMES, RUNTIMES
-    from jndtf.export import verify
+    from jndtf.manifest import verify
 
     path = Path(path)
     if not path.is_file():
@@ -218,7 +218,7 @@ def resolve_files(
         FileNotFoundError, ValueError: see :func:`read_model_file`; files of different models,
             or files whose input differs from `model`'s.
     """
-    from jndtf.data.image_folder import file_sha256
+    from jndtf.io import file_sha256
     from jndtf.models.registry import available_models
 
     files = [read_model_file(p) for p in paths]

@@ -3,7 +3,7 @@
 The protocol of §4.4 of the ACoL-JND paper treats every JND model alike: a map in pixel units,
 injected by eq. (7). Classical models already are such functions (:mod:`jndtf.baselines`); this
 module makes a trained Keras network one too, feeding it the same numpy input that training and
-the edge runtime use (:func:`jndtf.models.inputs.model_input`).
+the edge runtime use (:func:`jndtf.priors.inputs.model_input`).
 
 A learned model is named as :func:`jndtf.refs.resolve_model` (``runtime="keras"``) reads it:
 
@@ -37,8 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from jndtf.io import check_image
+from jndtf.manifest import read_source_manifest as _read_manifest  # export imports it too
 from jndtf.refs import WEIGHTS_ROOT, ModelRef, looks_like_path, resolve_model, shipped_models
-from jndtf.refs import read_manifest_beside as _read_manifest  # export, bench import it
 from jndtf.tiling import DEFAULT_TILE
 
 #: Tiling of large images (see :meth:`LearnedJnd.__call__`): pixels next to a neighbouring
@@ -84,7 +84,7 @@ def _input_from_manifest(path: Path, manifest: dict) -> tuple[tuple[str, ...], s
         if isinstance(priors, str) or not isinstance(priors, Sequence):
             raise ValueError(f"{path}: the manifest's 'priors' must be a list of names")
         norm = manifest.get("normalization", "unit")
-        if isinstance(norm, dict):  # jndtf.models.inputs.normalization_info() layout
+        if isinstance(norm, dict):  # jndtf.priors.inputs.normalization_info() layout
             norm = norm.get("name", "unit")
         return tuple(str(p) for p in priors), str(norm)
     for key in ("preset", "model"):
@@ -98,7 +98,7 @@ class LearnedJnd:
     """A Keras JND network wrapped as ``fn(image) -> float32 HxWxC`` map in 0..255 pixel units.
 
     The image (uint8 RGB ``HxWx3`` or 0..255 float) goes through
-    :func:`jndtf.models.inputs.model_input` with the model's priors and normalization, then
+    :func:`jndtf.priors.inputs.model_input` with the model's priors and normalization, then
     through the network as a batch of one (NHWC); the output is the JND map of eq. (7) of the
     ACoL-JND paper, C = 3 (full RGB) or 1 (luma).
 
@@ -120,7 +120,7 @@ class LearnedJnd:
         source: Path | None = None,
         prior_overrides: dict | None = None,
     ):
-        from jndtf.models.inputs import normalization_info
+        from jndtf.priors.inputs import normalization_info
 
         normalization_info(priors, normalization)  # ValueError for unknown names
         self.priors = tuple(priors)
@@ -216,12 +216,11 @@ class LearnedJnd:
         )
 
     def _whole_saliency(self, rgb: np.ndarray) -> np.ndarray:
-        """f_va of the whole image as :func:`jndtf.models.inputs.model_input` computes it (on
+        """f_va of the whole image as :func:`jndtf.priors.inputs.model_input` computes it (on
         the image continued by its mirrored margin, then cropped), float32 ``HxW``."""
         import cv2
 
-        from jndtf.models import inputs
-        from jndtf.priors import compute_all
+        from jndtf.priors import compute_all, inputs
 
         rgb8 = rgb if rgb.dtype == np.uint8 else np.rint(np.clip(rgb, 0, 255)).astype(np.uint8)
         m = int(getattr(inputs, "PRIOR_MARGIN", 0))
@@ -257,7 +256,7 @@ class LearnedJnd:
         return self._split
 
     def _network_input(self, rgb: np.ndarray, overrides: dict) -> np.ndarray:
-        from jndtf.models.inputs import model_input
+        from jndtf.priors.inputs import model_input
 
         x = model_input(rgb, self.priors, normalization=self.normalization, overrides=overrides)
         return x[None]
