@@ -6,11 +6,14 @@ Commands: ``bench models`` (per-frame latency of a model in every runtime) and `
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from jndtf.bench.models import ModelBenchSettings, parse_runtimes, parse_sizes
+from jndtf.cli._settings import Cli, given, settings_command
 from jndtf.cli._shared import app, err, progress_bar, stdout, stepper, user_errors
 
 bench_app = typer.Typer(
@@ -35,104 +38,79 @@ MODEL_TABLE = (
 )
 
 
-@bench_app.command("models")
+def _sizes_text(sizes: tuple[tuple[int, int], ...]) -> str:
+    """``((360, 640), ...)`` = (H, W) -> ``"640x360,..."`` (inverse of :func:`parse_sizes`)."""
+    return ",".join(f"{w}x{h}" for h, w in sizes)
+
+
+#: `jndtf bench models`'s options; each default is the :class:`ModelBenchSettings` field's.
+BENCH_MODELS_CLI = {
+    "model": Cli(
+        argument=True,
+        help="Registered model (its shipped weights), .keras path or SPEC:PATH "
+        "(default: acol, or the source named by the --model-file manifests).",
+        show_default=False,
+    ),
+    "sizes": Cli(
+        cli_type=str,
+        parse=lambda text: parse_sizes(text),
+        show=_sizes_text,
+        help="Comma-separated frame sizes WIDTHxHEIGHT.",
+    ),
+    "runtimes": Cli(
+        cli_type=str,
+        parse=lambda text: parse_runtimes(text),
+        show=",".join,
+        help="Comma-separated runtimes: keras, tflite-fp32, tflite-fp16, tflite-int8, onnx "
+        "(also tflite-dynamic).",
+    ),
+    "runs": Cli(min=1, help="Timed calls per runtime and size."),
+    "warmup": Cli(min=1, help="Untimed calls before them."),
+    "threads": Cli(
+        min=1,
+        help="Threads of every runtime (LiteRT num_threads, onnxruntime intra-op, "
+        "TensorFlow intra-op).",
+    ),
+    "model_files": Cli(
+        flags=("--model-file",),
+        cli_type=list[Path] | None,
+        parse=tuple,
+        show=list,
+        metavar="PATH",
+        help="A pre-exported .tflite/.onnx file with its manifest (repeatable); only these "
+        "files (and Keras) are timed, nothing is exported.",
+    ),
+    "export_dir": Cli(
+        help="Keep the exports here and reuse them while they match the source model "
+        "(default: a temporary folder).",
+    ),
+    "num_calibration": Cli(
+        min=1,
+        help="int8 calibration crops of the speed-only export (few: calibration at 720p is "
+        "slow, and speed does not depend on it).",
+    ),
+    "dynamic": Cli(help="Also time one dynamic-shape export per format (resized per size)."),
+    "image": Cli(help="Photo the frames are made from (default: the bundled motorcycle_left)."),
+}
+
+
+@settings_command(bench_app, "models", ModelBenchSettings, cli=BENCH_MODELS_CLI)
 def bench_models_command(
-    model: Annotated[
-        str | None,
-        typer.Argument(
-            help="Registered model (its shipped weights), .keras path or SPEC:PATH "
-            "(default: acol, or the source named by the --model-file manifests).",
-            show_default=False,
-        ),
-    ] = None,
-    sizes: Annotated[
-        str, typer.Option("--sizes", help="Comma-separated frame sizes WIDTHxHEIGHT.")
-    ] = "640x360,1280x720",
-    runtimes: Annotated[
-        str,
-        typer.Option(
-            "--runtimes",
-            help="Comma-separated runtimes: keras, tflite-fp32, tflite-fp16, tflite-int8, onnx "
-            "(also tflite-dynamic).",
-        ),
-    ] = "keras,tflite-fp32,tflite-fp16,tflite-int8,onnx",
-    runs: Annotated[
-        int, typer.Option("--runs", min=1, help="Timed calls per runtime and size.")
-    ] = 20,
-    warmup: Annotated[int, typer.Option("--warmup", min=1, help="Untimed calls before them.")] = 3,
-    threads: Annotated[
-        int,
-        typer.Option(
-            "--threads",
-            min=1,
-            help="Threads of every runtime (LiteRT num_threads, onnxruntime intra-op, "
-            "TensorFlow intra-op).",
-        ),
-    ] = 2,
+    settings: ModelBenchSettings,
+    ctx: typer.Context,
     csv_path: Annotated[
         Path, typer.Option("--csv", help="CSV file of every row and column (written atomically).")
     ] = Path("out/bench/models.csv"),
-    model_files: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--model-file",
-            metavar="PATH",
-            help="A pre-exported .tflite/.onnx file with its manifest (repeatable); only these "
-            "files (and Keras) are timed, nothing is exported.",
-        ),
-    ] = None,
-    export_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--export-dir",
-            help="Keep the exports here and reuse them while they match the source model "
-            "(default: a temporary folder).",
-        ),
-    ] = None,
-    num_calibration: Annotated[
-        int,
-        typer.Option(
-            "--num-calibration",
-            min=1,
-            help="int8 calibration crops of the speed-only export (few: calibration at 720p is "
-            "slow, and speed does not depend on it).",
-        ),
-    ] = 4,
-    dynamic: Annotated[
-        bool,
-        typer.Option(
-            "--dynamic", help="Also time one dynamic-shape export per format (resized per size)."
-        ),
-    ] = False,
-    image: Annotated[
-        Path | None,
-        typer.Option(
-            "--image",
-            help="Photo the frames are made from (default: the bundled motorcycle_left).",
-        ),
-    ] = None,
 ) -> None:
     """Per-frame latency of a JND network in every runtime, side by side: median and p90 over
     RUNS calls after WARMUP, fps, MAC per pixel, GMAC per frame, achieved GMAC/s, and the numpy
     priors' time (paid by the edge runtime every frame). Timings depend on the machine's load."""
-    from jndtf.bench.models import ModelBenchSettings, bench_models, parse_runtimes, parse_sizes
+    from jndtf.bench.models import bench_models
     from jndtf.bench.report import Column, render_table, write_csv
 
-    with user_errors():
-        files = tuple(model_files or ())
-        settings = ModelBenchSettings(
-            model=model if model is not None or files else "acol",
-            sizes=parse_sizes(sizes),
-            runtimes=parse_runtimes(runtimes),
-            runs=runs,
-            warmup=warmup,
-            threads=threads,
-            model_files=files,
-            export_dir=export_dir,
-            num_calibration=num_calibration,
-            dynamic=dynamic,
-            image=image,
-        )
+    if settings.model_files and not given(ctx, "model"):  # the manifests name the source
+        settings = dataclasses.replace(settings, model=None)
+    threads, runs, warmup = settings.threads, settings.runs, settings.warmup
     with progress_bar() as bar:
         step = stepper(bar, bar.add_task("bench models", total=None))
         with user_errors():

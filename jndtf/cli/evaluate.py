@@ -2,65 +2,53 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+import dataclasses
 
 import typer
 
-from jndtf.cli._shared import OutDir, app, progress_bar, stdout, stepper, user_errors
+from jndtf.cli._settings import Cli, given, settings_command
+from jndtf.cli._shared import app, progress_bar, stdout, stepper, user_errors
+from jndtf.evaluate.protocol import EvalSettings
 
 eval_app = typer.Typer(help="Evaluate JND models with the papers' protocols.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 
 
-@eval_app.command("jnd")
-def eval_jnd(
-    data: Annotated[
-        Path | None,
-        typer.Option("--data", help="Folder of images (default: the shipped sample photos)."),
-    ] = None,
-    models: Annotated[
-        str,
-        typer.Option(
-            "--models",
-            help="Comma-separated models: classical names, 'uniform' (the control), "
-            "learned names or .keras paths, LABEL=REF (default: all classical + uniform).",
-        ),
-    ] = "",
-    metrics: Annotated[
-        str, typer.Option("--metrics", help="Comma-separated IQA metrics.")
-    ] = "nlpd,mad,vif,ms_ssim,ssim",
-    psnr: Annotated[
-        float | None,
-        typer.Option("--psnr", help="Injection target in dB (default 26.06, the ACoL paper's)."),
-    ] = None,
-    mse: Annotated[
-        float | None,
-        typer.Option("--mse", help="Injection target as MSE instead (the hmJND paper uses 100)."),
-    ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the ±1 noise signs.")] = 0,
-    save_images: Annotated[
-        bool, typer.Option("--save-images", help="Also write every JND map and injected image.")
-    ] = False,
-    out_dir: OutDir = Path("out/eval"),
-) -> None:
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(m.strip() for m in text.split(",") if m.strip())
+
+
+#: `jndtf eval jnd`'s options; each default is the :class:`EvalSettings` field's.
+EVAL_JND_CLI = {
+    "out_dir": Cli(flags=("--out", "-o"), help="Output folder (created if missing)."),
+    "data": Cli(help="Folder of images (default: the shipped sample photos)."),
+    "models": Cli(
+        cli_type=str,
+        parse=_names,
+        show=",".join,
+        help="Comma-separated models: classical names, 'uniform' (the control), "
+        "learned names or .keras paths, LABEL=REF (default: all classical + uniform).",
+    ),
+    "metrics": Cli(cli_type=str, parse=_names, show=",".join, help="Comma-separated IQA metrics."),
+    "psnr": Cli(help="Injection target in dB (the ACoL paper's; give --mse instead for MSE)."),
+    "mse": Cli(help="Injection target as MSE instead (the hmJND paper uses 100)."),
+    "seed": Cli(help="Seed of the ±1 noise signs."),
+    "save_images": Cli(help="Also write every JND map and injected image."),
+}
+
+
+@settings_command(eval_app, "jnd", EvalSettings, cli=EVAL_JND_CLI)
+def eval_jnd(settings: EvalSettings, ctx: typer.Context) -> None:
     """The ACoL-JND paper's protocol (§4.4): every model's JND map injected by eq. (7) at the
     same PSNR, scored with IQA metrics; tables (CSV, Markdown, JSON) and bar charts (PNG)."""
-    from jndtf.evaluate import PAPER_PSNR, EvalSettings, evaluate_jnd
+    from jndtf.evaluate import evaluate_jnd
 
     with user_errors():
-        if psnr is not None and mse is not None:
-            raise ValueError("give at most one of --psnr or --mse")
-        settings = EvalSettings(
-            out_dir=out_dir,
-            data=data,
-            models=tuple(m.strip() for m in models.split(",") if m.strip()),
-            metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()),
-            psnr=None if mse is not None else (psnr if psnr is not None else PAPER_PSNR),
-            mse=mse,
-            seed=seed,
-            save_images=save_images,
-        )
+        if settings.mse is not None:
+            if given(ctx, "psnr"):
+                raise ValueError("give at most one of --psnr or --mse")
+            settings = dataclasses.replace(settings, psnr=None)
+    out_dir = settings.out_dir
     with progress_bar() as bar:
         step = stepper(bar, bar.add_task("eval", total=None))
         with user_errors():
