@@ -1,11 +1,27 @@
-"""`jndtf train ...`: thin commands over the training recipes (need the [train] extra)."""
+"""`jndtf train FAMILY`: one command per family of the model registry (need the [train] extra).
+
+Nothing here names a family. Each family registers a :class:`jndtf.models.registry.TrainEntry`
+(its settings dataclass and train function as lazy paths); the command's options are derived
+from the settings fields declared with :func:`jndtf.train.settings.setting`, so every default
+and help text is written once, on the field. ``--resume`` / ``--resume-or-start`` are added to
+every family whose entry names a checkpoint. Commands are built when they are run (``jndtf
+train --help`` lists the families from the registry without importing any training code);
+without the [train] extra a command says which pip command to run.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
+import typing
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import click
 import typer
+import typer.core
+import typer.main
 from rich.markup import escape
 from rich.progress import TextColumn
 
@@ -18,12 +34,6 @@ from jndtf.cli._shared import (
     stdout,
     user_errors,
 )
-
-train_app = typer.Typer(
-    help="Train a jndtf network (needs the \\[train] extra: TensorFlow + Keras).",
-    no_args_is_help=True,
-)
-app.add_typer(train_app, name="train")
 
 
 def resume_mode(checkpoint: Path, resume: bool, resume_or_start: bool) -> bool:
@@ -53,315 +63,202 @@ def resume_mode(checkpoint: Path, resume: bool, resume_or_start: bool) -> bool:
     return found and (resume or resume_or_start)
 
 
-@train_app.command("aiqa")
-def train_aiqa(
-    data: Annotated[
-        Path,
-        typer.Option("--data", help="Folder of clean images (at least 2).", show_default=False),
-    ],
-    out: Annotated[
-        Path,
-        typer.Option(
-            "--out", "-o", help="Output .keras file; the manifest is written beside it as .json."
-        ),
-    ] = Path("runs/aiqa/aiqa_resnet_tiny.keras"),
-    preset: Annotated[str, typer.Option(help="Classifier preset.")] = "aiqa_resnet_tiny",
-    epochs: Annotated[int, typer.Option(help="Epochs (of --steps batches each).")] = 30,
-    steps: Annotated[
-        int, typer.Option(help="Batches per epoch (patches are made on the fly).")
-    ] = 40,
-    batch_size: Annotated[int, typer.Option(help="Patches per batch.")] = 32,
-    crop_size: Annotated[int, typer.Option(help="Patch side in pixels (>= 16).")] = 64,
-    learning_rate: Annotated[float, typer.Option(help="Initial Adam learning rate.")] = 2e-3,
-    holdout_fraction: Annotated[
-        float, typer.Option(help="Share of the source images held out for the accuracy figure.")
-    ] = 0.25,
-    seed: Annotated[int, typer.Option(help="Seed of the split, patches and weights.")] = 0,
-) -> None:
-    """Train the A-IQA distortion-group classifier (L1 of ACoL-JND) on TID2008-style
-    distortions synthesized from a folder of clean images; no dataset download needed."""
-    with user_errors():
-        require_training()
-        from jndtf.train.aiqa import AIQATrainConfig
-        from jndtf.train.aiqa import train_aiqa as run
-
-        config = AIQATrainConfig(
-            data_dir=str(data),
-            output=str(out),
-            preset=preset,
-            epochs=epochs,
-            steps_per_epoch=steps,
-            batch_size=batch_size,
-            crop_size=crop_size,
-            learning_rate=learning_rate,
-            holdout_fraction=holdout_fraction,
-            seed=seed,
-            command=command_line(),
-            verbose=1 if err.is_terminal else 2,
-        )
-        result = run(config)
-    stdout.print(
-        f"held-out accuracy {result.heldout_accuracy:.3f} "
-        f"({', '.join(result.heldout_images)} held out) in {result.seconds:.0f} s -> "
-        f"{result.model_path}",
-        highlight=False,
+def _option(field: dataclasses.Field, facts: dict, hints: dict) -> inspect.Parameter:
+    """The typer parameter of one settings field (default and help from the field)."""
+    kind = facts.get("cli_type") or hints[field.name]
+    flags = tuple(facts.get("flags") or ()) or ("--" + field.name.replace("_", "-"),)
+    info = typer.Option(
+        *flags,
+        help=facts["help"],
+        min=facts.get("min"),
+        max=facts.get("max"),
+        metavar=facts.get("metavar"),
+        show_default=facts.get("show_default", True),
+    )
+    default = field.default
+    if default is dataclasses.MISSING and field.default_factory is not dataclasses.MISSING:
+        default = field.default_factory()
+    return inspect.Parameter(
+        field.name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=inspect.Parameter.empty if default is dataclasses.MISSING else default,
+        annotation=Annotated[kind, info],
     )
 
 
-@train_app.command("acol")
-def train_acol(
-    data: Annotated[
-        Path,
-        typer.Option(
-            "--data",
-            help="Folder of training images (the paper: 1000 random COCO2017 images).",
-            show_default=False,
-        ),
-    ],
-    out: Annotated[
-        Path,
-        typer.Option(
-            "--out", "-o", help="Run folder: model.keras, manifest.json, checkpoints/, logs/."
-        ),
-    ] = Path("runs/acol"),
-    preset: Annotated[
-        str, typer.Option(help="acol (full) or an ablation: bl, bl_acol, bl_pmcm.")
-    ] = "acol",
-    width: Annotated[
-        str, typer.Option(help="Width multiplier: default, tiny or a number.")
-    ] = "default",
-    epochs: Annotated[
-        int, typer.Option(help="Total epochs (a resumed run continues to this).")
-    ] = 100,
-    steps: Annotated[
-        int | None, typer.Option(help="Batches per epoch (default: images / batch).")
-    ] = None,
-    batch_size: Annotated[int, typer.Option(help="Global batch (paper: 32).")] = 32,
-    crop_size: Annotated[int, typer.Option(help="Random square crop side (paper: 176).")] = 176,
-    lr: Annotated[float, typer.Option("--lr", help="Adam learning rate (paper: 1e-5).")] = 1e-5,
-    delta: Annotated[float, typer.Option(help="δ of eq. (6), weight of L1.")] = 1.0,
-    eta: Annotated[float, typer.Option(help="η of eq. (6), weight of the eq. (5) loss.")] = 0.1,
-    l1: Annotated[
-        str, typer.Option(help="L1 of eq. (6): aiqa (paper) or an IQA metric name.")
-    ] = "aiqa",
-    injection: Annotated[
-        str,
-        typer.Option(
-            help="How L1 sees the map: signed (x_o + R·x_j, R = ±1 every step, as eq. 7) or add "
-            "(x_o + x_j, eq. 3 literally, which the A-IQA metrics barely see)."
-        ),
-    ] = "signed",
-    padding: Annotated[
-        str,
-        typer.Option(
-            help="Border handling of the convs: reflect (a flat image gives a flat map to the "
-            "edge) or zeros (the presets' 'same', as the shipped weights; border lines)."
-        ),
-    ] = "reflect",
-    term_every: Annotated[
-        int,
-        typer.Option(
-            help="Every N steps, log δ·L1, η·L2 and L1's share of the gradient norm per layer "
-            "group (progress line + TensorBoard); 0: off."
-        ),
-    ] = 10,
-    aiqa_classifier: Annotated[
-        Path | None, typer.Option(help="A-IQA classifier .keras (default: the shipped one).")
-    ] = None,
-    saliency_model: Annotated[
-        Path | None,
-        typer.Option(
-            help="Trained saliency net (.keras/.tflite from `jndtf train saliency`) for the "
-            "f_va prior (default: the classical spectral residual)."
-        ),
-    ] = None,
-    max_images: Annotated[
-        int | None, typer.Option(help="Seeded random subset of the images.")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of weights, subset, order and crops.")] = 0,
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option(help="Prior cache (default: $JNDTF_CACHE_DIR or ~/.cache/jndtf/inputs)."),
-    ] = None,
-    resume: Annotated[
-        bool,
-        typer.Option(
-            "--resume",
-            help="Continue from the run folder's checkpoint (refused when there is none).",
-        ),
-    ] = False,
-    resume_or_start: Annotated[
-        bool,
-        typer.Option(
-            "--resume-or-start",
-            help="Continue from the checkpoint if there is one, else start a new run (says which).",
-        ),
-    ] = False,
-    mixed_precision: Annotated[
-        bool, typer.Option("--mixed-precision", help="mixed_float16 compute (GPU).")
-    ] = False,
-    xla: Annotated[bool, typer.Option("--xla", help="XLA-compile the train step (GPU).")] = False,
-    distribution: Annotated[
-        str,
-        typer.Option(help="auto, none, mirrored, multi_worker (TF_CONFIG) or data_parallel (JAX)."),
-    ] = "auto",
-    tensorboard: Annotated[
-        bool, typer.Option("--tensorboard/--no-tensorboard", help="Write TensorBoard logs.")
-    ] = True,
-) -> None:
-    """Train ACoL-JND (or an ablation) with eq. (6), L = δ·A-IQA + η·eq. (5), on any folder of
-    images. Checkpoints every epoch and on Ctrl-C; --resume continues exactly."""
-    with user_errors():
-        require_training()
-        from jndtf.train.acol import AcolTrainConfig, TrainingInterrupted
-        from jndtf.train.acol import train_acol as run
-        from jndtf.train.acol.checkpoint import checkpoint_path
+_RESUME_OPTIONS = (
+    inspect.Parameter(
+        "resume",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=False,
+        annotation=Annotated[
+            bool,
+            typer.Option(
+                "--resume",
+                help="Continue from the run's checkpoint (refused when there is none).",
+            ),
+        ],
+    ),
+    inspect.Parameter(
+        "resume_or_start",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=False,
+        annotation=Annotated[
+            bool,
+            typer.Option(
+                "--resume-or-start",
+                help="Continue from the checkpoint if there is one, else start a new run "
+                "(says which).",
+            ),
+        ],
+    ),
+)
 
-        resume = resume_mode(checkpoint_path(out), resume, resume_or_start)
 
-        config = AcolTrainConfig(
-            data_dir=str(data),
-            output_dir=str(out),
-            preset=preset,
-            width=float(width) if width.replace(".", "", 1).isdigit() else width,
-            epochs=epochs,
-            steps_per_epoch=steps,
-            batch_size=batch_size,
-            crop_size=crop_size,
-            learning_rate=lr,
-            delta=delta,
-            eta=eta,
-            l1=l1,
-            injection=injection,
-            padding=padding,
-            term_log_every=term_every,
-            aiqa_classifier=str(aiqa_classifier) if aiqa_classifier else None,
-            saliency_model=str(saliency_model) if saliency_model else None,
-            max_images=max_images,
-            seed=seed,
-            cache_dir=str(cache_dir) if cache_dir else None,
-            resume=resume,
-            mixed_precision=mixed_precision,
-            jit_compile=xla,
-            distribution=distribution,
-            tensorboard=tensorboard,
-            command=command_line(),
-        )
-    with progress_bar(TextColumn("{task.fields[losses]}")) as bar:
-        task = bar.add_task("preparing", total=None, losses="")
+def train_command(family: str, entry) -> typing.Callable[..., None]:
+    """The typer command function of ``jndtf train FAMILY`` for registry entry `entry`.
 
-        def step(p) -> None:
-            if p.phase == "inputs":
-                bar.update(
-                    task, description="priors", completed=p.step, total=p.steps, losses=p.item or ""
-                )
-            elif p.phase == "train":
-                bar.update(
-                    task,
-                    description=f"epoch {p.epoch}/{p.epochs}",
-                    completed=p.step,
-                    total=p.steps,
-                    losses=f"L1 {p.l1:.4g}  L2 {p.l2:.4f}  L {p.total:.4f}"
-                    + (
-                        f"  δL1 {p.terms['delta_l1']:.3g} ηL2 {p.terms['eta_l2']:.3g} "
-                        f"∇ share L1 {100 * p.terms['share_l1']:.0f}%"
-                        if p.terms
-                        else ""
-                    ),
-                )
+    Imports the family's settings class (not its training code). The function's signature is
+    the settings fields of :func:`jndtf.train.settings.cli_settings` (+ the resume options
+    when the entry names a checkpoint); it fills ``command`` (and ``verbose`` for runs that
+    show Keras' progress), builds the settings inside :func:`user_errors`, runs, shows progress
+    and prints the entry's report line.
+    """
+    from jndtf.models.registry import load_object
+    from jndtf.train.settings import cli_settings
 
-        try:
+    settings_cls = load_object(entry.settings)
+    fields = cli_settings(settings_cls)
+    hints = typing.get_type_hints(settings_cls)
+    names = {f.name for f in dataclasses.fields(settings_cls)}
+    params = [_option(f, facts, hints) for f, facts in fields]
+    if entry.checkpoint:
+        params += list(_RESUME_OPTIONS)
+    parse = {f.name: facts["parse"] for f, facts in fields if facts.get("parse")}
+
+    def command(**kwargs: Any) -> None:
+        resume = kwargs.pop("resume", False)
+        resume_or_start = kwargs.pop("resume_or_start", False)
+        with user_errors():
+            require_training()
+            values = {
+                k: (parse[k](v) if k in parse and v is not None else v) for k, v in kwargs.items()
+            }
+            if entry.checkpoint:
+                checkpoint = Path(load_object(entry.checkpoint)(values))
+                values["resume"] = resume_mode(checkpoint, resume, resume_or_start)
+            if "command" in names:
+                values["command"] = command_line()
+            if entry.progress is None and "verbose" in names:
+                values["verbose"] = 1 if err.is_terminal else 2
+            settings = settings_cls(**values)
+            run = load_object(entry.run)
+            interrupted = load_object(entry.interrupted) if entry.interrupted else None
+        result = _run(run, settings, entry, interrupted)
+        if entry.report:
+            stdout.print(load_object(entry.report)(result), highlight=False)
+
+    command.__name__ = f"train_{family}"
+    command.__doc__ = entry.help or f"Train a {family} network."
+    command.__signature__ = inspect.Signature(params)
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    command.__settings__ = settings_cls
+    return command
+
+
+def _run(run, settings, entry, interrupted):
+    """``run(settings)``, with the entry's progress bar; Ctrl-C after a checkpoint -> exit 130."""
+    from jndtf.models.registry import load_object
+
+    stop = interrupted or ()
+    try:
+        if entry.progress is None:
             with user_errors():
-                result = run(config, progress=step)
-        except TrainingInterrupted as e:
-            err.print(
-                f"[bold yellow]interrupted:[/] {escape(str(e))}; continue with --resume",
-                highlight=False,
-            )
-            raise typer.Exit(130) from None
-        except FloatingPointError as e:
-            err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
-            raise typer.Exit(3) from None
-    losses = result.final_losses
-    stdout.print(
-        f"{result.epochs} epochs in {result.seconds:.0f} s, final L1 {losses['l1']:.4f} "
-        f"L2 {losses['l2']:.4f} L {losses['total']:.4f} -> {result.model_path}",
-        highlight=False,
-    )
+                return run(settings)
+        fields = load_object(entry.progress)
+        with progress_bar(TextColumn("{task.fields[text]}")) as bar:
+            task = bar.add_task("preparing", total=None, text="")
 
+            def step(p) -> None:
+                update = fields(p)
+                if update:
+                    bar.update(task, **{**update, "text": update.get("text") or ""})
 
-@train_app.command("saliency")
-def train_saliency(
-    data: Annotated[
-        Path,
-        typer.Option("--data", help="Folder of photos (DUTS/MSRA-B layout).", show_default=False),
-    ],
-    masks: Annotated[
-        Path,
-        typer.Option("--masks", help="Folder of masks, matched by file stem.", show_default=False),
-    ],
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="Output .keras file (manifest beside it as .json).")
-    ] = Path("runs/saliency/poolnet_small.keras"),
-    preset: Annotated[str, typer.Option(help="poolnet_small or poolnet_tiny.")] = "poolnet_small",
-    epochs: Annotated[int, typer.Option(help="Epochs (sets the cosine schedule).")] = 30,
-    steps: Annotated[
-        int | None, typer.Option(help="Batches per epoch (default: pairs/batch).")
-    ] = None,
-    batch_size: Annotated[int, typer.Option(help="Pairs per batch.")] = 8,
-    crop_size: Annotated[int, typer.Option(help="Random square crop side.")] = 224,
-    lr: Annotated[float, typer.Option("--lr", help="AdamW learning rate.")] = 1e-3,
-    iou_weight: Annotated[
-        float, typer.Option(help="Weight of the soft IoU loss (0: BCE only).")
-    ] = 0.0,
-    holdout_fraction: Annotated[float, typer.Option(help="Share of pairs held out.")] = 0.1,
-    mask_threshold: Annotated[
-        float | None,
-        typer.Option(help="Binarize soft masks at this value (0..1); default keeps them soft."),
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of split, crops and weights.")] = 0,
-    resume: Annotated[
-        bool,
-        typer.Option("--resume", help="Continue from the checkpoint (refused when there is none)."),
-    ] = False,
-    resume_or_start: Annotated[
-        bool,
-        typer.Option(
-            "--resume-or-start",
-            help="Continue from the checkpoint if there is one, else start a new run (says which).",
-        ),
-    ] = False,
-) -> None:
-    """Train the compact PoolNet saliency network (the f_va prior of ACoL-JND) on photo/mask
-    pairs; without trained weights jndtf uses the classical spectral-residual saliency."""
-    with user_errors():
-        require_training()
-        from jndtf.train.saliency import SaliencyTrainConfig
-        from jndtf.train.saliency import train_saliency as run
-
-        resume = resume_mode(out.with_name(out.stem + ".ckpt.npz"), resume, resume_or_start)
-
-        config = SaliencyTrainConfig(
-            data_dir=str(data),
-            masks_dir=str(masks),
-            output=str(out),
-            preset=preset,
-            epochs=epochs,
-            steps_per_epoch=steps,
-            batch_size=batch_size,
-            crop_size=crop_size,
-            learning_rate=lr,
-            iou_weight=iou_weight,
-            holdout_fraction=holdout_fraction,
-            mask_threshold=mask_threshold,
-            seed=seed,
-            resume=resume,
-            command=command_line(),
-            verbose=1 if err.is_terminal else 2,
+            with user_errors():
+                return run(settings, progress=step)
+    except stop as e:
+        err.print(
+            f"[bold yellow]interrupted:[/] {escape(str(e))}; continue with --resume",
+            highlight=False,
         )
-        result = run(config)
-    stdout.print(
-        f"held-out MAE {result.heldout_mae:.4f}, max F {result.heldout_max_f:.4f} in "
-        f"{result.seconds:.0f} s -> {result.model_path}",
-        highlight=False,
-    )
+        raise typer.Exit(130) from None
+    except FloatingPointError as e:
+        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
+        raise typer.Exit(3) from None
+
+
+@functools.cache
+def _click_command(family: str) -> click.Command:
+    """The click command of ``jndtf train FAMILY``; without the [train] extra (the settings
+    cannot be imported), a command that names the pip command whatever its options."""
+    from jndtf.models.registry import trainable_families
+
+    entry = trainable_families()[family]
+    group = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    try:
+        fn = train_command(family, entry)
+    except ImportError as e:
+        message = str(e)
+
+        def fn(args: Annotated[list[str] | None, typer.Argument(hidden=True)] = None) -> None:
+            with user_errors():
+                raise ImportError(message)
+
+        fn.__doc__ = entry.help
+        group.command(
+            family,
+            context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        )(fn)
+    else:
+        group.command(family)(fn)
+    return typer.main.get_command(group)
+
+
+class TrainGroup(typer.core.TyperGroup):
+    """``jndtf train``: the registry's trainable families, each built on first use."""
+
+    _resolving = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from jndtf.models.registry import trainable_families
+
+        return sorted({*super().list_commands(ctx), *trainable_families()})
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        self._resolving = True
+        try:
+            return super().resolve_command(ctx, args)
+        finally:
+            self._resolving = False
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from jndtf.models.registry import trainable_families
+
+        found = super().get_command(ctx, cmd_name)
+        if found is not None:
+            return found
+        entry = trainable_families().get(cmd_name)
+        if entry is None:
+            return None
+        if not self._resolving:  # a listing (jndtf train --help): the help line only
+            return click.Command(cmd_name, help=entry.help)
+        return _click_command(cmd_name)
+
+
+train_app = typer.Typer(
+    cls=TrainGroup,
+    help="Train a jndtf network (needs the \\[train] extra: TensorFlow + Keras). One command "
+    "per model family of the registry (`jndtf list`).",
+    no_args_is_help=True,
+)
+app.add_typer(train_app, name="train")

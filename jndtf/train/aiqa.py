@@ -40,6 +40,7 @@ from jndtf.train.aiqa_data import (
     split_images,
     write_training_photos,
 )
+from jndtf.train.settings import setting
 
 
 @dataclass(frozen=True)
@@ -67,18 +68,35 @@ class AIQATrainConfig:
         verbose: Keras progress output (0 silent, 1 bar, 2 one line per epoch).
     """
 
-    data_dir: str
-    output: str = "runs/aiqa/aiqa_resnet_tiny.keras"
-    preset: str = "aiqa_resnet_tiny"
-    epochs: int = 30
-    steps_per_epoch: int = 40
-    batch_size: int = 32
-    crop_size: int = 64
-    learning_rate: float = 2e-3
-    holdout_fraction: float = 0.25
+    data_dir: str = setting(
+        "--data",
+        help="Folder of clean images (at least 2).",
+        cli_type=Path,
+        parse=str,
+        show_default=False,
+    )
+    output: str = setting(
+        "--out",
+        "-o",
+        default="runs/aiqa/aiqa_resnet_tiny.keras",
+        help="Output .keras file; the manifest is written beside it as .json.",
+        cli_type=Path,
+        parse=str,
+    )
+    preset: str = setting(default="aiqa_resnet_tiny", help="Classifier preset.")
+    epochs: int = setting(default=30, help="Epochs (of --steps batches each).")
+    steps_per_epoch: int = setting(
+        "--steps", default=40, help="Batches per epoch (patches are made on the fly)."
+    )
+    batch_size: int = setting(default=32, help="Patches per batch.")
+    crop_size: int = setting(default=64, help="Patch side in pixels (>= 16).")
+    learning_rate: float = setting(default=2e-3, help="Initial Adam learning rate.")
+    holdout_fraction: float = setting(
+        default=0.25, help="Share of the source images held out for the accuracy figure."
+    )
     holdout: tuple[str, ...] = ()
     val_per_type: int = 12
-    seed: int = 0
+    seed: int = setting(default=0, help="Seed of the split, patches and weights.")
     groups: Mapping[str, Sequence[str]] | None = field(default=None, hash=False)
     command: str | None = None
     verbose: int = 2
@@ -295,6 +313,15 @@ def train_aiqa(config: AIQATrainConfig) -> AIQATrainResult:
     )
 
 
+def report(result: AIQATrainResult) -> str:
+    """The line ``jndtf train aiqa`` prints on stdout when the run is done."""
+    return (
+        f"held-out accuracy {result.heldout_accuracy:.3f} "
+        f"({', '.join(result.heldout_images)} held out) in {result.seconds:.0f} s -> "
+        f"{result.model_path}"
+    )
+
+
 __all__ = [
     "EXTRA_SKIMAGE_PHOTOS",
     "AIQATrainConfig",
@@ -302,6 +329,7 @@ __all__ = [
     "load_folder",
     "make_batch",
     "make_heldout_set",
+    "report",
     "split_images",
     "train_aiqa",
     "write_training_photos",

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from jndtf.train.settings import optional_str, parse_width, setting
+
 #: Values of :attr:`AcolTrainConfig.distribution`.
 DISTRIBUTIONS = ("auto", "none", "mirrored", "multi_worker", "data_parallel")
 
@@ -90,32 +92,88 @@ class AcolTrainConfig:
         verbose: Keras' own progress output (0 silent, 1 bar, 2 a line per epoch).
     """
 
-    data_dir: str
-    output_dir: str = "runs/acol"
-    preset: str = "acol"
-    width: str | float = "default"
-    padding: str = "reflect"
-    epochs: int = 100
-    steps_per_epoch: int | None = None
-    batch_size: int = 32
-    crop_size: int = 176
-    learning_rate: float = 1e-5
-    delta: float = 1.0
-    eta: float = 0.1
-    l1: str = "aiqa"
-    injection: str = "signed"
-    term_log_every: int = 10
-    aiqa_classifier: str | None = None
-    saliency_model: str | None = None
-    max_images: int | None = None
-    seed: int = 0
-    cache_dir: str | None = None
+    data_dir: str = setting(
+        "--data",
+        help="Folder of training images (the paper: 1000 random COCO2017 images).",
+        cli_type=Path,
+        parse=str,
+        show_default=False,
+    )
+    output_dir: str = setting(
+        "--out",
+        "-o",
+        default="runs/acol",
+        help="Run folder: model.keras, manifest.json, checkpoints/, logs/.",
+        cli_type=Path,
+        parse=str,
+    )
+    preset: str = setting(default="acol", help="acol (full) or an ablation: bl, bl_acol, bl_pmcm.")
+    width: str | float = setting(
+        default="default",
+        help="Width multiplier: default, tiny or a number.",
+        cli_type=str,
+        parse=parse_width,
+    )
+    padding: str = setting(
+        default="reflect",
+        help="Border handling of the convs: reflect (a flat image gives a flat map to the "
+        "edge) or zeros (the presets' 'same', as the shipped weights; border lines).",
+    )
+    epochs: int = setting(default=100, help="Total epochs (a resumed run continues to this).")
+    steps_per_epoch: int | None = setting(
+        "--steps", default=None, help="Batches per epoch (default: images / batch)."
+    )
+    batch_size: int = setting(default=32, help="Global batch (paper: 32).")
+    crop_size: int = setting(default=176, help="Random square crop side (paper: 176).")
+    learning_rate: float = setting("--lr", default=1e-5, help="Adam learning rate (paper: 1e-5).")
+    delta: float = setting(default=1.0, help="δ of eq. (6), weight of L1.")
+    eta: float = setting(default=0.1, help="η of eq. (6), weight of the eq. (5) loss.")
+    l1: str = setting(default="aiqa", help="L1 of eq. (6): aiqa (paper) or an IQA metric name.")
+    injection: str = setting(
+        default="signed",
+        help="How L1 sees the map: signed (x_o + R·x_j, R = ±1 every step, as eq. 7) or add "
+        "(x_o + x_j, eq. 3 literally, which the A-IQA metrics barely see).",
+    )
+    term_log_every: int = setting(
+        "--term-every",
+        default=10,
+        help="Every N steps, log δ·L1, η·L2 and L1's share of the gradient norm per layer "
+        "group (progress line + TensorBoard); 0: off.",
+    )
+    aiqa_classifier: str | None = setting(
+        default=None,
+        help="A-IQA classifier .keras (default: the shipped one).",
+        cli_type=Path | None,
+        parse=optional_str,
+    )
+    saliency_model: str | None = setting(
+        default=None,
+        help="Trained saliency net (.keras/.tflite from `jndtf train saliency`) for the "
+        "f_va prior (default: the classical spectral residual).",
+        cli_type=Path | None,
+        parse=optional_str,
+    )
+    max_images: int | None = setting(default=None, help="Seeded random subset of the images.")
+    seed: int = setting(default=0, help="Seed of weights, subset, order and crops.")
+    cache_dir: str | None = setting(
+        default=None,
+        help="Prior cache (default: $JNDTF_CACHE_DIR or ~/.cache/jndtf/inputs).",
+        cli_type=Path | None,
+        parse=optional_str,
+    )
     resume: bool = False
-    mixed_precision: bool = False
-    jit_compile: bool = False
-    distribution: str = "auto"
+    mixed_precision: bool = setting(
+        "--mixed-precision", default=False, help="mixed_float16 compute (GPU)."
+    )
+    jit_compile: bool = setting("--xla", default=False, help="XLA-compile the train step (GPU).")
+    distribution: str = setting(
+        default="auto",
+        help="auto, none, mirrored, multi_worker (TF_CONFIG) or data_parallel (JAX).",
+    )
     devices: tuple[str, ...] = ()
-    tensorboard: bool = True
+    tensorboard: bool = setting(
+        "--tensorboard/--no-tensorboard", default=True, help="Write TensorBoard logs."
+    )
     command: str | None = None
     verbose: int = 0
 
@@ -260,10 +318,49 @@ class AcolTrainResult:
     replicas: int
 
 
+def checkpoint_file(settings: dict) -> Path:
+    """The checkpoint ``--resume`` continues from, for the settings the command line gave."""
+    from jndtf.train.acol.checkpoint import checkpoint_path
+
+    return checkpoint_path(settings["output_dir"])
+
+
+def progress_fields(p: AcolProgress) -> dict | None:
+    """One progress report as ``jndtf train``'s progress bar shows it."""
+    if p.phase == "inputs":
+        return {"description": "priors", "completed": p.step, "total": p.steps, "text": p.item}
+    if p.phase != "train":
+        return None
+    text = f"L1 {p.l1:.4g}  L2 {p.l2:.4f}  L {p.total:.4f}"
+    if p.terms:
+        text += (
+            f"  δL1 {p.terms['delta_l1']:.3g} ηL2 {p.terms['eta_l2']:.3g} "
+            f"∇ share L1 {100 * p.terms['share_l1']:.0f}%"
+        )
+    return {
+        "description": f"epoch {p.epoch}/{p.epochs}",
+        "completed": p.step,
+        "total": p.steps,
+        "text": text,
+    }
+
+
+def report(result: AcolTrainResult) -> str:
+    """The line ``jndtf train acol`` prints on stdout when the run is done."""
+    losses = result.final_losses
+    return (
+        f"{result.epochs} epochs in {result.seconds:.0f} s, final L1 {losses['l1']:.4f} "
+        f"L2 {losses['l2']:.4f} L {losses['total']:.4f} -> {result.model_path}"
+    )
+
+
 __all__ = [
     "DISTRIBUTIONS",
     "RESUMABLE_CHANGES",
     "AcolProgress",
     "AcolTrainConfig",
     "AcolTrainResult",
+    "checkpoint_file",
+    "progress_fields",
+    "report",
 ]

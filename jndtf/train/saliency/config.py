@@ -8,6 +8,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from jndtf.train.settings import setting
+
 #: Settings that may differ between a run and its resumption (everything else must match).
 RESUMABLE_CHANGES = ("data_dir", "masks_dir", "resume", "command", "verbose")
 
@@ -46,24 +48,48 @@ class SaliencyTrainConfig:
         verbose: Keras progress output (0 silent, 1 bar, 2 a line per epoch).
     """
 
-    data_dir: str
-    masks_dir: str
-    output: str = "runs/saliency/poolnet_small.keras"
-    preset: str = "poolnet_small"
-    epochs: int = 30
-    steps_per_epoch: int | None = None
-    batch_size: int = 8
-    crop_size: int = 224
-    learning_rate: float = 1e-3
+    data_dir: str = setting(
+        "--data",
+        help="Folder of photos (DUTS/MSRA-B layout).",
+        cli_type=Path,
+        parse=str,
+        show_default=False,
+    )
+    masks_dir: str = setting(
+        "--masks",
+        help="Folder of masks, matched by file stem.",
+        cli_type=Path,
+        parse=str,
+        show_default=False,
+    )
+    output: str = setting(
+        "--out",
+        "-o",
+        default="runs/saliency/poolnet_small.keras",
+        help="Output .keras file (manifest beside it as .json).",
+        cli_type=Path,
+        parse=str,
+    )
+    preset: str = setting(default="poolnet_small", help="poolnet_small or poolnet_tiny.")
+    epochs: int = setting(default=30, help="Epochs (sets the cosine schedule).")
+    steps_per_epoch: int | None = setting(
+        "--steps", default=None, help="Batches per epoch (default: pairs/batch)."
+    )
+    batch_size: int = setting(default=8, help="Pairs per batch.")
+    crop_size: int = setting(default=224, help="Random square crop side.")
+    learning_rate: float = setting("--lr", default=1e-3, help="AdamW learning rate.")
     weight_decay: float = 1e-4
-    iou_weight: float = 0.0
+    iou_weight: float = setting(default=0.0, help="Weight of the soft IoU loss (0: BCE only).")
     flip: bool = True
-    holdout_fraction: float = 0.1
+    holdout_fraction: float = setting(default=0.1, help="Share of pairs held out.")
     holdout: tuple[str, ...] = ()
     eval_max_side: int | None = 384
-    mask_threshold: float | None = None
+    mask_threshold: float | None = setting(
+        default=None,
+        help="Binarize soft masks at this value (0..1); default keeps them soft.",
+    )
     strict_pairs: bool = True
-    seed: int = 0
+    seed: int = setting(default=0, help="Seed of split, crops and weights.")
     resume: bool = False
     jit_compile: bool = False
     command: str | None = None
@@ -139,4 +165,24 @@ class SaliencyTrainResult:
     resumed_from: int | None
 
 
-__all__ = ["RESUMABLE_CHANGES", "SaliencyTrainConfig", "SaliencyTrainResult"]
+def checkpoint_file(settings: dict) -> Path:
+    """The checkpoint ``--resume`` continues from: ``<output>.ckpt.npz``."""
+    output = Path(settings["output"])
+    return output.with_name(output.stem + ".ckpt.npz")
+
+
+def report(result: SaliencyTrainResult) -> str:
+    """The line ``jndtf train saliency`` prints on stdout when the run is done."""
+    return (
+        f"held-out MAE {result.heldout_mae:.4f}, max F {result.heldout_max_f:.4f} in "
+        f"{result.seconds:.0f} s -> {result.model_path}"
+    )
+
+
+__all__ = [
+    "RESUMABLE_CHANGES",
+    "SaliencyTrainConfig",
+    "SaliencyTrainResult",
+    "checkpoint_file",
+    "report",
+]
