@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 
-import typer
-
+from jndtf.cli._settings import Cli, option, settings_command
 from jndtf.cli._shared import (
-    InputPath,
-    OutDir,
     app,
     for_each,
     progress_bar,
@@ -17,6 +14,8 @@ from jndtf.cli._shared import (
     stepper,
     user_errors,
 )
+from jndtf.demo import DemoSettings
+from jndtf.refs import DEFAULT_JND_MODEL
 
 
 @app.command("list")
@@ -46,18 +45,114 @@ def list_() -> None:
         stdout.print(f"  {name:<28} {escape(text)}", highlight=False)
 
 
-@app.command()
-def priors(
-    image: InputPath,
-    out_dir: OutDir = Path("out/priors"),
-    names: Annotated[
-        str,
-        typer.Option(
-            "--names",
-            help="Comma-separated prior names (default: all; `jndtf list` names them).",
-        ),
-    ] = "",
-) -> None:
+#: Help of the IMAGE argument and of --out, shared by the commands below.
+IMAGE_HELP = "An image file or a folder of images."
+OUT_HELP = "Output folder (created if missing)."
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+@dataclass(frozen=True)
+class PriorsSettings:
+    """`jndtf priors`: each option's default and help, once."""
+
+    image: Path = option(argument=True, show_default=False, help=IMAGE_HELP)
+    out_dir: Path = option("--out", "-o", default=Path("out/priors"), help=OUT_HELP)
+    names: tuple[str, ...] = option(
+        "--names",
+        default=(),
+        cli_type=str,
+        parse=_names,
+        show=",".join,
+        help="Comma-separated prior names (default: all; `jndtf list` names them).",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TiledSettings:
+    """The large-image options of `jndtf baseline` and `jndtf jnd` (written once, here)."""
+
+    tile: int = option(
+        "--tile",
+        default=1024,
+        help="Large images: learned models run in TILE x TILE tiles (overlapped, blended), "
+        "classical ones in bands of about TILE^2 pixels (the same map); 0 = the whole image "
+        "at once.",
+    )
+    max_megapixels: float | None = option(
+        "--max-megapixels",
+        default=None,
+        show_default=False,
+        help="Refuse images above this many megapixels, read from the file header before "
+        "decoding (default: $JNDTF_MAX_MEGAPIXELS, else 120). Memory grows per pixel: "
+        "benchmarks/memory_per_mp.py.",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaselineSettings(TiledSettings):
+    """`jndtf baseline MODEL IMAGE`."""
+
+    model: str = option(
+        argument=True, show_default=False, help="Classical JND model (`jndtf list` names them)."
+    )
+    image: Path = option(argument=True, show_default=False, help=IMAGE_HELP)
+    out_dir: Path = option("--out", "-o", default=Path("out/baseline"), help=OUT_HELP)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JndSettings(TiledSettings):
+    """`jndtf jnd IMAGE` (the model's default: :data:`jndtf.refs.DEFAULT_JND_MODEL`)."""
+
+    image: Path = option(argument=True, show_default=False, help=IMAGE_HELP)
+    out_dir: Path = option("--out", "-o", default=Path("out/jnd"), help=OUT_HELP)
+    model: str = option(
+        "--model",
+        default=DEFAULT_JND_MODEL,
+        help="Learned model with shipped weights (acol), a .keras file, or a classical model name.",
+    )
+
+
+@dataclass(frozen=True)
+class InjectSettings:
+    """`jndtf inject IMAGE` (eq. (7)); exactly one of `psnr`/`mse`, one of `jnd`/`model`."""
+
+    image: Path = option(argument=True, show_default=False, help=IMAGE_HELP)
+    out: Path = option(
+        "--out",
+        "-o",
+        default=Path("out/inject"),
+        help="Output image file (single input) or folder (folder input).",
+    )
+    jnd: Path | None = option(
+        "--jnd", default=None, help="JND map .npy in pixel units (from `jndtf baseline`)."
+    )
+    model: str | None = option(
+        "--model", default=None, help="Compute the JND map with this model instead of --jnd."
+    )
+    psnr: float | None = option(
+        "--psnr", default=None, help="Target PSNR in dB (the ACoL paper compares at 26.06)."
+    )
+    mse: float | None = option(
+        "--mse", default=None, help="Target MSE instead of --psnr (the hmJND paper uses 100)."
+    )
+    seed: int = option("--seed", default=0, help="Seed of the random ±1 signs R.")
+
+
+@dataclass(frozen=True)
+class SamplesSettings:
+    """`jndtf samples`."""
+
+    out_dir: Path = option("--out", "-o", default=Path("out/samples"), help=OUT_HELP)
+    clip: bool = option(
+        "--clip/--no-clip", default=True, help="Also write the synthesized camera clip."
+    )
+
+
+@settings_command(app, "priors", PriorsSettings)
+def priors(settings: PriorsSettings) -> None:
     """Write every prior map of IMAGE (or of each image in a folder) as PNG + .npy.
 
     Files: OUT/<image stem>/<prior>.npy (float32, the prior's own units) and .png (scaled).
@@ -65,11 +160,12 @@ def priors(
     from jndtf import jobs
     from jndtf import priors as priors_mod
 
+    out_dir = settings.out_dir
     with user_errors():
-        wanted = [n.strip() for n in names.split(",") if n.strip()] or None
+        wanted = list(settings.names) or None
         if wanted:
             priors_mod.check_names(wanted)
-        files = jobs.resolve_inputs(image)
+        files = jobs.resolve_inputs(settings.image)
 
     def line(r) -> None:
         stdout.print(
@@ -79,27 +175,6 @@ def priors(
         )
 
     for_each(files, "priors", lambda p: jobs.write_priors(p, out_dir, wanted), done=line)
-
-
-MaxMegapixels = Annotated[
-    float | None,
-    typer.Option(
-        "--max-megapixels",
-        help="Refuse images above this many megapixels, read from the file header before "
-        "decoding (default: $JNDTF_MAX_MEGAPIXELS, else 120). Memory grows per pixel: "
-        "benchmarks/memory_per_mp.py.",
-        show_default=False,
-    ),
-]
-Tile = Annotated[
-    int,
-    typer.Option(
-        "--tile",
-        help="Large images: learned models run in TILE x TILE tiles (overlapped, blended), "
-        "classical ones in bands of about TILE^2 pixels (the same map); 0 = the whole image "
-        "at once.",
-    ),
-]
 
 
 class _LazyBar:
@@ -146,17 +221,8 @@ def _jnd_line(r) -> None:
     )
 
 
-@app.command()
-def baseline(
-    model: Annotated[
-        str,
-        typer.Argument(help="Classical JND model (`jndtf list` names them).", show_default=False),
-    ],
-    image: InputPath,
-    out_dir: OutDir = Path("out/baseline"),
-    tile: Tile = 1024,
-    max_megapixels: MaxMegapixels = None,
-) -> None:
+@settings_command(app, "baseline", BaselineSettings)
+def baseline(settings: BaselineSettings) -> None:
     """Compute a classical JND map (MODEL) of IMAGE or of each image in a folder.
 
     Files: OUT/<image stem>/jnd_<MODEL>.npy (float32, pixel units 0..255) and .png (scaled).
@@ -166,28 +232,22 @@ def baseline(
     from jndtf.tiling import max_megapixels as limit
 
     with user_errors():
-        check_tile(tile)
-        baselines.get(model)
-        limit(max_megapixels)
-        files = jobs.resolve_inputs(image)
-    _write_jnds(files, out_dir, model, tile, max_megapixels, done=_jnd_line)
+        check_tile(settings.tile)
+        baselines.get(settings.model)
+        limit(settings.max_megapixels)
+        files = jobs.resolve_inputs(settings.image)
+    _write_jnds(
+        files,
+        settings.out_dir,
+        settings.model,
+        settings.tile,
+        settings.max_megapixels,
+        done=_jnd_line,
+    )
 
 
-@app.command()
-def jnd(
-    image: InputPath,
-    out_dir: OutDir = Path("out/jnd"),
-    model: Annotated[
-        str,
-        typer.Option(
-            "--model",
-            help="Learned model with shipped weights (acol), a .keras file, or a "
-            "classical model name.",
-        ),
-    ] = "acol",
-    tile: Tile = 1024,
-    max_megapixels: MaxMegapixels = None,
-) -> None:
+@settings_command(app, "jnd", JndSettings)
+def jnd(settings: JndSettings) -> None:
     """Compute JND maps with a learned model (default: the shipped ACoL-JND weights).
 
     Files: OUT/<image stem>/jnd_<model>.npy (float32 HxWx3, pixel units 0..255) and .png.
@@ -198,42 +258,22 @@ def jnd(
     from jndtf.tiling import max_megapixels as limit
 
     with user_errors():
-        check_tile(tile)
-        limit(max_megapixels)
-        files = jobs.resolve_inputs(image)
-        jobs.jnd_function(model)  # unknown name or missing weights: fail before any work
-    _write_jnds(files, out_dir, model, tile, max_megapixels, done=_jnd_line)
+        check_tile(settings.tile)
+        limit(settings.max_megapixels)
+        files = jobs.resolve_inputs(settings.image)
+        jobs.jnd_function(settings.model)  # unknown name or missing weights: fail before work
+    _write_jnds(
+        files,
+        settings.out_dir,
+        settings.model,
+        settings.tile,
+        settings.max_megapixels,
+        done=_jnd_line,
+    )
 
 
-@app.command()
-def inject(
-    image: InputPath,
-    out: Annotated[
-        Path,
-        typer.Option(
-            "--out",
-            "-o",
-            help="Output image file (single input) or folder (folder input).",
-        ),
-    ] = Path("out/inject"),
-    jnd: Annotated[
-        Path | None,
-        typer.Option("--jnd", help="JND map .npy in pixel units (from `jndtf baseline`)."),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option("--model", help="Compute the JND map with this model instead of --jnd."),
-    ] = None,
-    psnr: Annotated[
-        float | None,
-        typer.Option("--psnr", help="Target PSNR in dB (the ACoL paper compares at 26.06)."),
-    ] = None,
-    mse: Annotated[
-        float | None,
-        typer.Option("--mse", help="Target MSE instead of --psnr (the hmJND paper uses 100)."),
-    ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the random ±1 signs R.")] = 0,
-) -> None:
+@settings_command(app, "inject", InjectSettings)
+def inject(settings: InjectSettings) -> None:
     """Inject JND-shaped noise, eq. (7): clip(x + λ·R·JND), λ solved to hit --psnr or --mse.
 
     Writes the distorted image (lossless: .png, .bmp, .tif, .ppm) and OUT.json beside it
@@ -242,6 +282,8 @@ def inject(
     from jndtf import jobs
     from jndtf.io import check_lossless
 
+    image, out, jnd, model = settings.image, settings.out, settings.jnd, settings.model
+    psnr, mse, seed = settings.psnr, settings.mse, settings.seed
     with user_errors():
         if (psnr is None) == (mse is None):
             raise ValueError("give exactly one of --psnr or --mse")
@@ -283,22 +325,17 @@ def inject(
     )
 
 
-@app.command()
-def samples(
-    out_dir: OutDir = Path("out/samples"),
-    clip: Annotated[
-        bool, typer.Option("--clip/--no-clip", help="Also write the synthesized camera clip.")
-    ] = True,
-) -> None:
+@settings_command(app, "samples", SamplesSettings)
+def samples(settings: SamplesSettings) -> None:
     """Write the sample photos (scikit-image's bundled real photos) and a synthesized clip."""
     from jndtf import samples as samples_mod
 
     with user_errors():
-        paths = samples_mod.write_samples(out_dir)
+        paths = samples_mod.write_samples(settings.out_dir)
         for p in paths:
             stdout.print(f"wrote {p}", highlight=False)
-        if clip:
-            info = samples_mod.synthesize_clip(out_dir / "camera.mp4")
+        if settings.clip:
+            info = samples_mod.synthesize_clip(settings.out_dir / "camera.mp4")
             stdout.print(
                 f"wrote {info.path} ({info.frames} frames, {info.size[0]}x{info.size[1]}, "
                 f"{info.fps:g} fps, scene cuts at frames {list(info.cuts)})",
@@ -306,39 +343,33 @@ def samples(
             )
 
 
-@app.command()
-def demo(
-    out_dir: OutDir = Path("out/demo"),
-    data: Annotated[
-        Path | None,
-        typer.Option("--data", help="Folder of images (default: the shipped sample photos)."),
-    ] = None,
-    psnr: Annotated[float, typer.Option("--psnr", help="Injection target in dB.")] = 26.06,
-    models: Annotated[
-        str, typer.Option("--models", help="Comma-separated JND models (default: all registered).")
-    ] = "",
-    deploy: Annotated[
-        bool,
-        typer.Option(
-            "--deploy/--no-deploy",
-            help="Also export ACoL-JND to int8 and run the edge stream on the synthesized clip "
-            "(OUT/deploy; needs the train and edge extras, skipped with a note otherwise).",
-        ),
-    ] = True,
-) -> None:
+#: `jndtf demo`'s options; each default is the :class:`jndtf.demo.DemoSettings` field's.
+DEMO_CLI = {
+    "out_dir": Cli(flags=("--out", "-o"), help=OUT_HELP),
+    "data": Cli(help="Folder of images (default: the shipped sample photos)."),
+    "psnr": Cli(help="Injection target in dB."),
+    "models": Cli(
+        cli_type=str,
+        parse=_names,
+        show=",".join,
+        help="Comma-separated JND models (default: all registered).",
+    ),
+    "deploy": Cli(
+        flags=("--deploy/--no-deploy",),
+        help="Also export ACoL-JND to int8 and run the edge stream on the synthesized clip "
+        "(OUT/deploy; needs the train and edge extras, skipped with a note otherwise).",
+    ),
+}
+
+
+@settings_command(app, "demo", DemoSettings, cli=DEMO_CLI)
+def demo(settings: DemoSettings) -> None:
     """The main job end to end: priors -> JND maps -> injection at one PSNR -> side-by-side
     images and a table of timings and achieved PSNR (OUT/summary.md, OUT/summary.csv); then the
     deployment: int8 export of ACoL-JND -> edge runtime on a camera clip (eq. 14 + JPEG)."""
     from jndtf import demo as demo_mod
 
     with user_errors():
-        settings = demo_mod.DemoSettings(
-            out_dir=out_dir,
-            data=data,
-            psnr=psnr,
-            models=tuple(m.strip() for m in models.split(",") if m.strip()),
-            deploy=deploy,
-        )
         demo_mod.check(settings)
     with progress_bar() as bar:
         step = stepper(bar, bar.add_task("demo", total=None))
