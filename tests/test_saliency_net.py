@@ -1,13 +1,16 @@
 """Compact PoolNet saliency network, its pairs loader, training recipe and numpy-facing prior.
 
+What every registered model must do (output shape, dtype and 0..1 range at 32x32, a gradient
+for every trainable weight, ``.keras`` round trip, LiteRT fp32 dynamic-shape parity, JAX = TF)
+is checked for both PoolNet presets by tests/test_model_harness.py; this file keeps what is
+specific to the saliency network (any size down to 5x7, MAC and parameter counts, its loss,
+pairs, the prior and training).
+
 Tolerances (why each is what it is):
 
-- ``ATOL_SAME = 0``: the same Keras graph on the same weights (save/load) is bit-identical on
-  one machine.
 - ``ATOL_TFLITE = 1e-4`` (probability units): the converter folds batch norm into the convs and
   reorders float32 sums; measured max diff 1.2e-7 on the untrained tiny net here and 2.5e-6 on
   a poolnet_small trained on the toy pairs.
-- ``ATOL_JAX = 1e-4``: XLA vs TF kernels (conv summation order); measured 1.2e-7.
 - ``ATOL_LOSS = 1e-6``: float32 evaluation of closed-form losses (log 2, 0).
 - MAC and parameter counts are exact integers / exact sums of layer shapes.
 
@@ -17,18 +20,15 @@ pipeline checks, not a saliency model.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import subprocess
 import sys
-import textwrap
 import warnings
 
 import cv2
 import numpy as np
 import pytest
-from litert_parity import dynamic_parity
+from model_harness import export_litert_fp32
 
 pytestmark = pytest.mark.tf
 
@@ -38,14 +38,12 @@ tf = pytest.importorskip("tensorflow")
 from jndtf.data import saliency_pairs as SP  # noqa: E402
 from jndtf.io import ImageError, save_image  # noqa: E402
 from jndtf.models.registry import available_models, get_model_spec  # noqa: E402
-from jndtf.models.saliency.network import build_poolnet, logits_model  # noqa: E402
+from jndtf.models.saliency.network import build_poolnet  # noqa: E402
 from jndtf.models.saliency.presets import PRESETS, macs_per_pixel  # noqa: E402
 from jndtf.models.saliency_prior import SaliencyPrior, working_size  # noqa: E402
 from jndtf.train import saliency as TS  # noqa: E402
 
-ATOL_SAME = 0.0
 ATOL_TFLITE = 1e-4
-ATOL_JAX = 1e-4
 ATOL_LOSS = 1e-6
 
 
@@ -68,7 +66,8 @@ def toy(tmp_path_factory):
 # --------------------------------------------------------------------------- network
 
 
-@pytest.mark.parametrize("hw", [(32, 32), (37, 50), (20, 44), (5, 7), (70, 33)])
+# 32x32 (and 45x33) are in test_model_harness.py with the same checks
+@pytest.mark.parametrize("hw", [(37, 50), (20, 44), (5, 7), (70, 33)])
 def test_output_shape_and_range_at_any_size(tiny, hw):
     y = np.asarray(tiny(_x(*hw, n=2)))
     assert y.shape == (2, *hw, 1) and y.dtype == np.float32
@@ -84,9 +83,7 @@ def test_registry_lists_the_presets():
         1,
         (),
     )
-    model = get_model_spec("poolnet_tiny").build()
-    assert model.input_shape == (None, None, None, 3)
-    assert model.output_shape == (None, None, None, 1)
+    # the built model's (None, None, None, 3) -> (None, None, None, 1): test_model_harness.py
 
 
 def test_presets_pairs_and_prior_modules_import_no_keras():
@@ -135,87 +132,18 @@ def test_bad_settings_raise():
         build_poolnet("poolnet_tiny", input_shape=(None, None, 6))
 
 
-def test_every_trainable_weight_gets_a_gradient(tiny):
-    model = logits_model(tiny)
-    x = tf.constant(_x(40, 36, n=2, seed=3))
-    y = tf.constant((_x(40, 36, n=2, seed=4)[..., :1] > 0.5).astype(np.float32))
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(TS.saliency_loss(y, model(x, training=True), iou_weight=1.0))
-    grads = tape.gradient(loss, model.trainable_weights)
-    assert len(grads) == len(tiny.trainable_weights)
-    for w, g in zip(model.trainable_weights, grads, strict=True):
-        assert g is not None, w.path
-        g = g.numpy()
-        assert np.isfinite(g).all() and np.any(g != 0), w.path
-
-
-def test_keras_file_round_trip_is_identical(tiny, tmp_path):
-    path = tmp_path / "tiny.keras"
-    tiny.save(path)
-    loaded = keras.saving.load_model(path)
-    x = _x(29, 45, n=2, seed=5)
-    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(tiny(x)), atol=ATOL_SAME, rtol=0)
-
-
-def test_tflite_dynamic_shape_matches_keras_and_runs_the_prior(tiny, tmp_path):
-    litert = pytest.importorskip(
+def test_tflite_file_as_the_prior_gives_the_keras_map(tiny, tmp_path):
+    # LiteRT-vs-Keras parity of the network itself: test_model_harness.py (dynamic H, W)
+    pytest.importorskip(
         "ai_edge_litert.interpreter", reason='needs the [edge] extra: pip install "jndtf[edge]"'
     )
-    saved = tmp_path / "saved"
-    tiny.export(str(saved), format="tf_saved_model", verbose=False)
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    blob = converter.convert()
-    interp = litert.Interpreter(model_content=blob, num_threads=1)
-    detail = interp.get_input_details()[0]
-    assert list(detail["shape_signature"][1:]) == [-1, -1, 3]
-    diffs = dynamic_parity(
-        interp, tiny, ((48, 64), (45, 33)), lambda h, w: _x(h, w, seed=h), 1, ATOL_TFLITE
-    )
-    print("tflite max abs diff:", diffs)
-    # the .tflite file as a prior gives the .keras model's map
     path = tmp_path / "tiny.tflite"
-    path.write_bytes(blob)
+    path.write_bytes(export_litert_fp32(tiny, tmp_path))
     img = (np.random.default_rng(2).random((50, 70, 3)) * 255).astype(np.uint8)
     with SaliencyPrior(path, max_side=None, num_threads=1) as lite:
         np.testing.assert_allclose(
             lite(img), SaliencyPrior(tiny, max_side=None)(img), atol=ATOL_TFLITE, rtol=0
         )
-
-
-_JAX_SCRIPT = textwrap.dedent(
-    """
-    import sys
-    import numpy as np
-    import keras
-    import jndtf.models.acol.layers  # registers ResizeLike
-    assert keras.backend.backend() == "jax", keras.backend.backend()
-    model = keras.saving.load_model(sys.argv[1])
-    np.save(sys.argv[3], np.asarray(model(np.load(sys.argv[2]))))
-    """
-)
-
-
-@pytest.mark.slow
-def test_jax_backend_gives_the_same_output(tiny, tmp_path):
-    if importlib.util.find_spec("jax") is None:
-        pytest.skip("jax not installed (pip install jax)")
-    x = _x(27, 34, n=2, seed=9)
-    tiny.save(tmp_path / "m.keras")
-    np.save(tmp_path / "x.npy", x)
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    args = [str(tmp_path / n) for n in ("m.keras", "x.npy", "y.npy")]
-    proc = subprocess.run(
-        [sys.executable, "-c", _JAX_SCRIPT, *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    got = np.load(tmp_path / "y.npy")
-    print("jax vs tf max abs diff:", float(np.abs(got - np.asarray(tiny(x))).max()))
-    np.testing.assert_allclose(got, np.asarray(tiny(x)), atol=ATOL_JAX, rtol=0)
 
 
 # --------------------------------------------------------------------------- loss and metrics
