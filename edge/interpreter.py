@@ -16,7 +16,7 @@ never used (deprecated, and it would pull TensorFlow).
   with the interpreter's own parameters, which the runtime checks against the manifest's.
 
 Example:
-    >>> model = LiteRTModel("acol-tflite-fp32.tflite", num_threads=2)
+    >>> model = LiteRTModel("jnd-tflite-fp32.tflite", num_threads=2)
     >>> y = model.run(x[None])             # (1, H, W, 6) float32 -> (1, H, W, 3) float32
 """
 

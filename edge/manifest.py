@@ -3,7 +3,7 @@
 re-exports it. ``ModelSpec`` is :class:`jndtf.manifest.DeploySpec` under its old name.
 
 Example:
-    >>> spec = read_model_spec("acol-tflite-fp32.tflite")
+    >>> spec = read_model_spec("jnd-tflite-fp32.tflite")
     >>> spec.priors, spec.input_size, spec.channels
     (('pattern_masking', 'contrast_masking', 'saliency'), (96, 160), 6)
 """

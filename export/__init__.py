@@ -52,12 +52,12 @@ class ExportResult:
 
 
 def _source_info(learned, spec_name: str | None) -> dict:
-    from jndtf.evaluate.learned import _read_manifest
+    from jndtf.manifest import read_source_manifest
     from jndtf.models.inputs import normalization_info
     from jndtf.models.registry import get_model_spec
 
     src = learned.source
-    m = _read_manifest(Path(src)) if src else {}
+    m = read_source_manifest(Path(src)) if src else {}
     model = learned.model
     preset = m.get("preset") or spec_name
     try:  # the registry fills what a bare .keras has no manifest for

@@ -1,4 +1,8 @@
-"""The manifest beside each exported model (``NAME.tflite`` -> ``NAME.json``), and its check.
+"""Building the manifest beside each exported model (``NAME.tflite`` -> ``NAME.json``).
+
+Reading, writing (atomic) and verifying it is the core's :mod:`jndtf.manifest`, the module the edge
+runtime reads with; this module keeps what needs the export side (:func:`build_manifest`: the
+format, the jndtf and library versions, the source ``.keras``) and re-exports the rest.
 
 Contents: the source model's manifest essentials (family, preset, inputs with priors, their
 settings (:func:`prior_settings`) and normalization, the learned prior nets that replace a
@@ -10,18 +14,25 @@ parity numbers with how their inputs were made. :func:`verify` refuses a model w
 manifest does not match (and, with ``prior_nets=True``, whose prior nets do not).
 
 Example:
-    >>> m = verify("out/acol-tflite-int8.tflite")
+    >>> m = verify("out/jnd-tflite-int8.tflite")
     >>> m["input_size"]["policy"], m["inputs"]["priors"][0], m["jndtf_version"]
     ('fixed', 'pattern_masking', '0.1.0')
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
-SCHEMA = "jndtf.export/1"
+from jndtf.manifest import (  # the contract lives in the core; export writes through it
+    PRIOR_CONSTANTS,
+    REQUIRED,
+    SCHEMA,
+    manifest_path,
+    prior_settings,
+    read_manifest,
+    verify,
+    write_manifest,
+)
 
 #: How Up1/Up2 resize (jndtf.models.acol.layers.resize_like -> tf.image.resize): the bilinear
 #: TFLite RESIZE_BILINEAR op with half_pixel_centers=True, align_corners=False.
@@ -32,151 +43,6 @@ RESIZE = {
     "align_corners": False,
     "note": "half_pixel_centers=True is unsupported by some delegates (tensorflow#45207)",
 }
-
-REQUIRED = ("schema", "format", "file", "sha256", "inputs", "outputs", "input_size")
-
-#: Module constants of the prior formulas, recorded with the priors' keyword defaults.
-PRIOR_CONSTANTS = {
-    "pattern_masking": ("jndtf.priors.pattern", ("CT_GAIN", "CT_EXPONENT", "CT_OFFSET")),
-    "contrast_masking": ("jndtf.priors.contrast", ("CM_GAIN", "CM_SATURATION")),
-}
-
-
-def prior_settings(priors) -> dict:
-    """Everything a prior channel depends on besides the image, as manifest data.
-
-    Per prior: the function that computes it, its one-line description (formula, units), its
-    keyword defaults (e.g. saliency ``method``, ``centre_weight``), the constants of its formula
-    and the divisor of the "unit" normalization; plus ``code_sha256``, the sha256 over the
-    prior and input-builder source files (the same fingerprint that keys the training cache),
-    so a runtime can tell that its prior code differs from the exporter's.
-
-    Example:
-        >>> prior_settings(["saliency"])["saliency"]["defaults"]["method"]
-        'spectral_residual'
-    """
-    import importlib
-    import inspect
-
-    from jndtf.data.image_folder import _code_fingerprint
-    from jndtf.models.inputs import PRIOR_FULL_SCALE
-    from jndtf.priors import PRIORS
-
-    out = {}
-    for name in priors:
-        fn, doc = PRIORS[name]
-        defaults = {
-            k: p.default
-            for k, p in inspect.signature(fn).parameters.items()
-            if p.default is not inspect.Parameter.empty
-        }
-        rec = {
-            "function": f"{fn.__module__}.{fn.__name__}",
-            "description": doc,
-            "defaults": defaults,
-            "divisor": PRIOR_FULL_SCALE.get(name),
-        }
-        if name in PRIOR_CONSTANTS:
-            module, names = PRIOR_CONSTANTS[name]
-            mod = importlib.import_module(module)
-            rec["constants"] = {c: float(getattr(mod, c)) for c in names}
-        out[name] = rec
-    return {"priors": out, "code_sha256": _code_fingerprint()}
-
-
-def manifest_path(model_path: str | os.PathLike) -> Path:
-    """``NAME.tflite`` -> ``NAME.json``."""
-    return Path(model_path).with_suffix(".json")
-
-
-def write_manifest(model_path: str | os.PathLike, record: dict) -> Path:
-    """Writes `record` atomically beside `model_path`; returns the manifest's path."""
-    from jndtf.train._common import atomic_write_json
-
-    path = manifest_path(model_path)
-    atomic_write_json(path, record)
-    return path
-
-
-def read_manifest(model_path: str | os.PathLike) -> dict:
-    """The manifest of an exported model (ValueError when missing or malformed)."""
-    path = manifest_path(model_path)
-    if not path.is_file():
-        raise ValueError(f"{model_path}: no manifest {path.name} beside it; re-export the model")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path}: not a readable JSON manifest ({err})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: the manifest must be a JSON object")
-    missing = [k for k in REQUIRED if k not in data]
-    if missing:
-        raise ValueError(f"{path}: manifest lacks {missing}; re-export the model")
-    if data["schema"] != SCHEMA:
-        raise ValueError(f"{path}: manifest schema {data['schema']!r}, expected {SCHEMA!r}")
-    return data
-
-
-def verify(model_path: str | os.PathLike, *, prior_nets: bool = False) -> dict:
-    """Checks an exported model against its manifest; returns the manifest.
-
-    Args:
-        model_path: the exported file.
-        prior_nets: also check the learned prior nets of ``inputs.prior_overrides``: each file
-            beside the manifest, its sha256 as recorded (the edge runtime checks them itself
-            when it loads them).
-
-    Raises:
-        ValueError: no/malformed manifest, a manifest for another file, or a sha256 mismatch
-            (the file was changed or replaced after export).
-        FileNotFoundError: ``prior_nets=True`` and a prior net is missing.
-    """
-    # Not jndtf.train._common (same function): that package needs Keras, and the TF-free edge
-    # runtime calls verify().
-    from jndtf.data.image_folder import file_sha256 as sha256_file
-
-    model_path = Path(model_path)
-    if not model_path.is_file():
-        raise ValueError(f"{model_path}: no such model file")
-    data = read_manifest(model_path)
-    if data["file"] != model_path.name:
-        raise ValueError(
-            f"{model_path}: its manifest describes {data['file']!r}, not {model_path.name!r}"
-        )
-    digest = sha256_file(model_path)
-    if digest != data["sha256"]:
-        raise ValueError(
-            f"{model_path}: sha256 {digest[:16]}... does not match the manifest's "
-            f"{str(data['sha256'])[:16]}...; the file was modified after export - refusing to load"
-        )
-    if prior_nets:
-        _verify_prior_nets(model_path, data)
-    return data
-
-
-def _verify_prior_nets(model_path: Path, data: dict) -> None:
-    from jndtf.data.image_folder import file_sha256 as sha256_file
-
-    records = (data.get("inputs") or {}).get("prior_overrides") or {}
-    if not isinstance(records, dict):
-        raise ValueError(f"{model_path}: inputs.prior_overrides must map prior names to records")
-    for name, rec in records.items():
-        if not isinstance(rec, dict) or not rec.get("model") or not rec.get("model_sha256"):
-            raise ValueError(
-                f"{model_path}: prior override {name!r} lacks its model file or sha256; re-export"
-            )
-        net = model_path.parent / Path(str(rec["model"])).name
-        if not net.is_file():
-            raise FileNotFoundError(
-                f"{model_path} needs its {name} net {net.name} beside it, which is missing: copy "
-                "it from the export folder or re-export"
-            )
-        digest = sha256_file(net)
-        if digest != rec["model_sha256"]:
-            raise ValueError(
-                f"{net}: sha256 {digest[:16]}... does not match the {str(rec['model_sha256'])[:16]}"
-                f"... that {model_path.name}'s manifest records - refusing to load"
-            )
 
 
 def build_manifest(
@@ -195,7 +61,7 @@ def build_manifest(
         model_path: the exported file.
         fmt: its :class:`jndtf.export.formats.ExportFormat`.
         source: ``name``, ``family``, ``preset``, ``width``, ``priors``, ``normalization``
-            (:func:`jndtf.models.inputs.normalization_info` layout), ``channels``,
+            (:func:`jndtf.priors.inputs.normalization_info` layout), ``channels``,
             ``output_channels``, ``jnd_units``, ``keras`` (path) of the source model, and
             optionally ``prior_overrides`` (:func:`jndtf.export.prior_nets.export_prior_nets`).
         input_size: fixed ``(H, W)`` or None (dynamic).
@@ -204,7 +70,8 @@ def build_manifest(
         extra: merged in last (e.g. ``parity``, ``calibration``).
     """
     import jndtf
-    from jndtf.train._common import sha256_file, versions
+    from jndtf.io import file_sha256 as sha256_file
+    from jndtf.train._common import versions
 
     keras_path = source.get("keras")
     record = {
@@ -232,7 +99,7 @@ def build_manifest(
             "layout": "NHWC, batch 1",
             "prior_settings": prior_settings(source["priors"]),
             "prior_overrides": dict(source.get("prior_overrides") or {}),
-            "builder": "jndtf.models.inputs.model_input(image, priors, normalization, overrides)",
+            "builder": "jndtf.priors.inputs.model_input(image, priors, normalization, overrides)",
             "priors_on": "the whole image (a frame at deployment; calibration and parity crops "
             "are cut from the input of the whole image, as in training)",
         },
@@ -257,6 +124,9 @@ def build_manifest(
 
 
 __all__ = [
+    "PRIOR_CONSTANTS",
+    "REQUIRED",
+    "RESIZE",
     "SCHEMA",
     "build_manifest",
     "manifest_path",

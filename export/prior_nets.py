@@ -10,7 +10,7 @@ the same f_va on the device, and the edge runtime runs no Keras and checks every
 ``.tflite`` the model was trained with, copied as is); the manifest records it by file name
 (relative to the manifest's folder) with the sha256 of that copy, the working size and
 rescaling, and where it came from (the training-time file and its sha256). So the folder holds
-everything the runtime needs and :mod:`jndtf.edge.manifest` finds the net beside the model and
+everything the runtime needs and :mod:`jndtf.manifest` finds the net beside the model and
 refuses it when its sha256 differs. A converted net's own parity (max abs difference of its map
 vs the Keras net's, on the parity images) is recorded too.
 
@@ -40,7 +40,8 @@ def export_prior_nets(
 
     Args:
         learned: :class:`jndtf.evaluate.learned.LearnedJnd`; its ``prior_overrides`` map prior
-            names to :class:`jndtf.models.saliency_prior.SaliencyPrior` objects.
+            names to :class:`jndtf.priors.learned.SaliencyPrior` objects (or the Keras-loading
+            subclass :class:`jndtf.models.saliency_prior.SaliencyPrior`).
         out_dir: the export folder.
         stem: the export's file stem.
         images: uint8 RGB images on which a converted net is compared with its Keras source.
@@ -53,8 +54,7 @@ def export_prior_nets(
     Raises:
         ValueError: an override that is not a saliency net jndtf can export.
     """
-    from jndtf.data.image_folder import file_sha256
-    from jndtf.io import atomic_write_bytes
+    from jndtf.io import atomic_write_bytes, file_sha256
 
     records = {}
     for name, prior in sorted((getattr(learned, "prior_overrides", None) or {}).items()):
@@ -104,7 +104,7 @@ def _convert_keras_net(prior) -> bytes:
 
 def _max_abs_err(prior, tflite_path: Path, images: Sequence[np.ndarray]) -> float | None:
     """Largest |TFLite map - Keras map| of the net over `images` (0..1 units), None if none."""
-    from jndtf.models.saliency_prior import SaliencyPrior
+    from jndtf.priors.learned import SaliencyPrior  # a .tflite: the core class runs it
 
     if not images:
         return None

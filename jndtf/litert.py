@@ -9,7 +9,7 @@ built against numpy 1.x and is 2.5-4x slower: DESIGN.md). ``tf.lite`` is never u
 and it would pull TensorFlow).
 
 Example:
-    >>> interp = open_interpreter("acol-tflite-int8.tflite", num_threads=2)
+    >>> interp = open_interpreter("jnd-tflite-int8.tflite", num_threads=2)
     >>> interp.get_input_details()[0]["shape"]
     array([  1, 360, 640,   6], dtype=int32)
 """

@@ -19,7 +19,7 @@ jndtf knows fails with a message saying to upgrade jndtf or re-export the model;
 written so far (``jndtf.export/1``, with or without ``prior_settings``/``prior_overrides``) loads.
 
 Example:
-    >>> spec = read_deploy_spec("acol-tflite-int8.tflite")
+    >>> spec = read_deploy_spec("jnd-tflite-int8.tflite")
     >>> spec.priors, spec.input_size, spec.channels
     (('pattern_masking', 'contrast_masking', 'saliency'), (360, 640), 6)
 """
