@@ -45,18 +45,17 @@ from __future__ import annotations
 
 import collections
 import logging
-import math
-import os
 import queue
 import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from jndtf.edge.encoders import H264_PRESETS, H264_TUNES
-from jndtf.edge.stream_stage import STAGES, EncodeStage, Pending, percentiles
+from jndtf.edge.stream_report import StreamReport, emit, rss_mb, summarize
+from jndtf.edge.stream_stage import STAGES, EncodeStage, Pending
 
 #: Defaults chosen with ``jndtf bench stream`` (2 shared CPU cores, 640x360, yang2005): the map
 #: at half resolution, recomputed every 2nd frame or at a scene change, ran 60 fps with JPEG and
@@ -168,75 +167,6 @@ class StreamSettings:
             or self.max_frames < 1
         ):
             raise ValueError(f"max_frames must be a positive integer, got {self.max_frames!r}")
-
-
-@dataclass
-class StreamReport:
-    """What a stream run did (the CLI prints it; ``asdict`` gives the JSON summary).
-
-    Bytes are totals over the frames coded by both encoders; ``saving`` is
-    ``1 - bytes_processed / bytes_original`` at the same encoder setting (negative:
-    pre-processing cost bytes) and says nothing by itself: ``comparison`` puts it beside the
-    quality change (:func:`jndtf.edge.compare.compare`), ``equal_quality`` holds the plain
-    encoder's bytes at the pre-processed PSNR on a sample. Quality means are over the frames
-    scored. ``source_problems`` lists skipped/resized inputs (``{"source", "reason",
-    "action"}``), ``warnings`` every note printed, ``error`` the error that ended the run.
-    Latencies are per-stage medians and 90th percentiles (over the last 10,000 frames) in
-    milliseconds; ``fps`` is frames finished per second of wall-clock time from the arrival
-    of the first frame to the record of the last.
-    """
-
-    frames: int = 0
-    elapsed_s: float = 0.0
-    fps: float = 0.0
-    interrupted: bool = False
-    stop_reason: str = "source ended"
-    codec: dict = field(default_factory=dict)
-    jnd: dict = field(default_factory=dict)
-    bytes_processed: int = 0
-    bytes_original: int = 0
-    bytes_saved: int = 0
-    saving: float = math.nan
-    psnr_processed: float = math.nan
-    psnr_original: float = math.nan
-    ms_ssim_processed: float = math.nan
-    ms_ssim_original: float = math.nan
-    maps_computed: int = 0
-    maps_reused: int = 0
-    source: dict = field(default_factory=dict)
-    latency_ms: dict = field(default_factory=dict)
-    outputs: dict = field(default_factory=dict)
-    machine_vision: dict | None = None
-    method: str = ""
-    comparison: dict = field(default_factory=dict)
-    equal_quality: dict | None = None
-    source_problems: list = field(default_factory=list)
-    warnings: list = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def stop_signal(self) -> str | None:
-        """``"SIGINT"``/``"SIGTERM"`` when a signal stopped the run, else None."""
-        if not self.interrupted:
-            return None
-        for name in ("SIGINT", "SIGTERM"):
-            if self.stop_reason.startswith(name):
-                return name
-        return "SIGINT"  # a second signal (KeyboardInterrupt)
-
-    @property
-    def incomplete_input(self) -> bool:
-        """Input was skipped (bad files, frames of another size) or a file ended early. A
-        camera's or stream's corrupt frames are counted but do not count here: live sources
-        lose frames by nature (``source["corrupt"]``, ``["dropped"]`` say how many)."""
-        src = self.source or {}
-        live = src.get("kind") in ("camera", "url")
-        corrupt = src.get("corrupt") and not live
-        return bool(corrupt or src.get("refused") or src.get("ended_early"))
-
-    def to_dict(self) -> dict:
-        """JSON-ready dict."""
-        return asdict(self)
 
 
 class _StopSignals:
@@ -384,12 +314,12 @@ def run_stream(
             finally:
                 report.source = {"kind": source.kind, **asdict(source.stats)}
         for rec in enc.flush():
-            _emit(enc, rec, report, progress, s.max_frames)
+            emit(enc, rec, report, progress, s.max_frames)
     except KeyboardInterrupt:
         report.interrupted, report.stop_reason = True, "second signal: stopped at once"
         if enc is not None:
             for rec in enc.flush():
-                _emit(enc, rec, report, None, None)
+                emit(enc, rec, report, None, None)
     except Exception as exc:  # closed and summarized below, then raised
         failure = exc
         report.error = str(exc)
@@ -397,7 +327,7 @@ def run_stream(
         if enc is not None:
             try:
                 for rec in enc.flush():
-                    _emit(enc, rec, report, None, None)
+                    emit(enc, rec, report, None, None)
             except Exception:  # the first error is the one to report
                 pass
     finally:
@@ -412,7 +342,7 @@ def run_stream(
     if source is not None:
         report.source = {"kind": source.kind, **asdict(source.stats)}
         report.source_problems = list(source.problems)
-    _summarize(report, enc, mapper_stats, stage, progress, note)
+    summarize(report, enc, mapper_stats, stage, progress, note)
     if enc is not None and enc.stats is not None:
         enc.stats.close({"type": "summary", **report.to_dict()})
     if failure is not None:
@@ -458,7 +388,7 @@ def _run(source, first, mapper, enc: EncodeStage, stop, report, progress, total)
                 continue  # drain after a failure
             try:
                 for rec in enc.submit(item):
-                    _emit(enc, rec, report, progress, total)
+                    emit(enc, rec, report, progress, total)
             except BaseException as err:
                 errors.append(err)
 
@@ -490,74 +420,6 @@ def _run(source, first, mapper, enc: EncodeStage, stop, report, progress, total)
         worker.join()
     if errors:
         raise errors[0]
-
-
-def _emit(enc: EncodeStage, rec: dict, report: StreamReport, progress, total) -> None:
-    if enc.stats is not None:
-        enc.stats.write(rec)
-    if progress is not None:
-        line = f"{rec['fps'] or 0:5.1f} fps, {rec.get('dropped', 0)} dropped"
-        if enc.totals["original"]:
-            change = enc.totals["processed"] / enc.totals["original"] - 1.0
-            line += f", bytes {100 * change:+.1f}% vs plain"
-            (pp, n_p), (po, n_o) = enc.scores["psnr_processed"], enc.scores["psnr_original"]
-            if n_p and n_o:
-                line += f" at PSNR {pp / n_p - po / n_o:+.2f} dB"
-        progress(line, enc.done, total)
-
-
-def _summarize(
-    report: StreamReport, enc: EncodeStage | None, mapper_stats, stage, progress=None, note=None
-) -> None:
-    report.maps_computed, report.maps_reused = mapper_stats.inferences, mapper_stats.reused
-    if enc is None:
-        return
-    report.frames = enc.done
-    if enc.t_first is not None and enc.done:
-        report.elapsed_s = enc.t_last - enc.t_first
-        report.fps = enc.done / report.elapsed_s if report.elapsed_s > 0 else math.nan
-    report.bytes_processed = enc.totals["processed"]
-    report.bytes_original = enc.totals["original"]
-    if report.bytes_original:
-        report.bytes_saved = report.bytes_original - report.bytes_processed
-        report.saving = report.bytes_saved / report.bytes_original
-    for key, (total, count) in enc.scores.items():
-        setattr(report, key, total / count if count else math.nan)
-    report.latency_ms = {k: percentiles(list(v)) for k, v in enc.latency.items()}
-    report.outputs = dict(enc.outputs)
-    if stage is not None:
-        report.machine_vision = stage.summary().to_dict()
-    if enc.probe is not None and report.error is None and enc.done:
-        probe = enc.probe
-        if progress is not None:
-            progress(
-                f"equal-quality comparison: {len(probe.frames)} sample frames at "
-                f"{len(probe.ladder())} settings",
-                enc.done,
-                enc.done,
-            )
-        try:
-            report.equal_quality = probe.result()
-        except KeyboardInterrupt:  # Ctrl-C again while comparing: skip it, keep the summary
-            report.interrupted = True
-            if not report.stop_reason.startswith(("SIGINT", "SIGTERM", "second")):
-                report.stop_reason = "SIGINT: during the equal-quality comparison"
-            if note is not None:
-                note("equal-quality comparison skipped (interrupted)")
-    from jndtf.edge.compare import compare
-
-    report.comparison = compare(report.to_dict(), method=report.method)
-
-
-def rss_mb() -> float:
-    """This process's resident memory in MB (Linux ``/proc``; ``ru_maxrss`` elsewhere, a peak)."""
-    try:
-        with open(f"/proc/{os.getpid()}/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except OSError:
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 __all__ = [
