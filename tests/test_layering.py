@@ -159,22 +159,12 @@ def test_the_scanner_finds_every_kind_of_import(tmp_path, monkeypatch):
 # --- static: no arrow from edge/ or the core to the training/export side ---------------------
 
 
-def _backends_imports_models() -> bool:
-    return bool(_violations(ROOT / "edge" / "backends.py"))
-
-
 def test_edge_and_core_import_nothing_from_the_training_or_export_side():
     files = _checked_files()
     assert len(files) > 40  # the folders exist and were walked (edge/ alone has 20 modules)
     found = [v for f in files for v in _violations(f)]
     print(f"checked {len(files)} modules of edge/ and the core; forbidden imports: {len(found)}")
     print("\n".join(found))
-    pending = [v for v in found if v.startswith("edge/backends.py:")]
-    if found and found == pending:
-        pytest.xfail(
-            "edge/backends.py (issue #10.2, engineer B) still imports jndtf.models.*; it is "
-            "switching to jndtf.priors.inputs / jndtf.priors.learned: " + "; ".join(pending)
-        )
     assert not found, "\n".join(found)
 
 
@@ -183,7 +173,7 @@ def test_edge_and_core_import_nothing_from_the_training_or_export_side():
 FRESH = """
 import json, sys
 import numpy as np
-from jndtf.edge import JndMapper, JndMapperOptions
+from jndtf.edge import JndMapper
 from jndtf.samples import sample_image
 
 frame = np.ascontiguousarray(sample_image("coffee")[:360, :600])
@@ -218,15 +208,6 @@ def _check_fresh(out: dict) -> None:
     assert out["jnd_max"] > 0  # a real map came out of the int8 model
     loaded = [m for m in out["modules"] if _is_forbidden(m)]
     print(f"{len(out['modules'])} modules loaded; forbidden: {loaded}")
-    if (
-        loaded
-        and _backends_imports_models()
-        and all(m.startswith(("jndtf.models", "jndtf.data")) for m in loaded)
-    ):
-        pytest.xfail(
-            "edge/backends.py (issue #10.2, engineer B) still imports jndtf.models.* at run "
-            f"time; loaded: {loaded}"
-        )
     assert not loaded, loaded
 
 
