@@ -28,6 +28,8 @@ from jndtf.refs import (
     split_label,
 )
 
+pytest_plugins = ("edge_fixtures",)  # exported_acol_dynamic
+
 WEIGHTS = Path(__file__).resolve().parents[1] / "jndtf" / "weights"
 RUNTIMES = ("keras", "litert")
 
@@ -210,3 +212,30 @@ def test_same_word_same_model_in_jnd():
     assert Path(fn.source) == resolve_model("acol").path
     assert fn.priors == _jnd_specs()["acol"].priors
     assert isinstance(resolve_model("acol"), ModelRef)
+
+
+@pytest.mark.parametrize("model", ["acol", "dynamic", "wu2017"])
+def test_stream_opens_its_model_once(model, monkeypatch, request):
+    """``jndtf stream`` used to open a dynamic or classical model twice (a probe at scale 1, then
+    the real one): now one open, one manifest + sha256 check, and the default jnd_scale still
+    follows the model (1 for a fixed-size export, DEFAULT_JND_SCALE otherwise)."""
+    pytest.importorskip("ai_edge_litert")
+    from jndtf.edge import backends, stream
+
+    if model == "dynamic":
+        model = str(request.getfixturevalue("exported_acol_dynamic").path)
+    opened, specs = [], []
+    load, read = backends.load_backend, backends.read_deploy_spec
+    monkeypatch.setattr(backends, "load_backend", lambda *a: opened.append(a) or load(*a))
+    monkeypatch.setattr(backends, "read_deploy_spec", lambda p: specs.append(p) or read(p))
+    import jndtf.edge.runtime as runtime
+
+    monkeypatch.setattr(runtime, "load_backend", backends.load_backend)
+    mapper = stream._open_mapper(stream.StreamSettings(source="unused.mp4", model=model))
+    try:
+        fixed = mapper.input_size is not None
+        assert len(opened) == 1 and len(specs) == (0 if model == "wu2017" else 1)
+        assert mapper.options.jnd_scale == (1.0 if fixed else stream.DEFAULT_JND_SCALE)
+        assert fixed == (model == "acol")  # the shipped int8 export is fixed at 320x180
+    finally:
+        mapper.close()
