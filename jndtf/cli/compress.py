@@ -2,59 +2,59 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 
-import typer
-
+from jndtf.cli._settings import option, settings_command
 from jndtf.cli._shared import app, err, stdout, user_errors
+from jndtf.cli.rd import encoder_option, jnd_model_option, preset_option
 
 VIDEO_OUT = (".mp4",)
 
 
-@app.command("compress")
-def compress(
-    source: Annotated[
-        Path, typer.Argument(help="An image, or a video file (with --crf).", show_default=False)
-    ],
-    out: Annotated[
-        Path,
-        typer.Option("--out", "-o", help="Output file: .jpg for an image, .mp4 for a clip."),
-    ],
-    jnd: Annotated[
-        str, typer.Option("--jnd", help="JND model (yang2005, wu2017, acol, ...).")
-    ] = "yang2005",
-    method: Annotated[
-        str | None,
-        typer.Option(
-            "--method",
-            help="Method (jndtf.apply.methods); default: dct for images, none for clips.",
-        ),
-    ] = None,
-    strength: Annotated[float, typer.Option("--strength", help="Map multiplier s.")] = 0.5,
-    encoder: Annotated[
-        str, typer.Option("--encoder", help="JPEG encoder: libjpeg-turbo or jpegli.")
-    ] = "libjpeg-turbo",
-    quality: Annotated[
-        int | None, typer.Option("--quality", help="JPEG quality 1..100.", show_default=False)
-    ] = None,
-    crf: Annotated[
-        float | None, typer.Option("--crf", help="Clips: x264 CRF 0..51.", show_default=False)
-    ] = None,
-    preset: Annotated[str, typer.Option("--preset", help="Clips: x264 preset.")] = "medium",
-    target: Annotated[
-        float | None,
-        typer.Option(
-            "--ssimulacra2",
-            help="Images: the smallest file whose SSIMULACRA2 vs the original is >= this.",
-            show_default=False,
-        ),
-    ] = None,
-) -> None:
+@dataclass(frozen=True)
+class CompressSettings:
+    """`jndtf compress SOURCE -o OUT`: each default and help written once, here (``--jnd``,
+    ``--encoder`` and ``--preset`` are `jndtf eval rd`'s, :mod:`jndtf.cli.rd`). Exactly one
+    of `quality`, `crf`, `target`."""
+
+    source: Path = option(
+        argument=True, show_default=False, help="An image, or a video file (with --crf)."
+    )
+    out: Path = option("--out", "-o", help="Output file: .jpg for an image, .mp4 for a clip.")
+    jnd: str = jnd_model_option()
+    method: str | None = option(
+        "--method",
+        default=None,
+        help="Method (jndtf.apply.methods); default: dct for images, none for clips.",
+    )
+    strength: float = option("--strength", default=0.5, help="Map multiplier s.")
+    encoder: str = encoder_option("JPEG encoder: libjpeg-turbo or jpegli.")
+    quality: int | None = option(
+        "--quality", default=None, show_default=False, help="JPEG quality 1..100."
+    )
+    crf: float | None = option(
+        "--crf", default=None, show_default=False, help="Clips: x264 CRF 0..51."
+    )
+    preset: str = preset_option()
+    target: float | None = option(
+        "--ssimulacra2",
+        default=None,
+        show_default=False,
+        help="Images: the smallest file whose SSIMULACRA2 vs the original is >= this.",
+    )
+
+
+@settings_command(app, "compress", CompressSettings)
+def compress(settings: CompressSettings) -> None:
     """Compress an image (or clip) with a JND-guided method and print its bytes and quality
     next to what the plain encoder needs for the SAME quality (SSIMULACRA2 vs the original)."""
     from jndtf.io import ImageError
     from jndtf.rd.inputs import VIDEO_SUFFIXES
+
+    source, out, jnd, method = settings.source, settings.out, settings.jnd, settings.method
+    strength, encoder, quality = settings.strength, settings.encoder, settings.quality
+    crf, preset, target = settings.crf, settings.preset, settings.target
 
     with user_errors():
         from jndtf.apply.methods import DEFAULT_CLIP_METHOD, DEFAULT_METHOD

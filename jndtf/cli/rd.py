@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Any
 
-import typer
-
+from jndtf.cli._settings import option, settings_command
 from jndtf.cli._shared import command_line, progress_bar, stdout, stepper, user_errors
 from jndtf.cli.evaluate import eval_app
+from jndtf.io import parse_size
 
 
 def parse_range(text: str, option: str, kind: type = int) -> list:
@@ -72,107 +75,156 @@ def _names(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-@eval_app.command("rd")
-def eval_rd(
-    inputs: Annotated[
-        list[Path],
-        typer.Argument(help="Images, video files or folders of them.", show_default=False),
-    ],
-    jnd: Annotated[
-        str,
-        typer.Option("--jnd", help="JND model for the methods (yang2005, wu2017, acol, ...)."),
-    ] = "yang2005",
-    method: Annotated[
-        str,
-        typer.Option(
-            "--method", help="Comma-separated methods (jndtf.apply.methods; 'none' = plain)."
-        ),
-    ] = "eq14,none",
-    strength: Annotated[
-        str, typer.Option("--strength", help="Map multipliers swept for each method.")
-    ] = "0.25,0.5,1",
-    encoder: Annotated[
-        str, typer.Option("--encoder", help="Plain JPEG encoder: libjpeg-turbo or jpegli.")
-    ] = "libjpeg-turbo",
-    anchors: Annotated[
-        str, typer.Option("--anchors", help="Other JPEG encoders measured side by side.")
-    ] = "jpegli",
-    x264_anchors: Annotated[
-        str,
-        typer.Option(
-            "--x264-anchors",
-            help="Clips: x264 anchors (x264-psy, x264-aq1, x264-aq2, x264-aq3) beside "
-            "x264-plain (aq-mode=0:psy=0).",
-        ),
-    ] = "x264-aq1,x264-aq2,x264-aq3",
-    quality: Annotated[
-        str, typer.Option("--quality", help="JPEG qualities, START:STOP:STEP or a list.")
-    ] = "30:95:5",
-    crf: Annotated[str, typer.Option("--crf", help="Clips: x264 CRFs.")] = "18:38:5",
-    preset: Annotated[str, typer.Option("--preset", help="Clips: x264 preset.")] = "medium",
-    metrics: Annotated[
-        str,
-        typer.Option(
-            "--metrics", help="Comma-separated: ssimulacra2, ms_ssim, psnr, cvvdp (slow)."
-        ),
-    ] = "ssimulacra2,ms_ssim,psnr",
-    crop: Annotated[
-        str | None,
-        typer.Option(
-            "--crop",
-            help="Centre crop WIDTHxHEIGHT of every input (never a resize; SSIMULACRA2 costs "
-            "~1.3 s per 768x512 pair).",
-        ),
-    ] = None,
-    quality_every: Annotated[
-        int, typer.Option("--quality-every", help="Clips: score every n-th frame.")
-    ] = 1,
-    bd_window: Annotated[
-        str,
-        typer.Option(
-            "--bd-window",
-            help="Also BD-rate over a quality window only, METRIC=LO:HI[,...] "
-            "(issue 13's targets: ssimulacra2=60:90; '' for none).",
-        ),
-    ] = DEFAULT_WINDOW,
-    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG plots.")] = True,
-    out_dir: Annotated[
-        Path, typer.Option("--out", "-o", help="Output folder (created if missing).")
-    ] = Path("out/rd"),
-) -> None:
+def _range_text(values) -> str:
+    """``(30, 35, ..., 95)`` -> ``"30:95:5"`` (an even step of 3+ values), else ``"a,b,c"``
+    (the inverse of :func:`parse_range`, for ``--help``'s defaults)."""
+    values = list(values)
+    steps = {round(b - a, 9) for a, b in itertools.pairwise(values)}
+    if len(values) > 2 and len(steps) == 1 and steps.pop() > 0:
+        return f"{values[0]:g}:{values[-1]:g}:{values[1] - values[0]:g}"
+    return ",".join(f"{v:g}" for v in values)
+
+
+#: The JND model `eval rd` and `compress` run by default (classical: no extra needed).
+RD_JND_MODEL = "yang2005"
+
+
+def jnd_model_option() -> Any:
+    """``--jnd`` of `jndtf eval rd` and `jndtf compress` (one default, one help)."""
+    return option("--jnd", default=RD_JND_MODEL, help="JND model (yang2005, wu2017, acol, ...).")
+
+
+def preset_option() -> Any:
+    """``--preset`` of `jndtf eval rd` and `jndtf compress`."""
+    return option("--preset", default="medium", help="Clips: x264 preset.")
+
+
+def encoder_option(help: str) -> Any:
+    """``--encoder`` (the plain JPEG encoder) of `jndtf eval rd` and `jndtf compress`."""
+    return option("--encoder", default="libjpeg-turbo", help=help)
+
+
+@dataclass(frozen=True)
+class RdSettings:
+    """`jndtf eval rd`'s settings: each default and help written once, here; the keyword
+    arguments of :func:`jndtf.rd.run_rd` (:meth:`run_kwargs`). `crop` is ``(H, W)``, the
+    library's order, written ``WIDTHxHEIGHT`` on the command line."""
+
+    inputs: tuple[Path, ...] = option(
+        argument=True,
+        cli_type=list[Path],
+        parse=tuple,
+        show_default=False,
+        help="Images, video files or folders of them.",
+    )
+    jnd_model: str = jnd_model_option()
+    methods: tuple[str, ...] = option(
+        "--method",
+        default=("eq14", "none"),
+        cli_type=str,
+        parse=lambda text: tuple(_names(text)),
+        show=",".join,
+        help="Comma-separated methods (jndtf.apply.methods; 'none' = plain).",
+    )
+    strengths: tuple[float, ...] = option(
+        "--strength",
+        default=(0.25, 0.5, 1.0),
+        cli_type=str,
+        parse=lambda text: tuple(parse_range(text, "--strength", float)),
+        show=_range_text,
+        help="Map multipliers swept for each method.",
+    )
+    encoder: str = encoder_option("Plain JPEG encoder: libjpeg-turbo or jpegli.")
+    anchors: tuple[str, ...] = option(
+        "--anchors",
+        default=("jpegli",),
+        cli_type=str,
+        parse=lambda text: tuple(_names(text)),
+        show=",".join,
+        help="Other JPEG encoders measured side by side.",
+    )
+    x264_anchors: tuple[str, ...] = option(
+        "--x264-anchors",
+        default=("x264-aq1", "x264-aq2", "x264-aq3"),
+        cli_type=str,
+        parse=lambda text: tuple(_names(text)),
+        show=",".join,
+        help="Clips: x264 anchors (x264-psy, x264-aq1, x264-aq2, x264-aq3) beside "
+        "x264-plain (aq-mode=0:psy=0).",
+    )
+    qualities: tuple[int, ...] = option(
+        "--quality",
+        default=tuple(range(30, 96, 5)),
+        cli_type=str,
+        parse=lambda text: tuple(parse_range(text, "--quality")),
+        show=_range_text,
+        help="JPEG qualities, START:STOP:STEP or a list.",
+    )
+    crfs: tuple[int, ...] = option(
+        "--crf",
+        default=(18, 23, 28, 33, 38),
+        cli_type=str,
+        parse=lambda text: tuple(parse_range(text, "--crf")),
+        show=_range_text,
+        help="Clips: x264 CRFs.",
+    )
+    preset: str = preset_option()
+    metrics: tuple[str, ...] = option(
+        "--metrics",
+        default=("ssimulacra2", "ms_ssim", "psnr"),
+        cli_type=str,
+        parse=lambda text: tuple(_names(text)),
+        show=",".join,
+        help="Comma-separated: ssimulacra2, ms_ssim, psnr, cvvdp (slow).",
+    )
+    crop: tuple[int, int] | None = option(
+        "--crop",
+        default=None,
+        cli_type=str,
+        parse=lambda text: parse_size(text, "--crop"),
+        help="Centre crop WIDTHxHEIGHT of every input (never a resize; SSIMULACRA2 costs "
+        "~1.3 s per 768x512 pair).",
+    )
+    quality_every: int = option("--quality-every", default=1, help="Clips: score every n-th frame.")
+    bd_window: str = option(
+        "--bd-window",
+        default=DEFAULT_WINDOW,
+        help="Also BD-rate over a quality window only, METRIC=LO:HI[,...] "
+        "(issue 13's targets: ssimulacra2=60:90; '' for none).",
+    )
+    plots: bool = option("--plots/--no-plots", default=True, help="Write PNG plots.")
+    out_dir: Path = option(
+        "--out", "-o", default=Path("out/rd"), help="Output folder (created if missing)."
+    )
+
+    def __post_init__(self):
+        if self.quality_every < 1:
+            raise ValueError("--quality-every must be >= 1")
+
+    def run_kwargs(self) -> dict:
+        """The keyword arguments of :func:`jndtf.rd.run_rd` (all but the inputs)."""
+        kwargs = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        del kwargs["inputs"], kwargs["bd_window"]
+        kwargs["bd_windows"] = _windows(self.bd_window, list(self.metrics))
+        return kwargs
+
+
+@settings_command(eval_app, "rd", RdSettings)
+def eval_rd(settings: RdSettings) -> None:
     """Rate-quality sweep of JND-guided methods against the plain encoder and the anchors a
     user would pick instead (jpegli; x264 aq-mode/psy-rd): bytes/bpp (kbit/s for clips) vs
     quality against the ORIGINAL, BD-rate per input and mean (cubic and pchip, overlapping
     quality only). Writes points.csv, bdrate.csv, report.md and plots/*.png."""
     with user_errors():
-        from jndtf.io import parse_size
         from jndtf.rd import run_rd
 
-        size = parse_size(crop, "--crop") if crop else None
-        kwargs = dict(
-            jnd_model=jnd,
-            methods=_names(method),
-            strengths=parse_range(strength, "--strength", float),
-            encoder=encoder,
-            qualities=parse_range(quality, "--quality"),
-            metrics=_names(metrics),
-            out_dir=out_dir,
-            anchors=_names(anchors),
-            x264_anchors=_names(x264_anchors),
-            crfs=parse_range(crf, "--crf"),
-            preset=preset,
-            crop=size,
-            quality_every=quality_every,
-            plots=plots,
-            bd_windows=_windows(bd_window, _names(metrics)),
-            command=command_line(),
-        )
-        if quality_every < 1:
-            raise ValueError("--quality-every must be >= 1")
+        kwargs = settings.run_kwargs()
+        kwargs["command"] = command_line()
+    out_dir = settings.out_dir
     with progress_bar() as bar:
         step = stepper(bar, bar.add_task("eval rd", total=None))
         with user_errors():
-            result = run_rd(inputs, progress=step, **kwargs)
+            result = run_rd(list(settings.inputs), progress=step, **kwargs)
     rows = [
         r
         for r in result.bdrates
