@@ -126,6 +126,26 @@ def run_litert(interp, inputs) -> np.ndarray:
     return interp.get_tensor(interp.get_output_details()[0]["index"])
 
 
+def conv_macs_per_pixel(model, inputs) -> float:
+    """Multiply-accumulates per input pixel of every Conv2D and DepthwiseConv2D of `model`
+    (each call of a layer counted), from the output sizes of one run on `inputs`:
+    ``prod(kernel shape)`` per output pixel. Dense layers, pools, resizes and activations are
+    left out, as the families' own ``macs_per_pixel`` counts leave them out."""
+    import keras
+
+    counted, outputs = [], []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D | keras.layers.DepthwiseConv2D):
+            for node in layer._inbound_nodes:
+                counted.append(int(np.prod(layer.kernel.shape)))
+                outputs.append(node.output_tensors[0])
+    probe = keras.Model(model.input, outputs)
+    x = next(iter(inputs.values())) if isinstance(inputs, dict) else inputs
+    pixels = x.shape[1] * x.shape[2]
+    total = sum(k * y.shape[1] * y.shape[2] for k, y in zip(counted, probe(inputs), strict=True))
+    return total / pixels
+
+
 def layer_classes(model) -> set[str]:
     """``module.Class`` of every layer inside the model (nested ones included)."""
     return {

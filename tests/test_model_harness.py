@@ -131,6 +131,36 @@ def test_every_trainable_weight_gets_a_finite_nonzero_gradient(name):
 
 
 @pytest.mark.parametrize("name", MODELS)
+def test_spec_input_builder_feeds_the_model(name):
+    # the numpy input of spec.make_input (what training and the edge feed) fits every input
+    spec, model = get_model_spec(name), _model(name)
+    rgb = (np.random.default_rng(11).random((32, 40, 3)) * 255).astype(np.uint8)
+    x = spec.make_input(rgb)
+    assert x.shape == (32, 40, spec.input_channels) and x.dtype == np.float32, (name, x.shape)
+    assert np.isfinite(x).all(), name
+    for tensor in model.inputs:
+        assert int(tensor.shape[-1]) == spec.input_channels, f"{name}: input {tensor.name}"
+    feed = {t.name: x[None] for t in model.inputs} if len(model.inputs) > 1 else x[None]
+    y = H.first(model(feed))
+    assert np.isfinite(y).all() and y.shape[0] == 1, name
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_spec_macs_match_the_conv_layers(name):
+    spec = get_model_spec(name)
+    want = spec.macs_per_pixel()
+    if want is None:
+        pytest.skip(f"{name}: the spec declares no MAC count")
+    model = _model(name)
+    # 256x256: a multiple of every stride and pool window of the registered families, so each
+    # downsampled grid is exact, as the families' counts assume
+    got = H.conv_macs_per_pixel(model, H.make_inputs(model, 256, 256, seed=2))
+    # 1e-3: a family may leave out convs that run once per image (PoolNet's global-average
+    # branch: one 1x1 conv on a 1x1 map), ~1e-5 of the total at 256x256
+    assert want == pytest.approx(got, rel=1e-3), f"{name}: spec {want} vs layers {got}"
+
+
+@pytest.mark.parametrize("name", MODELS)
 def test_config_round_trip(name):
     # keras-hub's run_serialization_test: get_config -> from_config -> the same config
     model = _model(name)
@@ -164,6 +194,8 @@ def test_litert_fp32_export_matches_keras(family, tmp_path):
     )
     for name in _cover(family):
         spec, model = get_model_spec(name), _model(name)
+        if not spec.export.exportable:
+            pytest.skip(f"{name}: the spec says the family is not exported (export.exportable)")
         blob = H.export_litert_fp32(model, tmp_path / name)
         interp = litert.Interpreter(model_content=blob, num_threads=1)
         if H.is_map(spec):
