@@ -1,8 +1,9 @@
 """What a benchmark needs to know about the model, without loading TensorFlow.
 
 A :class:`ModelSource` says which priors build the network input (to time them), how many
-multiply-accumulates the network spends per pixel (the family's own count, e.g.
-:func:`jndtf.models.acol.presets.macs_per_pixel`), and which Keras model the exports come from.
+multiply-accumulates the network spends per pixel (the count its registered spec declares,
+:meth:`jndtf.models.registry.ModelSpec.macs_per_pixel`), and which Keras model the exports come
+from.
 It is read from the registry and the manifest beside the ``.keras`` file (:func:`model_source`)
 or from the manifests of pre-exported files (:func:`resolve_files`, each file checked against
 its sha256 by :func:`jndtf.manifest.verify`).
@@ -15,8 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -87,30 +86,26 @@ class ModelFile:
 def macs_per_pixel_of(
     family: str | None, preset: str | None, width: float | str | None = None
 ) -> float | None:
-    """Multiply-accumulates per input pixel from the family's ``presets.macs_per_pixel``
-    (pure Python, no Keras), or None when the family has no such count or does not know the
-    preset.
+    """Multiply-accumulates per input pixel as the registered preset's spec counts them
+    (:meth:`jndtf.models.registry.ModelSpec.macs_per_pixel`, pure Python, no Keras), or None
+    when the preset is not registered (or belongs to another family than `family`), or its
+    family has no count for it.
 
     Example:
         >>> macs_per_pixel_of("acol", "acol", "default")
         87147.0
     """
-    if not family or not preset:
+    if not preset:
         return None
+    from jndtf.models.registry import get_model_spec
+
     try:
-        module = importlib.import_module(f"jndtf.models.{family}.presets")
-    except ModuleNotFoundError:
+        spec = get_model_spec(preset)
+    except KeyError:
         return None
-    count = getattr(module, "macs_per_pixel", None)
-    if count is None:
+    if family and spec.family != family:
         return None
-    kwargs = {}
-    if width is not None and "width" in inspect.signature(count).parameters:
-        kwargs["width"] = width
-    try:
-        return float(count(preset, **kwargs))
-    except (KeyError, ValueError):
-        return None
+    return spec.macs_per_pixel(width)
 
 
 def _mac_note(name: str, family, preset, mac) -> tuple[str, ...]:
