@@ -15,7 +15,7 @@ For each frame size (default 640x360 and 1280x720) the benchmark
 
 Each row gives the median and 90th percentile latency, fps = 1000 / median, the network's
 multiply-accumulates per pixel (the family's own count, e.g.
-:func:`jndtf.models.acol.presets.macs_per_pixel`: 87,147 for ACoL-JND), GMAC per frame =
+:meth:`jndtf.models.registry.ModelSpec.macs_per_pixel`: 87,147 for ACoL-JND), GMAC per frame =
 MAC/px * H * W / 1e9, achieved GMAC/s = GMAC per frame / median seconds, and the priors' median.
 
 Example:
