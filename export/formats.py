@@ -69,7 +69,7 @@ FORMATS = MappingProxyType(
                  "TFLite full-integer int8 PTQ (representative real images)"),
             _row("tflite-int8-qat", ".tflite", "tflite", "int8-qat", True, True, True,
                  ("tensorflow", "tensorflow_model_optimization", "tf_keras"), "ai_edge_litert",
-                 "TFLite full-integer int8 by quantization-aware training (ACoL family)"),
+                 "TFLite full-integer int8 by QAT (families with QAT export hooks)"),
             _row("onnx", ".onnx", "onnx", "none", True, False, False,
                  ("tensorflow", "tf2onnx"), "onnxruntime", "ONNX opset 17 via tf2onnx"),
             _row("tensorrt", ".engine", "tensorrt", "none", True, False, False,

@@ -54,6 +54,25 @@ class ExportData:
         self.calib_label = f"{label} ({len(self.calib_images)} images)"
 
 
+def export_hooks(family: str | None):
+    """The export hooks of `family` (:class:`jndtf.models.registry.ExportHooks`; the defaults
+    for an unknown or unregistered family).
+
+    Raises:
+        ValueError: the family registers itself as not exportable.
+    """
+    from jndtf.models.registry import ExportHooks, available_families, family_spec
+
+    if not family or family not in available_families():
+        return ExportHooks()
+    hooks = family_spec(family).export
+    if not hooks.exportable:
+        raise ValueError(
+            f"models of family {family!r} are not exported (its ModelSpec says exportable=False)"
+        )
+    return hooks
+
+
 def atomic_copy(src: Path, dst: Path) -> None:
     from jndtf.io import atomic_write_bytes
 
@@ -84,6 +103,7 @@ class ExportRun:
             )
 
         self.make_input = make_input
+        self.hooks = export_hooks(info.get("family"))
 
     def keras(self, x):
         return np.asarray(self.learned.model(x, training=False), np.float32)
@@ -137,13 +157,17 @@ class ExportRun:
                     io_dtype=io_dtype,
                     steps=qat_steps,
                     seed=self.seed,
+                    family=self.info.get("family"),
                 )
                 quant = {"mode": "int8-qat", **dict(quant)}
                 extra["calibration"] = self.calibration_record()
             else:
                 if fmt.quantization == "int8":
                     q = QuantizationConfig.for_int8(
-                        self.calib(), io_dtype=io_dtype, num_samples=self.num_calibration
+                        self.calib(),
+                        io_dtype=io_dtype,
+                        num_samples=self.num_calibration,
+                        float_layers=self.hooks.float_layers,
                     )
                     extra["calibration"] = self.calibration_record()
                 else:
@@ -189,4 +213,4 @@ class ExportRun:
         return TensorRTRunner(path), quant, None, extra
 
 
-__all__ = ["DYNAMIC_CALIB_SIZE", "ExportData", "ExportRun", "atomic_copy"]
+__all__ = ["DYNAMIC_CALIB_SIZE", "ExportData", "ExportRun", "atomic_copy", "export_hooks"]

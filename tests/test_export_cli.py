@@ -131,24 +131,48 @@ def test_default_format_end_to_end(tiny, tmp_path):
     assert m["parity"]["images"].startswith("held-back sample photo motorcycle_left")
 
 
+def _exportable_presets() -> list[str]:
+    """One preset per exportable family of the registry, the cheapest (fewest MAC per pixel):
+    a new family is exported here by registering itself."""
+    from jndtf.models.registry import available_families, available_models, get_model_spec
+
+    out = []
+    for family in available_families():
+        specs = [get_model_spec(n) for n in available_models(family)]
+        if specs[0].export.exportable:
+            out.append(min(specs, key=lambda s: s.macs_per_pixel() or 0.0).name)
+    return out
+
+
 @pytest.mark.tf
-def test_every_registered_family_exports(tmp_path):
-    """acol is exported throughout this file; the other family, saliency (PoolNet), here."""
+@pytest.mark.parametrize("preset", _exportable_presets())
+def test_every_registered_family_exports(preset, tmp_path):
+    """Every family the registry says is exportable goes through `jndtf export` (fp32 TFLite,
+    parity against Keras) with the contract of its spec in the manifest."""
     from jndtf.export import verify
 
-    from jndtf.models.registry import available_models, get_model_spec
+    from jndtf.models.registry import get_model_spec
     from jndtf.train._common import atomic_save_model
 
-    families = {get_model_spec(n).family for n in available_models()}
-    assert families == {"acol", "saliency"}  # a new family needs a line here
-    path = tmp_path / "sal.keras"
-    atomic_save_model(get_model_spec("poolnet_tiny").build(), path)
-    r = invoke(f"poolnet_tiny:{path}", "--size", "64x64", "--num-parity", "1", "-o", tmp_path)
+    spec = get_model_spec(preset)
+    path = tmp_path / "net.keras"
+    atomic_save_model(spec.build(), path)
+    r = invoke(f"{preset}:{path}", "--size", "64x64", "--num-parity", "1", "-o", tmp_path)
     assert r.exit_code == 0, r.output
-    m = verify(tmp_path / "sal-tflite-fp32.tflite")
-    assert (m["family"], m["inputs"]["channels"], m["outputs"]["channels"]) == ("saliency", 3, 1)
-    assert m["outputs"]["jnd_units"].startswith("saliency probability")
-    assert m["parity"]["map_psnr_db"] > 80
+    m = verify(tmp_path / "net-tflite-fp32.tflite")
+    got = (m["family"], m["inputs"]["channels"], m["outputs"]["channels"])
+    assert got == (spec.family, spec.input_channels, spec.output_channels)
+    assert m["outputs"]["jnd_units"] == spec.jnd_units
+    assert m["parity"]["map_psnr_db"] > 80  # same float graph (measured: inf / ~1e-6 abs)
+
+
+def test_the_registry_names_the_exportable_families():
+    """The classifier family (A-IQA) says it is not exported; the map families are."""
+    from jndtf.models.registry import family_spec
+
+    assert family_spec("saliency").export.exportable and family_spec("acol").export.exportable
+    assert not family_spec("aiqa").export.exportable
+    assert set(_exportable_presets()) >= {"poolnet_tiny"}
 
 
 @pytest.mark.tf

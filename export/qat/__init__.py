@@ -60,6 +60,8 @@ from pathlib import Path
 import numpy as np
 from jndtf.export.qat.architecture import NotAnAcolNetwork, describe_acol, weights_of
 
+from jndtf.models.registry import ExportHooks
+
 #: Defaults of the fine-tuning (chosen by the measurements in the module docstring).
 DEFAULT_LOSS = "distill"
 DEFAULT_LEARNING_RATE = 1e-5
@@ -158,6 +160,65 @@ def run_worker(folder: Path) -> dict:
     return json.loads(result.read_text())
 
 
+def job_hooks(job: dict) -> ExportHooks:
+    """The QAT hooks a worker job names (``rebuild``, ``task_loss``); a job written before the
+    hooks names none and means the one registered family with QAT hooks.
+
+    Raises:
+        ValueError: the job names no rebuild and not exactly one family registers QAT hooks.
+    """
+    from jndtf.models.registry import available_families, family_spec
+
+    if job.get("rebuild"):
+        return ExportHooks(
+            qat_describe="-", qat_rebuild=job["rebuild"], qat_task_loss=job.get("task_loss")
+        )
+    found = [h for f in available_families() if (h := family_spec(f).export).supports_qat]
+    if len(found) != 1:
+        raise ValueError(
+            f"the QAT job names no rebuild module and {len(found)} families register QAT hooks"
+        )
+    return found[0]
+
+
+def qat_hooks(model, family: str | None = None) -> tuple[str, ExportHooks, dict]:
+    """``(family, hooks, arch)``: the export hooks that describe `model` for the QAT worker.
+
+    With `family` (the manifest's), that family's ``qat_describe`` must accept the model;
+    without, every family that registers QAT hooks is asked in turn (the first whose
+    ``qat_describe`` does not raise ValueError wins).
+
+    Raises:
+        ValueError: the family registers no QAT hooks, or no family's describes the model
+            (the message of each refusal).
+    """
+    from jndtf.models.registry import available_families, family_spec, load_object
+
+    if family is not None:
+        hooks = family_spec(family).export
+        if not hooks.supports_qat:
+            raise ValueError(
+                f"quantization-aware training export is not available for model family "
+                f"{family!r} (its ModelSpec registers no qat_describe/qat_rebuild export hooks); "
+                "use tflite-int8 (post-training quantization)"
+            )
+        return family, hooks, load_object(hooks.qat_describe)(model)
+    refusals = []
+    for name in available_families():
+        hooks = family_spec(name).export
+        if not hooks.supports_qat:
+            continue
+        try:
+            return name, hooks, load_object(hooks.qat_describe)(model)
+        except ValueError as e:
+            refusals.append(e)
+    if len(refusals) == 1:
+        raise refusals[0]
+    raise ValueError(
+        "no model family's QAT hooks describe this model: " + "; ".join(str(e) for e in refusals)
+    )
+
+
 def convert_qat(
     learned,
     calib_inputs: Sequence[np.ndarray],
@@ -166,8 +227,10 @@ def convert_qat(
     io_dtype: str = "float32",
     steps: int = 200,
     seed: int = 0,
+    family: str | None = None,
 ) -> tuple[bytes, dict]:
-    """Full-integer int8 TFLite of an ACoL-JND model by quantization-aware training.
+    """Full-integer int8 TFLite of a network by quantization-aware training, through its
+    family's QAT export hooks (:class:`jndtf.models.registry.ExportHooks`; ACoL-JND's below).
 
     The network is rebuilt with ``tf_keras`` in a worker process and checked against the Keras
     3 maps; every activation range starts at the float model's min/max over `calib_inputs`;
@@ -185,6 +248,7 @@ def convert_qat(
         io_dtype: ``"float32"`` (quantize/dequantize inside), ``"int8"`` or ``"uint8"`` I/O.
         steps: fine-tuning steps (0: calibrated ranges only).
         seed: seed of the batches and flips.
+        family: the model's family (None: the family whose QAT hooks describe the model).
 
     Returns:
         ``(tflite_bytes, quantization)``; ``quantization`` is manifest data: ``mode``
@@ -201,7 +265,13 @@ def convert_qat(
         >>> data, quant = convert_qat(load_learned("acol"), inputs, input_size=(176, 176))
     """
     return convert_qat_with(
-        learned, calib_inputs, input_size=input_size, io_dtype=io_dtype, steps=steps, seed=seed
+        learned,
+        calib_inputs,
+        input_size=input_size,
+        io_dtype=io_dtype,
+        steps=steps,
+        seed=seed,
+        family=family,
     )
 
 
@@ -216,6 +286,7 @@ def convert_qat_with(
     loss: str = DEFAULT_LOSS,
     learning_rate: float = DEFAULT_LEARNING_RATE,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    family: str | None = None,
 ) -> tuple[bytes, dict]:
     """:func:`convert_qat` with the fine-tuning settings exposed (for experiments).
 
@@ -224,7 +295,8 @@ def convert_qat_with(
             A-IQA + 0.1 · eq. (5)); see :mod:`jndtf.export.qat.finetune`.
         learning_rate: Adam step size.
         batch_size: inputs per step.
-        learned, calib_inputs, input_size, io_dtype, steps, seed: as :func:`convert_qat`.
+        learned, calib_inputs, input_size, io_dtype, steps, seed, family: as
+            :func:`convert_qat`.
     """
     require_qat()
     if io_dtype not in IO_DTYPES:
@@ -246,11 +318,13 @@ def convert_qat_with(
         raise ValueError(
             f"learned must be a LearnedJnd (with .model), got {type(learned).__name__}"
         )
-    arch = describe_acol(model)
+    _, hooks, arch = qat_hooks(model, family)
     calib = _check_inputs(calib_inputs, arch["channels"], input_size)
     job = {
         "mode": "qat",
         "arch": arch,
+        "rebuild": hooks.qat_rebuild,
+        "task_loss": hooks.qat_task_loss,
         "input_size": None if input_size is None else list(input_size),
         "io_dtype": io_dtype,
         "steps": int(steps),
@@ -274,6 +348,8 @@ __all__ = [
     "convert_qat",
     "convert_qat_with",
     "describe_acol",
+    "job_hooks",
+    "qat_hooks",
     "require_qat",
     "run_worker",
 ]

@@ -34,10 +34,17 @@ LOSS_DEFINITIONS = {
 }
 
 
-def _eq6_loss():
-    from jndtf.losses import ACoLJNDLoss
+def _eq6_loss(task_loss: str | None = None):
+    """The family's training loss (a Keras loss class, ``y_true`` = original RGB 0..255,
+    ``y_pred`` = the network's output) as ``fn(x, student, teacher)``."""
+    from jndtf.export.qat import job_hooks
 
-    loss = ACoLJNDLoss()
+    from jndtf.models.registry import load_object
+
+    task_loss = task_loss or job_hooks({}).qat_task_loss
+    if not task_loss:
+        raise ValueError("loss='eq6' needs the family's training loss (ExportHooks.qat_task_loss)")
+    loss = load_object(task_loss)()
 
     def fn(x, student, teacher):
         del teacher
@@ -58,6 +65,7 @@ def finetune(
     *,
     steps: int,
     loss: str = "distill",
+    task_loss: str | None = None,
     learning_rate: float = 1e-5,
     batch_size: int = 4,
     seed: int = 0,
@@ -71,7 +79,9 @@ def finetune(
         teacher: the float model (distillation target; unused by ``"eq6"``).
         inputs: ``(N, H, W, C)`` float32 network inputs.
         steps: optimiser steps (0: none).
-        loss: ``"distill"`` or ``"eq6"``.
+        loss: ``"distill"`` or ``"eq6"`` (the family's training loss).
+        task_loss: ``"module:Class"`` of that training loss (``ExportHooks.qat_task_loss``;
+            None: that of the one family with QAT hooks, ACoL-JND's eq. (6)).
         learning_rate: Adam step size.
         batch_size: inputs per step (at most N).
         seed: seed of the batches and flips.
@@ -84,7 +94,7 @@ def finetune(
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
     inputs = np.asarray(inputs, np.float32)
-    loss_fn = _distill if loss == "distill" else _eq6_loss()
+    loss_fn = _distill if loss == "distill" else _eq6_loss(task_loss)
     optimizer = tf_keras.optimizers.Adam(learning_rate)
     variables = qat_model.trainable_variables
 

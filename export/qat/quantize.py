@@ -1,5 +1,6 @@
-"""tfmot quantization-aware model of the ``tf_keras`` ACoL-JND rebuild, its ranges and its
-full-integer int8 TFLite conversion.
+"""tfmot quantization-aware model of a family's ``tf_keras`` rebuild (its ``qat_rebuild``
+export hook; ACoL-JND's is the example below), its ranges and its full-integer int8 TFLite
+conversion.
 
 What gets fake-quantized (int8, as the TFLite kernels will run it):
 
@@ -30,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras
-from jndtf.export.qat import rebuild
+from jndtf.export.qat.rebuild import load_weights
 
 _q = tfmot.quantization.keras
 
@@ -68,44 +69,56 @@ class OutputQuantizeConfig(NoOpQuantizeConfig):
         ]
 
 
-#: Custom layer name -> its QuantizeConfig class (standard layers use tfmot's defaults).
-CUSTOM_CONFIGS = {
-    "up1": NoOpQuantizeConfig,
-    "up2": NoOpQuantizeConfig,
-    "threshold": OutputQuantizeConfig,
-    "erase": OutputQuantizeConfig,
-    "jnd": OutputQuantizeConfig,
-}
+#: A rebuild's ``QUANTIZE_CONFIGS`` values -> QuantizeConfig class (standard layers use
+#: tfmot's defaults).
+CONFIG_KINDS = {"noop": NoOpQuantizeConfig, "output": OutputQuantizeConfig}
 
 
-def _scope():
+def rebuild_module(path: str | None = None):
+    """The family's rebuild module (``ExportHooks.qat_rebuild``): ``build(arch, *,
+    input_size=None, wrap=None)``, ``CUSTOM_LAYERS``, ``QUANTIZE_CONFIGS``; None: the one
+    family that registers QAT hooks (:func:`jndtf.export.qat.job_hooks`)."""
+    import importlib
+
+    from jndtf.export.qat import job_hooks
+
+    return importlib.import_module(path or job_hooks({}).qat_rebuild)
+
+
+def _scope(module):
     return _q.quantize_scope(
         {
-            **rebuild.CUSTOM_LAYERS,
+            **module.CUSTOM_LAYERS,
             "NoOpQuantizeConfig": NoOpQuantizeConfig,
             "OutputQuantizeConfig": OutputQuantizeConfig,
         }
     )
 
 
-def _annotate(layer):
-    config = CUSTOM_CONFIGS.get(layer.name)
-    return _q.quantize_annotate_layer(layer, config() if config else None)
-
-
-def build_qat_model(arch: dict, weights: dict[str, np.ndarray]) -> tf_keras.Model:
-    """The quantization-aware ACoL-JND (dynamic H, W) with the trained weights.
+def build_qat_model(
+    arch: dict, weights: dict[str, np.ndarray], rebuild: str | None = None
+) -> tf_keras.Model:
+    """The quantization-aware network (dynamic H, W) with the trained weights.
 
     Args:
-        arch: :func:`jndtf.export.qat.architecture.describe_acol` data.
+        arch: the family's ``qat_describe`` data (ACoL-JND:
+            :func:`jndtf.models.acol.qat_describe.describe_acol`).
         weights: :func:`jndtf.export.qat.architecture.weights_of` arrays.
+        rebuild: the family's rebuild module path (None: see :func:`rebuild_module`).
 
     Returns:
         A tfmot QAT ``tf_keras.Model``; its wrappers are named ``quant_<layer>``.
     """
-    with _scope():
-        annotated = rebuild.build_tf_keras_acol(arch, wrap=_annotate)
-        rebuild.load_weights(annotated, weights)
+    module = rebuild_module(rebuild)
+    configs = {name: CONFIG_KINDS[kind] for name, kind in module.QUANTIZE_CONFIGS.items()}
+
+    def annotate(layer):
+        config = configs.get(layer.name)
+        return _q.quantize_annotate_layer(layer, config() if config else None)
+
+    with _scope(module):
+        annotated = module.build(arch, wrap=annotate)
+        load_weights(annotated, weights)
         return _q.quantize_apply(annotated)
 
 
@@ -203,11 +216,12 @@ def convert_to_int8(
 
 
 __all__ = [
-    "CUSTOM_CONFIGS",
+    "CONFIG_KINDS",
     "NoOpQuantizeConfig",
     "OutputQuantizeConfig",
     "build_qat_model",
     "calibrate_ranges",
     "convert_to_int8",
     "float_ranges",
+    "rebuild_module",
 ]

@@ -71,12 +71,16 @@ def _versions() -> dict:
 
 def rebuild_and_check(job: dict, arrays) -> tuple:
     """Step 1: the float ``tf_keras`` rebuild, its weights, and its max |Δ| to Keras 3."""
+    import importlib
+
     import numpy as np
-    from jndtf.export.qat import rebuild
+    from jndtf.export.qat import job_hooks
+    from jndtf.export.qat.rebuild import load_weights
 
     weights = {k[2:]: arrays[k] for k in arrays.files if k.startswith("w/")}
-    model = rebuild.build_tf_keras_acol(job["arch"])
-    rebuild.load_weights(model, weights)
+    module = importlib.import_module(job_hooks(job).qat_rebuild)  # the family's rebuild
+    model = module.build(job["arch"])
+    load_weights(model, weights)
     ref_in, ref_out = arrays["ref_inputs"], arrays["ref_outputs"]
     got = _predict(model, ref_in)
     if got.shape != ref_out.shape:
@@ -104,7 +108,10 @@ def run_qat(job: dict, arrays, out_dir: Path) -> dict:
     calib = np.asarray(arrays["calib"], np.float32)
     n_hold = max(1, round(len(calib) * HOLDOUT_FRACTION)) if len(calib) >= MIN_FOR_HOLDOUT else 0
     train, hold = (calib[:-n_hold], calib[-n_hold:]) if n_hold else (calib, calib)
-    qat = quantize.build_qat_model(job["arch"], weights)
+    from jndtf.export.qat import job_hooks
+
+    hooks = job_hooks(job)
+    qat = quantize.build_qat_model(job["arch"], weights, hooks.qat_rebuild)
     n_ranges = quantize.calibrate_ranges(qat, teacher, calib)
     t_hold = _predict(teacher, hold)
     before = _psnr(_predict(qat, hold), t_hold)
@@ -115,6 +122,7 @@ def run_qat(job: dict, arrays, out_dir: Path) -> dict:
         train,
         steps=int(job["steps"]),
         loss=job["loss"],
+        task_loss=hooks.qat_task_loss,
         learning_rate=float(job["learning_rate"]),
         batch_size=int(job["batch_size"]),
         seed=int(job["seed"]),

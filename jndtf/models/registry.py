@@ -100,8 +100,13 @@ class ExportHooks:
         qat_describe: ``"module:function"``, ``describe(keras_model) -> dict`` (JSON-ready
             architecture for the QAT worker; raises ValueError for a model it cannot
             describe); None: no quantization-aware-training export for this family.
-        qat_rebuild: ``"module:function"``, ``rebuild(arch, *, input_size=None, wrap=None) ->
-            tf_keras.Model`` run by the QAT worker (imports tf_keras; never in this process).
+        qat_rebuild: ``"package.module"`` the QAT worker imports (tf_keras; never in this
+            process) with ``build(arch, *, input_size=None, wrap=None) -> tf_keras.Model``
+            (``wrap`` is called on every layer as it is made), ``CUSTOM_LAYERS`` (name ->
+            class) and ``QUANTIZE_CONFIGS`` (custom layer name -> ``"output"`` or ``"noop"``).
+        qat_task_loss: ``"module:Class"`` of the family's training loss (a Keras loss,
+            ``y_true`` = original RGB 0..255, ``y_pred`` = output) for QAT fine-tuning with
+            ``loss="eq6"``; None: distillation only.
         float_layers: Keras layer names an int8 export keeps in float by default (their
             TFLite nodes are denylisted), in addition to the head and thresholds.
     """
@@ -109,6 +114,7 @@ class ExportHooks:
     exportable: bool = True
     qat_describe: str | None = None
     qat_rebuild: str | None = None
+    qat_task_loss: str | None = None
     float_layers: tuple[str, ...] = ()
 
     @property

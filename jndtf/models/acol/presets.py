@@ -201,8 +201,9 @@ TRAIN = {
 
 #: Quantization-aware training: the Keras 3 network read as data, rebuilt with tf_keras.
 EXPORT = {
-    "qat_describe": "jndtf.export.qat.architecture:describe_acol",
-    "qat_rebuild": "jndtf.export.qat.rebuild:build_tf_keras_acol",
+    "qat_describe": "jndtf.models.acol.qat_describe:describe_acol",
+    "qat_rebuild": "jndtf.models.acol.qat_rebuild",
+    "qat_task_loss": "jndtf.losses:ACoLJNDLoss",
 }
 
 
