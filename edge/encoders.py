@@ -4,6 +4,8 @@ Both report the size of every coded frame in bytes, so a stream can compare the 
 the same settings with and without JND-guided pre-processing (eq. (14) of hmJND-Net), and both
 can hand back the decoded frame, so its quality against the original can be measured.
 
+Sizes are ``(width, height)`` (as everywhere in :mod:`jndtf.edge`); frames are ``HxWx3``.
+
 One interface for both: ``encode(frame_rgb, index) -> list[EncodedFrame]`` returns the frames
 whose coding finished during that call (H.264 may return earlier frames, or none, when the
 encoder looks ahead or uses B-frames; JPEG always returns the frame just given),

@@ -35,7 +35,8 @@ def check_frame(frame) -> np.ndarray:
             "cv2.cvtColor(f, cv2.COLOR_GRAY2RGB), drop alpha with f[..., :3]"
         )
     if min(frame.shape[:2]) < MIN_SIDE:
-        raise ValueError(f"a frame must be at least {MIN_SIDE}x{MIN_SIDE}, got {frame.shape[:2]}")
+        h, w = frame.shape[:2]
+        raise ValueError(f"a frame must be at least {MIN_SIDE}x{MIN_SIDE}, got {w}x{h} (WxH)")
     return frame
 
 
@@ -58,7 +59,8 @@ class JndResult:
         timestamp_ms: the caller's timestamp, or None.
         reused: True when the map is the last computed one (no priors, no inference).
         timings_ms: ``priors``, ``inference``, ``resize``, ``total`` (module docstring).
-        inference_size: ``(h, w)`` the model ran at (of the frame the map comes from).
+        inference_size: ``(width, height)`` the model ran at (of the frame the map comes
+            from); sizes are (width, height) throughout :mod:`jndtf.edge`, arrays ``HxWxC``.
         scene_difference: the reuse policy's measure to the map's frame (None: not measured).
     """
 

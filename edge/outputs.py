@@ -1,7 +1,8 @@
 """What the edge stream writes on request: JND-map video or PNGs, a preview, JSON-lines stats.
 
 Every writer has ``write(...)`` per frame and ``close()`` (idempotent; context managers), and
-closing is what makes a file complete:
+closing is what makes a file complete (sizes are ``(width, height)``, as everywhere in
+:mod:`jndtf.edge`; frames and maps are ``HxWxC`` arrays):
 
 - :class:`MapVideoWriter`: the JND map of each frame as a grey MP4, grey
   level ``255 · J / vmax`` with one fixed `vmax` for the whole video (default 32 grey levels of

@@ -8,8 +8,12 @@ prior nets) comes from the manifest, which is verified (sha256) before anything 
 
 Design decisions:
 
-- **Resolution.** A fixed-size model (exported with ``input_size=(H, W)``, the fastest on a
-  device: DESIGN.md) gets every frame resized to its H, W (area interpolation when shrinking,
+- **Sizes** are ``(width, height)`` in every public name here (:attr:`JndMapper.input_size`,
+  :meth:`JndMapper.inference_size`, :attr:`JndResult.inference_size`), as OpenCV's ``dsize``,
+  the frame sources, encoders and ``--size WIDTHxHEIGHT`` write them; arrays are ``HxWxC``.
+  (The manifest names ``height`` and ``width``; only the backends read it.)
+- **Resolution.** A fixed-size model (exported with ``--size WxH``, the fastest on a
+  device: DESIGN.md) gets every frame resized to its W x H (area interpolation when shrinking,
   bilinear when enlarging; the aspect ratio follows the model), priors and inference run there
   and the map is resized back to the frame (bilinear). ``jnd_scale`` is refused for a fixed-size
   model (its resolution is chosen at export time). A dynamic model (or a classical one) runs
@@ -80,7 +84,8 @@ _END = object()
 
 
 def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    h, w = size
+    """`image` (``HxW[xC]``) at ``size = (width, height)``."""
+    w, h = size
     if image.shape[:2] == (h, w):
         return image
     shrink = h <= image.shape[0] and w <= image.shape[1]
@@ -111,7 +116,7 @@ class JndMapper:
     Attributes:
         options: the :class:`JndMapperOptions`.
         manifest: the model's verified manifest (a short description for classical models).
-        input_size: fixed ``(H, W)`` of the model, None when it follows the frame.
+        input_size: fixed ``(width, height)`` of the model, None when it follows the frame.
 
     Raises (at creation):
         ValueError: a manifest or sha256 mismatch, bad options, ``jnd_scale`` with a fixed-size
@@ -126,14 +131,16 @@ class JndMapper:
         self.options = options
         self._backend = load_backend(options.model, options.num_threads)
         self.manifest = self._backend.manifest
-        self.input_size = self._backend.input_size
+        fixed = self._backend.input_size  # the manifest's (H, W)
+        self.input_size = None if fixed is None else (int(fixed[1]), int(fixed[0]))
         if self.input_size is not None and options.jnd_scale != 1.0:
             self._backend.close()
-            h, w = self.input_size
+            w, h = self.input_size
             raise ValueError(
-                f"{options.model} was exported at the fixed size {h}x{w}, so inference always runs "
-                f"at {h}x{w}; jnd_scale={options.jnd_scale} applies to dynamic-size models only: "
-                "export at the reduced size you want (input_size=(h, w)) or with input_size=None"
+                f"{options.model} was exported at the fixed size {w}x{h}, so inference always runs "
+                f"at {w}x{h}; jnd_scale={options.jnd_scale} applies to dynamic-size models only: "
+                "export at the reduced size you want (jndtf export --size WIDTHxHEIGHT) or with "
+                "--dynamic"
             )
         self._policy = ReusePolicy(options.reuse_interval, options.scene_change_threshold)
         self._lock = threading.Lock()  # state: counters, index, timestamps, reuse policy
@@ -165,14 +172,19 @@ class JndMapper:
 
     # ------------------------------------------------------------------ sizes and stats
 
-    def inference_size(self, height: int, width: int) -> tuple[int, int]:
-        """``(h, w)`` the model runs at for a frame of `height` x `width`."""
+    def inference_size(self, width: int, height: int) -> tuple[int, int]:
+        """``(width, height)`` the model runs at for a frame of `width` x `height`.
+
+        Example:
+            >>> mapper.inference_size(640, 360)  # jnd_scale=0.5, a dynamic-size model
+            (320, 180)
+        """
         if self.input_size is not None:
             return self.input_size
         s = float(self.options.jnd_scale)
         if s == 1.0:
-            return int(height), int(width)
-        return max(MIN_SIDE, round(s * height)), max(MIN_SIDE, round(s * width))
+            return int(width), int(height)
+        return max(MIN_SIDE, round(s * width)), max(MIN_SIDE, round(s * height))
 
     @property
     def stats(self) -> JndStats:
@@ -224,7 +236,7 @@ class JndMapper:
         else:
             decision = self._policy.decide(frame)
         job = _Job(frame, self._index, timestamp_ms, decision)
-        job.size = self.inference_size(*frame.shape[:2])
+        job.size = self.inference_size(frame.shape[1], frame.shape[0])
         self._index += 1
         return job
 
@@ -261,7 +273,7 @@ class JndMapper:
             try:
                 small = self._backend.infer(job.x)
                 t1 = time.perf_counter()
-                jnd = np.ascontiguousarray(_resize(small, (h, w)), dtype=np.float32)
+                jnd = np.ascontiguousarray(_resize(small, (w, h)), dtype=np.float32)
             except BaseException:
                 self._forget()
                 raise

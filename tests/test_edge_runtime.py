@@ -128,7 +128,7 @@ def _down(frame: np.ndarray, h: int, w: int) -> np.ndarray:
 def test_fixed_model_map_equals_the_keras_map(exported_acol_fixed, keras_acol, frames, kernels):
     frame = frames[3]  # 96x160 = the model's size: no resize anywhere
     with JndMapper.create_from_model_path(exported_acol_fixed.path) as m:
-        assert m.input_size == (96, 160)
+        assert m.input_size == (160, 96)  # (width, height), the edge runtime's order
         assert m.manifest["sha256"] == exported_acol_fixed.manifest["sha256"]
         r = m.process(frame)
         # a frame of another size is resized to 96x160 and the map back to the frame
@@ -138,7 +138,7 @@ def test_fixed_model_map_equals_the_keras_map(exported_acol_fixed, keras_acol, f
     want = keras_acol(frame)
     assert isinstance(r, JndResult) and r.jnd.dtype == np.float32 and r.jnd.shape == (96, 160, 3)
     assert_fp32_parity(r.jnd, want, frame)
-    assert r.inference_size == (96, 160) and not r.reused
+    assert r.inference_size == (160, 96) and not r.reused
     assert set(r.timings_ms) == {"priors", "inference", "resize", "total"}
     assert r.timings_ms["total"] >= r.timings_ms["inference"] > 0
     assert r_big.jnd.shape == (144, 240, 3)
@@ -162,10 +162,10 @@ def test_dynamic_model_follows_the_frame_and_jnd_scale(exported_acol_dynamic, ke
     assert_fp32_parity(r_mid.jnd, keras_acol(mid), mid)
     opts = JndMapperOptions(model=exported_acol_dynamic.path, jnd_scale=0.5)
     with JndMapper.create_from_options(opts) as m:
-        assert m.inference_size(128, 224) == (64, 112)
+        assert m.inference_size(224, 128) == (112, 64)  # (width, height)
         assert m.inference_size(40, 40) == (32, 32)  # never below the priors' window
         r = m.process(big)
-    assert r.jnd.shape == (128, 224, 3) and r.inference_size == (64, 112)
+    assert r.jnd.shape == (128, 224, 3) and r.inference_size == (112, 64)
     want = _up(keras_acol(_down(big, 64, 112)), 128, 224)
     assert_fp32_parity(r.jnd, want, big)
 
@@ -351,7 +351,7 @@ def test_tampered_or_unmanifested_models_are_refused(exported_acol_fixed, tmp_pa
 @pytest.mark.tf
 def test_jnd_scale_with_a_fixed_size_model_is_refused(exported_acol_fixed):
     opts = JndMapperOptions(model=exported_acol_fixed.path, jnd_scale=0.5)
-    with pytest.raises(ValueError, match=r"fixed size 96x160.*dynamic-size models only"):
+    with pytest.raises(ValueError, match=r"fixed size 160x96.*dynamic-size models only"):
         JndMapper.create_from_options(opts)
 
 

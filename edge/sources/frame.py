@@ -2,7 +2,8 @@
 the check that turns a decoder's output into a uint8 RGB frame or rejects it as corrupt.
 
 Data contract (DESIGN.md): images cross the public API as uint8 RGB ``HxWx3``; OpenCV's BGR is
-converted here, at the I/O boundary, and never leaks past it.
+converted here, at the I/O boundary, and never leaks past it. Sizes are ``(width, height)``
+(OpenCV's ``dsize``, ``--size WIDTHxHEIGHT``), as everywhere in :mod:`jndtf.edge`.
 """
 
 from __future__ import annotations
