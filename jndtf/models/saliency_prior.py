@@ -70,7 +70,7 @@ def _load_keras(path: Path):
     from jndtf._deps import require
 
     keras = require("keras", "running a .keras saliency model")
-    import jndtf.models.acol.layers  # noqa: F401  registers ResizeLike
+    import jndtf.models.saliency.network  # noqa: F401  registers the layers a saliency net uses
 
     return keras.saving.load_model(path, compile=False)
 
