@@ -34,7 +34,7 @@ from jndtf.manifest import (  # the contract lives in the core; export writes th
     write_manifest,
 )
 
-#: How Up1/Up2 resize (jndtf.models.acol.layers.resize_like -> tf.image.resize): the bilinear
+#: How the networks' ResizeLike layers resize (resize_like -> tf.image.resize): the bilinear
 #: TFLite RESIZE_BILINEAR op with half_pixel_centers=True, align_corners=False.
 RESIZE = {
     "op": "RESIZE_BILINEAR",

@@ -1,7 +1,7 @@
 """Learned prior nets of an exported model (manifest ``inputs.prior_overrides``).
 
-A model trained with ``jndtf train acol --saliency-model NET`` takes its visual-attention prior
-f_va from that net, not from the classical spectral residual; its training manifest records the
+A JND model trained with ``--saliency-model NET`` (``jndtf train FAMILY``) takes its f_va prior
+from that net, not from the classical spectral residual; its training manifest records the
 net (``inputs.prior_overrides.saliency``: path, sha256, working size). An exported model needs
 the same f_va on the device, and the edge runtime runs no Keras and checks every file it loads.
 
@@ -15,9 +15,9 @@ refuses it when its sha256 differs. A converted net's own parity (max abs differ
 vs the Keras net's, on the parity images) is recorded too.
 
 Example:
-    >>> records = export_prior_nets(learned, out_dir, "acol", images=[photo])
+    >>> records = export_prior_nets(learned, out_dir, "jnd", images=[photo])
     >>> records["saliency"]["model"], len(records["saliency"]["model_sha256"])
-    ('acol-saliency.tflite', 64)
+    ('jnd-saliency.tflite', 64)
 """
 
 from __future__ import annotations
