@@ -16,6 +16,7 @@ from jndtf.cli._shared import (
 )
 from jndtf.demo import DemoSettings
 from jndtf.refs import DEFAULT_JND_MODEL
+from jndtf.refs import HELP as MODEL_HELP
 
 
 @app.command("list")
@@ -111,7 +112,7 @@ class JndSettings(TiledSettings):
     model: str = option(
         "--model",
         default=DEFAULT_JND_MODEL,
-        help="Learned model with shipped weights (acol), a .keras file, or a classical model name.",
+        help=MODEL_HELP["keras"],
     )
 
 

@@ -22,6 +22,7 @@ from jndtf.cli.bench import bench_app
 from jndtf.edge.stream import DEFAULT_JND_SCALE, StreamSettings
 from jndtf.io import parse_size
 from jndtf.refs import DEFAULT_JND_MODEL
+from jndtf.refs import HELP as MODEL_HELP
 
 #: Exit codes of `jndtf stream` besides 0 (done) and 2 (an error, after the summary): input
 #: skipped or a source that ended early (the rest was written), and the shell's codes for a
@@ -91,9 +92,7 @@ STREAM_CLI = {
     "model": Cli(
         flags=("--model", "-m"),
         default=DEFAULT_JND_MODEL,
-        help="Exported .tflite (its manifest beside it, sha256-checked), acol (the shipped "
-        "int8 export, 320x180), or a classical model name (yang2005, wu2017, ...; "
-        "`jndtf list`).",
+        help=MODEL_HELP["litert"],
     ),
     "codec": Cli(help="jpeg (per frame, OpenCV) or h264 (libx264, PyAV)."),
     "quality": Cli(flags=("--quality", "-q"), min=1, max=100, help="JPEG quality."),
@@ -236,8 +235,7 @@ def _progress(total: int | None):
 BENCH_STREAM_CLI = {
     "model": Cli(
         flags=("--model", "-m"),
-        help="acol (the shipped int8 export, jndtf stream's default), a classical model name "
-        "or an exported .tflite.",
+        help=MODEL_HELP["litert"],
     ),
     "codec": Cli(help="jpeg or h264."),
     "seconds": Cli(min=0.5, help="Length of the synthesized clip."),
