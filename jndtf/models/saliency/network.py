@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from jndtf.models.acol.layers import ResizeLike
+from jndtf.models.layers import ResizeLike
 from jndtf.models.saliency.presets import DEFAULT_PRESET, check_preset, get_preset
 
 #: Name of the layer that outputs the logits at input resolution (training uses them).
@@ -102,7 +102,7 @@ def build_poolnet(
     dynamic (presets module); bilinear resizes use half-pixel centres (``tf.image.resize``)
     instead of PyTorch's ``align_corners=True``; convs of the decoder carry a bias; the joint
     edge-detection branch of §3.3 is left out (PoolNet reports it as an optional extra).
-    Every resize goes through :class:`jndtf.models.acol.layers.ResizeLike`, so the model
+    Every resize goes through :class:`jndtf.models.layers.ResizeLike`, so the model
     converts to TFLite with a ``[1, -1, -1, 3]`` input.
 
     **Input sizes.** Any H, W >= 1. Strided convs and pools use 'same' padding (``ceil``
