@@ -6,8 +6,9 @@ registering itself. The checks follow keras-hub's ``TestCase.run_layer_test`` /
 ``run_model_saving_test`` / ``run_litert_export_test``: shape and dtype of a small call, a
 gradient step, config and ``.keras`` round trips, LiteRT fp32 export parity; plus JAX = TF.
 
-Inputs are random float32 in 0..1 (the ``unit`` normalization every family's input layer
-accepts); a model with several inputs (a dict of named Keras inputs) gets one array per input.
+Inputs are random float32 in 0..1 (the ``unit`` normalization of the map families; the A-IQA
+classifier, made for 0..255, runs on them just as well for shape, gradient and parity checks);
+a model with several inputs (a dict of named Keras inputs) gets one array per input.
 """
 
 from __future__ import annotations
@@ -24,20 +25,14 @@ import numpy as np
 #: ``output_kind`` values whose output is a map the size of the input, (N, H, W, C).
 MAP_KINDS = frozenset({"jnd_map", "dmv_jnd", "image", "saliency"})
 
-
 #: Value range each map kind promises (jndtf.models.registry.OUTPUT_KINDS' descriptions):
 #: a JND map is in pixel values 0..255, a saliency map a probability 0..1.
 KIND_RANGES = {"jnd_map": (0.0, 255.0), "saliency": (0.0, 1.0)}
 
 
-def output_kind(spec) -> str:
-    """The spec's ``output_kind``."""
-    return spec.output_kind
-
-
 def is_map(spec) -> bool:
     """True where the model outputs an input-sized map (N, H, W, output_channels)."""
-    return output_kind(spec) in MAP_KINDS
+    return spec.output_kind in MAP_KINDS
 
 
 def make_inputs(model, h: int, w: int, n: int = 1, seed: int = 0):
