@@ -16,8 +16,9 @@ function                      Loss class                             source
 ``hmjnd_loss``                ``HmJNDLoss``                          hmJND-Net eq. (2)
 ============================  =====================================  ==============================
 
-The A-IQA loss (Jin et al. 2022, L1 of ACoL-JND) lives with its classifier in
-:mod:`jndtf.models.aiqa.loss` and is re-exported here as ``AIQALoss`` / ``aiqa_loss``.
+A family's own total loss lives in its folder and is re-exported here: ACoL-JND's eq. (6) in
+:mod:`jndtf.models.acol.loss`, the A-IQA loss (Jin et al. 2022, L1 of ACoL-JND) with its
+classifier in :mod:`jndtf.models.aiqa.loss` (``AIQALoss`` / ``aiqa_loss``).
 Submodules load on first attribute access.
 """
 
@@ -36,8 +37,8 @@ _EXPORTS = {
     "gradient_loss_map": "gradient",
     "gradient_loss": "gradient",
     "GradientLoss": "gradient",
-    "acol_loss": "gradient",
-    "ACoLJNDLoss": "gradient",
+    "acol_loss": "jndtf.models.acol.loss",
+    "ACoLJNDLoss": "jndtf.models.acol.loss",
     "dmv_cross_entropy": "dmv",
     "dmv_magnitude_loss": "dmv",
     "dmv_spatial_loss": "dmv",

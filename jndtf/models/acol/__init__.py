@@ -4,6 +4,9 @@ Difference Estimation", KSII TIIS 18(2), 2024) and its ablations BL, BL+ACoL, BL
 - :mod:`~jndtf.models.acol.network`: ``build_acol``, ``with_distorted_output``;
 - :mod:`~jndtf.models.acol.layers`: ``ResizeLike``, ``MeanThresholdMask``, ``Erase``,
   ``JndOutput``, ``InjectJnd`` and the functions they wrap;
+- :mod:`~jndtf.models.acol.loss`: ``ACoLJNDLoss``, ``acol_loss`` (eq. (6), the training loss);
+- :mod:`~jndtf.models.acol.qat_describe`, :mod:`~jndtf.models.acol.qat_rebuild`: the QAT
+  export hooks (the network as data, its ``tf_keras`` twin);
 - :mod:`~jndtf.models.acol.presets`: ``PRESETS`` (``acol``, ``bl``, ``bl_acol``, ``bl_pmcm``),
   ``WIDTHS``, ``macs_per_pixel`` (pure Python; registers the presets in
   :mod:`jndtf.models.registry`).
@@ -33,6 +36,8 @@ _EXPORTS = {
     "mean_threshold_mask": "layers",
     "erase": "layers",
     "jnd_output": "layers",
+    "ACoLJNDLoss": "loss",
+    "acol_loss": "loss",
     "PRESETS": "presets",
     "DEFAULT_PRESET": "presets",
     "WIDTHS": "presets",

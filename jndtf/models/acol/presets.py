@@ -203,7 +203,7 @@ TRAIN = {
 EXPORT = {
     "qat_describe": "jndtf.models.acol.qat_describe:describe_acol",
     "qat_rebuild": "jndtf.models.acol.qat_rebuild",
-    "qat_task_loss": "jndtf.losses:ACoLJNDLoss",
+    "qat_task_loss": "jndtf.models.acol.loss:ACoLJNDLoss",
 }
 
 
