@@ -1,12 +1,15 @@
-"""Quantization-aware training (QAT) export of ACoL-JND to full-integer int8 TFLite.
+"""Quantization-aware training (QAT) export to full-integer int8 TFLite, for every model family
+that registers QAT export hooks (:class:`jndtf.models.registry.ExportHooks`: ``qat_describe``,
+``qat_rebuild``, ``qat_task_loss``); ACoL-JND's are in ``jndtf/models/acol/``.
 
 tensorflow-model-optimization 0.8.1 only takes ``tf_keras`` models and, once imported, sets
 ``TF_USE_LEGACY_KERAS=1`` for its whole process (DESIGN.md). So :func:`convert_qat` describes
-the trained Keras 3 network as data (:mod:`~jndtf.export.qat.architecture`), hands it to
-``python -m jndtf.export.qat.worker`` in a fresh process, which rebuilds it with ``tf_keras``
-(:mod:`~jndtf.export.qat.rebuild`), checks the rebuild against the Keras 3 maps, fine-tunes a
-tfmot QAT copy (:mod:`~jndtf.export.qat.quantize`, :mod:`~jndtf.export.qat.finetune`) and
-converts it. Importing this package imports neither tfmot nor tf_keras.
+the trained Keras 3 network as data (the family's ``qat_describe``; the weights by
+:mod:`~jndtf.export.qat.architecture`), hands it to ``python -m jndtf.export.qat.worker`` in a
+fresh process, which rebuilds it with ``tf_keras`` (the family's ``qat_rebuild`` module),
+checks the rebuild against the Keras 3 maps, fine-tunes a tfmot QAT copy
+(:mod:`~jndtf.export.qat.quantize`, :mod:`~jndtf.export.qat.finetune`) and converts it.
+Importing this package imports neither tfmot nor tf_keras.
 
 **Measured against PTQ** (``python -m jndtf.export.qat.compare --steps 0 --steps 200 --loss
 distill --loss eq6``; shipped ``acol``, fixed 176x176, 32 calibration crops of the four

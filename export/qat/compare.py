@@ -22,9 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from jndtf.refs import DEFAULT_JND_MODEL
+
 
 def compare(
-    source: str = "acol",
+    source: str = DEFAULT_JND_MODEL,
     *,
     input_size: tuple[int, int] = (176, 176),
     runs: list[tuple[str, int]] = (("distill", 200),),
@@ -143,7 +145,7 @@ def compare(
 def main(argv: list[str] | None = None) -> int:
     """Command line of :func:`compare` (prints a table, writes JSON with ``-o``)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default="acol", help="registered name or .keras path")
+    p.add_argument("--model", default=DEFAULT_JND_MODEL, help="registered name or .keras path")
     p.add_argument("--size", type=int, nargs=2, default=(176, 176), metavar=("H", "W"))
     p.add_argument("--loss", action="append", choices=("distill", "eq6"), help="repeatable")
     p.add_argument("--steps", type=int, action="append", help="repeatable (default 200)")

@@ -4,9 +4,11 @@
 Importing tensorflow-model-optimization sets ``TF_USE_LEGACY_KERAS=1`` for the whole process and
 tfmot needs ``tf_keras`` models (DESIGN.md), so nothing of this runs in the caller's process.
 
-``JOB_DIR`` holds ``job.json`` (settings, :func:`jndtf.export.qat.architecture.describe_acol`)
-and ``arrays.npz`` (``calib``: ``(N, H, W, C)`` inputs; ``ref_inputs``/``ref_outputs``: maps
-of the Keras 3 model; ``w/<layer>/<index>``: its weights). Steps of a ``"qat"`` job:
+``JOB_DIR`` holds ``job.json`` (settings, the architecture from the family's ``qat_describe``
+hook and the paths of its ``qat_rebuild`` module and ``qat_task_loss``, see
+:class:`jndtf.models.registry.ExportHooks`) and ``arrays.npz`` (``calib``: ``(N, H, W, C)``
+inputs; ``ref_inputs``/``ref_outputs``: maps of the Keras 3 model; ``w/<layer>/<index>``: its
+weights). Steps of a ``"qat"`` job:
 
 1. rebuild the network with ``tf_keras``, copy the weights, check the maps against the Keras 3
    model's (``max |Δ| <= REBUILD_TOLERANCE`` pixel values, else stop);
