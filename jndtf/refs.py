@@ -11,7 +11,8 @@ order:
 - a classical model of :mod:`jndtf.baselines` (``wu2017``, ``wu2013``, ...);
 - a shipped name (``acol``): weights jndtf ships under ``jndtf/weights/``, found from the files
   there (no registry import): ``<family>/<name>.keras`` + ``<name>.json`` for Keras,
-  ``<family>/edge/<name>-tflite-int8.tflite`` + its ``.json`` for LiteRT;
+  ``<family>/edge/<name>-tflite-int8.tflite`` + its ``.json`` for LiteRT, when the manifest
+  says the output is a map in JND units (``outputs.jnd_units``);
 - a registered preset of :mod:`jndtf.models.registry` whose output is a JND map (``bl``,
   ``bl_pmcm``, ...) or a family name that is also one of its presets; without shipped weights it
   resolves (kind ``"family"``) but loading it asks for a trained file;
@@ -37,8 +38,9 @@ command                        runtime     ``acol`` resolves to
 
 A Keras command refuses a ``.tflite``/``.onnx`` file and the LiteRT runtime refuses a
 ``.keras`` file, each with a line that says which file to give instead. Resolving loads
-nothing: no Keras, no TensorFlow, no LiteRT; with ``runtime="litert"`` not even the registry
-(the edge runtime's layer rule).
+nothing: no Keras, no TensorFlow, no LiteRT; a classical or shipped name or a file does not
+even import the registry (the edge runtime's layer rule); only a registered name that ships
+nothing, ``SPEC:PATH``, an unknown name's error and :func:`known_models` ask it.
 
 Example:
     >>> resolve_model("acol").path.name
@@ -213,13 +215,28 @@ def known_models(runtime: str = "keras") -> dict[str, list[str]]:
     _check_runtime(runtime)
     out = {"classical": _classical(), "control": [UNIFORM]}
     shipped = shipped_models(runtime)
+    out["shipped"] = [n for n, p in shipped.items() if _ships_jnd(_manifest_of(p))]
     if runtime == "keras":
-        learned, _ = _registry_jnd()
-        out["shipped"] = [n for n in shipped if n in learned]
-        out["learned"] = learned
-    else:
-        out["shipped"] = list(shipped)  # every edge export ships a JND map
+        out["learned"] = _registry_jnd()[0]
     return out
+
+
+def _manifest_of(path: Path) -> dict:
+    """The JSON manifest beside a shipped file ({} when missing or unreadable)."""
+    manifest = _manifest_path(path)
+    try:
+        data = json.loads(manifest.read_text()) if manifest is not None else {}
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _ships_jnd(manifest: dict) -> bool:
+    """A shipped file is a JND model when its manifest says its output is a map in JND units
+    (``outputs.jnd_units``: ACoL-JND's ``.keras`` and int8 export; the A-IQA classifier's
+    outputs are logits)."""
+    outputs = manifest.get("outputs")
+    return isinstance(outputs, dict) and "jnd_units" in outputs
 
 
 def accepted_text(runtime: str = "keras", *, learned: bool = False) -> str:
@@ -308,16 +325,14 @@ def resolve_model(
     if looks_like_path(ref):
         return _file_ref(ref, Path(ref), label, None, runtime)
     shipped = shipped_models(runtime)
+    if ref in shipped and _ships_jnd(_manifest_of(shipped[ref])):
+        return _shipped_ref(ref, shipped[ref], label, runtime)  # from the files, no registry
     if runtime == "litert":
-        if ref in shipped:
-            return _shipped_ref(ref, shipped[ref], label, runtime)
         raise UnknownModelError(f"unknown model {ref!r}: {accepted_text(runtime)}")
     jnd_names, specs = _registry_jnd()
     if ref in specs:
         _check_jnd(ref, jnd_names, specs, runtime)
         spec = specs[ref]
-        if ref in shipped:
-            return _shipped_ref(ref, shipped[ref], label, runtime, spec.family)
         return ModelRef(ref, "family", ref, label or ref, runtime, family=spec.family, preset=ref)
     presets = sorted(m for m, s in specs.items() if s.family == ref)
     if presets:
@@ -333,7 +348,7 @@ def resolve_model(
         )
     hint = ""
     if ref in shipped:
-        hint = f" ({ref} ships under {shipped[ref].parent}, but it is not a registered JND model)"
+        hint = f" ({ref} ships under {shipped[ref].parent}, but its output is not a JND map)"
     if learned:
         raise UnknownModelError(
             f"unknown model {ref!r}{hint}; {accepted_text(runtime, learned=True)}"
@@ -350,17 +365,8 @@ def _check_jnd(name: str, jnd_names: list[str], specs: dict, runtime: str) -> No
         )
 
 
-def _shipped_ref(
-    name: str, path: Path, label: str | None, runtime: str, family: str | None = None
-) -> ModelRef:
-    manifest = _manifest_path(path)
-    preset = name
-    if manifest is not None and family is None:
-        try:
-            data = json.loads(manifest.read_text())
-        except (OSError, ValueError):
-            data = {}
-        family = data.get("family") if isinstance(data, dict) else None
+def _shipped_ref(name: str, path: Path, label: str | None, runtime: str) -> ModelRef:
+    data = _manifest_of(path)
     return ModelRef(
         name,
         "shipped",
@@ -368,9 +374,9 @@ def _shipped_ref(
         label or name,
         runtime,
         path=path,
-        manifest=manifest,
-        family=family or path.parent.name,
-        preset=preset,
+        manifest=_manifest_path(path),
+        family=data.get("family") or path.parent.name,
+        preset=data.get("preset") or name,
     )
 
 

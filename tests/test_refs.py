@@ -168,11 +168,14 @@ def test_resolving_imports_no_tensorflow_and_litert_no_registry():
             resolve_model(name, runtime="litert")
         print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")
                      or m.startswith("jndtf.models") or m.startswith("jndtf.export")))
-        resolve_model("acol")
+        resolve_model("acol")  # a shipped name: from the files, no registry
+        print(any(m.split(".")[0] in ("tensorflow", "keras") or m.startswith("jndtf.models")
+                  for m in sys.modules))
+        resolve_model("bl")  # registered, not shipped: the registry (pure Python) answers
         print(any(m.split(".")[0] in ("tensorflow", "keras") for m in sys.modules))
         """
     )
-    assert out.split("\n")[:2] == ["[]", "False"], out
+    assert out.split("\n")[:3] == ["[]", "False", "False"], out
 
 
 def test_same_word_same_model_in_bench_eval_and_stream(tmp_path):
