@@ -103,7 +103,8 @@ def cli_fields(
     settings_cls: type, cli: Mapping[str, Cli] | None = None
 ) -> list[tuple[dataclasses.Field, Cli]]:
     """``(field, facts)`` of every field of `settings_cls` that the command line sets: those
-    with ``metadata["cli"]`` and those named in `cli` (which wins), in field order."""
+    with ``metadata["cli"]`` (a :class:`Cli`, or a dict of its keys) and those named in `cli`
+    (which wins), in field order."""
     cli = dict(cli or {})
     names = {f.name for f in dataclasses.fields(settings_cls)}
     unknown = sorted(set(cli) - names)
@@ -112,6 +113,8 @@ def cli_fields(
     out = []
     for f in dataclasses.fields(settings_cls):
         facts = cli.get(f.name, f.metadata.get(CLI_KEY))
+        if isinstance(facts, Mapping):  # a plain dict (jndtf.train.settings.setting: no typer)
+            facts = Cli(**facts)
         if facts is not None:
             out.append((f, facts))
     return out
