@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from jndtf.io import check_image
-from jndtf.manifest import read_source_manifest as _read_manifest  # export imports it too
+from jndtf.manifest import read_source_manifest
 from jndtf.refs import WEIGHTS_ROOT, ModelRef, looks_like_path, resolve_model, shipped_models
 from jndtf.tiling import DEFAULT_TILE
 
@@ -54,7 +54,8 @@ def shipped_weights(name: str) -> Path | None:
 
 def split_spec(ref: str) -> tuple[str | None, str]:
     """``"acol:path.keras"`` -> ``("acol", "path.keras")`` (:func:`jndtf.refs.resolve_model`);
-    anything else -> ``(None, ref)``."""
+    anything else -> ``(None, ref)``. Kept for ``jndtf.export`` until it reads
+    ``resolve_model(ref).preset`` itself."""
     try:
         r = resolve_model(ref)
     except (ValueError, TypeError):
@@ -386,7 +387,7 @@ def load_learned(
     spec = spec if spec is not None else ref.preset
     label = name or ref.label
 
-    manifest = _read_manifest(path)
+    manifest = read_source_manifest(path)
     if spec is not None:
         model_spec = get_model_spec(spec)  # KeyError listing the registered names
         found = (model_spec.priors, model_spec.normalization)
