@@ -203,3 +203,41 @@ def test_helper_reads_defaults_and_help_from_the_fields():
 def test_helper_refuses_a_mapping_for_a_field_that_does_not_exist():
     with pytest.raises(TypeError, match="no field"):
         cli_fields(_Toy, {"nope": Cli(help="x")})
+
+
+# ------------------------------------------------- one (width, height) convention (10.4)
+
+
+def test_stream_size_reaches_the_settings_as_width_height(monkeypatch):
+    import jndtf.edge.stream
+
+    import jndtf.bench.stream
+
+    seen = []
+
+    def stop(settings, **_):
+        seen.append(settings)
+        raise ValueError("stopped by the test")
+
+    monkeypatch.setattr(jndtf.edge.stream, "run_stream", stop)
+    monkeypatch.setattr(jndtf.bench.stream, "bench_stream", stop)
+    r = runner.invoke(app, ["stream", "0", "-m", "wu2017", "--size", "640x360"])
+    assert r.exit_code == 2 and "stopped by the test" in r.output, r.output
+    r = runner.invoke(app, ["bench", "stream", "-m", "wu2017", "--size", "320x180"])
+    assert r.exit_code == 2 and "stopped by the test" in r.output, r.output
+    assert [s.size for s in seen] == [(640, 360), (320, 180)]  # WIDTHxHEIGHT -> (W, H)
+
+
+def test_runtime_sizes_are_width_height():
+    """A classical model at jnd_scale 0.5 on a 224 wide, 128 high frame: the runtime names
+    the inference size (112, 64) = (W, H), the same order as the frame sources and --size."""
+    import numpy as np
+    from jndtf.edge import JndMapper, JndMapperOptions
+
+    frame = np.random.default_rng(0).integers(0, 256, (128, 224, 3), dtype=np.uint8)
+    opts = JndMapperOptions(model="wu2017", jnd_scale=0.5)
+    with JndMapper.create_from_options(opts) as m:
+        assert m.input_size is None  # classical: follows the frame
+        assert m.inference_size(224, 128) == (112, 64)
+        r = m.process(frame)
+    assert r.inference_size == (112, 64) and r.jnd.shape[:2] == (128, 224)
