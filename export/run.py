@@ -83,7 +83,7 @@ class ExportRun:
     """The state one :func:`export_model` call shares between its formats."""
 
     def __init__(self, learned, info, data, input_size, num_calibration, int8_io, seed):
-        from jndtf.models.inputs import model_input
+        from jndtf.priors.inputs import model_input
 
         self.learned, self.info, self.data = learned, info, data
         self.input_size = input_size

@@ -1,17 +1,22 @@
-"""Learned models by name: ``name -> ModelSpec`` (builder, input channels, priors, output).
+"""Learned models by name: ``name -> ModelSpec``, the one place a model family declares itself.
 
-The CLI and the export layer look models up here instead of importing each family. A family
-registers its named configurations from its ``presets.py`` (pure Python, no Keras import) by
-calling :func:`register_model` at import time; the first lookup imports
+A family registers its named configurations from its ``presets.py`` (pure Python, no Keras
+import) by calling :func:`register_model` at import time; the first lookup imports
 ``jndtf.models.<family>.presets`` for every family folder, so adding a folder is enough (timm's
-``_registry.py`` and keras-hub's preset tables work the same way). Importing this module, listing
-and looking up models load neither TensorFlow nor Keras; only :meth:`ModelSpec.build` does.
+``_registry.py`` and keras-hub's preset tables work the same way). A :class:`ModelSpec` holds the
+builder, the inputs (RGB + prior names, normalization, modalities, the numpy input builder), the
+output kind (:data:`OUTPUT_KINDS`), the training entry (:class:`TrainEntry`: ``jndtf train
+FAMILY`` is generated from it), the export hooks (:class:`ExportHooks`: QAT rebuild, int8 float
+layers) and the MAC count. Code outside the family asks the spec instead of branching on a family
+name. Training and export code are given as ``"module:attribute"`` paths, so importing this
+module, listing and looking up models load neither TensorFlow nor Keras; only
+:meth:`ModelSpec.build` does. ``CONTRIBUTING.md`` walks through adding a family.
 
 Example:
     >>> from jndtf.models.registry import available_models, get_model_spec
     >>> spec = get_model_spec("acol")
-    >>> spec.input_channels, spec.priors
-    (6, ('pattern_masking', 'contrast_masking', 'saliency'))
+    >>> spec.input_channels, spec.priors, spec.output_kind
+    (6, ('pattern_masking', 'contrast_masking', 'saliency'), 'jnd_map')
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ OUTPUT_KINDS = ("jnd_map", "dmv_jnd", "image", "classifier", "saliency", "iqa")
 JND_OUTPUT_KINDS = ("jnd_map", "dmv_jnd")
 
 #: The numpy input builder shared by training and the edge runtime.
-DEFAULT_INPUT_BUILDER = "jndtf.models.inputs:model_input"
+DEFAULT_INPUT_BUILDER = "jndtf.priors.inputs:model_input"
 
 
 def load_object(path: str) -> Any:
@@ -139,7 +144,7 @@ class ModelSpec:
         input_channels: channels of the network input (NHWC).
         priors: names of the prior maps stacked after the RGB channels, in order (names of
             :data:`jndtf.priors.PRIORS`); empty for RGB-only models.
-        normalization: name of the input normalization of :mod:`jndtf.models.inputs`.
+        normalization: name of the input normalization of :mod:`jndtf.priors.inputs`.
         output_channels: channels of the output (3 = full RGB, 1 = luma; classes of a
             classifier).
         jnd_units: unit of the output map.
@@ -182,7 +187,7 @@ class ModelSpec:
 
     def make_input(self, image: np.ndarray) -> np.ndarray:
         """The network input for one RGB image: :attr:`input_builder` (by default
-        :func:`jndtf.models.inputs.model_input`) with this model's priors and normalization
+        :func:`jndtf.priors.inputs.model_input`) with this model's priors and normalization
         (numpy only)."""
         return load_object(self.input_builder)(image, self.priors, normalization=self.normalization)
 
@@ -241,7 +246,7 @@ def register_model(
         input_channels: network input channels; must be >= 3 + len(priors) - the RGB channels
             come first.
         priors: prior-map names stacked after RGB.
-        normalization: input normalization name (see :mod:`jndtf.models.inputs`).
+        normalization: input normalization name (see :mod:`jndtf.priors.inputs`).
         output_channels: JND map channels (1 or 3).
         jnd_units: unit of the output map.
         description: one line for listings.
