@@ -214,7 +214,10 @@ def _click_command(family: str) -> click.Command:
             with user_errors():
                 raise ImportError(message)
 
-        fn.__doc__ = entry.help
+        fn.__doc__ = (
+            f"{entry.help}\n\nIts options are listed once the training code imports: "
+            + escape(message)
+        )
         group.command(
             family,
             context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
