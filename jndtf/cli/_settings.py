@@ -211,6 +211,12 @@ def settings_command(
     return decorate
 
 
+def split_names(text: str) -> tuple[str, ...]:
+    """``"a, b,,c"`` -> ``("a", "b", "c")``: a comma-separated option (its ``parse``; ``show``
+    is ``",".join``)."""
+    return tuple(t.strip() for t in str(text).split(",") if t.strip())
+
+
 def given(ctx: typer.Context, name: str) -> bool:
     """True when option `name` (the parameter's name) was typed (or came from the
     environment), False when it holds its default. Compares the source by name: typer ships
@@ -234,4 +240,5 @@ __all__ = [
     "given",
     "option",
     "settings_command",
+    "split_names",
 ]

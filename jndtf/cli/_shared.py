@@ -10,7 +10,6 @@ import sys
 import warnings
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -188,10 +187,9 @@ def main(
     """jndtf: JND maps for people and for machines."""
 
 
-InputPath = Annotated[
-    Path, typer.Argument(help="An image file or a folder of images.", show_default=False)
-]
-OutDir = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).")]
+#: Help of an IMAGE argument and of ``--out FOLDER``, shared by the commands' settings.
+IMAGE_HELP = "An image file or a folder of images."
+OUT_HELP = "Output folder (created if missing)."
 
 
 def progress_bar(*extra_columns) -> Progress:

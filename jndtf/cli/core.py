@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jndtf.cli._settings import Cli, option, settings_command
+from jndtf.cli._settings import split_names as _names
 from jndtf.cli._shared import (
+    IMAGE_HELP,
+    OUT_HELP,
     app,
     for_each,
     progress_bar,
@@ -44,15 +47,6 @@ def list_() -> None:
         weights = "shipped weights" if shipped_weights(name) else "no shipped weights: train it"
         text = f"{get_model_spec(name).description} ({weights})"
         stdout.print(f"  {name:<28} {escape(text)}", highlight=False)
-
-
-#: Help of the IMAGE argument and of --out, shared by the commands below.
-IMAGE_HELP = "An image file or a folder of images."
-OUT_HELP = "Output folder (created if missing)."
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
 @dataclass(frozen=True)

@@ -7,20 +7,17 @@ import dataclasses
 import typer
 
 from jndtf.cli._settings import Cli, given, settings_command
-from jndtf.cli._shared import app, progress_bar, stdout, stepper, user_errors
+from jndtf.cli._settings import split_names as _names
+from jndtf.cli._shared import OUT_HELP, app, progress_bar, stdout, stepper, user_errors
 from jndtf.evaluate.protocol import EvalSettings
 
 eval_app = typer.Typer(help="Evaluate JND models with the papers' protocols.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 
 
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(m.strip() for m in text.split(",") if m.strip())
-
-
 #: `jndtf eval jnd`'s options; each default is the :class:`EvalSettings` field's.
 EVAL_JND_CLI = {
-    "out_dir": Cli(flags=("--out", "-o"), help="Output folder (created if missing)."),
+    "out_dir": Cli(flags=("--out", "-o"), help=OUT_HELP),
     "data": Cli(help="Folder of images (default: the shipped sample photos)."),
     "models": Cli(
         cli_type=str,

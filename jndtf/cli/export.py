@@ -25,7 +25,7 @@ import typer
 from rich.markup import escape
 
 from jndtf.cli._settings import given, option, settings_command
-from jndtf.cli._shared import app, err, progress_bar, stdout, stepper, user_errors
+from jndtf.cli._shared import OUT_HELP, app, err, progress_bar, stdout, stepper, user_errors
 from jndtf.io import parse_size
 
 #: Columns of the result table: key, header, number format, justification.
@@ -126,9 +126,7 @@ class ExportSettings:
         "SPEC:PATH (a registered model describing the input of the .keras file).",
     )
     formats: tuple[str, ...] = ()
-    out_dir: Path = option(
-        "--out", "-o", default=Path("out/export"), help="Output folder (created if missing)."
-    )
+    out_dir: Path = option("--out", "-o", default=Path("out/export"), help=OUT_HELP)
     input_size: tuple[int, int] | None = option(
         "--size",
         default=(176, 176),

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jndtf.cli._settings import option, settings_command
-from jndtf.cli._shared import command_line, progress_bar, stdout, stepper, user_errors
+from jndtf.cli._settings import option, settings_command, split_names
+from jndtf.cli._shared import OUT_HELP, command_line, progress_bar, stdout, stepper, user_errors
 from jndtf.cli.evaluate import eval_app
 from jndtf.io import parse_size
 
@@ -49,7 +49,7 @@ def parse_range(text: str, option: str, kind: type = int) -> list:
 def parse_windows(text: str) -> dict[str, tuple[float, float]]:
     """``"ssimulacra2=60:90,psnr=30:40"`` -> ``{"ssimulacra2": (60.0, 90.0), ...}``."""
     out = {}
-    for part in _names(text):
+    for part in split_names(text):
         name, _, rng = part.partition("=")
         lo, _, hi = rng.partition(":")
         try:
@@ -69,10 +69,6 @@ def _windows(text: str, metrics: list[str]) -> dict[str, tuple[float, float]]:
     if text == DEFAULT_WINDOW:  # the default applies only when SSIMULACRA2 is measured
         windows = {k: v for k, v in windows.items() if k in metrics}
     return windows
-
-
-def _names(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def _range_text(values) -> str:
@@ -122,7 +118,7 @@ class RdSettings:
         "--method",
         default=("eq14", "none"),
         cli_type=str,
-        parse=lambda text: tuple(_names(text)),
+        parse=split_names,
         show=",".join,
         help="Comma-separated methods (jndtf.apply.methods; 'none' = plain).",
     )
@@ -139,7 +135,7 @@ class RdSettings:
         "--anchors",
         default=("jpegli",),
         cli_type=str,
-        parse=lambda text: tuple(_names(text)),
+        parse=split_names,
         show=",".join,
         help="Other JPEG encoders measured side by side.",
     )
@@ -147,7 +143,7 @@ class RdSettings:
         "--x264-anchors",
         default=("x264-aq1", "x264-aq2", "x264-aq3"),
         cli_type=str,
-        parse=lambda text: tuple(_names(text)),
+        parse=split_names,
         show=",".join,
         help="Clips: x264 anchors (x264-psy, x264-aq1, x264-aq2, x264-aq3) beside "
         "x264-plain (aq-mode=0:psy=0).",
@@ -173,7 +169,7 @@ class RdSettings:
         "--metrics",
         default=("ssimulacra2", "ms_ssim", "psnr"),
         cli_type=str,
-        parse=lambda text: tuple(_names(text)),
+        parse=split_names,
         show=",".join,
         help="Comma-separated: ssimulacra2, ms_ssim, psnr, cvvdp (slow).",
     )
@@ -193,9 +189,7 @@ class RdSettings:
         "(issue 13's targets: ssimulacra2=60:90; '' for none).",
     )
     plots: bool = option("--plots/--no-plots", default=True, help="Write PNG plots.")
-    out_dir: Path = option(
-        "--out", "-o", default=Path("out/rd"), help="Output folder (created if missing)."
-    )
+    out_dir: Path = option("--out", "-o", default=Path("out/rd"), help=OUT_HELP)
 
     def __post_init__(self):
         if self.quality_every < 1:
