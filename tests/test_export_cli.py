@@ -278,7 +278,7 @@ def test_qat_flag_reaches_convert_qat(tiny, tmp_path, monkeypatch):
     ref, _ = tiny
     calls = []
 
-    def fake_convert_qat(learned, calib_inputs, *, input_size, io_dtype, steps, seed):
+    def fake_convert_qat(learned, calib_inputs, *, input_size, io_dtype, steps, seed, family=None):
         calls.append((learned, list(calib_inputs), input_size, io_dtype, steps, seed))
         data = convert_model(learned.model, input_size, 6, QuantizationConfig.none())
         return data, {"mode": "int8-qat", "io_dtype": io_dtype, "steps": steps}
