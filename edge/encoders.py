@@ -52,6 +52,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from jndtf.codecs.video import H264_PRESETS  # one list, in the core
+
 
 def _temporary_beside(path: Path, suffix: str) -> str:
     """A new empty file in `path`'s folder (created) with the usual permissions (``mkstemp``
@@ -66,20 +68,6 @@ def _temporary_beside(path: Path, suffix: str) -> str:
         os.close(fd)
     return tmp
 
-
-#: libx264 presets, fastest first (x264 --fullhelp).
-H264_PRESETS = (
-    "ultrafast",
-    "superfast",
-    "veryfast",
-    "faster",
-    "fast",
-    "medium",
-    "slow",
-    "slower",
-    "veryslow",
-    "placebo",
-)
 
 #: Longest stretch (seconds) of an H.264 recording in one MP4 fragment: what a killed run loses
 #: at most (besides the frames still inside the encoder).

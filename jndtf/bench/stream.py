@@ -31,7 +31,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jndtf.metrics import psnr_from_mse
 from jndtf.refs import DEFAULT_JND_MODEL
 
 #: CSV columns, in order.
@@ -128,8 +128,7 @@ def _map_psnr(maps: list[np.ndarray], reference: list[np.ndarray]) -> float:
     pairs = zip(maps, reference, strict=True)
     sq = sum(float(np.sum((m.astype(np.float64) - r) ** 2)) for m, r in pairs)
     n = sum(r.size for r in reference)
-    mse = sq / n
-    return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+    return psnr_from_mse(sq / n)
 
 
 def _pct(fraction: float | None) -> float | None:

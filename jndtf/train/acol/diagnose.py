@@ -18,6 +18,8 @@ import argparse
 
 import numpy as np
 
+from jndtf.metrics import psnr as psnr_db
+
 #: the metrics of jndtf's A-IQA groups (jndtf.models.aiqa.loss.DEFAULT_GROUP_METRICS)
 METRICS = ("vifp", "nlpd", "gmsd", "ms_ssim", "fsim", "ssim")
 
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
         for how, d in (("eq.3 add", x + j), ("eq.7 signs", x + signs * j)):
             r = groups[int(route(aiqa.classifier, x, d))]
             l1 = float(ops.mean(aiqa.call(x, d)))
-            psnr = 10 * np.log10(255.0**2 / float(np.mean((d - x) ** 2)))
+            psnr = psnr_db(np.asarray(x), np.asarray(d))
             per = " ".join(f"{m} {float(ops.mean(metric_loss(x, d, m))):.1e}" for m in METRICS)
             print(f"{label:10s} {how:10s} PSNR {psnr:5.2f} route {r:12s} L1 {l1:.2e} | {per}")
 
