@@ -228,21 +228,25 @@ def _click_command(family: str) -> click.Command:
 
 
 class TrainGroup(typer.core.TyperGroup):
-    """``jndtf train``: the registry's trainable families, each built on first use."""
+    """``jndtf train``: the registry's trainable families, each built on first use.
 
-    _resolving = False
+    While ``jndtf train --help`` lists the families, a family is its help line only, so the
+    listing imports no training code (a settings module may load Keras).
+    """
+
+    _listing = False
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         from jndtf.models.registry import trainable_families
 
         return sorted({*super().list_commands(ctx), *trainable_families()})
 
-    def resolve_command(self, ctx: click.Context, args: list[str]):
-        self._resolving = True
+    def format_help(self, ctx: click.Context, formatter) -> None:
+        self._listing = True
         try:
-            return super().resolve_command(ctx, args)
+            return super().format_help(ctx, formatter)
         finally:
-            self._resolving = False
+            self._listing = False
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         from jndtf.models.registry import trainable_families
@@ -253,7 +257,7 @@ class TrainGroup(typer.core.TyperGroup):
         entry = trainable_families().get(cmd_name)
         if entry is None:
             return None
-        if not self._resolving:  # a listing (jndtf train --help): the help line only
+        if self._listing:
             return click.Command(cmd_name, help=entry.help)
         return _click_command(cmd_name)
 
