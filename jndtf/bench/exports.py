@@ -49,8 +49,8 @@ class ExportCache:
         return self.folder / f"{self.source.name}-{where}-{f.name}{f.suffix}"
 
     def _reusable(self, path: Path, fmt: str, size: tuple[int, int] | None) -> bool:
-        from jndtf.data.image_folder import file_sha256
         from jndtf.export import verify
+        from jndtf.io import file_sha256
 
         if not path.is_file():
             return False

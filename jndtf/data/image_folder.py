@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from jndtf.io import MIN_SIDE, atomic_write_bytes, file_sha256, iter_images, load_image
+from jndtf.priors.inputs import code_fingerprint
 
 #: Version of the cache layout; part of every key.
 CACHE_FORMAT = 1
@@ -67,20 +68,6 @@ def default_cache_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "jndtf" / "inputs"
-
-
-def _code_fingerprint() -> str:
-    """sha256 over the source of the prior maps and the input builder (cache invalidation)."""
-    import jndtf.models.inputs as inputs_mod
-    import jndtf.priors as priors_pkg
-
-    files = sorted(Path(priors_pkg.__file__).parent.glob("*.py"))
-    files.append(Path(inputs_mod.__file__))
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
 
 
 def input_settings(
@@ -104,7 +91,7 @@ def input_settings(
         "priors": list(priors),
         "normalization": normalization_info(priors, normalization),
         "jndtf": jndtf.__version__,
-        "code": _code_fingerprint(),
+        "code": code_fingerprint(),
     }
     if overrides:
         prints = {}

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jndtf.data.image_folder import file_sha256 as sha256_file
 from jndtf.io import atomic_write_bytes
+from jndtf.io import file_sha256 as sha256_file
 
 
 def umask_mode(path: str | os.PathLike) -> None:
