@@ -29,9 +29,8 @@ def list_() -> None:
 
     from jndtf import baselines
     from jndtf import priors as priors_mod
-    from jndtf.evaluate.learned import shipped_weights
-    from jndtf.evaluate.models import known_models
     from jndtf.models.registry import get_model_spec
+    from jndtf.refs import known_models, shipped_models
 
     stdout.print("[bold]prior maps[/] (jndtf priors --names ...)")
     for name, doc in priors_mod.describe().items():
@@ -43,8 +42,9 @@ def list_() -> None:
         "[bold]learned JND models[/] (jndtf jnd --model NAME ...; "
         'needs pip install "jndtf\\[train]")'
     )
+    shipped = shipped_models("keras")
     for name in known_models()["learned"]:
-        weights = "shipped weights" if shipped_weights(name) else "no shipped weights: train it"
+        weights = "shipped weights" if name in shipped else "no shipped weights: train it"
         text = f"{get_model_spec(name).description} ({weights})"
         stdout.print(f"  {name:<28} {escape(text)}", highlight=False)
 
