@@ -10,41 +10,48 @@ Example:
     ...     jnd = mapper.process(frame).jnd          # float32 HxWxC, pixel units 0..255
 """
 
-from jndtf.edge.encoders import EncodedFrame, H264Encoder, JpegEncoder
-from jndtf.edge.machine import (
-    Classifier,
-    ClassifierError,
-    MachineVisionRecord,
-    MachineVisionStage,
-    MachineVisionSummary,
-)
-from jndtf.edge.options import JndMapperOptions, JndResult, JndStats, RunningMode
-from jndtf.edge.preprocess import preprocess_frame
-from jndtf.edge.runtime import JndMapper
-from jndtf.edge.sources import Frame, FrameSource, SourceError, SourceStats, open_source
-from jndtf.edge.stream import StreamReport, StreamSettings, run_stream
+from __future__ import annotations
 
-__all__ = [
-    "Classifier",
-    "ClassifierError",
-    "EncodedFrame",
-    "Frame",
-    "FrameSource",
-    "H264Encoder",
-    "JndMapper",
-    "JndMapperOptions",
-    "JndResult",
-    "JndStats",
-    "JpegEncoder",
-    "MachineVisionRecord",
-    "MachineVisionStage",
-    "MachineVisionSummary",
-    "RunningMode",
-    "SourceError",
-    "SourceStats",
-    "StreamReport",
-    "StreamSettings",
-    "open_source",
-    "preprocess_frame",
-    "run_stream",
-]
+import importlib
+
+#: public name -> the module that defines it; imported on first use (PEP 562), so reading
+#: one settings dataclass (the CLI's --help) does not load OpenCV, PyAV and every stage
+_EXPORTS = {
+    "EncodedFrame": "encoders",
+    "H264Encoder": "encoders",
+    "JpegEncoder": "encoders",
+    "Classifier": "machine",
+    "ClassifierError": "machine",
+    "MachineVisionRecord": "machine",
+    "MachineVisionStage": "machine",
+    "MachineVisionSummary": "machine",
+    "JndMapperOptions": "options",
+    "JndResult": "options",
+    "JndStats": "options",
+    "RunningMode": "options",
+    "preprocess_frame": "preprocess",
+    "JndMapper": "runtime",
+    "Frame": "sources",
+    "FrameSource": "sources",
+    "SourceError": "sources",
+    "SourceStats": "sources",
+    "open_source": "sources",
+    "StreamReport": "stream",
+    "StreamSettings": "stream",
+    "run_stream": "stream",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jndtf.edge' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"jndtf.edge.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
