@@ -50,6 +50,35 @@ def get_preset(name: str) -> dict:
         raise KeyError(f"unknown A-IQA preset {name!r}; available: {', '.join(PRESETS)}") from None
 
 
+def macs_per_pixel(preset: str | dict = DEFAULT_PRESET) -> float:
+    """Multiply-accumulates of the convolutions per input pixel (H, W multiples of 2^stages).
+
+    Counts ``k*k*c_in*c_out`` per output pixel of each conv of
+    :func:`jndtf.models.aiqa.network.build_classifier`, weighted by its output resolution
+    relative to the input: the 3x3 stem on the 6 feature channels (distorted image + residual),
+    then per block two 3x3 convs and a 1x1 projection where the shape changes (each stage starts
+    at stride 2). Batch norm, ReLU, pooling and the Dense head (once per image) are left out.
+
+    Example:
+        >>> round(macs_per_pixel("aiqa_resnet_tiny"))
+        3872
+    """
+    cfg = get_preset(preset) if isinstance(preset, str) else dict(preset)
+    cin, area = 6, 1.0
+    total = 9 * cin * int(cfg["stem_filters"]) * area
+    cin = int(cfg["stem_filters"])
+    for filters in cfg["stage_filters"]:
+        f = int(filters)
+        for b in range(int(cfg["blocks_per_stage"])):
+            if b == 0:
+                area /= 4
+            total += (9 * cin * f + 9 * f * f) * area
+            if b == 0 or cin != f:
+                total += cin * f * area
+            cin = f
+    return total
+
+
 def _build(preset: str, **kwargs):
     from jndtf.models.aiqa.network import build_classifier
 
@@ -84,6 +113,7 @@ def _register() -> None:
             modalities=("rgb", "reference"),
             train=train,
             export=ExportHooks(exportable=False),
+            macs=f"{__name__}:macs_per_pixel",
             overwrite=True,
         )
 
