@@ -2,8 +2,9 @@
 
 Nothing here names a family. Each family registers a :class:`jndtf.models.registry.TrainEntry`
 (its settings dataclass and train function as lazy paths); the command's options are derived
-from the settings fields declared with :func:`jndtf.train.settings.setting`, so every default
-and help text is written once, on the field. ``--resume`` / ``--resume-or-start`` are added to
+from the settings fields declared with :func:`jndtf.train.settings.setting` by the same code as
+every other command (:mod:`jndtf.cli._settings`), so every default and help text is written
+once, on the field. ``--resume`` / ``--resume-or-start`` are added to
 every family whose entry names a checkpoint. Commands are built when they are run (``jndtf
 train --help`` lists the families from the registry without importing any training code);
 without the [train] extra a command says which pip command to run.
@@ -63,29 +64,6 @@ def resume_mode(checkpoint: Path, resume: bool, resume_or_start: bool) -> bool:
     return found and (resume or resume_or_start)
 
 
-def _option(field: dataclasses.Field, facts: dict, hints: dict) -> inspect.Parameter:
-    """The typer parameter of one settings field (default and help from the field)."""
-    kind = facts.get("cli_type") or hints[field.name]
-    flags = tuple(facts.get("flags") or ()) or ("--" + field.name.replace("_", "-"),)
-    info = typer.Option(
-        *flags,
-        help=facts["help"],
-        min=facts.get("min"),
-        max=facts.get("max"),
-        metavar=facts.get("metavar"),
-        show_default=facts.get("show_default", True),
-    )
-    default = field.default
-    if default is dataclasses.MISSING and field.default_factory is not dataclasses.MISSING:
-        default = field.default_factory()
-    return inspect.Parameter(
-        field.name,
-        inspect.Parameter.KEYWORD_ONLY,
-        default=inspect.Parameter.empty if default is dataclasses.MISSING else default,
-        annotation=Annotated[kind, info],
-    )
-
-
 _RESUME_OPTIONS = (
     inspect.Parameter(
         "resume",
@@ -124,17 +102,17 @@ def train_command(family: str, entry) -> typing.Callable[..., None]:
     show Keras' progress), builds the settings inside :func:`user_errors`, runs, shows progress
     and prints the entry's report line.
     """
+    from jndtf.cli._settings import _parameter, cli_fields, fields_facts
     from jndtf.models.registry import load_object
-    from jndtf.train.settings import cli_settings
 
     settings_cls = load_object(entry.settings)
-    fields = cli_settings(settings_cls)
+    fields = cli_fields(settings_cls)  # the fields' metadata["cli"] facts (jndtf.train.settings)
     hints = typing.get_type_hints(settings_cls)
     names = {f.name for f in dataclasses.fields(settings_cls)}
-    params = [_option(f, facts, hints) for f, facts in fields]
+    params = [_parameter(f, facts, hints) for f, facts in fields]
     if entry.checkpoint:
         params += list(_RESUME_OPTIONS)
-    parse = {f.name: facts["parse"] for f, facts in fields if facts.get("parse")}
+    parse = {f.name: facts.parse for f, facts in fields if facts.parse is not None}
 
     def command(**kwargs: Any) -> None:
         resume = kwargs.pop("resume", False)
@@ -163,6 +141,7 @@ def train_command(family: str, entry) -> typing.Callable[..., None]:
     command.__signature__ = inspect.Signature(params)
     command.__annotations__ = {p.name: p.annotation for p in params}
     command.__settings__ = settings_cls
+    command.__settings_cli__ = fields_facts(fields)
     return command
 
 
