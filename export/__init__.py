@@ -53,8 +53,8 @@ class ExportResult:
 
 def _source_info(learned, spec_name: str | None) -> dict:
     from jndtf.manifest import read_source_manifest
-    from jndtf.models.inputs import normalization_info
     from jndtf.models.registry import get_model_spec
+    from jndtf.priors.inputs import normalization_info
 
     src = learned.source
     m = read_source_manifest(Path(src)) if src else {}
@@ -176,7 +176,8 @@ def export_model(
     from jndtf.export.prior_nets import export_prior_nets
     from jndtf.export.run import ExportData, ExportRun, atomic_copy
 
-    from jndtf.evaluate.learned import LearnedJnd, load_learned, split_spec
+    from jndtf.evaluate.learned import LearnedJnd, load_learned
+    from jndtf.refs import resolve_model
 
     fmts = resolve_formats(formats)
     if input_size is not None:
@@ -189,9 +190,12 @@ def export_model(
         )
     _check_available(fmts, parity)
 
-    learned = source if isinstance(source, LearnedJnd) else load_learned(source, spec=spec)
-    if spec is None and isinstance(source, str):
-        spec = split_spec(source)[0]  # "acol:path.keras" -> "acol"
+    if not isinstance(source, LearnedJnd):
+        ref = resolve_model(source, runtime="keras", learned=True)
+        learned = load_learned(ref, spec=spec)
+        spec = spec if spec is not None else ref.preset  # "NAME:path.keras" -> "NAME"
+    else:
+        learned = source
     info = _source_info(learned, spec)
     stem = name or info["name"] or "model"
     out_dir = Path(out_dir)

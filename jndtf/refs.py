@@ -293,7 +293,9 @@ def resolve_model(
             or ``"litert"`` (``stream``, the edge runtime).
         learned: only a learned network will do (``export``, ``bench``, ``load_learned``): a
             classical name or ``uniform`` is refused, and an unknown name is reported as
-            "unknown model" with the learned ones listed. A word never changes meaning.
+            "unknown model" with the learned ones listed; a registered network whose output
+            is not a JND map (e.g. the saliency net) is accepted, since export and bench take
+            any network. A word never changes meaning.
 
     Raises:
         UnknownModelError: a name nothing knows, a non-JND model, or a file this runtime
@@ -320,7 +322,8 @@ def resolve_model(
         if sep and tail and head.isidentifier():
             jnd_names, specs = _registry_jnd()
             if head in specs:
-                _check_jnd(head, jnd_names, specs, runtime)
+                if not learned:  # export/bench take any registered network (a saliency net too)
+                    _check_jnd(head, jnd_names, specs, runtime)
                 return _file_ref(ref, Path(tail), label, specs[head], runtime)
     if looks_like_path(ref):
         return _file_ref(ref, Path(ref), label, None, runtime)
@@ -331,7 +334,8 @@ def resolve_model(
         raise UnknownModelError(f"unknown model {ref!r}: {accepted_text(runtime)}")
     jnd_names, specs = _registry_jnd()
     if ref in specs:
-        _check_jnd(ref, jnd_names, specs, runtime)
+        if not learned:
+            _check_jnd(ref, jnd_names, specs, runtime)
         spec = specs[ref]
         return ModelRef(ref, "family", ref, label or ref, runtime, family=spec.family, preset=ref)
     presets = sorted(m for m, s in specs.items() if s.family == ref)

@@ -52,19 +52,6 @@ def shipped_weights(name: str) -> Path | None:
     return shipped_models("keras").get(name)
 
 
-def split_spec(ref: str) -> tuple[str | None, str]:
-    """``"acol:path.keras"`` -> ``("acol", "path.keras")`` (:func:`jndtf.refs.resolve_model`);
-    anything else -> ``(None, ref)``. Kept for ``jndtf.export`` until it reads
-    ``resolve_model(ref).preset`` itself."""
-    try:
-        r = resolve_model(ref)
-    except (ValueError, TypeError):
-        return None, ref
-    if r.kind == "keras" and r.preset is not None and r.path is not None:
-        return r.preset, str(r.path)
-    return None, ref
-
-
 def _register_custom_layers() -> None:
     """Imports ``jndtf.models.<family>.layers`` of every family, so ``load_model`` finds the
     ``@register_keras_serializable`` classes saved in a ``.keras`` file."""
