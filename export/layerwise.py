@@ -129,7 +129,9 @@ def compare_layers(
             the model the file was converted from).
     """
     import keras
-    from jndtf.export.tflite import _interpreter_class, layer_of_tensor
+    from jndtf.export.tflite import layer_of_tensor
+
+    from jndtf.litert import interpreter_class
 
     if not inputs:
         raise ValueError("compare_layers needs at least one network input")
@@ -144,7 +146,7 @@ def compare_layers(
     )
     with warnings.catch_warnings():  # "for debugging purposes only": that is what this is
         warnings.simplefilter("ignore", UserWarning)
-        interp = _interpreter_class()(
+        interp = interpreter_class()(
             **source, num_threads=int(num_threads), experimental_preserve_all_tensors=True
         )
     in_detail = interp.get_input_details()[0]

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from jndtf.metrics import psnr
+
 TARGET_PSNR = 26.06
 MS_SSIM_MIN_SIDE = 176
 
@@ -42,11 +44,6 @@ class ParityReport:
     def to_dict(self) -> dict:
         """As manifest data."""
         return asdict(self)
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def _ms_ssim(ref: np.ndarray, dist: np.ndarray) -> float:
@@ -93,7 +90,7 @@ def parity_check(
         d = np.abs(e - k)
         errs.append(float(d.max()))
         means.append(float(d.mean()))
-        psnrs.append(_psnr(e, k))
+        psnrs.append(psnr(e, k))
         if min(img.shape[:2]) >= MS_SSIM_MIN_SIDE and float(k.max()) > 0 and float(e.max()) > 0:
             ek = np.clip(e, 0, None)
             try:  # λ solved on the Keras map, used for both maps (same λ, same signs R)

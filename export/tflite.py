@@ -21,8 +21,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from jndtf.edge.interpreter import quiet_litert_info
 from jndtf.export.quantization import QuantizationConfig
+
+from jndtf.litert import interpreter_class, quiet_litert_info
 
 #: TFLite ops with weights: the first one met walking back from an output ends its head.
 WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
@@ -220,17 +221,6 @@ def convert_model(
         return convert_saved_model(sm, quantization)
 
 
-def _interpreter_class():
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        from jndtf._deps import require
-
-        require("ai_edge_litert", "running TFLite models")
-        raise
-    return Interpreter
-
-
 def _qparams(detail: dict) -> dict:
     q = detail.get("quantization_parameters") or {}
     scales = np.asarray(q.get("scales", []), np.float64).ravel().tolist()
@@ -257,7 +247,7 @@ class TFLiteRunner:
 
     def __init__(self, path: str | os.PathLike, num_threads: int = 2):
         self.path = Path(path)
-        self.interpreter = _interpreter_class()(model_path=str(self.path), num_threads=num_threads)
+        self.interpreter = interpreter_class()(model_path=str(self.path), num_threads=num_threads)
         with quiet_litert_info():
             self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]

@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from jndtf.metrics import psnr
+
 #: Largest allowed |rebuilt map − Keras 3 map| in pixel values before any QAT step (1e-5 of the
 #: 0..255 range is 2.6e-3; the same TF kernels measured 0.0 on the shipped model).
 REBUILD_TOLERANCE = 1e-3
@@ -44,13 +46,6 @@ class QatJobError(RuntimeError):
 
 def _log(msg: str) -> None:
     print(f"[qat] {msg}", file=sys.stderr, flush=True)
-
-
-def _psnr(a, b) -> float:
-    import numpy as np
-
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
 def _predict(model, xs):
@@ -116,7 +111,7 @@ def run_qat(job: dict, arrays, out_dir: Path) -> dict:
     qat = quantize.build_qat_model(job["arch"], weights, hooks.qat_rebuild)
     n_ranges = quantize.calibrate_ranges(qat, teacher, calib)
     t_hold = _predict(teacher, hold)
-    before = _psnr(_predict(qat, hold), t_hold)
+    before = psnr(_predict(qat, hold), t_hold)
     _log(f"{n_ranges} activation ranges calibrated; QAT model vs teacher {before:.2f} dB")
     history = finetune.finetune(
         qat,
@@ -130,7 +125,7 @@ def run_qat(job: dict, arrays, out_dir: Path) -> dict:
         seed=int(job["seed"]),
         log=_log,
     )
-    after = _psnr(_predict(qat, hold), t_hold)
+    after = psnr(_predict(qat, hold), t_hold)
     _log(f"fine-tuned QAT model vs teacher {after:.2f} dB; converting")
     size = job["input_size"]
     data = quantize.convert_to_int8(
@@ -148,7 +143,7 @@ def run_qat(job: dict, arrays, out_dir: Path) -> dict:
         if n_hold
         else f"all {len(calib)} fine-tuning inputs (in-sample: fewer than {MIN_FOR_HOLDOUT})"
     )
-    _log(f"int8 TFLite vs teacher {_psnr(got, t_hold):.2f} dB")
+    _log(f"int8 TFLite vs teacher {psnr(got, t_hold):.2f} dB")
     return {
         "mode": "int8-qat",
         "io_dtype": job["io_dtype"],
@@ -172,7 +167,7 @@ def run_qat(job: dict, arrays, out_dir: Path) -> dict:
             "inputs": held,
             "qat_keras_before_finetune_psnr_db": before,
             "qat_keras_psnr_db": after,
-            "tflite_psnr_db": _psnr(got, t_hold),
+            "tflite_psnr_db": psnr(got, t_hold),
             "tflite_max_abs_err": float(diff.max()),
             "tflite_mean_abs_err": float(diff.mean()),
         },
