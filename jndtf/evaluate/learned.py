@@ -222,14 +222,18 @@ class LearnedJnd:
 
     def _threshold_split(self):
         """``(i4 model, network with a fixed threshold, its threshold layer)`` when the network
-        has the §3.4 :class:`MeanThresholdMask`, else None (built once, weights shared)."""
+        has one layer that thresholds at a whole-image channel mean (it declares
+        ``whole_image_statistic = "channel_mean"``, e.g. ACoL's §3.4 mask), else None (built
+        once, weights shared)."""
         if self._split is not None:
             return self._split or None
         import keras
 
-        from jndtf.models.acol.layers import MeanThresholdMask
-
-        found = [layer for layer in self.model.layers if isinstance(layer, MeanThresholdMask)]
+        found = [
+            layer
+            for layer in self.model.layers
+            if getattr(layer, "whole_image_statistic", None) == "channel_mean"
+        ]
         if len(found) != 1:
             self._split = ()
             return None
@@ -287,7 +291,7 @@ def _cut(part: np.ndarray, image: np.ndarray) -> np.ndarray:
 
 
 class _FixedThreshold:
-    """Builds the stand-in for :class:`MeanThresholdMask` with a given per-channel threshold
+    """Builds the stand-in for a whole-image channel-mean threshold layer with a given threshold
     (a non-trainable weight set before each image), for tiled inference."""
 
     @staticmethod

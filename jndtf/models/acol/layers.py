@@ -225,6 +225,11 @@ class MeanThresholdMask(layers.Layer):
         >>> i6 = Erase(name="erase")([i2, i5])
     """
 
+    #: the layer compares each channel with a statistic of the WHOLE image, so tiled inference
+    #: (jndtf.evaluate.learned) computes that per-channel mean over all tiles first and runs
+    #: each tile with it fixed; any family's layer that declares this gets the same treatment
+    whole_image_statistic = "channel_mean"
+
     def build(self, input_shape):
         _check_nhwc(type(self).__name__, input_shape)
         self.built = True
