@@ -28,7 +28,7 @@ from jndtf.models.registry import (
     register_model,
     trainable_families,
 )
-from jndtf.train.settings import cli_settings, setting
+from jndtf.settings import cli_fields, option
 
 # ------------------------------------------------------------------ the toy family
 
@@ -37,10 +37,10 @@ from jndtf.train.settings import cli_settings, setting
 class ToySettings:
     """Settings of the toy family's training (every default and help written once, here)."""
 
-    data_dir: str = setting("--data", help="Folder of toy images.", cli_type=Path, parse=str)
-    output: str = setting("--out", "-o", default="runs/toy.json", help="Toy result file.")
-    epochs: int = setting(default=3, help="Toy epochs.")
-    rate: float = setting("--lr", default=0.5, help="Toy learning rate.")
+    data_dir: str = option("--data", help="Folder of toy images.", cli_type=Path, parse=str)
+    output: str = option("--out", "-o", default="runs/toy.json", help="Toy result file.")
+    epochs: int = option(default=3, help="Toy epochs.")
+    rate: float = option("--lr", default=0.5, help="Toy learning rate.")
     resume: bool = False
     command: str | None = None
     verbose: int = 0
@@ -212,7 +212,7 @@ def test_old_train_options_still_exist_and_defaults_live_on_the_field(family):
     flags = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
     assert set(OLD_OPTIONS[family].split()) <= flags
     settings_cls = registry.load_object(trainable_families()[family].settings)
-    fields = {f.name: f for f, _ in cli_settings(settings_cls)}
+    fields = {f.name: f for f, _ in cli_fields(settings_cls)}
     for p in command.params:
         if p.name in fields and fields[p.name].default is not dataclasses.MISSING:
             want = fields[p.name].default

@@ -2,10 +2,11 @@
 written once, on the settings field, and the command line reads them from there (the way
 spaCy's ``cli/_util.py`` and tensorflow/compression's ``models/*.py`` keep one source).
 
-A field carries its command-line facts in ``metadata["cli"]`` (a :class:`Cli`); :func:`option`
-writes such a field. For a dataclass whose module is not the CLI's (the edge runtime's
-``StreamSettings``), the command passes the facts in a ``{field: Cli}`` mapping instead and the
-default still comes from the field. :func:`settings_command` builds the command's signature
+A field carries its command-line facts in ``metadata["cli"]`` (a :class:`jndtf.settings.Cli`);
+:func:`jndtf.settings.option` writes such a field (typer-free, so the training side uses it
+too). For a dataclass whose module is not the CLI's (the edge runtime's ``StreamSettings``),
+the command passes the facts in a ``{field: Cli}`` mapping instead and the default still comes
+from the field. :func:`settings_command` builds the command's signature
 (``typing.Annotated[type, typer.Option(...)]`` per field, default from the field) and calls the
 decorated function with the filled, validated settings object.
 
@@ -25,99 +26,11 @@ import functools
 import inspect
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
 
-#: Key of a field's command-line facts in ``dataclasses.Field.metadata``.
-CLI_KEY = "cli"
-#: :attr:`Cli.default` when the command line takes the field's own default.
-FIELD_DEFAULT = type("FieldDefault", (), {"__repr__": lambda self: "FIELD_DEFAULT"})()
-
-
-@dataclass(frozen=True)
-class Cli:
-    """How one settings field reads on the command line.
-
-    Attributes:
-        help: the option's help text (the only place it is written).
-        flags: ``("--max-frames",)``, ``("--out", "-o")``, ``("--compare/--no-compare",)``;
-            empty: ``--field-name``.
-        argument: a positional argument instead of an option.
-        min, max: bounds typer checks (numbers).
-        metavar: the value's name in ``--help``.
-        show_default: False hides the default (say it in `help` then), a string replaces it.
-        cli_type: the type the command line reads when the field's is not one typer knows
-            (``str`` for a ``(width, height)`` size); `parse` turns it into the field's value.
-        parse: text (or `cli_type` value) -> field value; not called on None.
-        show: field value -> the command line's default (the inverse of `parse`).
-        default: the command line's default for a field without one (a required library
-            setting that the command line fills, e.g. the JND model); FIELD_DEFAULT: the
-            field's.
-    """
-
-    help: str
-    flags: tuple[str, ...] = ()
-    argument: bool = False
-    min: float | None = None
-    max: float | None = None
-    metavar: str | None = None
-    show_default: bool | str = True
-    cli_type: Any = None
-    parse: Callable[[Any], Any] | None = None
-    show: Callable[[Any], Any] | None = None
-    default: Any = FIELD_DEFAULT
-
-
-def option(
-    *flags: str,
-    help: str,
-    default: Any = dataclasses.MISSING,
-    default_factory: Any = dataclasses.MISSING,
-    **facts: Any,
-) -> Any:
-    """A dataclass field whose default and command-line help are written here, once.
-
-    `flags` and `facts` are :class:`Cli`'s (``min=1``, ``parse=...``, ``cli_type=str`` ...).
-
-    Example:
-        >>> seed: int = option("--seed", default=0, help="Seed of crops and noise signs.")
-    """
-    cli = Cli(help=help, flags=tuple(flags), **facts)
-    return dataclasses.field(
-        default=default, default_factory=default_factory, metadata={CLI_KEY: cli}
-    )
-
-
-def field_default(f: dataclasses.Field) -> Any:
-    """The field's default (its factory called), or ``dataclasses.MISSING``."""
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:
-        return f.default_factory()
-    return dataclasses.MISSING
-
-
-def cli_fields(
-    settings_cls: type, cli: Mapping[str, Cli] | None = None
-) -> list[tuple[dataclasses.Field, Cli]]:
-    """``(field, facts)`` of every field of `settings_cls` that the command line sets: those
-    with ``metadata["cli"]`` (a :class:`Cli`, or a dict of its keys) and those named in `cli`
-    (which wins), in field order."""
-    cli = dict(cli or {})
-    names = {f.name for f in dataclasses.fields(settings_cls)}
-    unknown = sorted(set(cli) - names)
-    if unknown:
-        raise TypeError(f"{settings_cls.__name__} has no field(s) {unknown}")
-    out = []
-    for f in dataclasses.fields(settings_cls):
-        facts = cli.get(f.name, f.metadata.get(CLI_KEY))
-        if isinstance(facts, Mapping):  # a plain dict (jndtf.train.settings.setting: no typer)
-            facts = Cli(**facts)
-        if facts is not None:
-            out.append((f, facts))
-    return out
+from jndtf.settings import CLI_KEY, FIELD_DEFAULT, Cli, cli_fields, field_default, option
 
 
 def cli_default(f: dataclasses.Field, facts: Cli) -> Any:

@@ -2,7 +2,7 @@
 
 Nothing here names a family. Each family registers a :class:`jndtf.models.registry.TrainEntry`
 (its settings dataclass and train function as lazy paths); the command's options are derived
-from the settings fields declared with :func:`jndtf.train.settings.setting` by the same code as
+from the settings fields declared with :func:`jndtf.settings.option` by the same code as
 every other command (:mod:`jndtf.cli._settings`), so every default and help text is written
 once, on the field. ``--resume`` / ``--resume-or-start`` are added to
 every family whose entry names a checkpoint. Commands are built when they are run (``jndtf
@@ -97,7 +97,7 @@ def train_command(family: str, entry) -> typing.Callable[..., None]:
     """The typer command function of ``jndtf train FAMILY`` for registry entry `entry`.
 
     Imports the family's settings class (not its training code). The function's signature is
-    the settings fields of :func:`jndtf.train.settings.cli_settings` (+ the resume options
+    the settings fields of :func:`jndtf.settings.cli_fields` (+ the resume options
     when the entry names a checkpoint); it fills ``command`` (and ``verbose`` for runs that
     show Keras' progress), builds the settings inside :func:`user_errors`, runs, shows progress
     and prints the entry's report line.
@@ -106,7 +106,7 @@ def train_command(family: str, entry) -> typing.Callable[..., None]:
     from jndtf.models.registry import load_object
 
     settings_cls = load_object(entry.settings)
-    fields = cli_fields(settings_cls)  # the fields' metadata["cli"] facts (jndtf.train.settings)
+    fields = cli_fields(settings_cls)  # the fields' metadata["cli"] facts (jndtf.settings)
     hints = typing.get_type_hints(settings_cls)
     names = {f.name for f in dataclasses.fields(settings_cls)}
     params = [_parameter(f, facts, hints) for f, facts in fields]

@@ -68,7 +68,7 @@ class TrainEntry:
     """How ``jndtf train FAMILY`` runs a family's training (every field a lazy object path).
 
     The command's options come from the settings dataclass' fields: a field with
-    ``metadata["cli"]`` (:func:`jndtf.train.settings.setting`) is an option, with its default
+    ``metadata["cli"]`` (:func:`jndtf.settings.option`) is an option, with its default
     and help written once on the field (:mod:`jndtf.cli.train` derives the typer command).
 
     Attributes:

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from jndtf.data import distortions as D
+from jndtf.settings import option
 from jndtf.train.aiqa_data import (
     EXTRA_SKIMAGE_PHOTOS,
     load_folder,
@@ -40,7 +41,6 @@ from jndtf.train.aiqa_data import (
     split_images,
     write_training_photos,
 )
-from jndtf.train.settings import setting
 
 
 @dataclass(frozen=True)
@@ -68,14 +68,14 @@ class AIQATrainConfig:
         verbose: Keras progress output (0 silent, 1 bar, 2 one line per epoch).
     """
 
-    data_dir: str = setting(
+    data_dir: str = option(
         "--data",
         help="Folder of clean images (at least 2).",
         cli_type=Path,
         parse=str,
         show_default=False,
     )
-    output: str = setting(
+    output: str = option(
         "--out",
         "-o",
         default="runs/aiqa/aiqa_resnet_tiny.keras",
@@ -83,20 +83,20 @@ class AIQATrainConfig:
         cli_type=Path,
         parse=str,
     )
-    preset: str = setting(default="aiqa_resnet_tiny", help="Classifier preset.")
-    epochs: int = setting(default=30, help="Epochs (of --steps batches each).")
-    steps_per_epoch: int = setting(
+    preset: str = option(default="aiqa_resnet_tiny", help="Classifier preset.")
+    epochs: int = option(default=30, help="Epochs (of --steps batches each).")
+    steps_per_epoch: int = option(
         "--steps", default=40, help="Batches per epoch (patches are made on the fly)."
     )
-    batch_size: int = setting(default=32, help="Patches per batch.")
-    crop_size: int = setting(default=64, help="Patch side in pixels (>= 16).")
-    learning_rate: float = setting(default=2e-3, help="Initial Adam learning rate.")
-    holdout_fraction: float = setting(
+    batch_size: int = option(default=32, help="Patches per batch.")
+    crop_size: int = option(default=64, help="Patch side in pixels (>= 16).")
+    learning_rate: float = option(default=2e-3, help="Initial Adam learning rate.")
+    holdout_fraction: float = option(
         default=0.25, help="Share of the source images held out for the accuracy figure."
     )
     holdout: tuple[str, ...] = ()
     val_per_type: int = 12
-    seed: int = setting(default=0, help="Seed of the split, patches and weights.")
+    seed: int = option(default=0, help="Seed of the split, patches and weights.")
     groups: Mapping[str, Sequence[str]] | None = field(default=None, hash=False)
     command: str | None = None
     verbose: int = 2

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from jndtf.train.settings import optional_str, parse_width, setting
+from jndtf.settings import option, optional_str, parse_width
 
 #: Values of :attr:`AcolTrainConfig.distribution`.
 DISTRIBUTIONS = ("auto", "none", "mirrored", "multi_worker", "data_parallel")
@@ -92,14 +92,14 @@ class AcolTrainConfig:
         verbose: Keras' own progress output (0 silent, 1 bar, 2 a line per epoch).
     """
 
-    data_dir: str = setting(
+    data_dir: str = option(
         "--data",
         help="Folder of training images (the paper: 1000 random COCO2017 images).",
         cli_type=Path,
         parse=str,
         show_default=False,
     )
-    output_dir: str = setting(
+    output_dir: str = option(
         "--out",
         "-o",
         default="runs/acol",
@@ -107,71 +107,71 @@ class AcolTrainConfig:
         cli_type=Path,
         parse=str,
     )
-    preset: str = setting(default="acol", help="acol (full) or an ablation: bl, bl_acol, bl_pmcm.")
-    width: str | float = setting(
+    preset: str = option(default="acol", help="acol (full) or an ablation: bl, bl_acol, bl_pmcm.")
+    width: str | float = option(
         default="default",
         help="Width multiplier: default, tiny or a number.",
         cli_type=str,
         parse=parse_width,
     )
-    padding: str = setting(
+    padding: str = option(
         default="reflect",
         help="Border handling of the convs: reflect (a flat image gives a flat map to the "
         "edge) or zeros (the presets' 'same', as the shipped weights; border lines).",
     )
-    epochs: int = setting(default=100, help="Total epochs (a resumed run continues to this).")
-    steps_per_epoch: int | None = setting(
+    epochs: int = option(default=100, help="Total epochs (a resumed run continues to this).")
+    steps_per_epoch: int | None = option(
         "--steps", default=None, help="Batches per epoch (default: images / batch)."
     )
-    batch_size: int = setting(default=32, help="Global batch (paper: 32).")
-    crop_size: int = setting(default=176, help="Random square crop side (paper: 176).")
-    learning_rate: float = setting("--lr", default=1e-5, help="Adam learning rate (paper: 1e-5).")
-    delta: float = setting(default=1.0, help="δ of eq. (6), weight of L1.")
-    eta: float = setting(default=0.1, help="η of eq. (6), weight of the eq. (5) loss.")
-    l1: str = setting(default="aiqa", help="L1 of eq. (6): aiqa (paper) or an IQA metric name.")
-    injection: str = setting(
+    batch_size: int = option(default=32, help="Global batch (paper: 32).")
+    crop_size: int = option(default=176, help="Random square crop side (paper: 176).")
+    learning_rate: float = option("--lr", default=1e-5, help="Adam learning rate (paper: 1e-5).")
+    delta: float = option(default=1.0, help="δ of eq. (6), weight of L1.")
+    eta: float = option(default=0.1, help="η of eq. (6), weight of the eq. (5) loss.")
+    l1: str = option(default="aiqa", help="L1 of eq. (6): aiqa (paper) or an IQA metric name.")
+    injection: str = option(
         default="signed",
         help="How L1 sees the map: signed (x_o + R·x_j, R = ±1 every step, as eq. 7) or add "
         "(x_o + x_j, eq. 3 literally, which the A-IQA metrics barely see).",
     )
-    term_log_every: int = setting(
+    term_log_every: int = option(
         "--term-every",
         default=10,
         help="Every N steps, log δ·L1, η·L2 and L1's share of the gradient norm per layer "
         "group (progress line + TensorBoard); 0: off.",
     )
-    aiqa_classifier: str | None = setting(
+    aiqa_classifier: str | None = option(
         default=None,
         help="A-IQA classifier .keras (default: the shipped one).",
         cli_type=Path | None,
         parse=optional_str,
     )
-    saliency_model: str | None = setting(
+    saliency_model: str | None = option(
         default=None,
         help="Trained saliency net (.keras/.tflite from `jndtf train saliency`) for the "
         "f_va prior (default: the classical spectral residual).",
         cli_type=Path | None,
         parse=optional_str,
     )
-    max_images: int | None = setting(default=None, help="Seeded random subset of the images.")
-    seed: int = setting(default=0, help="Seed of weights, subset, order and crops.")
-    cache_dir: str | None = setting(
+    max_images: int | None = option(default=None, help="Seeded random subset of the images.")
+    seed: int = option(default=0, help="Seed of weights, subset, order and crops.")
+    cache_dir: str | None = option(
         default=None,
         help="Prior cache (default: $JNDTF_CACHE_DIR or ~/.cache/jndtf/inputs).",
         cli_type=Path | None,
         parse=optional_str,
     )
     resume: bool = False
-    mixed_precision: bool = setting(
+    mixed_precision: bool = option(
         "--mixed-precision", default=False, help="mixed_float16 compute (GPU)."
     )
-    jit_compile: bool = setting("--xla", default=False, help="XLA-compile the train step (GPU).")
-    distribution: str = setting(
+    jit_compile: bool = option("--xla", default=False, help="XLA-compile the train step (GPU).")
+    distribution: str = option(
         default="auto",
         help="auto, none, mirrored, multi_worker (TF_CONFIG) or data_parallel (JAX).",
     )
     devices: tuple[str, ...] = ()
-    tensorboard: bool = setting(
+    tensorboard: bool = option(
         "--tensorboard/--no-tensorboard", default=True, help="Write TensorBoard logs."
     )
     command: str | None = None

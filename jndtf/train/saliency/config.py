@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from jndtf.train.settings import setting
+from jndtf.settings import option
 
 #: Settings that may differ between a run and its resumption (everything else must match).
 RESUMABLE_CHANGES = ("data_dir", "masks_dir", "resume", "command", "verbose")
@@ -48,21 +48,21 @@ class SaliencyTrainConfig:
         verbose: Keras progress output (0 silent, 1 bar, 2 a line per epoch).
     """
 
-    data_dir: str = setting(
+    data_dir: str = option(
         "--data",
         help="Folder of photos (DUTS/MSRA-B layout).",
         cli_type=Path,
         parse=str,
         show_default=False,
     )
-    masks_dir: str = setting(
+    masks_dir: str = option(
         "--masks",
         help="Folder of masks, matched by file stem.",
         cli_type=Path,
         parse=str,
         show_default=False,
     )
-    output: str = setting(
+    output: str = option(
         "--out",
         "-o",
         default="runs/saliency/poolnet_small.keras",
@@ -70,26 +70,26 @@ class SaliencyTrainConfig:
         cli_type=Path,
         parse=str,
     )
-    preset: str = setting(default="poolnet_small", help="poolnet_small or poolnet_tiny.")
-    epochs: int = setting(default=30, help="Epochs (sets the cosine schedule).")
-    steps_per_epoch: int | None = setting(
+    preset: str = option(default="poolnet_small", help="poolnet_small or poolnet_tiny.")
+    epochs: int = option(default=30, help="Epochs (sets the cosine schedule).")
+    steps_per_epoch: int | None = option(
         "--steps", default=None, help="Batches per epoch (default: pairs/batch)."
     )
-    batch_size: int = setting(default=8, help="Pairs per batch.")
-    crop_size: int = setting(default=224, help="Random square crop side.")
-    learning_rate: float = setting("--lr", default=1e-3, help="AdamW learning rate.")
+    batch_size: int = option(default=8, help="Pairs per batch.")
+    crop_size: int = option(default=224, help="Random square crop side.")
+    learning_rate: float = option("--lr", default=1e-3, help="AdamW learning rate.")
     weight_decay: float = 1e-4
-    iou_weight: float = setting(default=0.0, help="Weight of the soft IoU loss (0: BCE only).")
+    iou_weight: float = option(default=0.0, help="Weight of the soft IoU loss (0: BCE only).")
     flip: bool = True
-    holdout_fraction: float = setting(default=0.1, help="Share of pairs held out.")
+    holdout_fraction: float = option(default=0.1, help="Share of pairs held out.")
     holdout: tuple[str, ...] = ()
     eval_max_side: int | None = 384
-    mask_threshold: float | None = setting(
+    mask_threshold: float | None = option(
         default=None,
         help="Binarize soft masks at this value (0..1); default keeps them soft.",
     )
     strict_pairs: bool = True
-    seed: int = setting(default=0, help="Seed of split, crops and weights.")
+    seed: int = option(default=0, help="Seed of split, crops and weights.")
     resume: bool = False
     jit_compile: bool = False
     command: str | None = None
