@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jndtf.apply.inject import PAPER_PSNR
 from jndtf.io import atomic_write_bytes, iter_images, load_image, save_image
 from jndtf.render import colourize, scale_of, with_colour_bar
 
@@ -28,7 +29,7 @@ class DemoSettings:
 
     out_dir: Path = Path("out/demo")
     data: Path | None = None  # None: the shipped sample photos
-    psnr: float = 26.06  # the ACoL-JND paper's operating point
+    psnr: float = PAPER_PSNR  # the ACoL-JND paper's operating point
     models: tuple[str, ...] = ()  # empty: every registered model
     seed: int = 0
     deploy: bool = True  # int8 export + edge stream on the synthesized clip (jndtf.demo_deploy)

@@ -36,6 +36,10 @@ import numpy as np
 
 from jndtf.metrics import PEAK, mse_from_psnr, psnr_from_mse
 
+#: The PSNR of every distorted image in §4 of the ACoL-JND paper (its comparison point; the
+#: evaluation protocol's and the demo's default).
+PAPER_PSNR = 26.06
+
 #: Default accuracy of the PSNR/MSE targeting, in dB (0.01 dB = 0.23 % of the MSE).
 DEFAULT_TOL_DB = 0.01
 

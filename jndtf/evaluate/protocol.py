@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jndtf.apply.inject import InjectionError, inject, psnr_from_mse
+from jndtf.apply.inject import PAPER_PSNR, InjectionError, inject, psnr_from_mse
 from jndtf.evaluate.models import (
     UNIFORM,
     EvalError,
@@ -49,8 +49,6 @@ from jndtf.io import iter_images, load_image
 #: ``progress(description, done, total)``, as :func:`jndtf.demo.run_demo`'s.
 Progress = Callable[[str, int, int], None]
 
-#: The PSNR of every distorted image in §4 of the ACoL-JND paper.
-PAPER_PSNR = 26.06
 
 #: §4.4's metrics (NLPD, MAD, VIF) plus MS-SSIM and SSIM. Conventions: NLPD, MAD, VIF, MS-SSIM
 #: and SSIM score the MATLAB ``rgb2gray`` images, as their authors' code; ``mad_rgb`` is MAD as
