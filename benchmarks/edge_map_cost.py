@@ -33,7 +33,7 @@ def main() -> None:
     from jndtf.refs import DEFAULT_JND_MODEL
     from jndtf.samples import synthesize_clip
 
-    h, w = parse_size(args.size)
+    w, h = parse_size(args.size)
     with tempfile.TemporaryDirectory() as tmp:
         clip = synthesize_clip(Path(tmp) / "clip.mp4", seconds=args.seconds, size=(w, h))
         with open_source(clip.path, mode="file") as source:

@@ -91,7 +91,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     worst = {"f64": 0.0, "k32": 0.0, "psnr": np.inf, "eq7": 0.0}
     for size in args.sizes.split(","):
-        h, w = parse_size(size)
+        w, h = parse_size(size)
         clip = clip_frames(seconds=3.0, fps=15.0, size=(w, h), scene_seconds=1.0)
         for i, frame in enumerate(clip):
             if i not in (3, 20, 40):

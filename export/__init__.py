@@ -9,7 +9,7 @@ Learned prior nets the model was trained with travel beside the export
 
 Example:
     >>> results = export_model("acol", ["tflite-fp32", "tflite-int8"], out_dir="out",
-    ...                        input_size=(360, 640))
+    ...                        input_size=(640, 360))  # (width, height)
     >>> results[1].path, results[1].parity.map_psnr_db
 """
 
@@ -147,8 +147,8 @@ def export_model(
         out_dir: output folder (created); files are ``NAME-FORMAT.tflite|.onnx|.engine``, each
             with ``NAME-FORMAT.json``; learned prior nets go beside them
             (``NAME-PRIOR.tflite``, :mod:`jndtf.export.prior_nets`).
-        input_size: fixed ``(H, W)`` of the exported input, or None for dynamic H, W
-            (calibration and parity crops are then 176x176).
+        input_size: fixed ``(width, height)`` of the exported input (``--size`` WIDTHxHEIGHT),
+            or None for dynamic H, W (calibration and parity crops are then 176x176).
         calib_data: calibration images: a folder, a list of uint8 RGB arrays, or None for the
             bundled sample photos. With `parity`, one image in eight (at least one) is held back
             from a folder/list for the parity check; the sample photos hold back
@@ -161,7 +161,7 @@ def export_model(
         name: file stem (default: the model's name).
         seed: seed of calibration crops, QAT batches and injection signs.
         qat_steps: fine-tuning steps of ``tflite-int8-qat``.
-        trt_opt_size, trt_max_size: ``(H, W)`` of a dynamic TensorRT profile
+        trt_opt_size, trt_max_size: ``(width, height)`` of a dynamic TensorRT profile
             (:func:`jndtf.export.tensorrt.profile_shapes`).
         progress: ``progress(description, done, total)``, called once per format.
 
@@ -180,10 +180,13 @@ def export_model(
     from jndtf.refs import resolve_model
 
     fmts = resolve_formats(formats)
+    input_hw = None  # private (h, w): the NHWC order of the model, crops and manifest
     if input_size is not None:
         if len(input_size) != 2 or min(int(s) for s in input_size) < 4:
-            raise ValueError(f"input_size must be (H, W) with H, W >= 4 or None, got {input_size}")
-        input_size = (int(input_size[0]), int(input_size[1]))
+            raise ValueError(
+                f"input_size must be (width, height) with both >= 4 or None, got {input_size}"
+            )
+        input_hw = (int(input_size[1]), int(input_size[0]))
     if int8_io and not any(f.int8_io for f in fmts):
         raise ValueError(
             "int8_io applies to tflite-int8 and tflite-int8-qat only; neither is among the formats"
@@ -200,9 +203,9 @@ def export_model(
     stem = name or info["name"] or "model"
     out_dir = Path(out_dir)
     data = ExportData(calib_data, parity)
-    run = ExportRun(learned, info, data, input_size, num_calibration, int8_io, seed)
+    run = ExportRun(learned, info, data, input_hw, num_calibration, int8_io, seed)
     p_images, p_inputs = (
-        parity_images(run.make_input, data.held, run.size, num=num_parity, seed=seed + 1)
+        parity_images(run.make_input, data.held, run.size_hw, num=num_parity, seed=seed + 1)
         if parity
         else ([], [])
     )
@@ -239,7 +242,7 @@ def export_model(
                 model_path=staged,
                 fmt=fmt,
                 source=info,
-                input_size=input_size,
+                input_size=input_hw,  # build_manifest takes (H, W): the manifest's layout
                 quantization=quant,
                 io=io,
                 extra=extra,

@@ -82,12 +82,14 @@ def atomic_copy(src: Path, dst: Path) -> None:
 class ExportRun:
     """The state one :func:`export_model` call shares between its formats."""
 
-    def __init__(self, learned, info, data, input_size, num_calibration, int8_io, seed):
+    def __init__(self, learned, info, data, input_hw, num_calibration, int8_io, seed):
+        """`input_hw`: the fixed ``(h, w)`` (NHWC order; :func:`export_model` converts its
+        public ``(width, height)``), or None for a dynamic export."""
         from jndtf.priors.inputs import model_input
 
         self.learned, self.info, self.data = learned, info, data
-        self.input_size = input_size
-        self.size = input_size or DYNAMIC_CALIB_SIZE
+        self.input_hw = input_hw
+        self.size_hw = input_hw or DYNAMIC_CALIB_SIZE
         self.num_calibration, self.int8_io, self.seed = num_calibration, int8_io, seed
         self.tmp: Path | None = None
         self.onnx: Path | None = None
@@ -113,7 +115,7 @@ class ExportRun:
 
         if self._saved_model is None:
             self._saved_model = export_saved_model(
-                self.learned.model, self.tmp / "saved_model", self.input_size, self.info["channels"]
+                self.learned.model, self.tmp / "saved_model", self.input_hw, self.info["channels"]
             )
         return self._saved_model
 
@@ -123,7 +125,7 @@ class ExportRun:
             self._calib = representative_inputs(
                 self.make_input,
                 self.data.calib_images,
-                self.size,
+                self.size_hw,
                 num=self.num_calibration,
                 seed=self.seed,
             )
@@ -133,7 +135,7 @@ class ExportRun:
         return {
             "images": self.data.calib_label,
             "crops": len(self.calib()),
-            "crop_size": list(self.size),
+            "crop_size": list(self.size_hw),  # (H, W): the manifest's shipped layout
             "inputs": "priors on the whole image, then random crops (as training)",
         }
 
@@ -153,7 +155,7 @@ class ExportRun:
                 data, quant = convert_qat(
                     self.learned,
                     self.calib(),
-                    input_size=self.input_size,
+                    input_size=self.input_hw,  # convert_qat's private (H, W)
                     io_dtype=io_dtype,
                     steps=qat_steps,
                     seed=self.seed,

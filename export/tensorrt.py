@@ -46,9 +46,9 @@ PRECISION_OF_MODE = {"none": "fp32", "float16": "fp16", "int8": "int8"}
 
 #: Smallest H, W of a dynamic profile: the priors' windows need 32x32 (jndtf.io.check_image).
 MIN_SIDE = 32
-#: Default opt / max H, W of a dynamic profile.
-DEFAULT_OPT_SIZE = (360, 640)
-DEFAULT_MAX_SIZE = (1080, 1920)
+#: Default opt / max (width, height) of a dynamic profile.
+DEFAULT_OPT_SIZE = (640, 360)
+DEFAULT_MAX_SIZE = (1920, 1080)
 #: Builder workspace memory pool limit, bytes.
 DEFAULT_WORKSPACE = 2 << 30
 
@@ -144,13 +144,14 @@ class ProfileShapes:
         return {"min": list(self.min), "opt": list(self.opt), "max": list(self.max)}
 
 
-def _size(value, what: str) -> tuple[int, int]:
+def _size_hw(value, what: str) -> tuple[int, int]:
+    """A public ``(width, height)`` -> the private ``(h, w)`` of the NHWC shapes."""
     try:
-        h, w = (int(v) for v in value)
+        w, h = (int(v) for v in value)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be (H, W), got {value!r}") from None
+        raise ValueError(f"{what} must be (width, height), got {value!r}") from None
     if h < MIN_SIDE or w < MIN_SIDE:
-        raise ValueError(f"{what} {h}x{w} is under the {MIN_SIDE}x{MIN_SIDE} the priors need")
+        raise ValueError(f"{what} {w}x{h} is under the {MIN_SIDE}x{MIN_SIDE} the priors need")
     return h, w
 
 
@@ -163,8 +164,9 @@ def profile_shapes(
     """The optimization profile of a network input of shape `network_shape` (``-1`` = dynamic).
 
     A fixed ``[1, H, W, C]`` input gets min = opt = max = itself (sizes given are ignored);
-    ``[1, -1, -1, C]`` gets min ``32x32``, opt `opt_size` (default 360x640) and max
-    `max_size` (default 1080x1920); a dynamic batch is pinned to 1 (jndtf exports batch 1).
+    ``[1, -1, -1, C]`` gets min ``32x32``, opt `opt_size` and max `max_size`, each
+    ``(width, height)`` (default 640x360 and 1920x1080, WIDTHxHEIGHT); the returned shapes are
+    NHWC. A dynamic batch is pinned to 1 (jndtf exports batch 1).
 
     Raises:
         ValueError: not NHWC, dynamic channels, sizes under 32 or opt > max.
@@ -182,10 +184,10 @@ def profile_shapes(
     if shape[1] > 0 and shape[2] > 0:
         fixed = (1, shape[1], shape[2], c)
         return ProfileShapes(fixed, fixed, fixed)
-    oh, ow = _size(opt_size or DEFAULT_OPT_SIZE, "opt_size")
-    mh, mw = _size(max_size or DEFAULT_MAX_SIZE, "max_size")
+    oh, ow = _size_hw(opt_size or DEFAULT_OPT_SIZE, "opt_size")
+    mh, mw = _size_hw(max_size or DEFAULT_MAX_SIZE, "max_size")
     if oh > mh or ow > mw:
-        raise ValueError(f"opt_size {oh}x{ow} exceeds max_size {mh}x{mw}")
+        raise ValueError(f"opt_size {ow}x{oh} exceeds max_size {mw}x{mh} (WIDTHxHEIGHT)")
     lo_h = shape[1] if shape[1] > 0 else MIN_SIDE
     lo_w = shape[2] if shape[2] > 0 else MIN_SIDE
     hi_h, hi_w = (shape[1] if shape[1] > 0 else mh), (shape[2] if shape[2] > 0 else mw)
@@ -322,7 +324,7 @@ def build_engine(
         onnx_path: the ``onnx`` export (``[1, H, W, C]`` or ``[1, -1, -1, C]`` input).
         precision: ``"fp32"``, ``"fp16"`` or ``"int8"``.
         calib_inputs: int8 only: ``(1, h, w, C)`` float32 network inputs, one shape.
-        opt_size, max_size: H, W of a dynamic profile (:func:`profile_shapes`).
+        opt_size, max_size: ``(width, height)`` of a dynamic profile (:func:`profile_shapes`).
         workspace_bytes: builder workspace limit.
         calibration_cache: int8 only: calibration cache file to reuse or write.
 

@@ -38,7 +38,7 @@ Progress = Callable[[str, int, int], None]
 
 #: The fixed size of the exported model: the 640x360 clip at half resolution (fixed-shape int8
 #: is the fastest LiteRT model; DESIGN.md).
-EXPORT_SIZE = (180, 320)
+EXPORT_SIZE = (320, 180)  # (width, height), export_model's order
 CLIP_SECONDS = 3.0
 
 
@@ -58,7 +58,7 @@ class DeploySummary:
             "### Deployment: int8 export -> edge runtime on the synthesized clip",
             "",
             f"- exported `{self.model_path.name}` ({self.model_bytes / 1e3:.0f} kB, input "
-            f"{EXPORT_SIZE[1]}x{EXPORT_SIZE[0]}); JND map vs Keras on a held-back photo: "
+            f"{EXPORT_SIZE[0]}x{EXPORT_SIZE[1]}); JND map vs Keras on a held-back photo: "
             + (f"{self.map_psnr_db:.1f} dB PSNR" if self.map_psnr_db is not None else "not run")
             + (
                 f", MS-SSIM of the eq. (7) image changes by {self.injected_ms_ssim_delta:+.5f}"

@@ -70,7 +70,7 @@ def _where(source: str | os.PathLike | None) -> str:
 
 def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
     """A frame size as the command line writes it, ``"640x360"`` (WIDTHxHEIGHT, as video sizes
-    are written), -> ``(360, 640)`` = (H, W), the library's order. One spelling for every
+    are written), -> ``(640, 360)`` = (width, height), every public signature's order. One spelling for every
     command (``jndtf export --size``, ``jndtf stream --size``, ``jndtf bench models --sizes``).
 
     Raises:
@@ -85,7 +85,7 @@ def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
         raise ValueError(
             f"{option} {text!r}: both sides must be >= {MIN_SIDE} pixels (the priors' window)"
         )
-    return h, w
+    return w, h
 
 
 def check_image(

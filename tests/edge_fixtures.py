@@ -3,7 +3,7 @@
 A pytest plugin: a test module that says ``pytest_plugins = ("edge_fixtures",)`` gets
 
 - :func:`exported_acol_fixed`: ``tflite-fp32`` of the shipped ``acol`` weights at a fixed
-  input of :data:`FIXED_SIZE` (H, W) = 96x160;
+  input of :data:`FIXED_SIZE` (width, height) = 160x96 (WIDTHxHEIGHT), NHWC ``[1, 96, 160, C]``;
 - :func:`exported_acol_dynamic`: the same weights with dynamic H, W (``input_size=None``),
 
 each exported once per session (whichever modules ask) by :func:`jndtf.export.export_model`
@@ -31,8 +31,9 @@ import importlib.util
 
 import pytest
 
-#: (H, W) of the fixed-size export: small (2 shared cores), not square, both sides >= 32.
-FIXED_SIZE = (96, 160)
+#: (width, height) of the fixed-size export (export_model's order): small (2 shared cores),
+#: not square, both sides >= 32.
+FIXED_SIZE = (160, 96)
 
 #: Registered name of the shipped weights (jndtf/weights/acol/acol.keras).
 MODEL = "acol"
@@ -56,7 +57,7 @@ def _export(tmp_path_factory, folder: str, input_size):
 
 @pytest.fixture(scope="session")
 def exported_acol_fixed(tmp_path_factory):
-    """The shipped acol as ``tflite-fp32`` with a fixed 96x160 input (an ExportResult)."""
+    """The shipped acol as ``tflite-fp32`` with a fixed 160x96 (WIDTHxHEIGHT) input (an ExportResult)."""
     return _export(tmp_path_factory, "edge-acol-fixed", FIXED_SIZE)
 
 

@@ -113,7 +113,7 @@ def _check_rows(rows, macs):
 
 
 @pytest.mark.parametrize(
-    ("text", "size"), [("640x360", (360, 640)), (" 1280X720 ", (720, 1280)), ("96x64", (64, 96))]
+    ("text", "size"), [("640x360", (640, 360)), (" 1280X720 ", (1280, 720)), ("96x64", (96, 64))]
 )
 def test_parse_size_is_width_by_height(text, size):
     assert parse_size(text) == size
@@ -126,7 +126,7 @@ def test_parse_size_refuses_bad_sizes(bad):
 
 
 def test_parse_sizes_and_runtimes():
-    assert parse_sizes("640x360,1280x720,640x360") == ((360, 640), (720, 1280))
+    assert parse_sizes("640x360,1280x720,640x360") == ((640, 360), (1280, 720))
     assert parse_runtimes("onnx, keras") == ("onnx", "keras")
     with pytest.raises(ValueError, match="tflite-int4"):
         parse_runtimes("keras,tflite-int4")
@@ -233,7 +233,7 @@ def test_model_files_bench_runs_without_tensorflow(exported_acol_fixed, tmp_path
     code = BLOCK_TF + textwrap.dedent(
         f"""
         from jndtf.bench.models import ModelBenchSettings, bench_models
-        s = ModelBenchSettings(None, sizes=((96, 160),), runtimes=("keras", "tflite-fp32"),
+        s = ModelBenchSettings(None, sizes=((160, 96),), runtimes=("keras", "tflite-fp32"),
                                runs=2, warmup=1, model_files=({str(exported_acol_fixed.path)!r},))
         r = bench_models(s)
         assert [row["runtime"] for row in r.rows] == ["tflite-fp32"], r.rows

@@ -53,8 +53,8 @@ def test_flags_select_formats():
 
 
 def test_parse_size():
-    assert parse_size("640x360") == (360, 640)  # WIDTHxHEIGHT in, (H, W) out
-    assert parse_size("96X64") == (64, 96)
+    assert parse_size("640x360") == (640, 360)  # WIDTHxHEIGHT in, (width, height) out
+    assert parse_size("96X64") == (96, 64)
     for bad in ("360", "axb", "360x640x3", "16x64"):
         with pytest.raises(ValueError, match="--size"):
             parse_size(bad)

@@ -118,7 +118,7 @@ def test_profile_shapes():
         "max": [1, 1080, 1920, 6],
     }
     assert dyn.dynamic
-    custom = profile_shapes((-1, -1, -1, 3), opt_size=(720, 1280), max_size=(720, 1280))
+    custom = profile_shapes((-1, -1, -1, 3), opt_size=(1280, 720), max_size=(1280, 720))  # (W, H)
     assert custom.opt == custom.max == (1, 720, 1280, 3)
     half = profile_shapes((1, 256, -1, 6))  # only W dynamic: H stays
     assert (half.min, half.max) == ((1, 256, 32, 6), (1, 256, 1920, 6))
@@ -129,7 +129,7 @@ def test_profile_shapes():
     [
         ((1, -1, -1), {}, "NHWC"),
         ((2, 64, 64, 6), {}, "batch 1"),
-        ((1, -1, -1, 6), {"opt_size": (2000, 640)}, "exceeds"),
+        ((1, -1, -1, 6), {"opt_size": (640, 2000)}, "exceeds"),
         ((1, -1, -1, 6), {"max_size": (16, 16)}, "under the 32x32"),
     ],
 )

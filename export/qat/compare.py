@@ -91,7 +91,7 @@ def compare(
             learned,
             ["tflite-int8"],
             out_dir=tmp,
-            input_size=input_size,
+            input_size=input_size[::-1],  # export_model takes (width, height); this is (H, W)
             num_calibration=num_calibration,
             num_parity=num_parity,
             seed=seed,

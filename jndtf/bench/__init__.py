@@ -12,7 +12,7 @@ Timings depend on the machine and its load; they are reported, never asserted.
 
 Example:
     >>> from jndtf.bench import ModelBenchSettings, bench_models, write_csv
-    >>> result = bench_models(ModelBenchSettings("acol", sizes=((360, 640),)))
+    >>> result = bench_models(ModelBenchSettings("acol", sizes=((640, 360),)))
     >>> write_csv(result.rows, "out/bench/models.csv")
 """
 

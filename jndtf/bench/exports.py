@@ -45,7 +45,7 @@ class ExportCache:
         from jndtf.export.formats import get_format
 
         f = get_format(fmt)
-        where = "dynamic" if size is None else f"{size[1]}x{size[0]}"
+        where = "dynamic" if size is None else f"{size[0]}x{size[1]}"
         return self.folder / f"{self.source.name}-{where}-{f.name}{f.suffix}"
 
     def _reusable(self, path: Path, fmt: str, size: tuple[int, int] | None) -> bool:
@@ -61,7 +61,7 @@ class ExportCache:
         want = (
             {"policy": "dynamic", "height": None, "width": None}
             if size is None
-            else {"policy": "fixed", "height": int(size[0]), "width": int(size[1])}
+            else {"policy": "fixed", "height": int(size[1]), "width": int(size[0])}
         )
         if self._source_sha is None and self.source.keras_path is not None:
             self._source_sha = file_sha256(self.source.keras_path)
@@ -73,7 +73,7 @@ class ExportCache:
         )
 
     def get(self, fmt: str, size: tuple[int, int] | None) -> Path:
-        """The file of format `fmt` at `size` = (H, W) (None: dynamic H, W), exported now
+        """The file of format `fmt` at `size` = (width, height) (None: dynamic), exported now
         unless a matching one is already in the folder.
 
         Raises:

@@ -19,7 +19,7 @@ multiply-accumulates per pixel (the family's own count, e.g.
 MAC/px * H * W / 1e9, achieved GMAC/s = GMAC per frame / median seconds, and the priors' median.
 
 Example:
-    >>> result = bench_models(ModelBenchSettings("acol", sizes=((360, 640),), runs=20))
+    >>> result = bench_models(ModelBenchSettings("acol", sizes=((640, 360),), runs=20))
     >>> [(r["runtime"], round(r["median_ms"])) for r in result.rows]
     >>> result.notes                       # runtimes skipped (missing extra), with the reason
 """
@@ -50,12 +50,13 @@ from jndtf.refs import DEFAULT_JND_MODEL
 RUNTIMES = ("keras", "tflite-fp32", "tflite-fp16", "tflite-int8", "onnx")
 #: Also accepted by ``runtimes`` (int8 weights, float activations).
 EXTRA_RUNTIMES = ("tflite-dynamic",)
-#: Frame sizes as (H, W): 640x360 and 1280x720.
-DEFAULT_SIZES = ((360, 640), (720, 1280))
+#: Frame sizes as (width, height): 640x360 and 1280x720.
+DEFAULT_SIZES = ((640, 360), (1280, 720))
 
 
 def parse_sizes(text: str) -> tuple[tuple[int, int], ...]:
-    """``"640x360,1280x720"`` -> ``((360, 640), (720, 1280))``; duplicates dropped."""
+    """``"640x360,1280x720"`` -> ``((640, 360), (1280, 720))`` = (width, height); duplicates
+    dropped."""
     sizes = [parse_size(s, "--sizes") for s in str(text).split(",") if s.strip()]
     if not sizes:
         raise ValueError("no frame size given; use e.g. --sizes 640x360,1280x720")
@@ -75,8 +76,8 @@ def parse_runtimes(text: str | Sequence[str]) -> tuple[str, ...]:
 
 
 def size_label(size: tuple[int, int]) -> str:
-    """``(360, 640)`` -> ``"640x360"``."""
-    return f"{size[1]}x{size[0]}"
+    """``(640, 360)`` = (width, height) -> ``"640x360"``."""
+    return f"{size[0]}x{size[1]}"
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class ModelBenchSettings:
         model: registered name (shipped weights), ``.keras`` path or ``SPEC:PATH``; the source
             of the exports and of the Keras row. None with `model_files`: the files' manifests
             name their source ``.keras`` (used for the Keras row when it still exists).
-        sizes: frame sizes ``(H, W)``.
+        sizes: frame sizes ``(width, height)`` (``--sizes`` WIDTHxHEIGHT).
         runtimes: names from :data:`RUNTIMES` / :data:`EXTRA_RUNTIMES`.
         runs: timed calls per runtime and size (>= 1; the issue asks for >= 20).
         warmup: untimed calls before them (>= 1: the first call allocates and traces).
@@ -125,7 +126,7 @@ class ModelBenchSettings:
             raise ValueError(f"num_calibration must be >= 1, got {self.num_calibration}")
         if not self.sizes:
             raise ValueError("no frame size given")
-        for h, w in self.sizes:
+        for w, h in self.sizes:
             if min(int(h), int(w)) < MIN_SIDE:
                 raise ValueError(f"frame size {w}x{h}: both sides must be >= {MIN_SIDE}")
         parse_runtimes(self.runtimes)
@@ -187,7 +188,7 @@ def _jobs(settings, runtimes, files, size, notes) -> list[_Job]:
         if rt == "keras":
             jobs.append(_Job("keras", "fixed"))
         elif files is not None:
-            found = [f for f in files if f.runtime == rt and f.fits(size)]
+            found = [f for f in files if f.runtime == rt and f.fits(size[::-1])]  # fits: (H, W)
             if not found:
                 notes.append(f"{rt} at {size_label(size)}: no --model-file of that size")
             jobs.extend(_Job(rt, f.shape, f.path) for f in found)
@@ -208,7 +209,7 @@ def _time(job: _Job, x: np.ndarray, settings, keras_ref: str | None) -> list[flo
 
 
 def _row(source: ModelSource, job: _Job, size, stats: dict, priors: dict, settings) -> dict:
-    h, w = size
+    w, h = size
     mac = source.macs_per_pixel
     gmac = None if mac is None else mac * h * w / 1e9
     median_s = stats["median_ms"] / 1000.0
@@ -284,7 +285,7 @@ def bench_models(
         for size, jobs in plan:
             label = size_label(size)
             report(f"priors {label}")
-            frame = frame_from_photo(photo, size)
+            frame = frame_from_photo(photo, size[::-1])  # frame_from_photo takes (H, W)
             priors, x = time_priors(
                 frame,
                 source,

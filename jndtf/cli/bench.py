@@ -39,8 +39,9 @@ MODEL_TABLE = (
 
 
 def _sizes_text(sizes: tuple[tuple[int, int], ...]) -> str:
-    """``((360, 640), ...)`` = (H, W) -> ``"640x360,..."`` (inverse of :func:`parse_sizes`)."""
-    return ",".join(f"{w}x{h}" for h, w in sizes)
+    """``((640, 360), ...)`` = (width, height) -> ``"640x360,..."`` (inverse of
+    :func:`parse_sizes`)."""
+    return ",".join(f"{w}x{h}" for w, h in sizes)
 
 
 #: `jndtf bench models`'s options; each default is the :class:`ModelBenchSettings` field's.

@@ -103,9 +103,10 @@ def _qat_progress(bar, task):
         log.setLevel(level)
 
 
-def _size_text(hw: tuple[int, int]) -> str:
-    """``(H, W)`` -> ``"WIDTHxHEIGHT"``, the command line's spelling (inverse of parse_size)."""
-    return f"{hw[1]}x{hw[0]}"
+def _size_text(size: tuple[int, int]) -> str:
+    """``(width, height)`` -> ``"WIDTHxHEIGHT"``, the command line's spelling (inverse of
+    parse_size)."""
+    return f"{size[0]}x{size[1]}"
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,8 @@ class ExportSettings:
     """What one `jndtf export` run asks for (filled by the command, read by :func:`run`).
 
     Each field's default and help are written here once; `jndtf export`'s options are derived
-    from them (:func:`jndtf.cli._settings.settings_command`). Sizes are ``(height, width)``,
-    the exported model's NHWC input order, written ``WIDTHxHEIGHT`` on the command line.
+    from them (:func:`jndtf.cli._settings.settings_command`). Sizes are ``(width, height)``,
+    written ``WIDTHxHEIGHT`` on the command line.
     `formats` comes from the precision flags (:func:`select_formats`).
     """
 
@@ -129,7 +130,7 @@ class ExportSettings:
     out_dir: Path = option("--out", "-o", default=Path("out/export"), help=OUT_HELP)
     input_size: tuple[int, int] | None = option(
         "--size",
-        default=(176, 176),
+        default=(176, 176),  # (width, height)
         cli_type=str,
         parse=lambda text: parse_size(text, "--size"),
         show=_size_text,
@@ -364,7 +365,7 @@ def export_command(
 
     columns = [Column(k, h, f, j) for k, h, f, j in RESULT_TABLE]
     fixed = settings.input_size
-    size_text = "dynamic H, W" if fixed is None else f"{fixed[1]}x{fixed[0]}"
+    size_text = "dynamic H, W" if fixed is None else _size_text(fixed)
     title = f"{model} exported ({size_text}); parity vs Keras on held-back crops"
     table = render_table(result_rows(results), columns, title=title)
     table.columns[0].no_wrap = True

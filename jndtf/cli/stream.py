@@ -38,8 +38,7 @@ def parse_frame_size(text: str | None) -> tuple[int, int] | None:
     """``--size 640x360`` -> ``(640, 360)`` = (W, H), :class:`StreamSettings`' (OpenCV's) order."""
     if text is None:
         return None
-    h, w = parse_size(text, "--size")
-    return w, h
+    return parse_size(text, "--size")
 
 
 def _report_lines(report) -> list[str]:
