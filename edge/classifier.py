@@ -12,7 +12,8 @@ Classifier manifest (``NAME.json`` beside ``NAME.tflite``, schema ``jndtf.classi
       "file": "NAME.tflite",               # optional; must name the model file when present
       "sha256": "<hex digest of the file>",  # optional; checked before loading when present
       "input": {
-        "size": [H, W],                    # optional; must match a fixed input tensor
+        "size": [H, W],                    # optional; must match a fixed input tensor (H first:
+                                           #   the shipped layout; the API takes (width, height))
         "range": [0, 1],                   # float values the network expects for pixels 0..255:
                                            #   [0, 1], [-1, 1] or [0, 255] (any lo < hi works)
         "resize": "auto"                   # "auto" (area when shrinking, else bilinear),
@@ -126,6 +127,8 @@ def write_classifier_manifest(
     """Writes ``NAME.json`` beside `model_path` (schema in the module docstring), atomically.
 
     The file's sha256 goes into the manifest, so :class:`Classifier` refuses a changed file.
+    `input_size` is ``(width, height)`` (the edge runtime's order); the manifest stores it as
+    ``input.size = [H, W]``, its on-disk layout.
 
     Returns:
         The manifest's path.
@@ -147,7 +150,7 @@ def write_classifier_manifest(
         "output": output,
     }
     if input_size is not None:
-        record["input"]["size"] = [int(input_size[0]), int(input_size[1])]
+        record["input"]["size"] = [int(input_size[1]), int(input_size[0])]  # on disk: [H, W]
     if labels is not None:
         record["labels"] = [str(v) for v in labels]
     record.update(extra or {})
@@ -187,6 +190,9 @@ class Classifier:
         path: the ``.tflite`` file (``NAME.json`` beside it is read and checked when present).
         num_threads: interpreter threads.
         input_range: overrides the manifest's/inferred input range, e.g. ``(-1, 1)``.
+
+    Attributes:
+        input_size: ``(width, height)`` the frames are resized to (the edge runtime's order).
 
     Raises:
         ClassifierError: not a classifier (input not ``[1, H, W, 3]``, output not ``[1, K]``),
@@ -237,16 +243,18 @@ class Classifier:
             if size is None:
                 raise ClassifierError(
                     f"{name}: the input has dynamic H, W {sig} and no manifest gives "
-                    "input.size; write one with write_classifier_manifest(path, input_size=(H, W))"
+                    "input.size; write one with write_classifier_manifest(path, "
+                    "input_size=(width, height))"
                 )
-            self.input_size = (int(size[0]), int(size[1]))
+            hw = (int(size[0]), int(size[1]))  # the manifest's input.size is [H, W]
         else:
-            self.input_size = self._model.fixed_size
-            if size is not None and (int(size[0]), int(size[1])) != self.input_size:
+            hw = self._model.fixed_size  # (H, W) of the input tensor
+            if size is not None and (int(size[0]), int(size[1])) != hw:
                 raise ClassifierError(
-                    f"{name}: the manifest's input.size {list(size)} differs from the model's "
-                    f"input {list(self.input_size)}"
+                    f"{name}: the manifest's input.size {size[1]}x{size[0]} (WIDTHxHEIGHT) "
+                    f"differs from the model's input {hw[1]}x{hw[0]}"
                 )
+        self.input_size = (hw[1], hw[0])
         self.num_classes = oshape[1]
         self.input_dtype = np.dtype(inp[0]["dtype"])
         if input_range is not None:
@@ -276,7 +284,7 @@ class Classifier:
         """Frame (uint8/float 0..255, ``HxW`` or ``HxWx3``) -> ``(1, H, W, 3)`` float32 network
         input in the input range (an integer input tensor quantizes it when run)."""
         img = check_image(frame, source="frame", min_side=1)
-        h, w = self.input_size
+        w, h = self.input_size
         if img.shape[:2] != (h, w):
             if self.resize == "auto":
                 shrink = img.shape[0] >= h and img.shape[1] >= w

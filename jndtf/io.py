@@ -70,8 +70,9 @@ def _where(source: str | os.PathLike | None) -> str:
 
 def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
     """A frame size as the command line writes it, ``"640x360"`` (WIDTHxHEIGHT, as video sizes
-    are written), -> ``(640, 360)`` = (width, height), every public signature's order. One spelling for every
-    command (``jndtf export --size``, ``jndtf stream --size``, ``jndtf bench models --sizes``).
+    are written), -> ``(640, 360)`` = (width, height), every public signature's order. One
+    spelling for every command (``jndtf export --size``, ``jndtf stream --size``,
+    ``jndtf bench models --sizes``).
 
     Raises:
         ValueError: not two integers joined by ``x``, or a side under :data:`MIN_SIDE` (the

@@ -57,7 +57,8 @@ def _export(tmp_path_factory, folder: str, input_size):
 
 @pytest.fixture(scope="session")
 def exported_acol_fixed(tmp_path_factory):
-    """The shipped acol as ``tflite-fp32`` with a fixed 160x96 (WIDTHxHEIGHT) input (an ExportResult)."""
+    """The shipped acol as ``tflite-fp32`` with a fixed 160x96 (WIDTHxHEIGHT) input (an
+    ExportResult)."""
     return _export(tmp_path_factory, "edge-acol-fixed", FIXED_SIZE)
 
 

@@ -148,8 +148,12 @@ def train_and_export(out_dir: Path, *, epochs: int = 25, seed: int = 0) -> Train
     for name, net, quant, rng in exports:
         path = out_dir / name
         atomic_write_bytes(path, convert_model(net, INPUT_SIZE, 3, quant))
-        write_classifier_manifest(
-            path, labels=labels, input_range=rng, input_size=INPUT_SIZE, output="probabilities"
+        write_classifier_manifest(  # input_size is (width, height)
+            path,
+            labels=labels,
+            input_range=rng,
+            input_size=INPUT_SIZE[::-1],
+            output="probabilities",
         )
         paths.append(path)
     held = make_views(HELD_OUT_PER_CLASS, seed + 1000, sizes=((48, 48), (90, 160), (72, 96)))

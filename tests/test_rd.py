@@ -262,9 +262,9 @@ def test_bad_inputs(tmp_path):
 
 def test_centre_crop_never_resizes():
     img = np.arange(10 * 12 * 3, dtype=np.uint8).reshape(10, 12, 3)
-    c = centre_crop(img, (4, 6))
+    c = centre_crop(img, (6, 4))  # (width, height)
     assert np.array_equal(c, img[3:7, 3:9])
-    assert centre_crop(img, (40, 6)).shape == (10, 6, 3)  # a short side stays as it is
+    assert centre_crop(img, (6, 40)).shape == (10, 6, 3)  # a short side stays as it is
 
 
 def test_rd_and_codecs_run_without_tensorflow_keras_or_torch(tmp_path):

@@ -103,8 +103,8 @@ def encoder_option(help: str) -> Any:
 @dataclass(frozen=True)
 class RdSettings:
     """`jndtf eval rd`'s settings: each default and help written once, here; the keyword
-    arguments of :func:`jndtf.rd.run_rd` (:meth:`run_kwargs`). `crop` is ``(H, W)``, the
-    library's order, written ``WIDTHxHEIGHT`` on the command line."""
+    arguments of :func:`jndtf.rd.run_rd` (:meth:`run_kwargs`). `crop` is ``(width, height)``,
+    written ``WIDTHxHEIGHT`` on the command line."""
 
     inputs: tuple[Path, ...] = option(
         argument=True,

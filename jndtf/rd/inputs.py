@@ -40,11 +40,12 @@ class RDInput:
 
 
 def centre_crop(image: np.ndarray, crop: tuple[int, int] | None) -> np.ndarray:
-    """The centre ``min(H, ch) x min(W, cw)`` window of `image` (no resampling), or the image."""
+    """The centre ``min(W, cw) x min(H, ch)`` window of `image` (no resampling) for `crop` =
+    ``(cw, ch)`` = (width, height), or the image when `crop` is None."""
     if crop is None:
         return image
     h, w = image.shape[:2]
-    ch, cw = min(h, int(crop[0])), min(w, int(crop[1]))
+    cw, ch = min(w, int(crop[0])), min(h, int(crop[1]))
     y, x = (h - ch) // 2, (w - cw) // 2
     return np.ascontiguousarray(image[y : y + ch, x : x + cw])
 
@@ -86,7 +87,7 @@ def load_inputs(
 
     Args:
         paths: image files, video files, folders.
-        crop: ``(height, width)`` of a centre crop applied to every image and frame (never a
+        crop: ``(width, height)`` of a centre crop applied to every image and frame (never a
             resize; a smaller side stays as it is).
         max_frames: read at most this many frames of each clip.
 

@@ -180,7 +180,7 @@ def run_rd(
         x264_anchors: names of :data:`jndtf.codecs.video.X264_ANCHORS` (clips).
         crfs: x264 CRFs (clips).
         preset: x264 preset of every clip encode (plain, anchors and methods alike).
-        crop: ``(height, width)`` centre crop of inputs given as paths (never a resize).
+        crop: ``(width, height)`` centre crop of inputs given as paths (never a resize).
         quality_every: clips: score every n-th frame (all frames are encoded).
         plots: write the rate-quality PNGs (needs matplotlib, which bjontegaard installs).
         bd_windows: ``{metric: (lo, hi)}``: also report BD-rates integrated only over that
@@ -245,7 +245,8 @@ def run_rd(
             crfs=crfs,
             preset=preset,
             metrics=list(metrics),
-            crop=list(crop) if crop else None,
+            # the report's "crop" stays [H, W], its shipped layout (old reports still merge)
+            crop=[int(crop[1]), int(crop[0])] if crop else None,
             quality_every=quality_every,
             command=command,
         )

@@ -164,7 +164,8 @@ def markdown(result: RDResult, inputs: Sequence[str]) -> str:
     lines = ["# Rate-quality report (jndtf eval rd)", ""]
     crop = "none (full size)"
     if s["crop"]:
-        crop = f"centre {s['crop'][0]}x{s['crop'][1]} (HxW), no resize"
+        # s["crop"] is [H, W] on disk (the report's layout); shown WIDTHxHEIGHT like --crop
+        crop = f"centre {s['crop'][1]}x{s['crop'][0]} (WIDTHxHEIGHT), no resize"
     if s.get("command"):
         lines += ["```", s["command"], "```", ""]
     lines += [
