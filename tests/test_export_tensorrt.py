@@ -326,7 +326,7 @@ def test_fp16_fixed_engine_calls(monkeypatch, onnx_file):
 
 def test_fp32_engine_sets_no_precision_flag(monkeypatch, onnx_file):
     rec = _Recorder(version="11.1.0").install(monkeypatch)  # fp32 needs no removed flag
-    _, desc = build_engine(onnx_file, precision="fp32", opt_size=(720, 1280))
+    _, desc = build_engine(onnx_file, precision="fp32", opt_size=(1280, 720))  # (W, H)
     assert not rec.calls("set_flag") and desc["flags"] == []
     assert rec.calls("set_shape")[0][3] == (1, 720, 1280, 6)
 
