@@ -35,8 +35,9 @@ class RDInput:
 
     @property
     def size(self) -> tuple[int, int]:
-        """(height, width)."""
-        return self.frames[0].shape[:2]
+        """(width, height) of the frames."""
+        h, w = self.frames[0].shape[:2]
+        return w, h
 
 
 def centre_crop(image: np.ndarray, crop: tuple[int, int] | None) -> np.ndarray:

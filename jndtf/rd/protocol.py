@@ -253,7 +253,7 @@ def run_rd(
     )
     started = time.perf_counter()
     for item, curves in plan:
-        h, w = item.size
+        w, h = item.size
         refs: dict = {}
         clean_refs: dict = {}
         jnd = None
