@@ -19,7 +19,6 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 import typer.core
 import typer.main
@@ -177,7 +176,7 @@ def _run(run, settings, entry, interrupted):
 
 
 @functools.cache
-def _click_command(family: str) -> click.Command:
+def _click_command(family: str) -> typer.core.TyperCommand:
     """The click command of ``jndtf train FAMILY``; without the [train] extra (the settings
     cannot be imported), a command that names the pip command whatever its options."""
     from jndtf.models.registry import trainable_families
@@ -215,19 +214,19 @@ class TrainGroup(typer.core.TyperGroup):
 
     _listing = False
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: typer.Context) -> list[str]:
         from jndtf.models.registry import trainable_families
 
         return sorted({*super().list_commands(ctx), *trainable_families()})
 
-    def format_help(self, ctx: click.Context, formatter) -> None:
+    def format_help(self, ctx: typer.Context, formatter) -> None:
         self._listing = True
         try:
             return super().format_help(ctx, formatter)
         finally:
             self._listing = False
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> typer.core.TyperCommand | None:
         from jndtf.models.registry import trainable_families
 
         found = super().get_command(ctx, cmd_name)
@@ -237,7 +236,7 @@ class TrainGroup(typer.core.TyperGroup):
         if entry is None:
             return None
         if self._listing:
-            return click.Command(cmd_name, help=entry.help)
+            return typer.core.TyperCommand(cmd_name, help=entry.help)
         return _click_command(cmd_name)
 
 
