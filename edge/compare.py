@@ -99,7 +99,7 @@ class EqualQualityProbe:
 
     def _code(self, frames: list[np.ndarray], setting) -> tuple[int, float]:
         """(total bytes, mean per-frame PSNR vs the sample's originals) at one setting."""
-        from jndtf.edge.encoders import make_encoder
+        from jndtf.edge.encoders import DEFAULT_PRESET, make_encoder
 
         originals = [o for _, o, _ in self.frames]
         if self.codec == "jpeg":
@@ -109,7 +109,7 @@ class EqualQualityProbe:
             enc = make_encoder(
                 "h264",
                 crf=float(setting),
-                preset=s.get("preset", "veryfast"),
+                preset=s.get("preset", DEFAULT_PRESET),
                 tune=s.get("tune"),
                 fps=float(s.get("fps", 30.0)),
                 size=tuple(s["size"]),

@@ -80,6 +80,14 @@ FRAGMENTED_MP4 = {
     "flush_packets": "1",
 }
 
+#: Live-stream encoder defaults, written once: JPEG quality, x264 CRF, preset and tune
+#: (``zerolatency``: one packet per frame, no look-ahead). StreamSettings and make_encoder
+#: read them.
+DEFAULT_JPEG_QUALITY = 90
+DEFAULT_CRF = 23
+DEFAULT_PRESET = "veryfast"
+DEFAULT_TUNE = "zerolatency"
+
 #: libx264 tunes accepted by :class:`H264Encoder` (None = x264's default).
 H264_TUNES = ("film", "animation", "grain", "stillimage", "fastdecode", "zerolatency")
 
@@ -133,7 +141,11 @@ class JpegEncoder:
     codec = "jpeg"
 
     def __init__(
-        self, quality: int = 90, *, decode: bool = True, folder: str | os.PathLike | None = None
+        self,
+        quality: int = DEFAULT_JPEG_QUALITY,
+        *,
+        decode: bool = True,
+        folder: str | os.PathLike | None = None,
     ) -> None:
         if not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
             raise ValueError(f"JPEG quality must be an integer 1..100, got {quality!r}")
@@ -239,9 +251,9 @@ class H264Encoder:
         *,
         fps: float,
         size: tuple[int, int],
-        crf: float = 23,
-        preset: str = "veryfast",
-        tune: str | None = "zerolatency",
+        crf: float = DEFAULT_CRF,
+        preset: str = DEFAULT_PRESET,
+        tune: str | None = DEFAULT_TUNE,
         decode: bool = True,
         threads: int = 1,
         gop: int | None = None,
@@ -505,10 +517,10 @@ def clean_stale_partials(folder: str | os.PathLike, *, now: float | None = None)
 def make_encoder(
     codec: str,
     *,
-    quality: int = 90,
-    crf: float = 23,
-    preset: str = "veryfast",
-    tune: str | None = "zerolatency",
+    quality: int = DEFAULT_JPEG_QUALITY,
+    crf: float = DEFAULT_CRF,
+    preset: str = DEFAULT_PRESET,
+    tune: str | None = DEFAULT_TUNE,
     fps: float = 30.0,
     size: tuple[int, int] | None = None,
     path: str | os.PathLike | None = None,

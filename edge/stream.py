@@ -53,7 +53,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from jndtf.edge.encoders import H264_PRESETS, H264_TUNES
+from jndtf.edge.encoders import (
+    DEFAULT_CRF,
+    DEFAULT_JPEG_QUALITY,
+    DEFAULT_PRESET,
+    DEFAULT_TUNE,
+    H264_PRESETS,
+    H264_TUNES,
+)
 from jndtf.edge.stream_report import StreamReport, emit, rss_mb, summarize
 from jndtf.edge.stream_stage import STAGES, EncodeStage, Pending
 
@@ -116,10 +123,10 @@ class StreamSettings:
     source: str
     model: str
     codec: str = "jpeg"
-    quality: int = 90
-    crf: float = 23
-    preset: str = "veryfast"
-    tune: str | None = "zerolatency"
+    quality: int = DEFAULT_JPEG_QUALITY
+    crf: float = DEFAULT_CRF
+    preset: str = DEFAULT_PRESET
+    tune: str | None = DEFAULT_TUNE
     jnd_scale: float | None = None
     reuse: int = DEFAULT_REUSE
     scene_change_threshold: float | None = 0.1
