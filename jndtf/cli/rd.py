@@ -11,7 +11,10 @@ from typing import Any
 from jndtf.cli._settings import option, settings_command, split_names
 from jndtf.cli._shared import OUT_HELP, command_line, progress_bar, stdout, stepper, user_errors
 from jndtf.cli.evaluate import eval_app
+from jndtf.codecs.image import DEFAULT_ENCODER
+from jndtf.codecs.video import SWEEP_PRESET
 from jndtf.io import parse_size
+from jndtf.rd import protocol as rd
 
 
 def parse_range(text: str, option: str, kind: type = int) -> list:
@@ -92,12 +95,12 @@ def jnd_model_option() -> Any:
 
 def preset_option() -> Any:
     """``--preset`` of `jndtf eval rd` and `jndtf compress`."""
-    return option("--preset", default="medium", help="Clips: x264 preset.")
+    return option("--preset", default=SWEEP_PRESET, help="Clips: x264 preset.")
 
 
 def encoder_option(help: str) -> Any:
     """``--encoder`` (the plain JPEG encoder) of `jndtf eval rd` and `jndtf compress`."""
-    return option("--encoder", default="libjpeg-turbo", help=help)
+    return option("--encoder", default=DEFAULT_ENCODER, help=help)
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ class RdSettings:
     encoder: str = encoder_option("Plain JPEG encoder: libjpeg-turbo or jpegli.")
     anchors: tuple[str, ...] = option(
         "--anchors",
-        default=("jpegli",),
+        default=rd.DEFAULT_ANCHORS,
         cli_type=str,
         parse=split_names,
         show=",".join,
@@ -141,7 +144,7 @@ class RdSettings:
     )
     x264_anchors: tuple[str, ...] = option(
         "--x264-anchors",
-        default=("x264-aq1", "x264-aq2", "x264-aq3"),
+        default=rd.DEFAULT_X264_ANCHORS,
         cli_type=str,
         parse=split_names,
         show=",".join,
@@ -150,7 +153,7 @@ class RdSettings:
     )
     qualities: tuple[int, ...] = option(
         "--quality",
-        default=tuple(range(30, 96, 5)),
+        default=rd.DEFAULT_QUALITIES,
         cli_type=str,
         parse=lambda text: tuple(parse_range(text, "--quality")),
         show=_range_text,
@@ -158,7 +161,7 @@ class RdSettings:
     )
     crfs: tuple[int, ...] = option(
         "--crf",
-        default=(18, 23, 28, 33, 38),
+        default=rd.DEFAULT_CRFS,
         cli_type=str,
         parse=lambda text: tuple(parse_range(text, "--crf")),
         show=_range_text,
@@ -167,7 +170,7 @@ class RdSettings:
     preset: str = preset_option()
     metrics: tuple[str, ...] = option(
         "--metrics",
-        default=("ssimulacra2", "ms_ssim", "psnr"),
+        default=rd.DEFAULT_METRICS,
         cli_type=str,
         parse=split_names,
         show=",".join,

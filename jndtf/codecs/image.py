@@ -31,6 +31,9 @@ import numpy as np
 #: Every JPEG encoder this module knows, in the order reports list them.
 KNOWN_ENCODERS = ("libjpeg-turbo", "libjpeg-turbo-opt", "jpegli")
 
+#: The plain JPEG encoder every comparison starts from (OpenCV's libjpeg-turbo, 4:2:0).
+DEFAULT_ENCODER = "libjpeg-turbo"
+
 #: encoder -> (Python module, the pip command that installs it)
 _PACKAGE = {"jpegli": ("pyjpegli", 'pip install "jndtf[rd]" (or pip install pyjpegli)')}
 
@@ -85,7 +88,7 @@ def _check_rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def encode_jpeg(image_u8_rgb: np.ndarray, quality: int, encoder: str = "libjpeg-turbo") -> bytes:
+def encode_jpeg(image_u8_rgb: np.ndarray, quality: int, encoder: str = DEFAULT_ENCODER) -> bytes:
     """The JPEG file (4:2:0, baseline) of a uint8 RGB image at a nominal quality 1..100.
 
     Args:

@@ -25,6 +25,9 @@ import numpy as np
 
 #: libx264 presets, fastest first (x264 --fullhelp); the edge's live-stream encoder
 #: (:mod:`jndtf.edge.encoders`) takes the same names.
+#: The x264 preset of offline sweeps and `jndtf compress` on clips (quality over speed).
+SWEEP_PRESET = "medium"
+
 H264_PRESETS = (
     "ultrafast",
     "superfast",
@@ -113,7 +116,7 @@ def encode_h264(
     frames: Sequence[np.ndarray],
     crf: float,
     *,
-    preset: str = "medium",
+    preset: str = SWEEP_PRESET,
     x264_params: str = X264_PLAIN,
     fps: float = 30.0,
     threads: int = 1,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jndtf.codecs.image import decode_image, encode_jpeg
+from jndtf.codecs.image import DEFAULT_ENCODER, decode_image, encode_jpeg
 from jndtf.codecs.quality import psnr, ssimulacra2
 
 
@@ -86,7 +86,7 @@ def compress_image(
     jnd: np.ndarray | None,
     method: str,
     strength: float,
-    encoder: str = "libjpeg-turbo",
+    encoder: str = DEFAULT_ENCODER,
     quality: int | None = None,
     target: float | None = None,
 ) -> CompressResult:

@@ -34,8 +34,15 @@ from pathlib import Path
 
 import numpy as np
 
-from jndtf.codecs.image import SUBSAMPLING, check_encoder, decode_image, encode_jpeg
+from jndtf.codecs.image import (
+    DEFAULT_ENCODER,
+    SUBSAMPLING,
+    check_encoder,
+    decode_image,
+    encode_jpeg,
+)
 from jndtf.codecs.quality import Ssimulacra2Reference, check_metrics, measure
+from jndtf.codecs.video import SWEEP_PRESET
 from jndtf.rd.inputs import RDInput, load_inputs
 from jndtf.rd.report import (
     CLEAN,
@@ -142,20 +149,29 @@ def _reference(refs: dict, index: int, original, metrics):
     return refs[index]
 
 
+#: The sweep's defaults, written once (`jndtf eval rd` reads them): JPEG qualities, metrics,
+#: the JPEG and x264 anchors measured beside the plain encoder, and the clips' CRFs.
+DEFAULT_QUALITIES = tuple(range(30, 96, 5))
+DEFAULT_METRICS = ("ssimulacra2", "ms_ssim", "psnr")
+DEFAULT_ANCHORS = ("jpegli",)
+DEFAULT_X264_ANCHORS = ("x264-aq1", "x264-aq2", "x264-aq3")
+DEFAULT_CRFS = (18, 23, 28, 33, 38)
+
+
 def run_rd(
     inputs: Iterable[str | os.PathLike | RDInput],
     *,
     jnd_model: str,
     methods: Sequence[str],
     strengths: Sequence[float],
-    encoder: str = "libjpeg-turbo",
-    qualities: Sequence[int] = tuple(range(30, 96, 5)),
-    metrics: Sequence[str] = ("ssimulacra2", "ms_ssim", "psnr"),
+    encoder: str = DEFAULT_ENCODER,
+    qualities: Sequence[int] = DEFAULT_QUALITIES,
+    metrics: Sequence[str] = DEFAULT_METRICS,
     out_dir: str | os.PathLike = "out/rd",
-    anchors: Sequence[str] = ("jpegli",),
-    x264_anchors: Sequence[str] = ("x264-aq1", "x264-aq2", "x264-aq3"),
-    crfs: Sequence[int] = (18, 23, 28, 33, 38),
-    preset: str = "medium",
+    anchors: Sequence[str] = DEFAULT_ANCHORS,
+    x264_anchors: Sequence[str] = DEFAULT_X264_ANCHORS,
+    crfs: Sequence[int] = DEFAULT_CRFS,
+    preset: str = SWEEP_PRESET,
     crop: tuple[int, int] | None = None,
     quality_every: int = 1,
     plots: bool = True,
