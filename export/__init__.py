@@ -51,6 +51,15 @@ class ExportResult:
     manifest: dict
 
 
+#: The export recipe's defaults, written once (`jndtf export` reads them): the fixed input
+#: size (width, height; the training crop), representative crops for int8, held-back parity
+#: crops, the QAT fine-tuning steps.
+DEFAULT_INPUT_SIZE = (176, 176)
+DEFAULT_NUM_CALIBRATION = 32
+DEFAULT_NUM_PARITY = 2
+DEFAULT_QAT_STEPS = 200
+
+
 def _source_info(learned, spec_name: str | None) -> dict:
     from jndtf.manifest import read_source_manifest
     from jndtf.models.registry import get_model_spec
@@ -123,16 +132,16 @@ def export_model(
     formats: Sequence[str] | str,
     *,
     out_dir: str | os.PathLike,
-    input_size: tuple[int, int] | None = (176, 176),
+    input_size: tuple[int, int] | None = DEFAULT_INPUT_SIZE,
     calib_data: str | os.PathLike | Sequence[np.ndarray] | None = None,
-    num_calibration: int = 32,
+    num_calibration: int = DEFAULT_NUM_CALIBRATION,
     int8_io: bool = False,
     parity: bool = True,
-    num_parity: int = 2,
+    num_parity: int = DEFAULT_NUM_PARITY,
     spec: str | None = None,
     name: str | None = None,
     seed: int = 0,
-    qat_steps: int = 200,
+    qat_steps: int = DEFAULT_QAT_STEPS,
     trt_opt_size: tuple[int, int] | None = None,
     trt_max_size: tuple[int, int] | None = None,
     progress: Callable[[str, int, int], None] | None = None,

@@ -24,6 +24,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from jndtf import export as export_defaults
 from jndtf.cli._settings import given, option, settings_command
 from jndtf.cli._shared import OUT_HELP, app, err, progress_bar, stdout, stepper, user_errors
 from jndtf.io import parse_size
@@ -130,7 +131,7 @@ class ExportSettings:
     out_dir: Path = option("--out", "-o", default=Path("out/export"), help=OUT_HELP)
     input_size: tuple[int, int] | None = option(
         "--size",
-        default=(176, 176),  # (width, height)
+        default=export_defaults.DEFAULT_INPUT_SIZE,  # (width, height)
         cli_type=str,
         parse=lambda text: parse_size(text, "--size"),
         show=_size_text,
@@ -145,7 +146,10 @@ class ExportSettings:
         "the parity report (default: the bundled sample photos, motorcycle_left held back).",
     )
     num_calibration: int = option(
-        "--num-calib", default=32, min=1, help="Representative crops for int8."
+        "--num-calib",
+        default=export_defaults.DEFAULT_NUM_CALIBRATION,
+        min=1,
+        help="Representative crops for int8.",
     )
     int8_io: bool = option(
         "--int8-io", default=False, help="int8 input/output tensors for --int8/--qat."
@@ -156,7 +160,10 @@ class ExportSettings:
         help="Check the parity against Keras (--no-parity: skip it, faster).",
     )
     num_parity: int = option(
-        "--num-parity", default=2, min=1, help="Held-back crops of the parity check."
+        "--num-parity",
+        default=export_defaults.DEFAULT_NUM_PARITY,
+        min=1,
+        help="Held-back crops of the parity check.",
     )
     name: str | None = option(
         "--name",
@@ -165,7 +172,12 @@ class ExportSettings:
         help="File stem of the exports (default: the model's name).",
     )
     seed: int = option("--seed", default=0, help="Seed of crops and noise signs.")
-    qat_steps: int = option("--qat-steps", default=200, min=0, help="Fine-tuning steps of --qat.")
+    qat_steps: int = option(
+        "--qat-steps",
+        default=export_defaults.DEFAULT_QAT_STEPS,
+        min=0,
+        help="Fine-tuning steps of --qat.",
+    )
     trt_opt_size: tuple[int, int] | None = option(
         "--trt-opt",
         default=None,
