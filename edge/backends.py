@@ -80,6 +80,12 @@ class TFLiteJnd:
 
     def __init__(self, path: str | os.PathLike, *, num_threads: int = 1):
         self.spec = read_deploy_spec(path)
+        if self.spec.output_kind != "jnd_map":
+            raise ValueError(
+                f"{self.spec.path}: its manifest says the network outputs a "
+                f"{self.spec.output_kind!r} map, not a JND map; give the edge runtime an exported "
+                "JND model (jndtf export MODEL --int8) or a classical model name"
+            )
         self.manifest = self.spec.manifest
         self.name = str(self.manifest.get("model_name") or self.spec.path.stem)
         self.input_size = self.spec.input_size

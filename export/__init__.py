@@ -87,6 +87,8 @@ def _source_info(learned, spec_name: str | None) -> dict:
         "channels": int(model.inputs[0].shape[-1]),
         "output_channels": int(model.outputs[0].shape[-1]),
         "jnd_units": units,
+        "output_kind": (m.get("outputs") or {}).get("kind")
+        or (registered.output_kind if registered else "jnd_map"),
         "keras": str(src) if src else None,
     }
 

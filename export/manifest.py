@@ -105,6 +105,7 @@ def build_manifest(
         },
         "outputs": {
             "channels": int(source["output_channels"]),
+            "kind": source.get("output_kind", "jnd_map"),
             "jnd_units": source.get("jnd_units", "pixel values 0..255"),
         },
         "quantization": {**quantization, "io": io},

@@ -307,6 +307,8 @@ class DeploySpec:
         input_size: fixed ``(H, W)`` or None (dynamic H, W).
         io: the manifest's ``quantization.io`` record (tensor dtypes, scales, zero points).
         prior_overrides: learned prior nets, in manifest order.
+        output_kind: what the network outputs (the registry's ``output_kind``: ``jnd_map``,
+            ``saliency``, ...; manifests written before it was recorded are JND maps).
     """
 
     path: Path
@@ -318,6 +320,7 @@ class DeploySpec:
     input_size: tuple[int, int] | None
     io: dict | None
     prior_overrides: tuple[PriorOverride, ...] = field(default=())
+    output_kind: str = "jnd_map"
 
 
 #: The name :mod:`jndtf.edge.manifest` used (it clashed with the registry's ``ModelSpec``).
@@ -425,6 +428,7 @@ def read_deploy_spec(model_path: str | os.PathLike) -> DeploySpec:
         input_size=_input_size(path, manifest["input_size"]),
         io=quant.get("io") if isinstance(quant, dict) else None,
         prior_overrides=_overrides(path, inputs, priors),
+        output_kind=str(outputs.get("kind", "jnd_map")),
     )
 
 

@@ -163,6 +163,7 @@ def test_every_registered_family_exports(preset, tmp_path):
     got = (m["family"], m["inputs"]["channels"], m["outputs"]["channels"])
     assert got == (spec.family, spec.input_channels, spec.output_channels)
     assert m["outputs"]["jnd_units"] == spec.jnd_units
+    assert m["outputs"]["kind"] == spec.output_kind  # the edge refuses what is not a JND map
     assert m["parity"]["map_psnr_db"] > 80  # same float graph (measured: inf / ~1e-6 abs)
 
 

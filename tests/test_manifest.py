@@ -80,6 +80,21 @@ def test_a_manifest_without_the_newer_records_still_loads(exported):
     assert spec.io is None and spec.prior_overrides == ()
 
 
+def test_output_kind_defaults_to_jnd_map_and_the_edge_refuses_other_outputs(exported):
+    from jndtf.edge.backends import TFLiteJnd
+
+    # the shipped manifest predates outputs.kind: it is a JND map
+    assert "kind" not in json.loads(exported.with_suffix(".json").read_text())["outputs"]
+    assert M.read_deploy_spec(exported).output_kind == "jnd_map"
+    path = exported.with_suffix(".json")
+    data = json.loads(path.read_text())
+    data["outputs"]["kind"] = "saliency"
+    path.write_text(json.dumps(data))
+    assert M.read_deploy_spec(exported).output_kind == "saliency"
+    with pytest.raises(ValueError, match="outputs a 'saliency' map, not a JND map"):
+        TFLiteJnd(exported)
+
+
 def test_the_old_edge_names_are_the_core_ones():
     from jndtf.edge import manifest as edge_manifest
     from jndtf.export import manifest as export_manifest
