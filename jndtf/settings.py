@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 #: Key of a field's command-line facts in ``dataclasses.Field.metadata``.
@@ -110,6 +111,25 @@ def cli_fields(
     return out
 
 
+def path_option(*flags: str, help: str, default: Any = dataclasses.MISSING, **facts: Any) -> Any:
+    """:func:`option` for a path kept as ``str`` in the settings (JSON-ready manifests): the
+    command line reads a ``Path`` (``Path | None`` when the default is None); a required path
+    shows no default.
+
+    Example:
+        >>> data_dir: str = path_option("--data", help="Folder of training images.")
+    """
+    if default is None:
+        facts.setdefault("cli_type", Path | None)
+        facts.setdefault("parse", optional_str)
+    else:
+        facts.setdefault("cli_type", Path)
+        facts.setdefault("parse", str)
+    if default is dataclasses.MISSING:
+        facts.setdefault("show_default", False)
+    return option(*flags, help=help, default=default, **facts)
+
+
 def parse_width(text: str | float) -> str | float:
     """A width option as the settings take it: a number, or a name (``default``, ``tiny``).
 
@@ -136,4 +156,5 @@ __all__ = [
     "option",
     "optional_str",
     "parse_width",
+    "path_option",
 ]

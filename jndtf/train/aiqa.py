@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from jndtf.data import distortions as D
-from jndtf.settings import option
+from jndtf.settings import option, path_option
 from jndtf.train.aiqa_data import (
     EXTRA_SKIMAGE_PHOTOS,
     load_folder,
@@ -68,20 +68,15 @@ class AIQATrainConfig:
         verbose: Keras progress output (0 silent, 1 bar, 2 one line per epoch).
     """
 
-    data_dir: str = option(
+    data_dir: str = path_option(
         "--data",
         help="Folder of clean images (at least 2).",
-        cli_type=Path,
-        parse=str,
-        show_default=False,
     )
-    output: str = option(
+    output: str = path_option(
         "--out",
         "-o",
         default="runs/aiqa/aiqa_resnet_tiny.keras",
         help="Output .keras file; the manifest is written beside it as .json.",
-        cli_type=Path,
-        parse=str,
     )
     preset: str = option(default="aiqa_resnet_tiny", help="Classifier preset.")
     epochs: int = option(default=30, help="Epochs (of --steps batches each).")

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from jndtf.settings import option, optional_str, parse_width
+from jndtf.settings import option, parse_width, path_option
 
 #: Values of :attr:`AcolTrainConfig.distribution`.
 DISTRIBUTIONS = ("auto", "none", "mirrored", "multi_worker", "data_parallel")
@@ -92,20 +92,15 @@ class AcolTrainConfig:
         verbose: Keras' own progress output (0 silent, 1 bar, 2 a line per epoch).
     """
 
-    data_dir: str = option(
+    data_dir: str = path_option(
         "--data",
         help="Folder of training images (the paper: 1000 random COCO2017 images).",
-        cli_type=Path,
-        parse=str,
-        show_default=False,
     )
-    output_dir: str = option(
+    output_dir: str = path_option(
         "--out",
         "-o",
         default="runs/acol",
         help="Run folder: model.keras, manifest.json, checkpoints/, logs/.",
-        cli_type=Path,
-        parse=str,
     )
     preset: str = option(default="acol", help="acol (full) or an ablation: bl, bl_acol, bl_pmcm.")
     width: str | float = option(
@@ -140,26 +135,20 @@ class AcolTrainConfig:
         help="Every N steps, log δ·L1, η·L2 and L1's share of the gradient norm per layer "
         "group (progress line + TensorBoard); 0: off.",
     )
-    aiqa_classifier: str | None = option(
+    aiqa_classifier: str | None = path_option(
         default=None,
         help="A-IQA classifier .keras (default: the shipped one).",
-        cli_type=Path | None,
-        parse=optional_str,
     )
-    saliency_model: str | None = option(
+    saliency_model: str | None = path_option(
         default=None,
         help="Trained saliency net (.keras/.tflite from `jndtf train saliency`) for the "
         "f_va prior (default: the classical spectral residual).",
-        cli_type=Path | None,
-        parse=optional_str,
     )
     max_images: int | None = option(default=None, help="Seeded random subset of the images.")
     seed: int = option(default=0, help="Seed of weights, subset, order and crops.")
-    cache_dir: str | None = option(
+    cache_dir: str | None = path_option(
         default=None,
         help="Prior cache (default: $JNDTF_CACHE_DIR or ~/.cache/jndtf/inputs).",
-        cli_type=Path | None,
-        parse=optional_str,
     )
     resume: bool = False
     mixed_precision: bool = option(

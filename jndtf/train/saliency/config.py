@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from jndtf.settings import option
+from jndtf.settings import option, path_option
 
 #: Settings that may differ between a run and its resumption (everything else must match).
 RESUMABLE_CHANGES = ("data_dir", "masks_dir", "resume", "command", "verbose")
@@ -48,27 +48,19 @@ class SaliencyTrainConfig:
         verbose: Keras progress output (0 silent, 1 bar, 2 a line per epoch).
     """
 
-    data_dir: str = option(
+    data_dir: str = path_option(
         "--data",
         help="Folder of photos (DUTS/MSRA-B layout).",
-        cli_type=Path,
-        parse=str,
-        show_default=False,
     )
-    masks_dir: str = option(
+    masks_dir: str = path_option(
         "--masks",
         help="Folder of masks, matched by file stem.",
-        cli_type=Path,
-        parse=str,
-        show_default=False,
     )
-    output: str = option(
+    output: str = path_option(
         "--out",
         "-o",
         default="runs/saliency/poolnet_small.keras",
         help="Output .keras file (manifest beside it as .json).",
-        cli_type=Path,
-        parse=str,
     )
     preset: str = option(default="poolnet_small", help="poolnet_small or poolnet_tiny.")
     epochs: int = option(default=30, help="Epochs (sets the cosine schedule).")
