@@ -216,21 +216,18 @@ def _jnd_line(r) -> None:
     )
 
 
-@settings_command(app, "baseline", BaselineSettings)
-def baseline(settings: BaselineSettings) -> None:
-    """Compute a classical JND map (MODEL) of IMAGE or of each image in a folder.
-
-    Files: OUT/<image stem>/jnd_<MODEL>.npy (float32, pixel units 0..255) and .png (scaled).
-    """
-    from jndtf import baselines, jobs
+def _jnd_command(settings, check_model) -> None:
+    """`baseline` and `jnd`: options, inputs and the model checked before any work (one line
+    on failure), then every map written with its line."""
+    from jndtf import jobs
     from jndtf.tiling import check_tile
     from jndtf.tiling import max_megapixels as limit
 
     with user_errors():
         check_tile(settings.tile)
-        baselines.get(settings.model)
         limit(settings.max_megapixels)
         files = jobs.resolve_inputs(settings.image)
+        check_model(settings.model)  # unknown name or missing weights: fail before work
     _write_jnds(
         files,
         settings.out_dir,
@@ -239,6 +236,17 @@ def baseline(settings: BaselineSettings) -> None:
         settings.max_megapixels,
         done=_jnd_line,
     )
+
+
+@settings_command(app, "baseline", BaselineSettings)
+def baseline(settings: BaselineSettings) -> None:
+    """Compute a classical JND map (MODEL) of IMAGE or of each image in a folder.
+
+    Files: OUT/<image stem>/jnd_<MODEL>.npy (float32, pixel units 0..255) and .png (scaled).
+    """
+    from jndtf import baselines
+
+    _jnd_command(settings, baselines.get)
 
 
 @settings_command(app, "jnd", JndSettings)
@@ -249,22 +257,8 @@ def jnd(settings: JndSettings) -> None:
     Learned models need the \\[train] extra.
     """
     from jndtf import jobs
-    from jndtf.tiling import check_tile
-    from jndtf.tiling import max_megapixels as limit
 
-    with user_errors():
-        check_tile(settings.tile)
-        limit(settings.max_megapixels)
-        files = jobs.resolve_inputs(settings.image)
-        jobs.jnd_function(settings.model)  # unknown name or missing weights: fail before work
-    _write_jnds(
-        files,
-        settings.out_dir,
-        settings.model,
-        settings.tile,
-        settings.max_megapixels,
-        done=_jnd_line,
-    )
+    _jnd_command(settings, jobs.jnd_function)
 
 
 @settings_command(app, "inject", InjectSettings)
