@@ -42,14 +42,16 @@ from jndtf.bench.runners import (
     time_onnx,
     time_tflite,
 )
-from jndtf.bench.source import ModelSource, model_source, resolve_files
+from jndtf.bench.source import (
+    EXTRA_RUNTIMES,
+    RUNTIMES,
+    ModelSource,
+    model_source,
+    resolve_files,
+)
 from jndtf.io import MIN_SIDE, parse_size
 from jndtf.refs import DEFAULT_JND_MODEL
 
-#: The runtimes, in table order: Keras (TensorFlow) and the export formats that run on CPU.
-RUNTIMES = ("keras", "tflite-fp32", "tflite-fp16", "tflite-int8", "onnx")
-#: Also accepted by ``runtimes`` (int8 weights, float activations).
-EXTRA_RUNTIMES = ("tflite-dynamic",)
 #: Frame sizes as (width, height): 640x360 and 1280x720.
 DEFAULT_SIZES = ((640, 360), (1280, 720))
 

@@ -23,6 +23,11 @@ from pathlib import Path
 
 from jndtf.refs import DEFAULT_JND_MODEL, ModelRef, resolve_model
 
+#: The runtimes, in table order: Keras (TensorFlow) and the export formats that run on CPU.
+RUNTIMES = ("keras", "tflite-fp32", "tflite-fp16", "tflite-int8", "onnx")
+#: Also accepted by ``runtimes`` (int8 weights, float activations).
+EXTRA_RUNTIMES = ("tflite-dynamic",)
+
 
 @dataclass(frozen=True)
 class ModelSource:
@@ -179,7 +184,6 @@ def read_model_file(path: str | os.PathLike) -> ModelFile:
         ValueError: no/malformed manifest, a changed file, or a format that cannot be timed
             on this machine (TensorRT engines).
     """
-    from jndtf.bench.models import EXTRA_RUNTIMES, RUNTIMES
     from jndtf.manifest import verify
 
     path = Path(path)
