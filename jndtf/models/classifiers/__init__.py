@@ -1,0 +1,42 @@
+"""The four CAM classifiers of DMV-JND-NET (Jin et al., seed 002; issue #11) and their class
+activation maps.
+
+- :mod:`~jndtf.models.classifiers.network`: ``build_cam_classifier``, ``CAM_FEATURES``, ``HEAD``;
+- :mod:`~jndtf.models.classifiers.presets`: ``PRESETS``, ``FULL_PRESETS``, ``macs_per_pixel``;
+- :mod:`~jndtf.models.classifiers.cam`: ``cam``, ``merged_cam`` (eq. (2)), ``class_activation``,
+  ``normalize_maps``.
+
+Attributes load their module on first access (importing the package loads no Keras).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "build_cam_classifier": "network",
+    "CAM_FEATURES": "network",
+    "HEAD": "network",
+    "PRESETS": "presets",
+    "FULL_PRESETS": "presets",
+    "TINY_PRESETS": "presets",
+    "get_preset": "presets",
+    "macs_per_pixel": "presets",
+    "cam": "cam",
+    "merged_cam": "cam",
+    "class_activation": "cam",
+    "normalize_maps": "cam",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jndtf.models.classifiers' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"jndtf.models.classifiers.{module}"), name)
+
+
+def __dir__():
+    return __all__
