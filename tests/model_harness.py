@@ -47,6 +47,13 @@ def make_inputs(model, h: int, w: int, n: int = 1, seed: int = 0):
     return arrays
 
 
+def modality_inputs(spec, h: int, w: int, seed: int = 0) -> dict:
+    """Keyword arguments ``spec.make_input`` needs beyond the image, from the spec's
+    ``modalities``: ``cam`` (DMV-JND-NET's merged CAM map) as a random (h, w) map in 0..1."""
+    rng = np.random.default_rng(seed)
+    return {"cam": rng.random((h, w), dtype=np.float32)} if "cam" in spec.modalities else {}
+
+
 def first(x) -> np.ndarray:
     """The first array of a model output (a tensor, a list or a dict of them) as numpy."""
     if isinstance(x, dict):
@@ -124,8 +131,10 @@ def run_litert(interp, inputs) -> np.ndarray:
 def conv_macs_per_pixel(model, inputs) -> float:
     """Multiply-accumulates per input pixel of every Conv2D and DepthwiseConv2D of `model`
     (each call of a layer counted), from the output sizes of one run on `inputs`:
-    ``prod(kernel shape)`` per output pixel. Dense layers, pools, resizes and activations are
-    left out, as the families' own ``macs_per_pixel`` counts leave them out."""
+    ``prod(kernel shape)`` per output pixel; a Conv2DTranspose costs ``prod(kernel shape)``
+    per pixel of its *input* (each input pixel writes one kernel-sized block). Dense layers,
+    pools, resizes and activations are left out, as the families' own ``macs_per_pixel``
+    counts leave them out."""
     import keras
 
     counted, outputs = [], []
@@ -134,6 +143,10 @@ def conv_macs_per_pixel(model, inputs) -> float:
             for node in layer._inbound_nodes:
                 counted.append(int(np.prod(layer.kernel.shape)))
                 outputs.append(node.output_tensors[0])
+        elif isinstance(layer, keras.layers.Conv2DTranspose):  # the kernel per INPUT pixel
+            for node in layer._inbound_nodes:
+                counted.append(int(np.prod(layer.kernel.shape)))
+                outputs.append(node.input_tensors[0])
     probe = keras.Model(model.input, outputs)
     x = next(iter(inputs.values())) if isinstance(inputs, dict) else inputs
     pixels = x.shape[1] * x.shape[2]

@@ -139,7 +139,7 @@ def test_spec_input_builder_feeds_the_model(name):
     # the numpy input of spec.make_input (what training and the edge feed) fits every input
     spec, model = get_model_spec(name), _model(name)
     rgb = (np.random.default_rng(11).random((32, 40, 3)) * 255).astype(np.uint8)
-    x = spec.make_input(rgb)
+    x = spec.make_input(rgb, **H.modality_inputs(spec, *rgb.shape[:2]))
     assert x.shape == (32, 40, spec.input_channels) and x.dtype == np.float32, (name, x.shape)
     assert np.isfinite(x).all(), name
     for tensor in model.inputs:

@@ -129,8 +129,8 @@ class ExportHooks:
 
 
 #: Input modalities a family may declare besides RGB and the prior maps (computed by its own
-#: input builder; hmJND-Net's saliency/depth/segmentation maps).
-MODALITIES = ("rgb", "priors", "saliency_map", "depth", "segmentation", "reference")
+#: input builder; hmJND-Net's saliency/depth/segmentation maps, DMV-JND-NET's merged CAM map).
+MODALITIES = ("rgb", "priors", "saliency_map", "depth", "segmentation", "reference", "cam")
 
 
 @dataclass(frozen=True)
@@ -185,11 +185,12 @@ class ModelSpec:
         """Builds the Keras model (keyword arguments go to the family's builder)."""
         return self.builder(**kwargs)
 
-    def make_input(self, image: np.ndarray) -> np.ndarray:
+    def make_input(self, image: np.ndarray, **modalities: np.ndarray) -> np.ndarray:
         """The network input for one RGB image: :attr:`input_builder` (by default
         :func:`jndtf.priors.inputs.model_input`) with this model's priors and normalization
-        (numpy only)."""
-        return load_object(self.input_builder)(image, self.priors, normalization=self.normalization)
+        (numpy only); `modalities` (e.g. ``cam=`` for DMV-JND-NET) go to the builder."""
+        build = load_object(self.input_builder)
+        return build(image, self.priors, normalization=self.normalization, **modalities)
 
     def macs_per_pixel(self, width: float | str | None = None) -> float | None:
         """Multiply-accumulates per input pixel at `width` (None: the family's default), or
