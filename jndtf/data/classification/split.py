@@ -1,0 +1,68 @@
+"""A fixed-seed, per-class proportional train/validation split."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jndtf.data.classification.types import DatasetError
+
+
+def stratified_split(
+    labels: np.ndarray, holdout: float | int = 0.1, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Splits indices into disjoint train and validation sets with every class held out in
+    proportion to its size.
+
+    The validation size is ``holdout`` images (an int) or ``round(holdout * N)`` (a float in
+    (0, 1)); class ``c`` with ``n_c`` images gives ``floor(V * n_c / N)`` of them, and the
+    images still missing go to the classes with the largest remainders (ties: lower label), so
+    the counts sum to exactly ``V``. Which images: the first ones of a permutation of each
+    class drawn from ``numpy.random.default_rng([seed, c])``, so a class's split does not
+    depend on the other classes. The default (10 %) holds out 5,000 of CIFAR-10's 50,000
+    training images, 500 per class.
+
+    Returns:
+        ``(train_idx, val_idx)``: sorted int64 index arrays, disjoint, covering ``0..N-1``.
+
+    Raises:
+        DatasetError: labels not a 1-D array of non-negative ints, or a holdout that leaves
+            no validation or no training image.
+
+    Example:
+        >>> tr, va = stratified_split(np.repeat(np.arange(10), 5000), 0.1, seed=0)
+        >>> len(tr), len(va), np.bincount(np.asarray(labels)[va])[:3]
+        (45000, 5000, array([500, 500, 500]))
+    """
+    y = np.asarray(labels)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or (y.size and y.min() < 0):
+        raise DatasetError(
+            f"labels must be a 1-D array of non-negative ints, got {y.dtype} {y.shape}"
+        )
+    n = y.size
+    if isinstance(holdout, (bool, np.bool_)):
+        raise DatasetError("holdout must be an image count or a fraction in (0, 1)")
+    if isinstance(holdout, (int, np.integer)):
+        v = int(holdout)
+    elif 0.0 < float(holdout) < 1.0:
+        v = round(float(holdout) * n)
+    else:
+        raise DatasetError(f"holdout {holdout!r}: give a fraction in (0, 1) or an image count")
+    if not 0 < v < n:
+        raise DatasetError(
+            f"holdout of {v} images out of {n}: at least one image must go to each side"
+        )
+    counts = np.bincount(y)
+    exact = v * counts / n
+    take = np.floor(exact).astype(np.int64)
+    missing = v - int(take.sum())
+    order = np.lexsort((np.arange(counts.size), -(exact - take)))
+    take[order[:missing]] += 1
+    val = []
+    for c in np.flatnonzero(counts):
+        members = np.flatnonzero(y == c)
+        perm = np.random.default_rng([seed, int(c)]).permutation(members.size)
+        val.append(members[perm[: take[c]]])
+    val_idx = np.sort(np.concatenate(val)).astype(np.int64)
+    mask = np.ones(n, dtype=bool)
+    mask[val_idx] = False
+    return np.flatnonzero(mask).astype(np.int64), val_idx
