@@ -3,8 +3,9 @@ activation maps.
 
 - :mod:`~jndtf.models.classifiers.network`: ``build_cam_classifier``, ``CAM_FEATURES``, ``HEAD``;
 - :mod:`~jndtf.models.classifiers.presets`: ``PRESETS``, ``FULL_PRESETS``, ``macs_per_pixel``;
-- :mod:`~jndtf.models.classifiers.cam`: ``cam``, ``merged_cam`` (eq. (2)), ``class_activation``,
-  ``normalize_maps``.
+- :mod:`~jndtf.models.classifiers.activation_maps`: ``cam``, ``merged_cam`` (eq. (2)),
+  ``class_activation``, ``normalize_maps`` (not in ``cam.py``: a submodule named ``cam`` would
+  shadow the function ``cam`` on the package once imported).
 
 Attributes load their module on first access (importing the package loads no Keras).
 """
@@ -22,10 +23,10 @@ _EXPORTS = {
     "TINY_PRESETS": "presets",
     "get_preset": "presets",
     "macs_per_pixel": "presets",
-    "cam": "cam",
-    "merged_cam": "cam",
-    "class_activation": "cam",
-    "normalize_maps": "cam",
+    "cam": "activation_maps",
+    "merged_cam": "activation_maps",
+    "class_activation": "activation_maps",
+    "normalize_maps": "activation_maps",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -3,7 +3,7 @@ Machine Vision", seed 002, Sec. IV-A): AlexNet-, VGG-, ResNet- and DenseNet-styl
 32x32 CIFAR-10 images, each revised for class activation mapping as Zhou et al. 2016 do ("the
 revising and setting of CAMs in this paper refer to [28]"): the convolutional trunk, then global
 average pooling of the last feature maps ``f_k`` and ONE Dense layer ``w_{k,c}``, so that
-``CAM_c(x, y) = sum_k w_{k,c} f_k(x, y)`` (:mod:`jndtf.models.classifiers.cam`).
+``CAM_c(x, y) = sum_k w_{k,c} f_k(x, y)`` (:mod:`jndtf.models.classifiers.activation_maps`).
 
 - Input: NHWC RGB in 0..1 (the ``unit`` normalization of :mod:`jndtf.priors.inputs`, ``x/255``),
   any H, W (dynamic). The first layer ``normalize`` applies the paper's ``((0.5, 0.5, 0.5),

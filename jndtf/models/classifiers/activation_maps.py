@@ -78,7 +78,7 @@ def class_activation(model, x, class_index) -> np.ndarray:
 
     x, features, kernel = _check(model, x)
     idx = _class_indices(class_index, len(x), kernel.shape[1])
-    probe = keras.Model(model.inputs, features.output)
+    probe = keras.Model(model.input, features.output)
     out = []
     for start in range(0, len(x), BATCH):
         f = np.asarray(probe(x[start : start + BATCH], training=False), dtype=np.float64)
@@ -113,7 +113,7 @@ def cam(model, x, class_index) -> np.ndarray:
     h, w = np.shape(x)[1:3]
     up = np.asarray(
         ops.image.resize(raw[..., None], (h, w), interpolation="bilinear", antialias=False)
-    )[..., 0]
+    )[..., 0].copy()
     flat = (raw.max(axis=(1, 2)) - raw.min(axis=(1, 2))) == 0
     up[flat] = 0.0  # constant before upsampling: no ulp noise from the resize is stretched
     return normalize_maps(up)
