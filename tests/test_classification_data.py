@@ -392,3 +392,26 @@ def test_readers_import_no_tensorflow(tmp_path):
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+CIFAR_TAR = (
+    Path(__file__).resolve().parents[2] / "shared/data/cifar10-train/cifar10-train-jpg75.tar.gz"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CIFAR_TAR.is_file(), reason="the shipped CIFAR-10 archive is not here")
+def test_real_cifar10_archive_streamed():
+    """All 50,000 images of the shipped archive (~5-7 s on 2 cores); a sample of members is
+    checked against OpenCV decoding the member extracted by tarfile's random access."""
+    x, y, names = read_image_tar(CIFAR_TAR)
+    assert x.shape == (50000, 32, 32, 3) and names[0] == "airplane" and names[-1] == "truck"
+    assert np.bincount(y).tolist() == [5000] * 10  # README: 5,000 per class
+    _, va = stratified_split(y, 0.1, seed=0)
+    assert np.bincount(y[va]).tolist() == [500] * 10  # the issue's 5,000-image validation split
+    with tarfile.open(CIFAR_TAR, "r:gz") as tar:
+        for label, stem in ((0, "0000"), (3, "2718"), (9, "4999")):
+            raw = tar.extractfile(f"train/{names[label]}/{stem}.jpg").read()
+            ref = cv2.cvtColor(cv2.imdecode(np.frombuffer(raw, np.uint8), 1), cv2.COLOR_BGR2RGB)
+            # files are 0000..4999 per class, so the sorted position is the stem's number
+            np.testing.assert_array_equal(x[label * 5000 + int(stem)], ref)

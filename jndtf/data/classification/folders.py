@@ -50,11 +50,9 @@ def _warn_resized(count: int, total: int, size: int, where: Path) -> None:
         )
 
 
-def _stack(per_class: list[list[np.ndarray]], names: list[str]) -> Labelled:
-    counts = [len(v) for v in per_class]
-    images = np.stack([im for v in per_class for im in v]) if sum(counts) else None
-    labels = np.repeat(np.arange(len(names), dtype=np.int64), counts)
-    return Labelled(images, labels, names)
+#: Images per buffer while streaming an archive: buffers are scattered into the sorted output
+#: and freed one by one, so the peak memory stays near one copy of the data set.
+_CHUNK = 1024
 
 
 def read_image_folder(
@@ -97,23 +95,21 @@ def read_image_folder(
             )
         files.append(found)
     total, done, resized = sum(map(len, files)), 0, 0
-    per_class: list[list[np.ndarray]] = []
+    images = np.empty((total, size, size, 3), np.uint8)
     for found in files:
-        images = []
         for path in found:
             try:
                 image = load_image(path, min_side=1)
             except ImageError as e:
                 raise DatasetError(str(e)) from None
-            image, was = _fit(image, size)
+            images[done], was = _fit(image, size)
             resized += was
-            images.append(image)
             done += 1
             if progress is not None:
                 progress(done, total)
-        per_class.append(images)
     _warn_resized(resized, total, size, root)
-    return _stack(per_class, [c.name for c in classes])
+    labels = np.repeat(np.arange(len(files), dtype=np.int64), [len(f) for f in files])
+    return Labelled(images, labels, [c.name for c in classes])
 
 
 def decode_image(raw: bytes, where: str) -> np.ndarray:
@@ -172,7 +168,8 @@ def read_image_tar(
     archive = Path(archive)
     if not archive.is_file():
         raise DatasetError(f"{archive}: no such file")
-    found: dict[PurePosixPath, list[tuple[str, np.ndarray]]] = {}
+    chunks: list[np.ndarray | None] = []
+    keys: list[tuple[PurePosixPath, str]] = []  # (class folder, file name) per image read
     dirs: set[PurePosixPath] = set()
     resized, last = 0, "(none)"
     try:
@@ -187,34 +184,49 @@ def read_image_tar(
                 if any(part.startswith(".") for part in name.parts):
                     continue  # macOS ._ resource forks and hidden files
                 where = f"{archive}: member {member.name}"
-                f = tar.extractfile(member)
-                image, was = _fit(decode_image(f.read(), where), size)
+                image, was = _fit(decode_image(tar.extractfile(member).read(), where), size)
                 resized += was
-                found.setdefault(name.parent, []).append((name.name, image))
+                if len(keys) % _CHUNK == 0:
+                    chunks.append(np.empty((_CHUNK, size, size, 3), np.uint8))
+                chunks[-1][len(keys) % _CHUNK] = image
+                keys.append((name.parent, name.name))
                 last = member.name
-                if progress is not None and sum(map(len, found.values())) % 1000 == 0:
-                    progress(sum(map(len, found.values())), None)
+                if progress is not None and len(keys) % 1000 == 0:
+                    progress(len(keys), None)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
         raise DatasetError(
             f"{archive}: not a readable tar archive or cut short after member {last} ({e}); "
             "re-download it (check its sha256)"
         ) from None
-    if not found:
+    if not keys:
         raise DatasetError(f"{archive}: no images inside; expected [<top>/]<class>/<image>")
-    roots = {p.parent for p in found}
-    if len(roots) != 1 or any(p == p.parent for p in found):
+    folders = {k[0] for k in keys}
+    roots = {p.parent for p in folders}
+    if len(roots) != 1 or any(p == p.parent for p in folders):
+        shown = ", ".join(sorted(map(str, folders))[:4])
         raise DatasetError(
-            f"{archive}: images sit at different depths ({', '.join(sorted(map(str, found))[:4])}"
-            "); expected one folder per class under one common folder"
+            f"{archive}: images sit at different depths ({shown}); expected one folder per "
+            "class under one common folder"
         )
     (root,) = roots
     for d in dirs:
-        if d.parent == root and d not in found and not d.name.startswith("."):
+        if d.parent == root and d not in folders and not d.name.startswith("."):
             raise DatasetError(f"{archive}: member {d}/ is a class folder with no image")
-    classes = sorted(found, key=lambda p: p.name)
-    per_class = [[im for _, im in sorted(found[c], key=lambda t: t[0])] for c in classes]
-    total = sum(map(len, per_class))
+    classes = sorted(folders, key=lambda p: p.name)
+    index = {c: k for k, c in enumerate(classes)}
+    n = len(keys)
+    order = sorted(range(n), key=lambda i: (index[keys[i][0]], keys[i][1]))
+    dest = np.empty(n, np.int64)
+    dest[order] = np.arange(n)
+    images = np.empty((n, size, size, 3), np.uint8)
+    labels = np.empty(n, np.int64)
+    labels[dest] = [index[k[0]] for k in keys]
+    for k in range(len(chunks)):  # scatter, then free each buffer: ~one copy at the peak
+        lo = k * _CHUNK
+        m = min(_CHUNK, n - lo)
+        images[dest[lo : lo + m]] = chunks[k][:m]
+        chunks[k] = None
     if progress is not None:
-        progress(total, total)
-    _warn_resized(resized, total, size, archive)
-    return _stack(per_class, [c.name for c in classes])
+        progress(n, n)
+    _warn_resized(resized, n, size, archive)
+    return Labelled(images, labels, [c.name for c in classes])
