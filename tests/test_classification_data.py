@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import pickle
 import pickletools
+import struct
 import subprocess
 import sys
 import tarfile
@@ -272,6 +273,68 @@ def test_python2_style_strings_equal_pickle_loads(tmp_path):
     path = tmp_path / "py2"
     path.write_bytes(raw)
     assert walk_pickle(path) == pickle.loads(raw, encoding="bytes")
+
+
+def _py2_str(b: bytes) -> bytes:
+    """Python 2 ``str`` as cPickle writes it: SHORT_BINSTRING, or BINSTRING from 256 bytes."""
+    if len(b) < 256:
+        return b"U" + bytes([len(b)]) + b
+    return b"T" + struct.pack("<I", len(b)) + b
+
+
+def _py2_batch(rows: np.ndarray, labels: list[int], label: bytes) -> bytes:
+    """The official files' layout as Python 2's cPickle (protocol 2) writes it, opcode by
+    opcode (pickletools' opcode table): keys and the pixel payload are BINSTRINGs, the dtype
+    state carries b"|", memo puts as cPickle emits them."""
+    small = lambda v: b"K" + bytes([v]) if v < 256 else b"M" + struct.pack("<H", v)  # noqa: E731
+    n, d = rows.shape
+    array = (
+        b"cnumpy.core.multiarray\n_reconstruct\nq\x01cnumpy\nndarray\nq\x02K\x00\x85q\x03"
+        + _py2_str(b"b")
+        + b"\x87q\x04Rq\x05(K\x01"
+        + small(n)
+        + small(d)
+        + b"\x86q\x06cnumpy\ndtype\nq\x07"
+        + _py2_str(b"u1")
+        + b"K\x00K\x01\x87q\x08Rq\x09(K\x03"
+        + _py2_str(b"|")
+        + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tq\nb\x89"
+        + _py2_str(rows.tobytes())
+        + b"tq\x0bb"
+    )
+    return (
+        b"\x80\x02}q\x00("
+        + _py2_str(b"data")
+        + array
+        + _py2_str(b"labels")
+        + b"]q\x0c("
+        + b"".join(small(v) for v in labels)
+        + b"e"
+        + _py2_str(b"batch_label")
+        + _py2_str(label)
+        + b"u."
+    )
+
+
+def test_python2_official_layout_equals_pickle_loads(tmp_path):
+    rng = np.random.default_rng(5)
+    images, labels = _rgb(rng, 3), [3, 0, 9]
+    rows = images.transpose(0, 3, 1, 2).reshape(3, 3072)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    raw = _py2_batch(rows, labels, b"training batch 1 of 5")
+    (folder / "data_batch_1").write_bytes(raw)
+    names = b"".join(_py2_str(n.encode()) for n in NAMES)
+    meta = b"\x80\x02}q\x00(" + _py2_str(b"label_names") + b"]q\x01(" + names + b"eu."
+    (folder / "batches.meta").write_bytes(meta)
+    ref = pickle.loads(raw, encoding="bytes")  # how the CIFAR page says to load them
+    got = walk_pickle(folder / "data_batch_1")
+    assert got[b"labels"] == ref[b"labels"] and got[b"batch_label"] == ref[b"batch_label"]
+    np.testing.assert_array_equal(got[b"data"], ref[b"data"])
+    assert walk_pickle(folder / "batches.meta") == pickle.loads(meta, encoding="bytes")
+    x, y, names_read = read_cifar10_python(folder)
+    np.testing.assert_array_equal(x, images)
+    assert y.tolist() == labels and names_read == NAMES
 
 
 def _offset_of(raw: bytes, opname: str, arg: str = "") -> int:

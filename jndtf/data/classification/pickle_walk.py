@@ -275,9 +275,12 @@ def _reduce(path: Path, at: int, func: object, args: object) -> object:
 def _build(path: Path, at: int, obj: object, state: object) -> object:
     if isinstance(obj, np.dtype):
         # dtype state: (version, byte order, subdescr, names, fields, elsize, alignment, flags)
-        if not isinstance(state, tuple) or len(state) < 2 or state[1] not in ("|", "<", ">", "="):
+        # (Python 2 files carry the byte order as a byte string, b"|")
+        order = state[1] if isinstance(state, tuple) and len(state) >= 2 else None
+        order = order.decode("latin-1") if isinstance(order, bytes) else order
+        if order not in ("|", "<", ">", "="):
             raise _fail(path, at, "numpy dtype state of an unknown form")
-        return obj.newbyteorder(state[1]) if state[1] in "<>" else obj
+        return obj.newbyteorder(order) if order in "<>" else obj
     if isinstance(obj, _ArraySpec):
         # ndarray state: (version, shape, dtype, is_fortran, raw data)
         if not isinstance(state, tuple) or len(state) != 5:
