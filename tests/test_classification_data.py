@@ -25,6 +25,7 @@ import pytest
 
 from jndtf.data.classification import (
     DatasetError,
+    epoch_batches,
     read_cifar10_binary,
     read_cifar10_python,
     read_classification,
@@ -436,6 +437,31 @@ def test_stratified_split_imbalanced_largest_remainder():
     for bad in (0, 100, 1.0, -0.1, True):
         with pytest.raises(DatasetError):
             stratified_split(y, bad)
+
+
+def test_epoch_batches_cover_flip_and_resume():
+    x, y, _ = tiny_digits(per_class=3, seed=0)
+    got = list(epoch_batches(x, y, batch_size=7, seed=2, epoch=1))
+    assert [len(b[1]) for b in got] == [7, 7, 7, 7, 2]
+    xs, ys = np.concatenate([b[0] for b in got]), np.concatenate([b[1] for b in got])
+    # every image once: match each output to its source, as itself or mirrored (np.flip)
+    used, flipped = [], 0
+    for im, lab in zip(xs, ys, strict=True):
+        same = np.flatnonzero((x == im).all(axis=(1, 2, 3)))
+        mirror = np.flatnonzero((x == np.flip(im, axis=1)).all(axis=(1, 2, 3)))
+        k = same[0] if same.size else mirror[0]
+        flipped += not same.size
+        assert y[k] == lab
+        used.append(k)
+    assert sorted(used) == list(range(30))
+    assert 5 <= flipped <= 25  # p = 0.5 over 30 images: outside 5..25 has probability < 2e-4
+    resumed = list(epoch_batches(x, y, batch_size=7, seed=2, epoch=1, start_step=3))
+    for a, b in zip(got[3:], resumed, strict=True):
+        np.testing.assert_array_equal(a[0], b[0])
+    other = next(epoch_batches(x, y, batch_size=7, seed=2, epoch=2))
+    assert not np.array_equal(other[1], got[0][1]) or not np.array_equal(other[0], got[0][0])
+    plain = np.concatenate([b[0] for b in epoch_batches(x, y, flip=0.0, shuffle=False)])
+    np.testing.assert_array_equal(plain, x)
 
 
 def test_tiny_digits_deterministic_labelled():

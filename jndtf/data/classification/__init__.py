@@ -13,6 +13,7 @@ or archive member): nothing is returned in part.
   walker that accepts only the known layout (never ``pickle.load``);
 - :func:`read_classification`: picks one of the four from what `path` is;
 - :func:`stratified_split`: fixed-seed per-class proportional hold-out (default 10 %);
+- :func:`epoch_batches`: seeded, resumable epoch batches with the paper's horizontal flip;
 - :func:`tiny_digits`: a few hundred synthesized labelled images for tests and the demo.
 
 Example:
@@ -30,7 +31,7 @@ from pathlib import Path
 from jndtf.data.classification.cifar import read_cifar10_binary, read_cifar10_python
 from jndtf.data.classification.folders import read_image_folder, read_image_tar
 from jndtf.data.classification.pickle_walk import PickleLayoutError, walk_pickle
-from jndtf.data.classification.split import stratified_split
+from jndtf.data.classification.split import epoch_batches, stratified_split
 from jndtf.data.classification.tiny import tiny_digits
 from jndtf.data.classification.types import DatasetError, Labelled, Progress
 
@@ -39,6 +40,7 @@ __all__ = [
     "Labelled",
     "PickleLayoutError",
     "Progress",
+    "epoch_batches",
     "read_cifar10_binary",
     "read_cifar10_python",
     "read_classification",

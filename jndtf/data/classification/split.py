@@ -1,6 +1,8 @@
-"""A fixed-seed, per-class proportional train/validation split."""
+"""A fixed-seed, per-class proportional train/validation split, and seeded epoch batches."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -66,3 +68,46 @@ def stratified_split(
     mask = np.ones(n, dtype=bool)
     mask[val_idx] = False
     return np.flatnonzero(mask).astype(np.int64), val_idx
+
+
+def epoch_batches(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    batch_size: int = 50,
+    seed: int = 0,
+    epoch: int = 0,
+    flip: float = 0.5,
+    shuffle: bool = True,
+    start_step: int = 0,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """One epoch of ``(images, labels)`` batches, with the DMV-JND paper's augmentation: a
+    horizontal flip with probability `flip` (0.5 in Sec. IV-A; 0 for evaluation).
+
+    The order (a permutation from ``default_rng([seed, epoch])``) and the flips (a draw per
+    image from the same generator) are a pure function of ``(seed, epoch)``, so a resumed run
+    that starts at `start_step` sees exactly the batches an uninterrupted one would. The last
+    batch may be smaller. Images stay uint8 0..255: normalization is the model's input step.
+
+    Yields:
+        ``(uint8 B x H x W x 3, int64 B)``.
+
+    Example:
+        >>> for x, y in epoch_batches(images[train_idx], labels[train_idx], epoch=3):
+        ...     model.train_on_batch(normalize(x), y)
+    """
+    x, y = np.asarray(images), np.asarray(labels)
+    if x.ndim != 4 or len(x) != len(y) or batch_size < 1 or not 0.0 <= flip <= 1.0:
+        raise DatasetError(
+            f"epoch_batches: images {x.shape} and labels {y.shape} must be N x H x W x C and N, "
+            f"batch_size >= 1, flip in [0, 1] (got {batch_size}, {flip})"
+        )
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
+    flips = rng.random(len(x)) < flip
+    for lo in range(start_step * batch_size, len(x), batch_size):
+        idx = order[lo : lo + batch_size]
+        xb = x[idx]
+        f = flips[lo : lo + batch_size]
+        xb[f] = xb[f, :, ::-1]
+        yield xb, y[idx].astype(np.int64)
