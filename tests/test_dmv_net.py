@@ -217,3 +217,26 @@ def test_one_step_of_eq7_reaches_every_ed_weight_and_x_hat_is_x_plus_e(tiny):
     opt.apply_gradients(zip(grads, tiny.trainable_weights, strict=True))
     assert all(np.any(w.numpy() != b) for w, b in zip(tiny.trainable_weights, before, strict=True))
     assert all(np.array_equal(w.numpy(), f) for w, f in zip(clf.weights, frozen, strict=True))
+
+
+@pytest.mark.slow
+def test_litert_fp32_matches_keras_at_two_sizes(tmp_path):
+    # the spec says exportable=False until jndtf export feeds a CAM; the network itself
+    # converts (dynamic H, W, the crop as a StridedSlice). Tolerance as in
+    # tests/test_model_harness.py (RTOL_LITERT): BN folding and reordered float32 sums move
+    # each result a few ulps; 1e-4 of the output's largest magnitude (measured ~4e-6 abs on
+    # outputs up to ~80 pixels)
+    litert = pytest.importorskip("ai_edge_litert.interpreter", reason="needs the [edge] extra")
+    import model_harness as H
+    from litert_parity import dynamic_parity
+
+    keras.utils.set_random_seed(8)
+    model = build_dmv_net("dmv_tiny")
+    interp = litert.Interpreter(model_content=H.export_litert_fp32(model, tmp_path), num_threads=1)
+    sizes = ((32, 32), (45, 33))
+
+    def make(h, w):
+        return H.make_inputs(model, h, w, n=1, seed=h)
+
+    scale = max(float(np.abs(np.asarray(model(make(h, w)))).max()) for h, w in sizes)
+    dynamic_parity(interp, model, sizes, make, 3, 1e-4 * max(scale, 1e-3))
