@@ -10,6 +10,7 @@ No tolerances: every comparison is exact (uint8 data, integer labels).
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import pickletools
@@ -26,6 +27,7 @@ import pytest
 from jndtf.data.classification import (
     DatasetError,
     epoch_batches,
+    folders,
     read_cifar10_binary,
     read_cifar10_python,
     read_classification,
@@ -146,7 +148,7 @@ def test_unreadable_image_named(tmp_path, damage):
         read_image_tar(archive)
 
 
-def test_truncated_archive_and_mixed_depths(tmp_path):
+def test_truncated_archive_and_mixed_depths(tmp_path, monkeypatch):
     _write_tree(tmp_path / "tree", per_class=20)
     archive = _tar(tmp_path / "tree", tmp_path / "t.tar.gz")
     raw = archive.read_bytes()
@@ -156,6 +158,16 @@ def test_truncated_archive_and_mixed_depths(tmp_path):
         DatasetError, match=r"cut\.tar\.gz: not a readable tar archive or cut short"
     ):
         read_image_tar(cut)
+    with pytest.raises(DatasetError, match=r"cut\.tar\.gz: not a readable tar archive"):
+        read_classification(cut)  # chosen by its name, so the tar reader's error is shown
+    huge = tmp_path / "huge.tar"
+    with tarfile.open(huge, "w") as tar:
+        info = tarfile.TarInfo("train/cat/big.png")
+        info.size = 4097
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+    monkeypatch.setattr(folders, "MAX_MEMBER_BYTES", 4096)  # the 64 MiB cap, scaled down
+    with pytest.raises(DatasetError, match=r"member train/cat/big\.png: 4097 bytes, more than"):
+        read_image_tar(huge)
     mixed = tmp_path / "mixed.tar"
     with tarfile.open(mixed, "w") as tar:
         tar.add(tmp_path / "tree" / "cat" / "0000.png", arcname="a/cat/0000.png")

@@ -52,6 +52,10 @@ __all__ = [
 ]
 
 
+#: Archive names read as tar even when damaged (so the error is the tar reader's, naming it).
+_TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+
+
 def read_classification(
     path: str | os.PathLike, *, size: int = 32, progress: Progress | None = None
 ) -> Labelled:
@@ -78,7 +82,7 @@ def read_classification(
         raise DatasetError(f"{path}: no such file or folder")
     if path.suffix == ".bin":
         return read_cifar10_binary(path, progress=progress)
-    if tarfile.is_tarfile(path):
+    if path.name.lower().endswith(_TAR_SUFFIXES) or tarfile.is_tarfile(path):
         return read_image_tar(path, size=size, progress=progress)
     if (path.parent / "batches.meta").is_file():
         return read_cifar10_python(path, progress=progress)

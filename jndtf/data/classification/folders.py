@@ -50,6 +50,10 @@ def _warn_resized(count: int, total: int, size: int, where: Path) -> None:
         )
 
 
+#: Largest archive member read into memory (a 32x32 image is a few kB; a 64 MiB member is
+#: not one, and a decompression bomb must not exhaust the memory).
+MAX_MEMBER_BYTES = 64 * 2**20
+
 #: Images per buffer while streaming an archive: buffers are scattered into the sorted output
 #: and freed one by one, so the peak memory stays near one copy of the data set.
 _CHUNK = 1024
@@ -184,6 +188,11 @@ def read_image_tar(
                 if any(part.startswith(".") for part in name.parts):
                     continue  # macOS ._ resource forks and hidden files
                 where = f"{archive}: member {member.name}"
+                if member.size > MAX_MEMBER_BYTES:
+                    raise DatasetError(
+                        f"{where}: {member.size} bytes, more than the {MAX_MEMBER_BYTES} an image "
+                        "of a classification set may have; remove it from the archive"
+                    )
                 image, was = _fit(decode_image(tar.extractfile(member).read(), where), size)
                 resized += was
                 if len(keys) % _CHUNK == 0:
