@@ -240,3 +240,24 @@ def test_litert_fp32_matches_keras_at_two_sizes(tmp_path):
 
     scale = max(float(np.abs(np.asarray(model(make(h, w)))).max()) for h, w in sizes)
     dynamic_parity(interp, model, sizes, make, 3, 1e-4 * max(scale, 1e-3))
+
+
+def test_input_builder_and_registration_load_no_tensorflow():
+    # the edge runs the input builder: numpy only (DESIGN.md's one rule), checked with TF/Keras
+    # blocked at import time in a fresh interpreter
+    from test_import_boundary import _run
+
+    proc = _run(
+        """
+        import sys
+        import numpy as np
+        from jndtf.models.registry import get_model_spec
+        x = get_model_spec("dmv").make_input(np.zeros((32, 32, 3), np.uint8),
+                                             cam=np.ones((32, 32), np.float32))
+        assert x.shape == (32, 32, 4) and x[..., 3].min() == 1.0
+        assert not [m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")]
+        print("ok")
+        """
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("ok")
