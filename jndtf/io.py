@@ -189,8 +189,14 @@ def _data_end(path: Path, data: np.ndarray) -> int | None:
     Bytes after the end marker are a trailer (phones and cameras append thumbnails, depth maps,
     maker data), not truncation. Other formats: the file's size (the decoder is trusted).
     """
-    suffix = path.suffix.lower()
-    raw = data.tobytes()
+    return image_data_end(data.tobytes(), path.suffix)
+
+
+def image_data_end(raw: bytes, suffix: str) -> int | None:
+    """:func:`_data_end` of an in-memory file whose name ends in `suffix` (``".jpg"``, ...):
+    the offset just past a JPEG/PNG end marker, None when the data stops first (truncated),
+    ``len(raw)`` for other formats."""
+    suffix = suffix.lower()
     if suffix in (".jpg", ".jpeg"):
         return _jpeg_end(raw)
     if suffix == ".png":

@@ -37,7 +37,8 @@ import numpy as np
 #: Callers that need a JND map (``jndtf jnd``, ``jndtf eval``) ask ``spec.is_jnd``.
 OUTPUT_KINDS = ("jnd_map", "dmv_jnd", "image", "classifier", "saliency", "iqa")
 
-#: Output kinds that are a JND map (pixel values 0..255 a distortion may reach unnoticed).
+#: Output kinds in pixel units with 1 or 3 channels: an HVS JND map (0..255 a distortion may
+#: reach unnoticed) and a DMV-JND perturbation (signed). Only "jnd_map" is what ``is_jnd`` means.
 JND_OUTPUT_KINDS = ("jnd_map", "dmv_jnd")
 
 #: The numpy input builder shared by training and the edge runtime.
@@ -178,8 +179,10 @@ class ModelSpec:
 
     @property
     def is_jnd(self) -> bool:
-        """True when the output is a JND map (``output_kind`` in :data:`JND_OUTPUT_KINDS`)."""
-        return self.output_kind in JND_OUTPUT_KINDS
+        """True when the output is an HVS JND map (``"jnd_map"``: non-negative grey levels, what
+        ``jndtf jnd``, ``eval jnd`` and eq. (7) take). A DMV-JND's signed perturbation e
+        (``"dmv_jnd"``) is not one: it has its own commands."""
+        return self.output_kind == "jnd_map"
 
     def build(self, **kwargs) -> Any:
         """Builds the Keras model (keyword arguments go to the family's builder)."""

@@ -25,9 +25,8 @@ from jndtf.io import (
     IMAGE_SUFFIXES,
     ImageError,
     ImageWarning,
-    _jpeg_end,
-    _png_end,
     check_image,
+    image_data_end,
     load_image,
 )
 
@@ -128,9 +127,7 @@ def decode_image(raw: bytes, where: str) -> np.ndarray:
     if bgr is None:
         raise DatasetError(f"{where}: not a readable image (corrupt, empty or unsupported format)")
     suffix = PurePosixPath(where).suffix.lower()
-    end = (
-        _jpeg_end(raw) if suffix in (".jpg", ".jpeg") else _png_end(raw) if suffix == ".png" else 0
-    )
+    end = image_data_end(raw, suffix)
     if end is None:
         raise DatasetError(f"{where}: the image is truncated (its data ends before its end marker)")
     if bgr.ndim == 3 and bgr.shape[2] == 3:
