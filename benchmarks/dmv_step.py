@@ -1,6 +1,6 @@
 """Cost of DMV-JND-NET's E-D: parameters, MACs per 32x32 image, CPU time of one training step.
 
-``python -m jndtf.models.dmv.bench [--preset dmv] [--batch 50] [--steps 10]`` prints the figures
+``python benchmarks/dmv_step.py [--preset dmv] [--batch 50] [--steps 10]`` prints the figures
 with the CPU and its SIMD flags. The step is eq. (7)'s total loss (:func:`jndtf.losses.dmv.
 dmv_loss`, Loss1 + Loss2 + Loss3) on random 32x32 images and CAMs, through ONE frozen stand-in
 classifier (conv 32 + conv 64 + GAP + dense 10; printed separately): the paper's step runs four
@@ -16,7 +16,7 @@ import time
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m jndtf.models.dmv.bench", description=__doc__.splitlines()[0]
+        prog="python benchmarks/dmv_step.py", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--preset", default="dmv", help="DMV-JND-NET preset (dmv, dmv_tiny).")
     parser.add_argument("--batch", type=int, default=50, help="Batch size (paper: 50).")
