@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
+from jndtf._lazy import lazy_exports
 
 #: public name -> the module that defines it; imported on first use (PEP 562), so reading
 #: one settings dataclass (the CLI's --help) does not load OpenCV, PyAV and every stage
@@ -41,17 +41,4 @@ _EXPORTS = {
     "run_stream": "stream",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'jndtf.edge' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"jndtf.edge.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

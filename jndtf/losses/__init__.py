@@ -24,9 +24,8 @@ Submodules load on first attribute access.
 
 from __future__ import annotations
 
-import importlib
-
 from jndtf._deps import require_installed
+from jndtf._lazy import lazy_exports
 
 require_installed("keras", "the losses")  # a missing [train] extra names its pip command
 
@@ -55,16 +54,4 @@ _EXPORTS = {
     "aiqa_loss": "jndtf.models.aiqa.loss",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'jndtf.losses' has no attribute {name!r}")
-    path = module if "." in module else f"jndtf.losses.{module}"
-    return getattr(importlib.import_module(path), name)
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

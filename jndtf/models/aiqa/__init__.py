@@ -11,7 +11,7 @@ Attributes load their module on first access.
 
 from __future__ import annotations
 
-import importlib
+from jndtf._lazy import lazy_exports
 
 _EXPORTS = {
     "build_classifier": "network",
@@ -26,15 +26,4 @@ _EXPORTS = {
     "DEFAULT_GROUP_METRICS": "loss",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'jndtf.models.aiqa' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"jndtf.models.aiqa.{module}"), name)
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

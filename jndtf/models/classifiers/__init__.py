@@ -12,7 +12,7 @@ Attributes load their module on first access (importing the package loads no Ker
 
 from __future__ import annotations
 
-import importlib
+from jndtf._lazy import lazy_exports
 
 _EXPORTS = {
     "build_cam_classifier": "network",
@@ -29,15 +29,4 @@ _EXPORTS = {
     "normalize_maps": "activation_maps",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'jndtf.models.classifiers' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"jndtf.models.classifiers.{module}"), name)
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

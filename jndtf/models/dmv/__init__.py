@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
+from jndtf._lazy import lazy_exports
 
 _EXPORTS = {
     "build_dmv_net": "network",
@@ -30,15 +30,4 @@ _EXPORTS = {
     "dmv_input": "inputs",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'jndtf.models.dmv' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"jndtf.models.dmv.{module}"), name)
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
