@@ -130,6 +130,16 @@ def path_option(*flags: str, help: str, default: Any = dataclasses.MISSING, **fa
     return option(*flags, help=help, default=default, **facts)
 
 
+def split_names(text: str) -> tuple[str, ...]:
+    """``"a, b,,c"`` -> ``("a", "b", "c")``: a comma-separated option's ``parse``."""
+    return tuple(t.strip() for t in str(text).split(",") if t.strip())
+
+
+#: The facts of a comma-separated list option (``option(..., **COMMA_LIST)`` or
+#: ``Cli(..., **COMMA_LIST)``): text on the command line, a tuple in the settings, shown joined.
+COMMA_LIST = {"cli_type": str, "parse": split_names, "show": ",".join}
+
+
 def parse_width(text: str | float) -> str | float:
     """A width option as the settings take it: a number, or a name (``default``, ``tiny``).
 
@@ -149,6 +159,7 @@ def optional_str(value: Any) -> str | None:
 
 __all__ = [
     "CLI_KEY",
+    "COMMA_LIST",
     "FIELD_DEFAULT",
     "Cli",
     "cli_fields",
@@ -157,4 +168,5 @@ __all__ = [
     "optional_str",
     "parse_width",
     "path_option",
+    "split_names",
 ]

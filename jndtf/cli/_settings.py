@@ -30,7 +30,15 @@ from typing import Annotated, Any
 
 import typer
 
-from jndtf.settings import CLI_KEY, FIELD_DEFAULT, Cli, cli_fields, field_default, option
+from jndtf.settings import (
+    CLI_KEY,
+    FIELD_DEFAULT,
+    Cli,
+    cli_fields,
+    field_default,
+    option,
+    split_names,
+)
 
 
 def cli_default(f: dataclasses.Field, facts: Cli) -> Any:
@@ -122,12 +130,6 @@ def settings_command(
         return command
 
     return decorate
-
-
-def split_names(text: str) -> tuple[str, ...]:
-    """``"a, b,,c"`` -> ``("a", "b", "c")``: a comma-separated option (its ``parse``; ``show``
-    is ``",".join``)."""
-    return tuple(t.strip() for t in str(text).split(",") if t.strip())
 
 
 def given(ctx: typer.Context, name: str) -> bool:

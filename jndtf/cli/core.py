@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jndtf.cli._settings import Cli, option, settings_command
-from jndtf.cli._settings import split_names as _names
 from jndtf.cli._shared import (
     IMAGE_HELP,
     OUT_HELP,
@@ -20,6 +19,7 @@ from jndtf.cli._shared import (
 from jndtf.demo import DemoSettings
 from jndtf.refs import DEFAULT_JND_MODEL
 from jndtf.refs import HELP as MODEL_HELP
+from jndtf.settings import COMMA_LIST
 
 
 @app.command("list")
@@ -58,9 +58,7 @@ class PriorsSettings:
     names: tuple[str, ...] = option(
         "--names",
         default=(),
-        cli_type=str,
-        parse=_names,
-        show=",".join,
+        **COMMA_LIST,
         help="Comma-separated prior names (default: all; `jndtf list` names them).",
     )
 
@@ -338,9 +336,7 @@ DEMO_CLI = {
     "data": Cli(help="Folder of images (default: the shipped sample photos)."),
     "psnr": Cli(help="Injection target in dB."),
     "models": Cli(
-        cli_type=str,
-        parse=_names,
-        show=",".join,
+        **COMMA_LIST,
         help="Comma-separated JND models (default: all registered).",
     ),
     "deploy": Cli(

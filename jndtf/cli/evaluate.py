@@ -7,9 +7,9 @@ import dataclasses
 import typer
 
 from jndtf.cli._settings import Cli, given, settings_command
-from jndtf.cli._settings import split_names as _names
 from jndtf.cli._shared import OUT_HELP, app, progress_bar, stdout, stepper, user_errors
 from jndtf.evaluate.protocol import EvalSettings
+from jndtf.settings import COMMA_LIST
 
 eval_app = typer.Typer(help="Evaluate JND models with the papers' protocols.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
@@ -20,13 +20,11 @@ EVAL_JND_CLI = {
     "out_dir": Cli(flags=("--out", "-o"), help=OUT_HELP),
     "data": Cli(help="Folder of images (default: the shipped sample photos)."),
     "models": Cli(
-        cli_type=str,
-        parse=_names,
-        show=",".join,
+        **COMMA_LIST,
         help="Comma-separated models: classical names, 'uniform' (the control), "
         "learned names or .keras paths, LABEL=REF (default: all classical + uniform).",
     ),
-    "metrics": Cli(cli_type=str, parse=_names, show=",".join, help="Comma-separated IQA metrics."),
+    "metrics": Cli(help="Comma-separated IQA metrics.", **COMMA_LIST),
     "psnr": Cli(help="Injection target in dB (the ACoL paper's; give --mse instead for MSE)."),
     "mse": Cli(help="Injection target as MSE instead (the hmJND paper uses 100)."),
     "seed": Cli(help="Seed of the ±1 noise signs."),

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jndtf.cli._settings import option, settings_command, split_names
+from jndtf.cli._settings import option, settings_command
 from jndtf.cli._shared import OUT_HELP, command_line, progress_bar, stdout, stepper, user_errors
 from jndtf.cli.evaluate import eval_app
 from jndtf.codecs.image import DEFAULT_ENCODER
 from jndtf.codecs.video import SWEEP_PRESET
 from jndtf.io import parse_size
 from jndtf.rd import protocol as rd
+from jndtf.settings import COMMA_LIST, split_names
 
 
 def parse_range(text: str, option: str, kind: type = int) -> list:
@@ -120,9 +121,7 @@ class RdSettings:
     methods: tuple[str, ...] = option(
         "--method",
         default=("eq14", "none"),
-        cli_type=str,
-        parse=split_names,
-        show=",".join,
+        **COMMA_LIST,
         help="Comma-separated methods (jndtf.apply.methods; 'none' = plain).",
     )
     strengths: tuple[float, ...] = option(
@@ -137,17 +136,13 @@ class RdSettings:
     anchors: tuple[str, ...] = option(
         "--anchors",
         default=rd.DEFAULT_ANCHORS,
-        cli_type=str,
-        parse=split_names,
-        show=",".join,
+        **COMMA_LIST,
         help="Other JPEG encoders measured side by side.",
     )
     x264_anchors: tuple[str, ...] = option(
         "--x264-anchors",
         default=rd.DEFAULT_X264_ANCHORS,
-        cli_type=str,
-        parse=split_names,
-        show=",".join,
+        **COMMA_LIST,
         help="Clips: x264 anchors (x264-psy, x264-aq1, x264-aq2, x264-aq3) beside "
         "x264-plain (aq-mode=0:psy=0).",
     )
@@ -171,9 +166,7 @@ class RdSettings:
     metrics: tuple[str, ...] = option(
         "--metrics",
         default=rd.DEFAULT_METRICS,
-        cli_type=str,
-        parse=split_names,
-        show=",".join,
+        **COMMA_LIST,
         help="Comma-separated: ssimulacra2, ms_ssim, psnr, cvvdp (slow).",
     )
     crop: tuple[int, int] | None = option(
