@@ -1,36 +1,9 @@
-"""A learned visual-attention prior f_va: a trained saliency network as a numpy function.
+"""A learned visual-attention prior f_va that also loads ``.keras`` files.
 
-ACoL-JND takes its visual-attention prior f_va from PoolNet (ref. [33] of the ACoL-JND paper,
-§3.2, eq. (1)). jndtf's default ``"saliency"`` prior is the classical spectral residual
-(:func:`jndtf.priors.saliency`) because PoolNet's weights cannot be downloaded here;
-:class:`SaliencyPrior` runs a saliency model that jndtf trained
-(:func:`jndtf.train.saliency.train_saliency`, :func:`jndtf.models.saliency.build_poolnet`)
-and has the **same contract** as :func:`jndtf.priors.saliency`: uint8 or float (0..255) image,
-grey ``HxW`` or RGB ``HxWx3`` in, float32 ``HxW`` map in 0..1 out (1 = salient), so it can take
-its place wherever a prior function is called.
-
-The TF-free part (the ``.tflite`` runner, :func:`working_size`, the map's contract) lives in the
-core, :mod:`jndtf.priors.learned`; this module's :class:`SaliencyPrior` is that class plus the
-loader of a ``.keras`` file (Keras and jndtf's custom layers), and re-exports the rest.
-
-Models: a ``.keras`` file (needs the [train] extra: Keras), a ``.tflite`` file (needs only
-``ai_edge_litert``, the [edge] extra; a dynamic ``[1, -1, -1, 3]`` model runs at the working
-size, a fixed-shape one gets the image resized to its size), or a :class:`keras.Model` in memory.
-
-**Working size.** The network runs on the image scaled so its long side is at most
-`max_side` (default 384 px, about the size of the DUTS/ECSSD photos saliency networks are
-trained and tested on, §4.1 of PoolNet; ``None`` = full resolution), and its map is resized back
-(bilinear). This bounds the cost (``poolnet_small``: 5.2k MAC per working pixel, ~0.76 GMAC at
-384 x 384) and keeps the objects at the scale the network learned.
-
-**Plugging it into the network input.** The ``"saliency"`` channel of
-:func:`jndtf.priors.inputs.model_input` is the prior map divided by 1 (its full scale), so the
-learned map can replace the classical one channel for channel:
-``model_input(image, priors, overrides={"saliency": prior})`` (a name -> callable
-mapping used instead of :data:`jndtf.priors.PRIORS`' function) is all it takes; pass it the
-uint8 image the other priors see. Any cache of network inputs must add :attr:`SaliencyPrior.
-fingerprint` (sha256 of the model file + settings) to its key, and a model manifest should record
-:meth:`SaliencyPrior.describe`, so training and deployment use the same f_va.
+:class:`SaliencyPrior` is :class:`jndtf.priors.learned.SaliencyPrior` (the TF-free runner of a
+``.tflite`` file or an in-memory Keras model; its docstring gives the contract, the working size
+and how to plug it into :func:`jndtf.priors.inputs.model_input`) plus the loader of a ``.keras``
+file (Keras and jndtf's custom layers; the [train] extra). The rest is re-exported from there.
 
 Example:
     >>> prior = SaliencyPrior("poolnet_small.keras")
