@@ -130,6 +130,31 @@ def path_option(*flags: str, help: str, default: Any = dataclasses.MISSING, **fa
     return option(*flags, help=help, default=default, **facts)
 
 
+def size_option(flag: str, *, help: str, default: Any = None, **facts: Any) -> Any:
+    """:func:`option` for a ``(width, height)`` field written ``WIDTHxHEIGHT`` on the command
+    line (:func:`jndtf.io.parse_size`, errors naming `flag`); None (the default) hides it.
+
+    Example:
+        >>> crop: tuple[int, int] | None = size_option("--crop", help="Centre crop.")
+    """
+
+    def parse(text: str) -> tuple[int, int]:
+        from jndtf.io import parse_size
+
+        return parse_size(text, flag)
+
+    facts.setdefault("show_default", default is not None)
+    return option(
+        flag,
+        default=default,
+        help=help,
+        cli_type=str,
+        parse=parse,
+        show=lambda size: f"{size[0]}x{size[1]}",
+        **facts,
+    )
+
+
 def split_names(text: str) -> tuple[str, ...]:
     """``"a, b,,c"`` -> ``("a", "b", "c")``: a comma-separated option's ``parse``."""
     return tuple(t.strip() for t in str(text).split(",") if t.strip())
@@ -168,5 +193,6 @@ __all__ = [
     "optional_str",
     "parse_width",
     "path_option",
+    "size_option",
     "split_names",
 ]

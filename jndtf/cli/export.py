@@ -28,6 +28,7 @@ from jndtf import export as export_defaults
 from jndtf.cli._settings import given, option, settings_command
 from jndtf.cli._shared import OUT_HELP, app, err, progress_bar, stdout, stepper, user_errors
 from jndtf.io import parse_size
+from jndtf.settings import size_option
 
 #: Columns of the result table: key, header, number format, justification.
 RESULT_TABLE = (
@@ -104,12 +105,6 @@ def _qat_progress(bar, task):
         log.setLevel(level)
 
 
-def _size_text(size: tuple[int, int]) -> str:
-    """``(width, height)`` -> ``"WIDTHxHEIGHT"``, the command line's spelling (inverse of
-    parse_size)."""
-    return f"{size[0]}x{size[1]}"
-
-
 @dataclass(frozen=True)
 class ExportSettings:
     """What one `jndtf export` run asks for (filled by the command, read by :func:`run`).
@@ -129,12 +124,9 @@ class ExportSettings:
     )
     formats: tuple[str, ...] = ()
     out_dir: Path = option("--out", "-o", default=Path("out/export"), help=OUT_HELP)
-    input_size: tuple[int, int] | None = option(
+    input_size: tuple[int, int] | None = size_option(
         "--size",
         default=export_defaults.DEFAULT_INPUT_SIZE,  # (width, height)
-        cli_type=str,
-        parse=lambda text: parse_size(text, "--size"),
-        show=_size_text,
         help="Fixed input size WIDTHxHEIGHT of the exported model (fixed is fastest on "
         "device: export one per deployed resolution).",
     )
@@ -178,22 +170,12 @@ class ExportSettings:
         min=0,
         help="Fine-tuning steps of --qat.",
     )
-    trt_opt_size: tuple[int, int] | None = option(
+    trt_opt_size: tuple[int, int] | None = size_option(
         "--trt-opt",
-        default=None,
-        cli_type=str,
-        parse=lambda text: parse_size(text, "--trt-opt"),
-        show=_size_text,
-        show_default=False,
         help="WIDTHxHEIGHT the dynamic TensorRT profile is tuned for (default 640x360).",
     )
-    trt_max_size: tuple[int, int] | None = option(
+    trt_max_size: tuple[int, int] | None = size_option(
         "--trt-max",
-        default=None,
-        cli_type=str,
-        parse=lambda text: parse_size(text, "--trt-max"),
-        show=_size_text,
-        show_default=False,
         help="Largest WIDTHxHEIGHT of the dynamic TensorRT profile (default 1920x1080).",
     )
 
@@ -377,7 +359,7 @@ def export_command(
 
     columns = [Column(k, h, f, j) for k, h, f, j in RESULT_TABLE]
     fixed = settings.input_size
-    size_text = "dynamic H, W" if fixed is None else _size_text(fixed)
+    size_text = "dynamic H, W" if fixed is None else f"{fixed[0]}x{fixed[1]}"
     title = f"{model} exported ({size_text}); parity vs Keras on held-back crops"
     table = render_table(result_rows(results), columns, title=title)
     table.columns[0].no_wrap = True

@@ -13,9 +13,8 @@ from jndtf.cli._shared import OUT_HELP, command_line, progress_bar, stdout, step
 from jndtf.cli.evaluate import eval_app
 from jndtf.codecs.image import DEFAULT_ENCODER
 from jndtf.codecs.video import SWEEP_PRESET
-from jndtf.io import parse_size
 from jndtf.rd import protocol as rd
-from jndtf.settings import COMMA_LIST, split_names
+from jndtf.settings import COMMA_LIST, size_option, split_names
 
 
 def parse_range(text: str, option: str, kind: type = int) -> list:
@@ -169,11 +168,8 @@ class RdSettings:
         **COMMA_LIST,
         help="Comma-separated: ssimulacra2, ms_ssim, psnr, cvvdp (slow).",
     )
-    crop: tuple[int, int] | None = option(
+    crop: tuple[int, int] | None = size_option(
         "--crop",
-        default=None,
-        cli_type=str,
-        parse=lambda text: parse_size(text, "--crop"),
         help="Centre crop WIDTHxHEIGHT of every input (never a resize; SSIMULACRA2 costs "
         "~1.3 s per 768x512 pair).",
     )
