@@ -311,3 +311,26 @@ def test_chart_axis_is_cut_only_for_close_values():
     assert (cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) < 128).sum() > 500
     with pytest.raises(ValueError, match="one value per label"):
         bar_chart(["a"], [1.0, 2.0], title="x")
+
+
+def test_ssimulacra2_scores_the_saved_injected_images(data_dir, tmp_path):
+    # SSIMULACRA2 is the outside yardstick (no loss contains it): the protocol's number must be
+    # the `ssimulacra2` package's score of exactly the injected image it saves.
+    from jndtf.codecs.quality import ssimulacra2
+    from jndtf.evaluate.report import metric_convention
+
+    settings = EvalSettings(
+        out_dir=tmp_path,
+        data=data_dir,
+        models=("yang2005",),
+        metrics=("ssimulacra2",),
+        save_images=True,
+    )
+    report = evaluate_jnd(settings)
+    assert report.higher_is_better["ssimulacra2"] is True
+    assert "XYB" in metric_convention("ssimulacra2")
+    for r in report.records:
+        original = load_image(data_dir / f"{r.image}.png")
+        saved = load_image(tmp_path / "images" / r.image / "injected_yang2005.png")
+        # the saved PNG is the uint8 image the metric scored: equal up to float summation order
+        assert r.scores["ssimulacra2"] == pytest.approx(ssimulacra2(original, saved), abs=1e-6)

@@ -56,6 +56,12 @@ Progress = Callable[[str, int, int], None]
 #: of colour. The report states each metric's convention (``report.metric_convention``).
 DEFAULT_METRICS = ("nlpd", "mad", "vif", "ms_ssim", "ssim")
 
+#: Metrics no loss in jndtf contains (not differentiable; numpy, :mod:`jndtf.codecs.quality`):
+#: the yardstick for a learned model that was trained on the IQA metrics above. Higher is better.
+OUTSIDE_METRICS = {
+    "ssimulacra2": "RGB: XYB colour space, 6 scales (Cloudinary/libjxl; `ssimulacra2` package)",
+}
+
 #: Largest batch of distorted images scored by one metric call (memory bound for big images).
 METRIC_BATCH = 8
 
@@ -198,10 +204,13 @@ def resolve_metrics(names: tuple[str, ...] | list[str]) -> dict[str, tuple[Calla
         raise EvalError(f"metrics repeat a name: {names}")
     out = {}
     for name in names:
+        if name in OUTSIDE_METRICS:
+            out[name] = (_outside_metric(name), True)
+            continue
         if name not in iqa.available():
             raise KeyError(
                 f"unknown or unavailable IQA metric {name!r}; available: "
-                f"{', '.join(iqa.available())}"
+                f"{', '.join([*iqa.available(), *OUTSIDE_METRICS])}"
             )
         out[name] = (iqa.get(name), bool(iqa.info(name).higher_is_better))
     return out
@@ -240,6 +249,22 @@ def load_images(settings: EvalSettings) -> dict[str, np.ndarray]:
     if not images:
         raise EvalError(f"{settings.data}: folder holds no images (looked for .png, .jpg, ...)")
     return images
+
+
+def _outside_metric(name: str) -> Callable:
+    """An :data:`OUTSIDE_METRICS` scorer with the IQA metrics' signature (NHWC batches -> (N,))."""
+    from jndtf.codecs.quality import measure
+
+    def score(ref, batch, data_range=255.0):
+        del data_range  # the outside metrics take uint8 RGB
+        return np.array(
+            [
+                measure(np.asarray(r, np.uint8), np.asarray(d, np.uint8), (name,))[name]
+                for r, d in zip(ref, batch, strict=True)
+            ]
+        )
+
+    return score
 
 
 def _score(name: str, fn: Callable, image: str, x: np.ndarray, ys: list[np.ndarray]) -> list[float]:
@@ -372,6 +397,7 @@ def _save_pair(folder: Path, label: str, jnd: np.ndarray, injected: np.ndarray) 
 
 __all__ = [
     "DEFAULT_METRICS",
+    "OUTSIDE_METRICS",
     "PAPER_PSNR",
     "UNIFORM",
     "EvalError",

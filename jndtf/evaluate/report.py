@@ -110,6 +110,10 @@ def _best_strings(values: list[float], higher: bool) -> set[str]:
 def metric_convention(metric: str) -> str:
     """How metric `metric` scores an RGB pair (``jndtf.iqa.info(metric).colour``), e.g. MAD on
     grey (``MAD_index.m``) vs ``mad_rgb``, the mean over R, G, B the papers' tables use."""
+    from jndtf.evaluate.protocol import OUTSIDE_METRICS
+
+    if metric in OUTSIDE_METRICS:
+        return OUTSIDE_METRICS[metric]
     try:
         from jndtf import iqa
 
