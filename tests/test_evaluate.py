@@ -334,3 +334,26 @@ def test_ssimulacra2_scores_the_saved_injected_images(data_dir, tmp_path):
         saved = load_image(tmp_path / "images" / r.image / "injected_yang2005.png")
         # the saved PNG is the uint8 image the metric scored: equal up to float summation order
         assert r.scores["ssimulacra2"] == pytest.approx(ssimulacra2(original, saved), abs=1e-6)
+
+
+def test_grey_and_split_modifiers_separate_the_colour_split(tiny_keras, data_dir):
+    # issue 14: how much of a learned model's lead is its colour split? REF@grey averages REF's
+    # channels; REF@split=OTHER gives REF's grey map OTHER's channel ratios (hand-computed here).
+    from jndtf import baselines
+    from jndtf.evaluate.models import colour_split, grey_map, resolve_models
+
+    image = load_image(data_dir / "coffee.png")
+    learned = f"acol:{tiny_keras}"
+    entries = resolve_models([learned, f"{learned}@grey", f"s=yang2005@split={learned}"])
+    assert [e.label for e in entries][1:] == [f"{learned}@grey", "s"]
+    full, grey, split = (np.asarray(e.fn(image), np.float64) for e in entries)
+    np.testing.assert_allclose(grey[..., 0], full.mean(axis=-1), rtol=1e-6)
+    ratio = full.reshape(-1, 3).mean(axis=0) / full.mean()
+    yang = np.asarray(baselines.get("yang2005")(image), np.float64).reshape(96, 128)
+    np.testing.assert_allclose(split, yang[..., None] * ratio, rtol=1e-5)
+    np.testing.assert_allclose(colour_split(full), ratio, rtol=1e-5)
+    assert grey_map(np.ones((4, 5))).shape == (4, 5, 1)
+    with pytest.raises(EvalError, match="3 channels"):
+        colour_split(np.ones((4, 5, 1)))
+    with pytest.raises(EvalError, match="unknown map modifier @gray"):
+        resolve_models(["yang2005@gray"])

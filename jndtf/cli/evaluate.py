@@ -22,7 +22,9 @@ EVAL_JND_CLI = {
     "models": Cli(
         **COMMA_LIST,
         help="Comma-separated models: classical names, 'uniform' (the control), "
-        "learned names or .keras paths, LABEL=REF (default: all classical + uniform).",
+        "learned names or .keras paths, LABEL=REF; REF@grey (the map averaged over its channels), "
+        "REF@split=OTHER (REF's grey map with OTHER's colour split) (default: all classical + "
+        "uniform).",
     ),
     "metrics": Cli(help="Comma-separated IQA metrics.", **COMMA_LIST),
     "psnr": Cli(help="Injection target in dB (the ACoL paper's; give --mse instead for MSE)."),

@@ -7,9 +7,15 @@ A reference is a classical baseline (:mod:`jndtf.baselines`), ``uniform`` (a con
 (``runtime="keras"``). :func:`resolve_models` turns them into labelled ``fn(image) -> JND map``
 functions.
 
+Two modifiers ask how much of a model's lead is its colour split rather than its spatial map
+(issue 14): ``REF@grey`` is REF's map averaged over its channels (one map for R, G and B), and
+``REF@split=OTHER`` is REF's grey map given OTHER's per-image colour split (each channel scaled
+by OTHER's channel mean over its mean over all channels). Eq. (7) rescales every map to the
+target PSNR, so only the map's shape and its channel ratios matter.
+
 Example:
-    >>> [e.label for e in resolve_models(["wu2017", "flat=uniform"])]
-    ['wu2017', 'flat']
+    >>> [e.label for e in resolve_models(["wu2017", "flat=uniform", "yang2005@grey"])]
+    ['wu2017', 'flat', 'yang2005@grey']
 """
 
 from __future__ import annotations
@@ -41,6 +47,56 @@ def uniform_jnd(image: np.ndarray) -> np.ndarray:
     return np.ones((*np.asarray(image).shape[:2], 1), np.float32)
 
 
+#: The map modifiers :func:`resolve_models` reads after an ``@`` (module docstring).
+MODIFIERS = ("grey", "split=OTHER")
+
+
+def grey_map(jnd: np.ndarray) -> np.ndarray:
+    """A JND map averaged over its channels, ``HxWx1`` (a one-channel map is returned as is)."""
+    jnd = np.asarray(jnd, np.float32)
+    if jnd.ndim == 2:
+        return jnd[..., None]
+    return jnd.mean(axis=-1, keepdims=True)
+
+
+def colour_split(jnd: np.ndarray) -> np.ndarray:
+    """The per-image colour split of a 3-channel map: channel means over the mean of all, ``(3,)``.
+
+    Raises:
+        EvalError: the map has one channel (no split to take) or is zero everywhere.
+    """
+    jnd = np.asarray(jnd, np.float64)
+    if jnd.ndim != 3 or jnd.shape[-1] != 3:
+        raise EvalError(f"a colour split needs a map with 3 channels, got shape {jnd.shape}")
+    total = jnd.mean()
+    if not total > 0:
+        raise EvalError("a colour split needs a map that is not zero everywhere")
+    return (jnd.reshape(-1, 3).mean(axis=0) / total).astype(np.float32)
+
+
+def _split_modifier(raw: str) -> tuple[str, str | None, str | None]:
+    """``"L=acol@split=wu2017"`` = ``("L=acol", "split", "wu2017")``; else raw, None, None."""
+    base, at, mod = raw.rpartition("@")
+    if not at:
+        return raw, None, None
+    if mod == "grey":
+        return base, "grey", None
+    if mod.startswith("split="):
+        other = mod[len("split=") :]
+        if not other:
+            raise EvalError(f"{raw!r}: @split= needs a model after it, e.g. wu2017@split=acol")
+        return base, "split", other
+    raise EvalError(f"{raw!r}: unknown map modifier @{mod}; known: @grey, @split=OTHER")
+
+
+def _modified(fn, mod: str | None, other_fn) -> Callable[[np.ndarray], np.ndarray]:
+    if mod is None:
+        return fn
+    if mod == "grey":
+        return lambda image: grey_map(fn(image))
+    return lambda image: grey_map(fn(image)) * colour_split(other_fn(image))
+
+
 def resolve_models(refs: tuple[str, ...] | list[str]) -> list[ModelEntry]:
     """Turns model references into labelled JND functions, loading learned models now.
 
@@ -58,20 +114,30 @@ def resolve_models(refs: tuple[str, ...] | list[str]) -> list[ModelEntry]:
     if isinstance(refs, str):
         raise EvalError(f"models must be a sequence of names, got the string {refs!r}")
     refs = list(refs) or [*baselines.available(), UNIFORM]
-    parsed: list[ModelRef] = []
+    parsed: list[tuple[str, ModelRef, str | None, ModelRef | None]] = []
     for raw in refs:
         if not isinstance(raw, str) or not raw.strip():
             raise EvalError(f"a model reference must be a non-empty string, got {raw!r}")
-        parsed.append(resolve_model(raw, runtime="keras"))  # all checked before any loads
-    entries = []
-    for ref in parsed:
+        base, mod, other = _split_modifier(raw)
+        ref = resolve_model(base, runtime="keras")  # all checked before any loads
+        other_ref = resolve_model(other, runtime="keras") if other else None
+        parsed.append((raw, ref, mod, other_ref))
+
+    def load(ref: ModelRef) -> tuple[str, str, Callable]:
         if ref.kind == "control":
-            entries.append(ModelEntry(ref.label, ref.text, "control", uniform_jnd))
-        elif ref.kind == "classical":
-            entries.append(ModelEntry(ref.label, ref.text, "classical", baselines.get(ref.name)))
-        else:
-            fn = load_learned(ref)
-            entries.append(ModelEntry(fn.name, ref.text, "learned", fn))
+            return ref.label, "control", uniform_jnd
+        if ref.kind == "classical":
+            return ref.label, "classical", baselines.get(ref.name)
+        fn = load_learned(ref)
+        return fn.name, "learned", fn
+
+    entries = []
+    for raw, ref, mod, other_ref in parsed:
+        label, kind, fn = load(ref)
+        other_fn = load(other_ref)[2] if other_ref is not None else None
+        if mod is not None and "=" not in raw.rpartition("@")[0]:
+            label = raw  # no LABEL= given: the reference with its modifier names the entry
+        entries.append(ModelEntry(label, raw, kind, _modified(fn, mod, other_fn)))
     labels = [e.label for e in entries]
     dupes = sorted({x for x in labels if labels.count(x) > 1})
     if dupes:
@@ -83,9 +149,12 @@ def resolve_models(refs: tuple[str, ...] | list[str]) -> list[ModelEntry]:
 
 
 __all__ = [
+    "MODIFIERS",
     "UNIFORM",
     "EvalError",
     "ModelEntry",
+    "colour_split",
+    "grey_map",
     "known_models",
     "resolve_models",
     "uniform_jnd",
