@@ -357,3 +357,23 @@ def test_grey_and_split_modifiers_separate_the_colour_split(tiny_keras, data_dir
         colour_split(np.ones((4, 5, 1)))
     with pytest.raises(EvalError, match="unknown map modifier @gray"):
         resolve_models(["yang2005@gray"])
+
+
+def test_head_to_head_counts_images_where_the_first_model_wins(run):
+    from jndtf.evaluate.report import report_json, wins
+
+    report, _, _ = run
+    first = report.models[0]
+    for other in report.models[1:]:
+        for m in report.metrics:
+            by_hand = sum(
+                (report.record(i, first).scores[m] > report.record(i, other).scores[m])
+                == report.higher_is_better[m]
+                and report.record(i, first).scores[m] != report.record(i, other).scores[m]
+                for i in report.images
+            )
+            assert wins(report, first, other, m) == by_hand
+    assert report_json(report)["first_model_wins"][UNIFORM]["ssim"] == wins(
+        report, first, UNIFORM, "ssim"
+    )
+    assert f"## Head to head: images where {first}" in markdown(report)

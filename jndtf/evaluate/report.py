@@ -107,6 +107,18 @@ def _best_strings(values: list[float], higher: bool) -> set[str]:
     return {fmt(best)}
 
 
+def wins(report: EvalReport, model: str, other: str, metric: str) -> int:
+    """On how many images `model` scores strictly better than `other` by `metric` (a tie is
+    no win)."""
+    higher = report.higher_is_better[metric]
+    count = 0
+    for image in report.images:
+        a = report.record(image, model).scores[metric]
+        b = report.record(image, other).scores[metric]
+        count += (a > b) if higher else (a < b)
+    return int(count)
+
+
 def metric_convention(metric: str) -> str:
     """How metric `metric` scores an RGB pair (``jndtf.iqa.info(metric).colour``), e.g. MAD on
     grey (``MAD_index.m``) vs ``mad_rgb``, the mean over R, G, B the papers' tables use."""
@@ -166,6 +178,19 @@ def markdown(report: EvalReport) -> str:
         lines.append(
             f"- {m} ({direction(report.higher_is_better[m])}): " + " > ".join(report.ranking(m))
         )
+    if len(report.models) > 1:
+        first = report.models[0]
+        lines += [
+            "",
+            f"## Head to head: images where {first} (the first model) scores better",
+            "",
+        ]
+        rows = [
+            [other]
+            + [f"{wins(report, first, other, m)}/{len(report.images)}" for m in report.metrics]
+            for other in report.models[1:]
+        ]
+        lines += _md_table([f"{first} vs", *report.metrics], rows)
     lines += ["", "## Per image", ""]
     for m in report.metrics:
         lines += [f"### {m} {arrows[m]} ({direction(report.higher_is_better[m])})", ""]
@@ -377,6 +402,10 @@ def report_json(report: EvalReport) -> dict:
         "seconds": report.seconds,
         "averages": report.averages(),
         "ranking": {m: report.ranking(m) for m in report.metrics},
+        "first_model_wins": {
+            other: {m: wins(report, report.models[0], other, m) for m in report.metrics}
+            for other in report.models[1:]
+        },
         "records": [{**asdict(r), "scores": dict(r.scores)} for r in report.records],
     }
 
