@@ -32,6 +32,10 @@ from jndtf.priors.color import (
 from jndtf.priors.contrast import contrast_masking, luminance_contrast
 from jndtf.priors.edges import edge_protection, edge_weight, max_gradient
 from jndtf.priors.luminance import background_luminance, luminance_adaptation
+
+# hmJND-Net's prior modality acquisition (saliency, depth, segmentation providers); importing it
+# loads no scikit-image or LiteRT until a provider runs
+from jndtf.priors.modalities import ModalityProvider, get_provider, modality_stack
 from jndtf.priors.pattern import (
     complexity_transducer,
     orientation_codes,
@@ -100,6 +104,7 @@ def compute_all(image: np.ndarray, names: Sequence[str] | None = None) -> dict[s
 __all__ = [
     "PRIORS",
     "SALIENCY_METHODS",
+    "ModalityProvider",
     "as_luma",
     "available",
     "background_luminance",
@@ -112,10 +117,12 @@ __all__ = [
     "describe",
     "edge_protection",
     "edge_weight",
+    "get_provider",
     "luminance_adaptation",
     "luminance_adaptation_rgb",
     "luminance_contrast",
     "max_gradient",
+    "modality_stack",
     "orientation_codes",
     "pattern_complexity",
     "pattern_complexity_count",
