@@ -10,13 +10,16 @@ their normalization, their settings (:func:`prior_settings`) and the learned pri
 replace a classical prior (``inputs.prior_overrides``, each beside the manifest with its own
 sha256)), the outputs (channels, JND units), the input-size policy (fixed H, W or dynamic), the
 quantization with the I/O tensors' scales and zero points (``quantization.io``), the jndtf
-version and the parity numbers. :func:`verify` refuses a model whose file or manifest does not
-match; :func:`read_deploy_spec` gives the runtime everything it needs (a :class:`DeploySpec`) so
-the user never repeats it.
+version and the parity numbers, and optionally the model's calibrated strength
+(``strength_calibration``: :func:`check_calibration`, :func:`write_calibration`; the key
+``calibration`` is the int8 representative data's record). :func:`verify`
+refuses a model whose file or manifest does not match; :func:`read_deploy_spec` gives the
+runtime everything it needs (a :class:`DeploySpec`) so the user never repeats it.
 
 Schema versions: a manifest whose ``schema`` is ``jndtf.export/N`` with ``N`` newer than this
 jndtf knows fails with a message saying to upgrade jndtf or re-export the model; every manifest
-written so far (``jndtf.export/1``, with or without ``prior_settings``/``prior_overrides``) loads.
+written so far (``jndtf.export/1``, with or without ``prior_settings``/``prior_overrides``/
+``strength_calibration``) loads.
 
 Example:
     >>> spec = read_deploy_spec("jnd-tflite-int8.tflite")
@@ -42,6 +45,10 @@ SCHEMA_VERSIONS = (1,)
 
 #: Keys every exported-model manifest has.
 REQUIRED = ("schema", "format", "file", "sha256", "inputs", "outputs", "input_size")
+
+#: Key of the calibrated strength (:mod:`jndtf.apply.calibrate`); not ``calibration``, which
+#: records the int8 quantization's representative data.
+CALIBRATION_KEY = "strength_calibration"
 
 #: How to make a manifest this jndtf reads.
 REEXPORT = "re-export the model with this jndtf (jndtf export MODEL --format ...)"
@@ -143,6 +150,8 @@ def write_manifest(model_path: str | os.PathLike, record: dict) -> Path:
         raise ValueError(f"manifest record for {model_path} lacks {missing}")
     if record["schema"] != SCHEMA:
         raise ValueError(f"manifest record schema {record['schema']!r}, this jndtf writes {SCHEMA}")
+    if record.get(CALIBRATION_KEY) is not None:
+        check_calibration(record[CALIBRATION_KEY], str(model_path))
     path = manifest_path(model_path)
     atomic_write_json(path, record)
     return path
@@ -242,9 +251,52 @@ def verify(model_path: str | os.PathLike, *, prior_nets: bool = False) -> dict:
             f"{model_path}: sha256 {digest[:16]}... does not match the manifest's "
             f"{str(data['sha256'])[:16]}...; the file was modified after export - refusing to load"
         )
+    if data.get(CALIBRATION_KEY) is not None:
+        check_calibration(data[CALIBRATION_KEY], str(manifest_path(model_path)))
     if prior_nets:
         _verify_prior_nets(model_path, data)
     return data
+
+
+# ---------------------------------------------------------------------------- calibration
+
+
+def check_calibration(record, where: str) -> dict:
+    """Checks a calibration record (:meth:`jndtf.apply.calibrate.Calibration.to_record`): an
+    object with the ``proxy`` (text), ``target`` (number) and ``s`` (a finite number > 0, the
+    calibrated strength); other keys are kept as they are. Returns it.
+
+    Raises:
+        ValueError: anything else (names `where` and the key).
+    """
+    import math
+
+    if not isinstance(record, dict):
+        raise ValueError(f"{where}: calibration must be an object, got {type(record).__name__}")
+    for key, kind, what in (
+        ("proxy", str, "text"),
+        ("target", (int, float), "number"),
+        ("s", (int, float), "number"),
+    ):
+        value = record.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ValueError(f"{where}: calibration.{key} is missing or not a {what}: {value!r}")
+    if not (math.isfinite(record["s"]) and record["s"] > 0):
+        raise ValueError(f"{where}: calibration.s must be a finite number > 0, got {record['s']!r}")
+    return record
+
+
+def write_calibration(model_path: str | os.PathLike, record: dict) -> Path:
+    """Adds (or replaces) the calibrated strength (``strength_calibration``) of an exported
+    model's manifest, atomically; the model is verified first (a manifest that does not match
+    its file is not touched).
+
+    Raises:
+        ValueError: the model does not verify, or the record does not check.
+    """
+    data = verify(model_path)
+    data[CALIBRATION_KEY] = check_calibration(record, str(model_path))
+    return write_manifest(model_path, data)
 
 
 def _verify_prior_nets(model_path: Path, data: dict) -> None:
@@ -309,6 +361,9 @@ class DeploySpec:
         prior_overrides: learned prior nets, in manifest order.
         output_kind: what the network outputs (the registry's ``output_kind``: ``jnd_map``,
             ``saliency``, ...; manifests written before it was recorded are JND maps).
+        calibration: the calibrated strength's record, the manifest's
+            ``strength_calibration`` (``s``: what ``--strength auto`` means; not the int8
+            ``calibration`` record), None when the model was not calibrated (older manifests).
     """
 
     path: Path
@@ -321,6 +376,7 @@ class DeploySpec:
     io: dict | None
     prior_overrides: tuple[PriorOverride, ...] = field(default=())
     output_kind: str = "jnd_map"
+    calibration: dict | None = None
 
 
 #: The name :mod:`jndtf.edge.manifest` used (it clashed with the registry's ``ModelSpec``).
@@ -429,6 +485,7 @@ def read_deploy_spec(model_path: str | os.PathLike) -> DeploySpec:
         io=quant.get("io") if isinstance(quant, dict) else None,
         prior_overrides=_overrides(path, inputs, priors),
         output_kind=str(outputs.get("kind", "jnd_map")),
+        calibration=manifest.get(CALIBRATION_KEY),
     )
 
 
@@ -473,6 +530,7 @@ def check_io(spec: DeploySpec, model) -> None:
 
 
 __all__ = [
+    "CALIBRATION_KEY",
     "PRIOR_CONSTANTS",
     "REQUIRED",
     "SCHEMA",
@@ -480,6 +538,7 @@ __all__ = [
     "DeploySpec",
     "ModelSpec",
     "PriorOverride",
+    "check_calibration",
     "check_io",
     "check_prior_settings",
     "manifest_path",
@@ -489,5 +548,6 @@ __all__ = [
     "read_model_spec",
     "read_source_manifest",
     "verify",
+    "write_calibration",
     "write_manifest",
 ]
