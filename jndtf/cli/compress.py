@@ -7,7 +7,7 @@ from pathlib import Path
 
 from jndtf.cli._settings import option, settings_command
 from jndtf.cli._shared import app, err, stdout, user_errors
-from jndtf.cli.rd import encoder_option, jnd_model_option, preset_option
+from jndtf.cli.rd import encoder_option, jnd_model_option, parse_strength, preset_option
 
 VIDEO_OUT = (".mp4",)
 
@@ -28,7 +28,14 @@ class CompressSettings:
         default=None,
         help="Method (jndtf.apply.methods); default: dct for images, none for clips.",
     )
-    strength: float = option("--strength", default=0.5, help="Map multiplier s.")
+    strength: float | str = option(
+        "--strength",
+        default=0.5,
+        cli_type=str,
+        parse=parse_strength,
+        show=str,
+        help="Map multiplier s, or 'auto': the s `jndtf calibrate --record` recorded for --jnd.",
+    )
     encoder: str = encoder_option("JPEG encoder: libjpeg-turbo or jpegli.")
     quality: int | None = option(
         "--quality", default=None, show_default=False, help="JPEG quality 1..100."
@@ -82,8 +89,12 @@ def compress(settings: CompressSettings) -> None:
                 )
             if out.suffix.lower() not in (".jpg", ".jpeg"):
                 raise ValueError(f"--out {out}: an image is written as .jpg")
-        if not 0 <= strength:
-            raise ValueError("--strength must be >= 0")
+        if method == "none":
+            strength = 0.0  # the plain encoder: no map, no strength (not even 'auto')
+        else:
+            from jndtf.apply.calibrate import resolve_strength
+
+            strength = resolve_strength(jnd, strength)  # a number, or 'auto': the recorded s
     if is_clip:
         _clip(source, out, jnd, method, strength, crf, preset)
         return
@@ -110,8 +121,9 @@ def compress(settings: CompressSettings) -> None:
     c, same, eq = res.chosen, res.plain_same_setting, res.plain_equal_quality
     h, w = image.shape[:2]
     stdout.print(
-        f"{out}: {c.nbytes} bytes ({8 * c.nbytes / (h * w):.3f} bpp), {method} s={strength:g} "
-        f"+ {encoder} q{c.quality}: SSIMULACRA2 {c.ssimulacra2:.2f}, PSNR {c.psnr:.2f} dB",
+        f"{out}: {c.nbytes} bytes ({8 * c.nbytes / (h * w):.3f} bpp), {method} s={strength:g}"
+        f"{' (calibrated, --strength auto)' if settings.strength == 'auto' else ''} + {encoder} "
+        f"q{c.quality}: SSIMULACRA2 {c.ssimulacra2:.2f}, PSNR {c.psnr:.2f} dB",
         highlight=False,
     )
     stdout.print(

@@ -49,6 +49,24 @@ def parse_range(text: str, option: str, kind: type = int) -> list:
     return values
 
 
+def parse_strength(text: str) -> float | str:
+    """One ``--strength``: a number >= 0 or ``auto`` (:func:`jndtf.apply.calibrate.parse_strength`;
+    imported here so that ``jndtf --help`` loads no numpy)."""
+    from jndtf.apply.calibrate import parse_strength as parse
+
+    return parse(text)
+
+
+def parse_strengths(text: str) -> tuple:
+    """``--strength`` of `eval rd`: :func:`parse_range` numbers, or a comma-separated list in
+    which ``auto`` (the calibrated s of ``--jnd``, resolved by :func:`jndtf.rd.run_rd`) may
+    stand for one value: ``"auto"``, ``"auto,0.5,1"``."""
+    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    if any(p.lower() == "auto" for p in parts):
+        return tuple(parse_strength(p) for p in parts)
+    return tuple(parse_range(text, "--strength", float))
+
+
 def parse_windows(text: str) -> dict[str, tuple[float, float]]:
     """``"ssimulacra2=60:90,psnr=30:40"`` -> ``{"ssimulacra2": (60.0, 90.0), ...}``."""
     out = {}
@@ -127,9 +145,10 @@ class RdSettings:
         "--strength",
         default=(0.25, 0.5, 1.0),
         cli_type=str,
-        parse=lambda text: tuple(parse_range(text, "--strength", float)),
+        parse=parse_strengths,
         show=_range_text,
-        help="Map multipliers swept for each method.",
+        help="Map multipliers swept for each method; 'auto' in the list = the calibrated s "
+        "of --jnd (jndtf calibrate).",
     )
     encoder: str = encoder_option("Plain JPEG encoder: libjpeg-turbo or jpegli.")
     anchors: tuple[str, ...] = option(

@@ -149,6 +149,25 @@ def _reference(refs: dict, index: int, original, metrics):
     return refs[index]
 
 
+def _resolve_strengths(jnd_model: str, strengths) -> tuple[list[float], float | None]:
+    """The strengths as numbers, ``"auto"`` replaced by `jnd_model`'s calibrated s (a value
+    that is also given as a number is swept once); and that s (None without ``auto``).
+
+    Raises:
+        ValueError: ``auto`` without a recorded calibration (names `jndtf calibrate`).
+    """
+    auto = None
+    out: list[float] = []
+    for s in strengths:
+        if isinstance(s, str):
+            from jndtf.apply.calibrate import resolve_strength
+
+            s = auto = resolve_strength(jnd_model, s)
+        if float(s) not in out:
+            out.append(float(s))
+    return out, auto
+
+
 #: The sweep's defaults, written once (`jndtf eval rd` reads them): JPEG qualities, metrics,
 #: the JPEG and x264 anchors measured beside the plain encoder, and the clips' CRFs.
 DEFAULT_QUALITIES = tuple(range(30, 96, 5))
@@ -163,7 +182,7 @@ def run_rd(
     *,
     jnd_model: str,
     methods: Sequence[str],
-    strengths: Sequence[float],
+    strengths: Sequence[float | str],
     encoder: str = DEFAULT_ENCODER,
     qualities: Sequence[int] = DEFAULT_QUALITIES,
     metrics: Sequence[str] = DEFAULT_METRICS,
@@ -187,7 +206,9 @@ def run_rd(
             ``yang2005``, ``wu2017``, ..., learned ``acol`` or a ``.keras`` path).
         methods: names from :func:`jndtf.apply.methods.available_methods` (``none`` = the
             plain encoder, always measured).
-        strengths: the map multipliers swept for each method.
+        strengths: the map multipliers swept for each method; ``"auto"`` stands for the
+            calibrated s recorded for `jnd_model` (:func:`jndtf.apply.calibrate.resolve_strength`,
+            recorded in the settings as ``strength_auto``).
         encoder: the plain JPEG encoder (``libjpeg-turbo`` or ``jpegli``) methods run on.
         qualities: JPEG qualities (images).
         metrics: quality metrics (:data:`jndtf.codecs.quality.METRICS`), higher = better.
@@ -227,7 +248,7 @@ def run_rd(
     crfs = sorted({int(c) for c in crfs})
     if not qualities or min(qualities) < 1 or max(qualities) > 100:
         raise ValueError("--quality must be JPEG qualities in 1..100")
-    strengths = [float(s) for s in strengths]
+    strengths, strength_auto = _resolve_strengths(jnd_model, strengths)
     if any(not math.isfinite(s) or s < 0 for s in strengths):
         raise ValueError(f"--strength values must be finite and >= 0, got {strengths}")
     method_objs = _method_objects(methods)
@@ -253,6 +274,7 @@ def run_rd(
             jnd_model=jnd_model,
             methods=[m.name for m in method_objs],
             strengths=strengths,
+            strength_auto=strength_auto,
             encoder=encoder,
             subsampling=SUBSAMPLING,
             anchors=list(anchors),

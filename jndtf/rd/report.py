@@ -170,7 +170,13 @@ def markdown(result: RDResult, inputs: Sequence[str]) -> str:
         lines += ["```", s["command"], "```", ""]
     lines += [
         f"- JND map: `{s['jnd_model']}`; methods: {', '.join(s['methods']) or '(none)'} at "
-        f"strengths {', '.join(format_number(v) for v in s['strengths'])}",
+        f"strengths {', '.join(format_number(v) for v in s['strengths'])}"
+        + (
+            f" ('auto' = {format_number(s['strength_auto'])}, the calibrated s of "
+            f"`{s['jnd_model']}`)"
+            if s.get("strength_auto") is not None
+            else ""
+        ),
         f"- images: plain encoder `{s['encoder']}` ({s['subsampling']}), anchors "
         f"{', '.join(s['anchors']) or '(none)'}, qualities "
         f"{s['qualities'][0]}..{s['qualities'][-1]} ({len(s['qualities'])} points)",
