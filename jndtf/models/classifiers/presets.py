@@ -196,9 +196,23 @@ def _build(preset: str, **kwargs):
     return build_cam_classifier(preset, **kwargs)
 
 
-def _register() -> None:
-    from jndtf.models.registry import ExportHooks, register_model
+#: ``jndtf train classifiers``: settings, run and CLI glue of :mod:`jndtf.train.classifiers`.
+TRAIN = {
+    "settings": "jndtf.train.classifiers.config:ClassifiersTrainConfig",
+    "run": "jndtf.train.classifiers:train_classifiers",
+    "help": "Train the four CAM classifiers of DMV-JND (AlexNet, VGG, ResNet, DenseNet) on a "
+    "labelled set (CIFAR-10 tree, .tar.gz or batches); one .keras per architecture + "
+    "classifiers.json with per-epoch validation accuracy. Resume is exact.",
+    "report": "jndtf.train.classifiers.config:report",
+    "checkpoint": "jndtf.train.classifiers.config:checkpoint_file",
+    "progress": "jndtf.train.classifiers.config:progress_fields",
+}
 
+
+def _register() -> None:
+    from jndtf.models.registry import ExportHooks, TrainEntry, register_model
+
+    train = TrainEntry(**TRAIN)
     for name, cfg in PRESETS.items():
         register_model(
             name,
@@ -213,6 +227,7 @@ def _register() -> None:
             modalities=("rgb",),
             # used inside DMV-JND-NET training (the merged CAM, eq. (2)), not exported
             export=ExportHooks(exportable=False),
+            train=train,
             macs=f"{__name__}:macs_per_pixel",
             overwrite=True,
         )
