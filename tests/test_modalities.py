@@ -151,9 +151,13 @@ def test_segmentation_splits_texture_from_flat_of_the_same_colour_and_ranks_it_h
     grey = np.full((64, 96), 128.0)
     grey[:, :48] += rng.normal(0, 40, (64, 48))  # textured left half, same mean as the right
     img = np.repeat(np.clip(grey, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
-    regions = SegmentationProvider()(img)
-    assert np.unique(regions[:, :48]).tolist() == [1.0]  # the most textured region
-    assert np.unique(regions[:, 48:]).tolist() == [0.0]  # the flattest region
+    labels, value = SegmentationProvider().regions(img)
+    assert len(value) == 2
+    regions = value[labels]
+    # 4 px either side of the seam: a texture edge is only located to the scale of the 5x5
+    # std window and the 7x7 opening (seen: +-3 px); single noise pixels near 128 look flat
+    assert np.unique(regions[:, :44]).tolist() == [1.0]  # the most textured region
+    assert np.unique(regions[:, 52:]).tolist() == [0.0]  # the flattest region
 
 
 def test_segmentation_resizes_labels_back_from_the_working_size():

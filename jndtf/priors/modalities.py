@@ -441,14 +441,16 @@ def _merge_regions(
 class SegmentationProvider(_Described):
     """Classical segmentation modality: SLIC superpixels grouped by colour and texture.
 
-    1. Per pixel, on the image scaled to `max_side`: the 5x5 local mean of CIELAB and
-       ``texture_weight`` times the 5x5 local standard deviation of L* (the texture).
-    2. SLIC (:func:`skimage.segmentation.slic`, `n_segments`, `compactness`) on those four
-       channels, so superpixels follow texture boundaries as well as colour ones (on colour alone
-       a noise-like texture beside a flat area of the same mean colour gets superpixels that
-       straddle both). Per superpixel: mean CIELAB colour, and texture = the median of the local
-       standard deviation over its pixels (the median keeps its border, where the window
-       straddles an edge, from counting as texture).
+    1. Per pixel, on the image scaled to `max_side`: CIELAB and the texture, the 5x5 local
+       standard deviation of L* after a 7x7 grey opening (a step edge leaves a ridge of local std
+       as wide as the window; the opening removes ridges thinner than 7 px and keeps texture that
+       fills an area).
+    2. SLIC (:func:`skimage.segmentation.slic`, `n_segments`, `compactness` in CIELAB units) on
+       CIELAB + ``texture_weight`` x texture, so superpixels follow texture boundaries as well as
+       colour ones (on colour alone, a noise-like texture beside a flat area of the same mean
+       colour gets superpixels that straddle both). Per superpixel: colour = the median of the
+       5x5 local-mean CIELAB over its pixels (a noise-like texture's superpixels then share its
+       mean colour; the median ignores a rim along an edge), texture = the median texture.
     3. Adjacent superpixels merge (average linkage) while the distance
        ``sqrt(dE^2 + (texture_weight * d_texture)^2)`` (CIE76 colour difference; L* units) of their
        regions is below `threshold`.
@@ -520,14 +522,23 @@ class SegmentationProvider(_Described):
         if (sh, sw) != (h, w):
             small = cv2.resize(small, (sw, sh), interpolation=cv2.INTER_AREA)
         lab = rgb2lab(np.clip(small / 255.0, 0.0, 1.0))
-        # per-pixel features: 5x5 local mean CIELAB and weighted 5x5 local std of L*; SLIC runs
-        # on them, so superpixels follow texture boundaries as well as colour ones
-        tex = _local_std(lab[..., 0])
-        local = np.dstack([cv2.blur(lab, (5, 5), borderType=cv2.BORDER_REFLECT), tw * tex])
+        # texture: the 5x5 local std of L*; a step edge gives a ridge of it as wide as the
+        # window, which a 7x7 grey opening removes (texture that fills an area stays)
+        tex = cv2.morphologyEx(
+            _local_std(lab[..., 0]).astype(np.float32),
+            cv2.MORPH_OPEN,
+            np.ones((7, 7), np.uint8),
+            borderType=cv2.BORDER_REFLECT,
+        )
+        # SLIC on CIELAB + weighted texture, so superpixels follow texture boundaries as well as
+        # colour ones. slic rescales a non-RGB image by its overall value range before
+        # clustering; dividing the compactness by that range keeps it in CIELAB units
+        feature_image = np.dstack([lab, tw * tex])
+        span = max(float(feature_image.max() - feature_image.min()), 1e-6)
         sp = slic(
-            local,
+            feature_image,
             n_segments=st["n_segments"],
-            compactness=st["compactness"],
+            compactness=st["compactness"] / span,
             start_label=0,
             channel_axis=-1,
             convert2lab=False,
@@ -537,8 +548,10 @@ class SegmentationProvider(_Described):
         n = int(sp.max()) + 1
         flat = sp.ravel()
         size = np.bincount(flat, minlength=n).astype(np.float64)
-        pix = lab.reshape(-1, 3)
-        mean = np.stack([np.bincount(flat, pix[:, c], n) for c in range(3)], 1) / size[:, None]
+        # a superpixel's colour: the median of the 5x5 local mean (a noise-like texture's
+        # superpixels then share its mean colour; the median ignores a rim along an edge)
+        smooth = cv2.blur(lab, (5, 5), borderType=cv2.BORDER_REFLECT).reshape(-1, 3)
+        mean = np.stack([_median_by_label(flat, smooth[:, c], n) for c in range(3)], 1)
         texture = _median_by_label(flat, tex.ravel(), n)
         feats = np.concatenate([mean, tw * texture[:, None]], 1)
         region = _merge_regions(sp, feats, size, st["threshold"])
