@@ -118,6 +118,14 @@ def test_depth_of_a_flat_image_is_the_vertical_prior():
     np.testing.assert_allclose(near, want, atol=1e-6)  # float32 rounding of y / (H - 1)
 
 
+def test_depth_computed_at_a_working_size_is_resized_back():
+    near = DepthCueProvider(max_side=64)(np.full((96, 128, 3), 50, np.uint8))
+    want = np.repeat((np.arange(96) / 95.0)[:, None], 128, axis=1)
+    # bilinear upsampling of the 64-row ramp aligns pixel centres, so the end rows sit half a
+    # working pixel in: 0.5 / 63 = 0.008 at most (0.0052 seen)
+    np.testing.assert_allclose(near, want, atol=0.01)
+
+
 @pytest.mark.parametrize("vertical_weight", [0.0, 0.4])
 def test_depth_sharp_half_is_nearer_than_the_blurred_half(vertical_weight):
     # the cue reads sharp as near (1); the vertical prior pulls the bottom nearer, and the
@@ -158,6 +166,14 @@ def test_segmentation_splits_texture_from_flat_of_the_same_colour_and_ranks_it_h
     # std window and the 7x7 opening (seen: +-3 px); single noise pixels near 128 look flat
     assert np.unique(regions[:, :44]).tolist() == [1.0]  # the most textured region
     assert np.unique(regions[:, 52:]).tolist() == [0.0]  # the flattest region
+
+
+def test_a_flat_grey_image_has_no_saliency_one_region_and_the_vertical_depth():
+    grey = np.full((40, 50), 200, np.uint8)  # HxW grey is accepted and replicated
+    assert not SaliencyProvider()(grey).any()
+    labels, value = SegmentationProvider().regions(grey)
+    assert value.tolist() == [0.0] and not labels.any()
+    np.testing.assert_allclose(DepthCueProvider()(grey)[:, 0], np.arange(40) / 39.0, atol=1e-6)
 
 
 def test_segmentation_resizes_labels_back_from_the_working_size():
