@@ -1,11 +1,18 @@
 """`jndtf stream`: JND-guided pre-processing and encoding of a camera/video stream, with reports.
 
-Issue 6, "human viewers": each frame's JND map (:class:`jndtf.edge.JndMapper`) drives eq. (14)
-of hmJND-Net (8x8 block mean within the JND, else a move by the JND toward it;
-:func:`jndtf.edge.preprocess.preprocess_frame`), then the frame is encoded as JPEG or H.264. The
-same encoder at the same settings codes the unprocessed frame too, so every frame reports its
-bytes with and without pre-processing and the quality of both decoded frames against the
-original (PSNR every frame, MS-SSIM every Nth: :mod:`jndtf.edge.quality`).
+Issue 6, "human viewers": each frame's JND map (:class:`jndtf.edge.JndMapper`) drives one of
+`jndtf compress`'s methods (issue 13.4; :mod:`jndtf.apply.methods`, run frame by frame by
+:class:`jndtf.edge.stream_stage.FrameMethod`): ``dct`` (the JPEG default: quantized DCT
+coefficients zeroed inside the encoder while every pixel stays within s·JND), ``none`` (the
+H.264 default: no measured method beats plain x264 at equal quality), ``eq14`` (eq. (14) of
+hmJND-Net, :func:`jndtf.edge.preprocess.preprocess_frame`), ``smooth`` and the stateful
+``temporal`` filters; the map is multiplied by ``strength``. Then the frame is encoded as JPEG or
+H.264. The same encoder at the same settings codes the unprocessed frame too, so every frame
+reports its bytes with and without the method and the quality of both decoded frames against
+the original (PSNR every frame, MS-SSIM every Nth: :mod:`jndtf.edge.quality`). ``dct`` writes
+optimized Huffman tables and the plain baseline (OpenCV) does not: part of its byte change
+(about 4-7 % on photos) is that rewrite alone, which ``libjpeg-turbo-opt`` in `jndtf eval rd`
+separates.
 
 Pipeline (three threads on top of the source's capture thread): the caller's thread pulls frames
 and runs the mapper (whose own worker computes the priors of frame t+1 while frame t's inference
@@ -51,6 +58,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from math import inf
 from pathlib import Path
 
 from jndtf.edge.encoders import (
@@ -62,7 +70,14 @@ from jndtf.edge.encoders import (
     H264_TUNES,
 )
 from jndtf.edge.stream_report import StreamReport, emit, rss_mb, summarize
-from jndtf.edge.stream_stage import STAGES, EncodeStage, Pending
+from jndtf.edge.stream_stage import (
+    DEFAULT_STRENGTH,
+    STAGES,
+    EncodeStage,
+    Pending,
+    check_method,
+    default_method,
+)
 
 #: Defaults chosen with ``jndtf bench stream`` (2 shared CPU cores, 640x360, yang2005): the map
 #: at half resolution, recomputed every 2nd frame or at a scene change, ran 60 fps with JPEG and
@@ -97,6 +112,10 @@ class StreamSettings:
         max_frames: stop after this many frames (None: until the source ends or a signal).
         size: ``(width, height)`` to resize frames to (None: the source's size).
         source_mode: ``"auto"``, ``"live"`` (drop frames when behind) or ``"file"``.
+        method: the pre-processing method (:func:`jndtf.edge.stream_stage.stream_methods`);
+            None: `jndtf compress`'s default for the codec (``dct`` for JPEG, ``none`` for
+            H.264, :func:`~jndtf.edge.stream_stage.default_method`).
+        strength: the map multiplier s of the method.
         channels: eq. (14) on ``"luma"``, ``"rgb"``, or ``"auto"`` (luma for 1-channel maps,
             rgb for 3-channel maps).
         block: eq. (14) block side.
@@ -134,6 +153,8 @@ class StreamSettings:
     max_frames: int | None = None
     size: tuple[int, int] | None = None
     source_mode: str = "auto"
+    method: str | None = None
+    strength: float = DEFAULT_STRENGTH
     channels: str = "auto"
     block: int = 8
     compare: bool = True
@@ -156,6 +177,16 @@ class StreamSettings:
             raise ValueError(f"unknown x264 preset {self.preset!r}; choose from {H264_PRESETS}")
         if self.tune is not None and self.tune not in H264_TUNES:
             raise ValueError(f"unknown x264 tune {self.tune!r}; choose from {H264_TUNES}")
+        if self.method is not None:
+            if self.classifier is not None:
+                raise ValueError(
+                    "--method is for human viewers; with --classifier the machine-vision "
+                    "stage pre-processes the frames"
+                )
+            check_method(self.method, self.codec)
+        st = self.strength
+        if isinstance(st, bool) or not isinstance(st, (int, float)) or not st >= 0 or st == inf:
+            raise ValueError(f"strength must be a finite number >= 0, got {st!r}")
         if self.channels not in ("auto", "luma", "rgb"):
             raise ValueError(f"channels must be 'auto', 'luma' or 'rgb', got {self.channels!r}")
         if self.size_change not in ("resize", "skip"):
@@ -174,6 +205,11 @@ class StreamSettings:
             or self.max_frames < 1
         ):
             raise ValueError(f"max_frames must be a positive integer, got {self.max_frames!r}")
+
+    @property
+    def method_name(self) -> str:
+        """The method the stream runs: `method`, or the codec's default."""
+        return self.method if self.method is not None else default_method(self.codec)
 
 
 class _StopSignals:
@@ -261,10 +297,13 @@ def run_stream(
         ImportError: a missing extra (LiteRT for ``.tflite``, PyAV for H.264).
     """
     from jndtf.edge.sources import open_source
-    from jndtf.edge.stream_stage import METHOD
+    from jndtf.edge.stream_stage import FrameMethod
 
     s = settings
-    report = StreamReport(method=METHOD if s.classifier is None else "machine vision")
+    label = "machine vision"
+    if s.classifier is None:
+        label = FrameMethod(s.method_name, s.strength).label
+    report = StreamReport(method=label)
 
     def note(text: str) -> None:
         if len(report.warnings) < 1000:

@@ -1,10 +1,12 @@
-"""The encode stage of `jndtf stream`: eq. (14), both encodes, quality, outputs, stats records.
+"""The encode stage of `jndtf stream`: the method, both encodes, quality, outputs, stats records.
 
 :class:`EncodeStage` runs in the stream's encode thread (:mod:`jndtf.edge.stream`). For each
 frame handed over with its JND map (a :class:`Pending`) it
 
-1. pre-processes the frame by :func:`preprocess` (today eq. (14) of hmJND-Net,
-   :func:`jndtf.edge.preprocess.preprocess_frame`; the one place to swap the method) or, in
+1. pre-processes the frame by the stream's :class:`FrameMethod` (the methods of `jndtf
+   compress`, :mod:`jndtf.apply.methods`: ``none``, ``eq14`` (the fast path
+   :func:`jndtf.edge.preprocess.preprocess_frame`), ``smooth``, the stateful temporal
+   filters; ``dct`` works inside the JPEG encoder instead, :class:`MethodJpegEncoder`) or, in
    machine-vision mode, by the :class:`jndtf.edge.machine.MachineVisionStage`;
 2. encodes it, and the unprocessed frame with the same encoder settings in a worker thread
    (the comparison), keeping each encoder's bytes and decoded picture per frame;
@@ -29,8 +31,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
-from jndtf.edge.encoders import EncodedFrame, make_encoder
+from jndtf.edge.compare import EqualQualityProbe
+from jndtf.edge.encoders import EncodedFrame, JpegEncoder, make_encoder
 from jndtf.edge.outputs import JsonLinesWriter, MapPngWriter, MapVideoWriter, PreviewWriter
 from jndtf.edge.preprocess import preprocess_frame
 from jndtf.edge.quality import MS_SSIM_MIN_SIDE, ms_ssim, psnr
@@ -42,18 +46,181 @@ STAGES = ("jnd", "preprocess", "encode", "quality", "outputs", "total")
 #: Frames whose stage latencies the report's median and p90 are taken over (the last ones).
 LATENCY_WINDOW = 10_000
 
-#: The name reports give the pre-processing method :func:`preprocess` runs.
-METHOD = "eq. (14)"
+#: Clip methods that keep state across frames: name -> (mode, block) of
+#: :class:`jndtf.apply.methods.TemporalFilter` (the table of ``jndtf.rd.protocol``, which the
+#: edge does not import; tests/test_stream_method.py checks that they agree).
+TEMPORAL_METHODS = {
+    "temporal": ("hold", 1),
+    "temporal-clamp": ("clamp", 1),
+    "temporal-mb": ("hold", 16),
+}
+
+#: The map multiplier s of the stream's method unless told: `jndtf compress`'s default.
+DEFAULT_STRENGTH = 0.5
 
 
-def preprocess(frame: np.ndarray, jnd: np.ndarray, *, block: int, channels: str) -> np.ndarray:
-    """The stream's pre-processing method: uint8 RGB frame + JND map (grey levels) -> uint8 RGB.
+def stream_methods() -> list[str]:
+    """Every method name `jndtf stream --method` takes: :mod:`jndtf.apply.methods`' registry,
+    then the temporal filters."""
+    from jndtf.apply.methods import available_methods
 
-    Today eq. (14) of hmJND-Net (:func:`jndtf.edge.preprocess.preprocess_frame`). To stream with
-    another method (e.g. one of :mod:`jndtf.apply.methods`), change this one call and
-    :data:`METHOD`: nothing else in the stream depends on it.
+    return [*available_methods(), *TEMPORAL_METHODS]
+
+
+def default_method(codec: str) -> str:
+    """`jndtf compress`'s default for `codec`: ``DEFAULT_METHOD`` for JPEG (it works inside
+    the encoder), ``DEFAULT_CLIP_METHOD`` for H.264 (:mod:`jndtf.apply.methods`)."""
+    from jndtf.apply.methods import DEFAULT_CLIP_METHOD, DEFAULT_METHOD
+
+    return DEFAULT_METHOD if codec == "jpeg" else DEFAULT_CLIP_METHOD
+
+
+def method_kind(name: str) -> str:
+    """``"pixel"``, ``"jpeg"`` (works inside the JPEG encoder) or ``"temporal"`` (stateful);
+    ValueError naming the choices for an unknown name."""
+    if name in TEMPORAL_METHODS:
+        return "temporal"
+    from jndtf.apply.methods import available_methods, get_method
+
+    if name not in available_methods():
+        raise ValueError(f"unknown method {name!r}; choose one of {', '.join(stream_methods())}")
+    return get_method(name).kind
+
+
+def check_method(name: str, codec: str) -> str:
+    """`name` if the stream can run it with `codec` (a ``"jpeg"`` method needs JPEG)."""
+    if method_kind(name) == "jpeg" and codec != "jpeg":
+        pixel = [m for m in stream_methods() if method_kind(m) != "jpeg"]
+        raise ValueError(
+            f"method {name!r} works inside the JPEG encoder; with --codec {codec} choose one "
+            f"of {', '.join(pixel)}"
+        )
+    return name
+
+
+class FrameMethod:
+    """The stream's method, frame by frame: :meth:`process` for pixel and temporal methods
+    (the temporal filter keeps the previous output frame), :meth:`encode_jpeg` for a method
+    that works inside the JPEG encoder (``dct``).
+
+    Args:
+        name: a name of :func:`stream_methods`.
+        strength: the map multiplier s (>= 0; every method keeps each pixel within s·JND).
+        block, channels: eq. (14)'s block side and ``"luma"``/``"rgb"``/``"auto"`` (luma for
+            1-channel maps): ``eq14`` runs the edge fast path
+            :func:`jndtf.edge.preprocess.preprocess_frame` on the map times s (the reference
+            :func:`jndtf.apply.preprocess_jpeg` within one grey level).
+
+    Example:
+        >>> m = FrameMethod("temporal", 1.0)
+        >>> out = m.process(frame, jnd)
     """
-    return preprocess_frame(frame, jnd, block=block, channels=channels)
+
+    def __init__(
+        self, name: str, strength: float, *, block: int = 8, channels: str = "auto"
+    ) -> None:
+        self.name, self.kind = name, method_kind(name)
+        if not (
+            isinstance(strength, (int, float))
+            and not isinstance(strength, bool)
+            and math.isfinite(strength)
+            and strength >= 0
+        ):
+            raise ValueError(f"--strength must be a finite number >= 0, got {strength!r}")
+        self.strength, self.block, self.channels = float(strength), block, channels
+        self._filter = None
+        self._method = None
+        if self.kind == "temporal":
+            from jndtf.apply.methods import TemporalFilter
+
+            mode, size = TEMPORAL_METHODS[name]
+            self._filter = TemporalFilter(self.strength, mode=mode, block=size)
+        elif name not in ("none", "eq14"):
+            from jndtf.apply.methods import get_method
+
+            self._method = get_method(name)
+
+    @property
+    def label(self) -> str:
+        """The name reports give the method (``"dct s=0.5"``, ``"none (plain)"``)."""
+        if self.name == "none":
+            return "none (plain)"
+        return f"{'eq. (14)' if self.name == 'eq14' else self.name} s={self.strength:g}"
+
+    def _channels(self, jnd: np.ndarray) -> str:
+        if self.channels != "auto":
+            return self.channels
+        return "luma" if jnd.ndim == 2 or jnd.shape[2] == 1 else "rgb"
+
+    def process(self, frame: np.ndarray, jnd: np.ndarray) -> np.ndarray:
+        """The pre-processed uint8 RGB frame (the frame itself for ``none``)."""
+        if self.name == "none":
+            return frame
+        if self.kind == "jpeg":
+            raise TypeError(f"method {self.name!r} works inside the encoder: use encode_jpeg")
+        if self._filter is not None:
+            return self._filter(frame, jnd)
+        if self.name == "eq14":
+            if self.strength == 0:
+                return frame
+            return preprocess_frame(
+                frame,
+                np.asarray(jnd, np.float32) * np.float32(self.strength),
+                block=self.block,
+                channels=self._channels(jnd),
+            )
+        return self._method.apply(frame, jnd, self.strength)
+
+    def encode_jpeg(self, frame: np.ndarray, jnd: np.ndarray, quality: int) -> bytes:
+        """The JPEG file of a ``"jpeg"`` method (libjpeg-turbo, as the plain baseline)."""
+        return self._method.encode(frame, jnd, self.strength, int(quality), "libjpeg-turbo")
+
+
+class MethodJpegEncoder(JpegEncoder):
+    """A :class:`jndtf.edge.encoders.JpegEncoder` whose files come from a ``"jpeg"`` method
+    (``dct``): :meth:`encode_with` takes the frame's JND map with the frame."""
+
+    def __init__(self, method: FrameMethod, quality: int, **kwargs) -> None:
+        super().__init__(quality, **kwargs)
+        self.method = method
+        self._jnd: np.ndarray | None = None
+
+    def encode_bytes(self, frame: np.ndarray) -> bytes:
+        if self._jnd is None:
+            raise RuntimeError("MethodJpegEncoder needs the frame's JND map: call encode_with")
+        return self.method.encode_jpeg(frame, self._jnd, self.quality)
+
+    def encode_with(self, frame: np.ndarray, jnd: np.ndarray, index: int) -> list[EncodedFrame]:
+        """Codes one frame with its map; returns it as a one-element list."""
+        self._jnd = jnd
+        try:
+            return self.encode(frame, index)
+        finally:
+            self._jnd = None
+
+
+class InEncoderProbe(EqualQualityProbe):
+    """:class:`jndtf.edge.compare.EqualQualityProbe` for a method that works inside the JPEG
+    encoder: the sample keeps each frame's JND map in place of a pre-processed frame, and the
+    method's own files are coded from them at the stream's quality."""
+
+    def __init__(self, method: FrameMethod, settings: dict) -> None:
+        super().__init__("jpeg", settings)
+        self.method = method
+
+    def _code(self, frames: list[np.ndarray], setting) -> tuple[int, float]:
+        if not frames or frames[0].dtype == np.uint8:
+            return super()._code(frames, setting)  # the plain ladder
+        nbytes, scores = 0, []
+        for _, original, jnd in self.frames:
+            data = self.method.encode_jpeg(original, jnd, int(setting))
+            nbytes += len(data)
+            decoded = cv2.cvtColor(
+                cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB
+            )
+            scores.append(psnr(original, decoded))
+        finite = [v for v in scores if math.isfinite(v)]
+        return nbytes, (float(np.mean(finite)) if finite else math.inf)
 
 
 def percentiles(values: list[float]) -> dict:
@@ -103,9 +270,16 @@ class EncodeStage:
             target = out / ("processed.mp4" if s.codec == "h264" else "processed_jpeg")
             self.outputs["encoded"] = str(target)
         scoring = bool(s.quality_every or s.ms_ssim_every)
-        self.encoders = {
-            "processed": make_encoder(s.codec, path=target, decode=scoring or s.preview, **common)
-        }
+        self.method = None
+        if stage is None:
+            self.method = FrameMethod(s.method_name, s.strength, block=s.block, channels=s.channels)
+        if self.method is not None and self.method.kind == "jpeg":
+            processed = MethodJpegEncoder(
+                self.method, s.quality, decode=scoring or s.preview, folder=target
+            )
+        else:
+            processed = make_encoder(s.codec, path=target, decode=scoring or s.preview, **common)
+        self.encoders = {"processed": processed}
         if s.compare:
             self.encoders["original"] = make_encoder(s.codec, decode=scoring, **common)
         self.maps = None
@@ -126,9 +300,10 @@ class EncodeStage:
             self.outputs["stats"] = str(self.stats.path)
         self.probe = None
         if s.compare and getattr(s, "equal_quality", False) and stage is None:
-            from jndtf.edge.compare import EqualQualityProbe
-
-            self.probe = EqualQualityProbe(s.codec, {**common, "quality": s.quality})
+            if self.method.kind == "jpeg":
+                self.probe = InEncoderProbe(self.method, {**common, "quality": s.quality})
+            else:
+                self.probe = EqualQualityProbe(s.codec, {**common, "quality": s.quality})
         self.pool = ThreadPoolExecutor(1, "jndtf-encode-original") if s.compare else None
         self.pending: dict[int, Pending] = {}
         self.totals = {"processed": 0, "original": 0, "both_frames": 0}
@@ -143,11 +318,6 @@ class EncodeStage:
         self.t_last = 0.0  # ... and when the last record was made
         self.source_stats = None  # a callable returning the source's SourceStats, if set
 
-    def _channels(self, jnd: np.ndarray) -> str:
-        if self.s.channels != "auto":
-            return self.s.channels
-        return "luma" if jnd.ndim == 2 or jnd.shape[2] == 1 else "rgb"
-
     def submit(self, p: Pending) -> list[dict]:
         """Pre-processes and encodes one frame; returns the stats records now complete."""
         t0 = time.perf_counter()
@@ -156,19 +326,23 @@ class EncodeStage:
         if self.pool is not None:
             future = self.pool.submit(self.encoders["original"].encode, p.image, p.k)
         mv = None
+        in_encoder = self.method is not None and self.method.kind == "jpeg"
         if self.stage is not None:
             processed, mv = self.stage.process(p.image, p.jnd)
+        elif in_encoder:
+            processed = None  # the method works inside the encoder (timed as encode)
         else:
-            processed = preprocess(
-                p.image, p.jnd, block=self.s.block, channels=self._channels(p.jnd)
-            )
+            processed = self.method.process(p.image, p.jnd)
         t1 = time.perf_counter()
         if self.probe is not None:
-            self.probe.add(p.k, p.image, processed)
+            self.probe.add(p.k, p.image, p.jnd if in_encoder else processed)
         p.latency["preprocess"] = (t1 - t0) * 1000.0
         if mv is not None:
             p.record["machine_vision"] = mv.to_dict()
-        coded = {"processed": self.encoders["processed"].encode(processed, p.k)}
+        if in_encoder:
+            coded = {"processed": self.encoders["processed"].encode_with(p.image, p.jnd, p.k)}
+        else:
+            coded = {"processed": self.encoders["processed"].encode(processed, p.k)}
         if future is not None:
             coded["original"] = future.result()
         p.latency["encode"] = (time.perf_counter() - t1) * 1000.0
@@ -266,11 +440,18 @@ class EncodeStage:
 
 
 __all__ = [
+    "DEFAULT_STRENGTH",
     "LATENCY_WINDOW",
-    "METHOD",
     "STAGES",
+    "TEMPORAL_METHODS",
     "EncodeStage",
+    "FrameMethod",
+    "InEncoderProbe",
+    "MethodJpegEncoder",
     "Pending",
+    "check_method",
+    "default_method",
+    "method_kind",
     "percentiles",
-    "preprocess",
+    "stream_methods",
 ]

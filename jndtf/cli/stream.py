@@ -97,6 +97,13 @@ STREAM_CLI = {
     "quality": Cli(flags=("--quality", "-q"), min=1, max=100, help="JPEG quality."),
     "crf": Cli(min=0, max=51, help="H.264 constant rate factor."),
     "preset": Cli(help="x264 preset."),
+    "method": Cli(
+        help="Pre-processing method, as `jndtf compress`'s: dct (inside JPEG), eq14, smooth, "
+        "temporal, temporal-clamp, temporal-mb or none \\[default: dct for jpeg, none for "
+        "h264: what `jndtf compress` uses].",
+        show_default=False,
+    ),
+    "strength": Cli(min=0, help="Map multiplier s: every pixel stays within s·JND."),
     "jnd_scale": Cli(
         help="Inference resolution / frame resolution, (0, 1] \\[default: "
         f"{DEFAULT_JND_SCALE:g}; 1 for a model exported at a fixed size].",
@@ -161,8 +168,8 @@ def stream_command(
         str, typer.Option("--maps-format", help="video (one MP4) or png (OUT/jnd_maps/).")
     ] = MAPS_FORMATS[0],
 ) -> None:
-    """Pre-process a stream by its JND map (eq. 14 of hmJND: the 8x8 block mean within the JND,
-    else a move by the JND toward it) and encode it as JPEG or H.264.
+    """Pre-process a stream by its JND map with one of `jndtf compress`'s methods (--method,
+    --strength) and encode it as JPEG or H.264.
 
     Reports bytes per frame and in total against the same encoder at the same settings on the
     unprocessed frames, always beside the PSNR/MS-SSIM of both against the original, with a
@@ -281,9 +288,9 @@ def bench_stream_command(
     ]
     title = (
         f"{model}, {codec}, {size}: fps end to end (bare: no baseline encode), median JND "
-        "ms, map PSNR vs full-resolution per-frame maps; eq. (14) vs the plain encoder at the "
-        "same setting: bytes % and PSNR change (both against the original frames), and bytes % "
-        "at equal PSNR (sample of frames; + = costs bytes)"
+        "ms, map PSNR vs full-resolution per-frame maps; the stream's default method vs the "
+        "plain encoder at the same setting: bytes % and PSNR change (both against the "
+        "original frames), and bytes % at equal PSNR (sample of frames; + = costs bytes)"
     )
     stdout.print(render_table(rows, columns, title=title))
     goal = [r for r in rows if r["setting"] == "default"]
