@@ -55,7 +55,7 @@ def build_acol_student(
     table = {row[0]: row for row in layer_table(cfg, width)}
 
     def conv(x, lname, relu=True):
-        _, k, _, cout, level = table[lname]
+        _, k, _, cout, _ = table[lname]
         stride = 2 if lname.startswith("down") else 1
         if k > 1:
             x = ReflectPad((k - 1) // 2, name=f"{lname}_pad")(x)

@@ -22,7 +22,8 @@ CHECKPOINT_FORMAT = 1
 
 
 def distill_loss(teacher_map, student_map, grad_weight: float = 0.0):
-    """Distillation loss per batch: ``mean |s − t| + g · (mean |∂x s − ∂x t| + mean |∂y s − ∂y t|)``.
+    """Distillation loss per batch, in grey levels:
+    ``mean |s − t| + g · (mean |∂x s − ∂x t| + mean |∂y s − ∂y t|)``.
 
     Args:
         teacher_map, student_map: ``(N, H, W, C)`` maps in pixel values (grey levels).
@@ -187,9 +188,7 @@ def train_acol_student(config: StudentTrainConfig, progress=None) -> StudentTrai
             cache_dir=cfg.cache_dir,
             progress=prep("validation"),
         )
-        overlap = {r.sha256 for r in val.images.records} & {
-            r.sha256 for r in data.images.records
-        }
+        overlap = {r.sha256 for r in val.images.records} & {r.sha256 for r in data.images.records}
         if overlap:
             raise ValueError(
                 f"{len(overlap)} validation photo(s) of {cfg.val_dir} are also in {cfg.data_dir} "
