@@ -322,3 +322,22 @@ def test_calibrate_command_writes_what_the_library_computes(tmp_path, monkeypatc
     assert r.exit_code == 2 and "no default target" in r.output
     r = runner.invoke(app, [*args, "--s-min", "2", "--s-max", "1"])
     assert r.exit_code == 2 and "--s-min" in r.output
+
+
+def test_calibrate_an_exported_model_records_into_its_manifest(exported, tmp_path):
+    from jndtf.edge import JndMapper
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo = skimage.data.chelsea()[60:156, 150:246]
+    save_image(folder / "cat.png", photo)
+    args = ["calibrate", str(exported), "--data", str(folder), "--proxy", "psnr", "--target", "40"]
+    r = runner.invoke(app, [*args, "--record"])
+    assert r.exit_code == 0, r.output
+    jnd = JndMapper.create_from_model_path(exported).process(photo).jnd  # as deployed
+    lib = C.calibrate([photo], [jnd], proxy="psnr", target=40.0)
+    spec = M.read_deploy_spec(exported)  # still verifies: the model file was not touched
+    assert spec.calibration["s"] == pytest.approx(lib.s, rel=1e-12)
+    assert C.resolve_strength(str(exported), "auto") == spec.calibration["s"]
+    r = runner.invoke(app, ["calibrate", "runs/x.keras", "--data", str(folder), "--record"])
+    assert r.exit_code == 2 and "not an exported .tflite" in r.output
