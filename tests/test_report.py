@@ -300,7 +300,7 @@ def test_bench_tables_match_their_csv(runs, page):
         header, body = table(p, f"bench {name[:-4]} ({name})")
         assert [b[header.index(key)][0] for b in body] == [r[key] for r in rows]
         fps = [float(b[header.index("fps")][0]) for b in body]
-        assert fps == pytest.approx([float(r["fps"]) for r in rows], rel=5e-4)
+        assert fps == pytest.approx([float(r["fps"]) for r in rows], abs=0.05)  # shown .1f
     text = page.read_text()
     stream = read_csv(runs["bench"] / "stream.csv")
     for warning in {r["warning"] for r in stream if r["warning"]}:
@@ -481,3 +481,29 @@ def test_chromium_renders_the_page_with_its_images(runs, tmp_path, embed):
     # fraction of a pixel and blend its edges; the bar's inside keeps the colour.
     blue = np.all(np.abs(img.astype(int) - np.array(PALETTE[0])) <= 6, axis=-1)
     assert blue.sum() > 1000, blue.sum()
+
+
+def test_a_recorded_cpu_line_and_command_are_shown(runs, tmp_path):
+    """Outputs that record the CPU (``"cpu"``: jndtf.sysinfo.cpu_line()) and, for eval jnd, the
+    command, have them on the page; outputs that do not are marked as not recording them."""
+    rd, ev, bench = tmp_path / "rd", tmp_path / "eval", tmp_path / "bench"
+    shutil.copytree(runs["rd"], rd)
+    shutil.copytree(runs["eval"], ev)
+    bench.mkdir()
+    settings = json.loads((rd / "settings.json").read_text())
+    (rd / "settings.json").write_text(json.dumps({**settings, "cpu": "CPU-A, 2 cores"}))
+    report = json.loads((ev / "report.json").read_text())
+    report.update(command="jndtf eval jnd --models x", cpu="CPU-B, 4 cores")
+    (ev / "report.json").write_text(json.dumps(report))
+    rows = read_csv(runs["bench"] / "stream.csv")
+    with open(bench / "stream.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[*rows[0], "cpu"])
+        writer.writeheader()
+        writer.writerows({**r, "cpu": "CPU-C, 8 cores"} for r in rows)
+    out = tmp_path / "r.html"
+    build_report([rd, ev, bench, runs["bench"] / "models.csv"], out)
+    text = out.read_text()
+    for cpu in ("CPU-A, 2 cores", "CPU-B, 4 cores", "CPU-C, 8 cores"):
+        assert f"CPU: <code>{cpu}</code>" in text
+    assert "jndtf eval jnd --models x" in parse_page(out).pres
+    assert text.count("CPU: not recorded by this output") == 1  # the bench models CSV

@@ -35,13 +35,15 @@ pre { background: #f4f4f4; padding: 8px 10px; overflow-x: auto; white-space: pre
 .missing { color: #8a4b00; }
 table { border-collapse: collapse; margin: 6px 0 14px; font-size: 13px; }
 caption { text-align: left; font-weight: 600; padding: 4px 0; }
-th, td { border: 1px solid #ccc; padding: 3px 7px; vertical-align: top; }
+th, td { border: 1px solid #ccc; padding: 3px 7px; vertical-align: top; white-space: nowrap; }
+.scroll { overflow-x: auto; max-width: 100%; }
 th { background: #eef1f5; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.best { font-weight: 700; }
 td.saves { background: #e3f4e1; }
 td.loses { background: #fbe9e7; }
 table.facts th { text-align: left; font-weight: 600; }
+table.facts td { white-space: normal; }
 ul.warnings li { color: #8a1c00; }
 figure { margin: 10px 0 18px; }
 figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
@@ -87,7 +89,7 @@ def _table(table: Table) -> str:
             cells.append(f"<td{attrs}>{escape(text)}</td>")
         lines.append("<tr>" + "".join(cells) + "</tr>")
     lines.append("</table>")
-    body = "\n".join(lines)
+    body = '<div class="scroll">\n' + "\n".join(lines) + "\n</div>"
     if table.note:
         body = f'<p class="note">{escape(table.note)}</p>\n{body}'
     if table.folded:

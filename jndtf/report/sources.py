@@ -66,6 +66,16 @@ BD_NOTE = (
     "anchors. Hover a cell for its note."
 )
 
+#: Number formats of the benchmark columns (the terminal tables' precision); other numbers
+#: follow :func:`number`.
+BENCH_FORMATS = {
+    "median_ms": ".1f", "p90_ms": ".1f", "mean_ms": ".1f", "min_ms": ".1f", "max_ms": ".1f",
+    "fps": ".1f", "fps_no_compare": ".1f", "mac_per_px": ".0f", "gmac_per_frame": ".1f",
+    "gmac_per_s": ".1f", "priors_ms": ".1f", "priors_p90_ms": ".1f", "jnd_scale": ".2f",
+    "map_psnr_db": ".2f", "bytes_change_pct": ".1f", "psnr_change_db": ".2f",
+    "equal_psnr_change_pct": ".1f",
+}  # fmt: skip
+
 #: Keys (JSON) or columns (CSV) under which an output may record the CPU it ran on.
 CPU_KEYS = ("cpu", "cpu_line")
 
@@ -208,8 +218,22 @@ def _recorded_cpu(*mappings) -> str | None:
     return None
 
 
-def _table(caption: str, header: list[str], rows: list[dict], **kwargs) -> Table:
-    cells = [[number(r.get(h)) for h in header] for r in rows]
+def _table(
+    caption: str,
+    header: list[str],
+    rows: list[dict],
+    formats: dict[str, str] | None = None,
+    **kwargs,
+) -> Table:
+    formats = formats or {}
+
+    def cell(value, column: str) -> str:
+        fmt = formats.get(column)
+        if fmt and isinstance(value, float) and math.isfinite(value):
+            return format(value, fmt)
+        return number(value)
+
+    cells = [[cell(r.get(h), h) for h in header] for r in rows]
     numeric = [
         all(isinstance(r.get(h), (int, float)) or r.get(h) is None for r in rows) and bool(rows)
         for h in header
@@ -440,7 +464,7 @@ def read_bench(path: Path, kind: str | None = None) -> Section:
     section.facts.append(("file", path.name))
     section.facts.append(("rows", str(len(rows))))
     shown = [c for c in BENCH_COLUMNS[kind] if c in header]
-    section.tables.append(_table(f"{kind} ({path.name})", shown, rows))
+    section.tables.append(_table(f"{kind} ({path.name})", shown, rows, BENCH_FORMATS))
     section.tables.append(_table(f"Every column ({path.name})", header, rows, folded=True))
     warnings: dict[str, list[str]] = {}  # one line per distinct warning, naming its rows
     for r in rows:
@@ -498,6 +522,7 @@ def read_run(path: str | os.PathLike) -> list[Section]:
 
 __all__ = [
     "BENCH_COLUMNS",
+    "BENCH_FORMATS",
     "BENCH_SIGNATURES",
     "KNOWN_OUTPUTS",
     "TEXT_COLUMNS",
