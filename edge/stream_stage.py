@@ -299,7 +299,10 @@ class EncodeStage:
         if self.stats is not None:
             self.outputs["stats"] = str(self.stats.path)
         self.probe = None
-        if s.compare and getattr(s, "equal_quality", False) and stage is None:
+        # "none" codes the frames the plain encoder codes: nothing to compare at equal quality
+        # (the probe would interpolate the plain curve at its own point, a 0 % +- rounding).
+        probing = stage is None and self.method.name != "none"
+        if s.compare and getattr(s, "equal_quality", False) and probing:
             if self.method.kind == "jpeg":
                 self.probe = InEncoderProbe(self.method, {**common, "quality": s.quality})
             else:

@@ -131,8 +131,12 @@ def test_each_method_streams_three_jpeg_frames(name, clip, tmp_path):
         jpg = out / "processed_jpeg" / f"{r['frame']:06d}.jpg"
         assert jpg.stat().st_size == r["bytes"]["processed"]
         assert np.isfinite(r["psnr"]["processed"])
-    if name == "none":  # the plain encoder on the same frames: the same files
+    if name == "none":  # the plain encoder on the same frames: the same files, no verdict
         assert all(r["bytes"]["processed"] == r["bytes"]["original"] for r in records)
+        assert report.equal_quality is None
+        assert not any(line.startswith("WARNING") for line in report.comparison["lines"])
+    else:
+        assert report.equal_quality["frames"] == 3
     assert report.comparison["lines"]  # bytes are printed beside the quality change
 
 
@@ -151,6 +155,7 @@ def test_pixel_and_temporal_methods_stream_h264(name, clip, tmp_path):
     report, _, out = _stream(clip, tmp_path, codec="h264", crf=30, preset="ultrafast", method=name)
     assert report.frames == 3 and (out / "processed.mp4").stat().st_size > 0
     assert report.method == FrameMethod(name, 0.5).label
+    assert (report.equal_quality is None) == (name == "none")
 
 
 def test_unknown_method_names_the_choices():
