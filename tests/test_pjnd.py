@@ -182,3 +182,16 @@ def test_cli_refusal_and_bad_input(photo, tmp_path):
     assert r.exit_code == 2 and "--strength" in r.output
     r = runner.invoke(app, [*args, "--codec", "vp9"])
     assert r.exit_code == 2 and "--codec" in r.output
+
+
+def test_cli_strength_auto_is_the_recorded_calibration(photo, tmp_path):
+    from jndtf.apply.calibrate import resolve_strength
+
+    src = tmp_path / "cat.png"
+    save_image(src, photo)
+    out = tmp_path / "out"
+    args = ["pjnd", str(src), "-o", str(out), "--jnd", "yang2005", "--strength", "auto"]
+    r = runner.invoke(app, [*args, "--max-visible", "0.5"])
+    assert r.exit_code == 0, r.output
+    (row,) = csv.DictReader((out / "summary.csv").open())
+    assert float(row["strength"]) == resolve_strength("yang2005", "auto")

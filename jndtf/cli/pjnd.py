@@ -61,17 +61,11 @@ def parse_strength(text: str) -> str:
 
 
 def resolve_strength(model: str, text: str) -> float:
-    """The map multiplier: the number given, or for ``auto`` the calibrated value of `model`
-    (:func:`jndtf.apply.calibrate.resolve_strength`, when this install has it)."""
-    if text != "auto":
-        return float(text)
-    try:
-        from jndtf.apply.calibrate import resolve_strength as calibrated
-    except ImportError:
-        raise ValueError(
-            "--strength auto needs the calibration (jndtf.apply.calibrate), which this install "
-            "lacks: give a number"
-        ) from None
+    """The map multiplier: the number given, or for ``auto`` the calibrated s recorded for
+    `model` (:func:`jndtf.apply.calibrate.resolve_strength`; a CalibrationError naming the
+    command that records one when there is none)."""
+    from jndtf.apply.calibrate import resolve_strength as calibrated
+
     return float(calibrated(model, text))
 
 
@@ -99,8 +93,8 @@ class PjndSettings:
         "--strength",
         default="1",
         parse=parse_strength,
-        help="Map multiplier s: the error may reach s·JND (a number, or auto: the model's "
-        "calibrated value where jndtf has one).",
+        help="Map multiplier s: the error may reach s·JND (a number, or auto: the s recorded "
+        "for the model by `jndtf calibrate`).",
     )
     criterion: str = option(
         "--criterion",
