@@ -83,6 +83,10 @@ from jndtf.edge.stream_stage import (
 #: at half resolution, recomputed every 2nd frame or at a scene change, ran 60 fps with JPEG and
 #: 35 fps with H.264 (comparison encode included), map PSNR 44 dB against full-resolution
 #: per-frame maps. ACoL-JND (tflite fp32) needs ``jnd_scale=0.25, reuse=4`` for ~47 fps there.
+#: Those figures were taken with eq. (14) (~2 ms/frame); the JPEG default method is now ``dct``,
+#: which adds ~100-120 ms per 640x360 frame on the same 2 cores (jndtf bench stream: 9.5 fps at
+#: the defaults, under a load average of 10), so a 30 fps JPEG stream needs ``--method eq14``
+#: or ``none`` there until ``dct`` gets faster.
 DEFAULT_JND_SCALE = 0.5
 DEFAULT_REUSE = 2
 
