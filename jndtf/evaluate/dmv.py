@@ -802,6 +802,7 @@ def evaluate_dmv(settings: DmvEvalSettings, progress: Step | None = None) -> dic
             {k: [100 * r[k] for r in homo_rows] for k in homo_fields[2:]},
             title="Homogeneous test: RCA vs scale of e (Sec. V-F)",
             x_label="scale of e",
+            x_ticks=[r["scale"] for r in homo_rows],
             y_label="RCA %",
         )
         plots["plots/rca_dmv_vs_wgn.png"] = grouped_bars(
@@ -886,10 +887,12 @@ def line_chart(
     title: str,
     x_label: str,
     y_label: str,
+    x_ticks: Sequence[str] | None = None,
     width: int = 720,
     height: int = 420,
 ) -> np.ndarray:
-    """Lines of `series` (values in 0..100) over `xs`, legend on the right: uint8 RGB."""
+    """Lines of `series` (values in 0..100) over `xs` (tick texts `x_ticks`, default the
+    values), legend on the right: uint8 RGB."""
     img, (left, right, top, bottom) = _frame(title, y_label, width, height)
     lo, hi = min(xs), max(xs)
 
@@ -899,8 +902,9 @@ def line_chart(
             round(bottom - np.clip(v, 0, 100) / 100 * (bottom - top)),
         )
 
-    for x in xs:
-        _text(img, f"{x:.2f}", px(x, 0)[0], bottom + 18, 0.35, (80, 80, 80), anchor="centre")
+    for i, x in enumerate(xs):
+        tick = x_ticks[i] if x_ticks is not None else f"{x:.2f}"
+        _text(img, tick, px(x, 0)[0], bottom + 18, 0.38, (80, 80, 80), anchor="centre")
     _text(img, x_label, (left + right) // 2, bottom + 38, 0.45, anchor="centre")
     for k, (name, ys) in enumerate(series.items()):
         colour = _COLOURS[k % len(_COLOURS)]
