@@ -135,9 +135,23 @@ def _macs(name: str) -> float:
     return macs_per_pixel(name)
 
 
-def _register() -> None:
-    from jndtf.models.registry import ExportHooks, register_model
+#: ``jndtf train dmv``: settings, run and CLI glue of :mod:`jndtf.train.dmv`.
+TRAIN = {
+    "settings": "jndtf.train.dmv.config:DmvTrainConfig",
+    "run": "jndtf.train.dmv:train_dmv",
+    "help": "Train DMV-JND-NET (machine-vision JND, eq. (7)) through the four frozen CAM "
+    "classifiers of a `jndtf train classifiers` run; per-epoch validation RCA (eqs. (16)-(17)) "
+    "and PSNR. Resume is exact.",
+    "report": "jndtf.train.dmv.config:report",
+    "checkpoint": "jndtf.train.dmv.config:checkpoint_file",
+    "progress": "jndtf.train.dmv.config:progress_fields",
+}
 
+
+def _register() -> None:
+    from jndtf.models.registry import ExportHooks, TrainEntry, register_model
+
+    train = TrainEntry(**TRAIN)
     for name, cfg in PRESETS.items():
         register_model(
             name,
@@ -156,6 +170,7 @@ def _register() -> None:
             # refused with a clear message until it does. The network itself converts to
             # TFLite (tests/test_dmv_net.py checks fp32 LiteRT parity).
             export=ExportHooks(exportable=False),
+            train=train,
             macs=f"{__name__}:_macs",
             overwrite=True,
         )
