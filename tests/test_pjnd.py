@@ -62,6 +62,17 @@ def test_bisection_equals_a_scan_for_any_monotone_step(seed):
     assert found.warnings == ()
 
 
+def test_a_non_monotone_criterion_is_warned_about():
+    # badness 0, 5, 1, 9 from the gentlest setting to the strongest, threshold 6: bisection
+    # tries 0 (pass), 3 (fail), 1 (pass, 5), 2 (pass, 1): setting 2 scores better than the
+    # gentler 1 -- the order the search assumes is broken, and the result says so.
+    order = ["a", "b", "c", "d"]
+    badness = {"a": 0.0, "b": 5.0, "c": 1.0, "d": 9.0}
+    found = bisect_settings(range(4), lambda i: badness[order[i]], lambda v: v <= 6.0)
+    assert found.best == 2 and found.failed_at == 3  # b passes, c passes, d fails
+    assert len(found.warnings) == 1 and "setting 2" in found.warnings[0]
+
+
 def test_bisection_equals_an_exhaustive_jpeg_scan_on_a_monotone_criterion(photo):
     # PSNR of this photo's JPEGs falls monotonically from q100 down to q40 (checked here by
     # the exhaustive scan itself; below q40 one step goes up by 0.03 dB), so on that range

@@ -86,8 +86,8 @@ class PjndSettings:
     codec: str = option(
         "--codec",
         default="jpeg",
-        help="jpeg (search the quality 100..1) or h264 (x264 CRF 0..51; an image is coded "
-        "as a 1-frame clip).",
+        help="jpeg (search the quality 100..1) or h264 (x264 CRF 0..51 with aq-mode=0:psy=0, "
+        "eval rd's plain x264; an image is coded as a 1-frame clip).",
     )
     strength: str = option(
         "--strength",
