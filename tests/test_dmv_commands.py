@@ -69,6 +69,9 @@ def models(tmp_path_factory):
             layer.set_weights([np.zeros_like(w) for w in weights])
     const.save(root / "const.keras")
     build_mobilenet("mobilenet_tiny").save(root / "mobilenet.keras")
+    inp = keras.Input((32, 32, 3))
+    plain = keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(inp))
+    keras.Model(inp, plain).save(root / "nocam.keras")  # a classifier without CAM layers
     return root
 
 
@@ -139,6 +142,38 @@ def test_missing_classifier_is_named(tmp_path, models):
     )
     assert r.exit_code == 2, r.output
     assert "vgg.keras" in r.output and "densenet.keras" in r.output and "Traceback" not in r.output
+    assert not out.exists()
+
+
+def test_a_wrong_model_is_refused_by_name(tmp_path, models):
+    with pytest.raises(ValueError, match="not a DMV-JND-NET"):
+        lib.load_dmv_net(models / "classifiers" / "vgg.keras")
+    folder = tmp_path / "clf"
+    folder.mkdir()
+    for role in TINY:
+        src = models / ("dmv.keras" if role == "vgg" else f"classifiers/{role}.keras")
+        (folder / f"{role}.keras").write_bytes(src.read_bytes())
+    with pytest.raises(ValueError, match=r"vgg\.keras.*RGB"):
+        lib.load_classifiers(folder)
+    with pytest.raises(ValueError, match="no 'cam_features'"):
+        lib.load_classifier(models / "nocam.keras", "a classifier")
+    assert lib.load_classifier(models / "nocam.keras", "unseen", cam=False) is not None
+    save_image(tmp_path / "in" / "a.png", _images(1)[0])
+    out = tmp_path / "out"
+    r = runner.invoke(
+        app,
+        [
+            "dmv",
+            str(tmp_path / "in"),
+            "-o",
+            str(out),
+            "--dmv",
+            str(models / "classifiers" / "vgg.keras"),
+            "--classifiers",
+            str(models / "classifiers"),
+        ],
+    )
+    assert r.exit_code == 2 and "vgg.keras" in r.output and "Traceback" not in r.output
     assert not out.exists()
 
 
@@ -344,8 +379,10 @@ def test_eval_dmv_refuses_a_split_other_than_the_classifiers(tmp_path, models):
     assert r.exit_code == 2, r.output
     assert "classifiers.json" in r.output and "--val-size 6" in r.output
     assert not out.exists()
-    r = runner.invoke(app, [*base, "--val-size", "6"])
+    r = runner.invoke(app, [*base, "--val-size", "6", "--cam-class", "label"])
     assert r.exit_code == 0, r.output
+    rows = _read_csv(out / "labels.csv")
+    assert [int(row["cam_class"]) for row in rows] == [int(row["label"]) for row in rows]
     assert json.loads((out / "summary.json").read_text())["split"]["checked_against"]
 
 

@@ -129,10 +129,55 @@ def classifier_paths(folder: str | os.PathLike) -> dict[str, Path]:
     return paths
 
 
+def _io_shapes(model) -> tuple[tuple, tuple]:
+    return tuple(model.inputs[0].shape), tuple(model.outputs[0].shape)
+
+
+def load_classifier(path: str | os.PathLike, what: str, *, cam: bool = True):
+    """A classifier ``.keras`` (RGB in, ``(N, classes)`` logits out); with `cam`, one that
+    has the CAM layers (:data:`jndtf.models.classifiers.network.CAM_FEATURES`, ``HEAD``).
+
+    Raises:
+        ValueError: another kind of model (names `path` and what it takes and gives).
+    """
+    from jndtf.models.classifiers.network import CAM_FEATURES, HEAD
+
+    model = load_keras(path, what)
+    inp, outp = _io_shapes(model)
+    if len(inp) != 4 or inp[-1] != 3 or len(outp) != 2:
+        raise ValueError(
+            f"{path}: {what} must take (N, H, W, 3) RGB and return (N, classes) logits; this "
+            f"model takes {inp} and returns {outp}"
+        )
+    names = {layer.name for layer in model.layers}
+    if cam and not {CAM_FEATURES, HEAD} <= names:
+        raise ValueError(
+            f"{path}: {what} has no {CAM_FEATURES!r}/{HEAD!r} layers, so it has no CAM; use "
+            "a classifier from `jndtf train classifiers` (or give it as --unseen)"
+        )
+    return model
+
+
+def load_dmv_net(path: str | os.PathLike):
+    """The DMV-JND-NET E-D ``.keras``: ``(N, H, W, 4)`` -> ``(N, H, W, 3)``.
+
+    Raises:
+        ValueError: another kind of model (names `path`).
+    """
+    model = load_keras(path, "the DMV-JND-NET (--dmv)")
+    inp, outp = _io_shapes(model)
+    if len(inp) != 4 or inp[-1] != 4 or len(outp) != 4 or outp[-1] != 3:
+        raise ValueError(
+            f"--dmv {path}: not a DMV-JND-NET (it takes RGB + CAM, 4 channels, and returns "
+            f"e, 3 channels); this model takes {inp} and returns {outp}"
+        )
+    return model
+
+
 def load_classifiers(folder: str | os.PathLike) -> dict[str, object]:
     """The four CAM classifiers of `folder` (:func:`classifier_paths`), in paper order."""
     return {
-        name: load_keras(path, f"the {name} CAM classifier")
+        name: load_classifier(path, f"the {name} CAM classifier")
         for name, path in classifier_paths(folder).items()
     }
 
@@ -398,10 +443,8 @@ def run_dmv(settings: DmvSettings, progress: Step | None = None) -> DmvResult:
         fitted, was = fit_size(img, path, settings.resize)
         images.append(fitted)
         resized_from.append(f"{img.shape[1]}x{img.shape[0]}" if was else "")
-    classifiers = {}
-    for name, path in classifier_paths(settings.classifiers).items():
-        classifiers[name] = load_keras(path, f"the {name} CAM classifier")
-    dmv_model = load_keras(settings.dmv, "the DMV-JND-NET (--dmv)")
+    classifiers = load_classifiers(settings.classifiers)
+    dmv_model = load_dmv_net(settings.dmv)
 
     x = np.stack(images).astype(np.uint8)
     n = len(x)
@@ -662,10 +705,16 @@ def evaluate_dmv(settings: DmvEvalSettings, progress: Step | None = None) -> dic
     step = progress or (lambda *a: None)
     t0 = time.perf_counter()
     out = Path(settings.out_dir)
-    cpaths = classifier_paths(settings.classifiers)  # missing files fail before the data loads
-    for path, what in ((settings.dmv, "--dmv"), (settings.unseen, "--unseen")):
-        if path is not None and not Path(path).is_file():
-            raise FileNotFoundError(f"{what} {path}: no such file")
+    # the models first: a missing or wrong model fails before the data is read
+    classifiers = load_classifiers(settings.classifiers)
+    dmv_model = load_dmv_net(settings.dmv)
+    scored = dict(classifiers)
+    unseen_name = None
+    if settings.unseen is not None:
+        unseen_name = f"unseen:{Path(settings.unseen).stem}"
+        scored[unseen_name] = load_classifier(
+            settings.unseen, "the unseen classifier (--unseen)", cam=False
+        )
     data = read_classification(settings.data, progress=lambda d, t: step("reading", d, t or 0))
     images, labels_all, val = validation_split(data.images, data.labels, settings)
     split_check = check_split_matches_training(settings.classifiers, val)
@@ -674,13 +723,6 @@ def evaluate_dmv(settings: DmvEvalSettings, progress: Step | None = None) -> dic
         val = np.sort(rng.permutation(val)[: settings.score_images])
     x, truth = images[val], labels_all[val]
     n = len(x)
-    classifiers = {k: load_keras(p, f"the {k} CAM classifier") for k, p in cpaths.items()}
-    dmv_model = load_keras(settings.dmv, "the DMV-JND-NET (--dmv)")
-    scored = dict(classifiers)
-    unseen_name = None
-    if settings.unseen is not None:
-        unseen_name = f"unseen:{Path(settings.unseen).stem}"
-        scored[unseen_name] = load_keras(settings.unseen, "the unseen classifier (--unseen)")
 
     step("DMV-JND", 0, n)
     cam_labels = truth if settings.cam_class == "label" else None
@@ -969,7 +1011,9 @@ __all__ = [
     "fit_size",
     "grouped_bars",
     "line_chart",
+    "load_classifier",
     "load_classifiers",
+    "load_dmv_net",
     "load_keras",
     "mean_psnr",
     "predict_labels",
