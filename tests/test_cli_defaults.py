@@ -68,6 +68,11 @@ def test_the_derived_commands_are_the_expected_ones():
         ("eval", "rd"),
         ("compress",),
         ("jnd",),
+        ("calibrate",),
+        ("pjnd",),
+        ("report",),
+        ("dmv",),
+        ("eval", "dmv"),
     } <= derived
     leaves = {p for p, _ in WITH_PARAMS}
     written = leaves - derived - {p for p in leaves if p[0] == TRAIN_GROUP}

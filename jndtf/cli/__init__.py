@@ -8,16 +8,21 @@ command fills; ``_settings`` derives the typer options from it (tests/test_cli_d
 Layout: ``_shared`` (app, consoles, errors, progress bars), ``_settings`` (options from
 settings dataclasses), ``core`` (list, priors, baseline, jnd, inject, samples, demo),
 ``train`` (train FAMILY), ``evaluate`` (eval jnd), ``rd`` (eval rd), ``compress``, ``export``,
-``bench`` (bench models), ``stream`` (stream, bench stream).
+``bench`` (bench models), ``stream`` (stream, bench stream), ``calibrate``, ``pjnd``, ``report``,
+``dmv`` (dmv, eval dmv).
 """
 
 from jndtf.cli import (  # noqa: F401  (register the commands)
     bench,
+    calibrate,
     compress,
     core,
+    dmv,
     evaluate,
     export,
+    pjnd,
     rd,
+    report,
     stream,
     train,
 )
