@@ -58,7 +58,7 @@ def cache(tmp_path_factory):
 def tiny(data, cache, output_dir, **kw) -> AcolTrainConfig:
     settings = dict(
         data_dir=str(data),
-        output_dir=str(output_dir),
+        output_dir=Path(output_dir),  # a Path, as the Python API allows: the manifest takes it
         preset="acol",
         width="tiny",
         epochs=2,
@@ -71,7 +71,7 @@ def tiny(data, cache, output_dir, **kw) -> AcolTrainConfig:
         # drifts from the single-device one by up to 3e-4 after 6 steps (the pads' gradient sums
         # in another order and the §3.4 threshold flips); borders are tested in test_borders.py
         padding="zeros",
-        cache_dir=str(cache),
+        cache_dir=Path(cache),
         tensorboard=False,
         command="pytest",
     )
@@ -120,6 +120,7 @@ def test_outputs_manifest_and_progress(reference, data, cache):
     d = m["training"]["data"]
     assert d["folder"] == str(data) and d["num_images"] == 5 and len(d["images"]) == 5
     assert m["training"]["settings"]["learning_rate"] == 1e-3 and m["command"] == "pytest"
+    assert m["training"]["settings"]["output_dir"] == str(out)
     assert m["training"]["final_losses"] == result.final_losses
     assert len(m["training"]["history"]) == 2 and m["versions"]["jndtf"]
     from jndtf.train._common import sha256_file

@@ -22,7 +22,7 @@ def manifest_record(cfg, spec, net, data, state, dist, result: AcolTrainResult, 
     from jndtf.models.inputs import normalization_info
     from jndtf.train._common import sha256_file, versions
 
-    settings = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    settings = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))  # Path -> str
     l1_record = {"name": cfg.l1, "equation": "eq. (4) L1 = Q(x_o, x_d), x_d = x_o + x_j (eq. (3))"}
     if cfg.l1 == "aiqa":
         from jndtf.models.aiqa.loss import default_classifier_path
