@@ -377,3 +377,7 @@ def test_head_to_head_counts_images_where_the_first_model_wins(run):
         report, first, UNIFORM, "ssim"
     )
     assert f"## Head to head: images where {first}" in markdown(report)
+    from jndtf.sysinfo import cpu_line
+
+    assert report_json(report)["cpu"] == cpu_line()  # timings and float kernels depend on it
+    assert report_json(report)["command"]

@@ -4,6 +4,7 @@ computed directly from the points, refusals instead of NaN, outputs on disk."""
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -167,6 +168,9 @@ def test_outputs_on_disk(sweep):
     png = (out / "plots/cat.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob(".*tmp"))  # atomic writes leave no temporary behind
+    from jndtf.sysinfo import cpu_line
+
+    assert json.loads((out / "settings.json").read_text())["cpu"] == cpu_line()
 
 
 def test_no_overlap_is_reported_not_nan():

@@ -28,6 +28,8 @@ import csv
 import io
 import json
 import math
+import shlex
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -36,6 +38,7 @@ import numpy as np
 
 from jndtf.evaluate.protocol import EvalReport
 from jndtf.io import atomic_write_bytes, save_image
+from jndtf.sysinfo import cpu_line
 
 #: Columns of every record before the metric columns: (CSV header, record attribute).
 BASE_COLUMNS = (
@@ -400,6 +403,8 @@ def report_json(report: EvalReport) -> dict:
         "metrics": {m: direction(report.higher_is_better[m]) for m in report.metrics},
         "metric_conventions": {m: metric_convention(m) for m in report.metrics},
         "seconds": report.seconds,
+        "command": shlex.join(sys.argv),
+        "cpu": cpu_line(),
         "averages": report.averages(),
         "ranking": {m: report.ranking(m) for m in report.metrics},
         "first_model_wins": {

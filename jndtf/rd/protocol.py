@@ -55,6 +55,7 @@ from jndtf.rd.report import (
     write_outputs,
 )
 from jndtf.rd.scoring import bd_rate_rows
+from jndtf.sysinfo import cpu_line
 
 Progress = Callable[[str, int, int], None]
 
@@ -287,6 +288,7 @@ def run_rd(
             crop=[int(crop[1]), int(crop[0])] if crop else None,
             quality_every=quality_every,
             command=command,
+            cpu=cpu_line(),  # encoder speed and float kernels depend on it
         )
     )
     started = time.perf_counter()
