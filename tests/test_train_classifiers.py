@@ -30,6 +30,7 @@ from jndtf.train.classifiers import (  # noqa: E402
     prepare_data,
     train_classifiers,
 )
+from jndtf.train.classifiers.state import TrainingInterrupted  # noqa: E402
 
 CLASSES = ("blobs", "checker", "horizontal", "vertical")  # sorted: label = position
 
@@ -113,6 +114,10 @@ def test_learns_above_chance_and_writes_the_manifest(archive, tmp_path):
     assert manifest["data"]["train_images"] == 192 and entry["preset"] == "resnet_tiny"
     assert entry["sha256"] == hashlib.sha256((out / "resnet.keras").read_bytes()).hexdigest()
     assert not (out / "classifiers.ckpt.npz").exists()
+    from jndtf.manifest import read_source_manifest
+
+    beside = read_source_manifest(out / "resnet.keras")  # resnet.json, what export reads
+    assert beside["class_names"] == list(CLASSES) and beside["sha256"] == entry["sha256"]
     # the recorded accuracy, recomputed from the saved file on the same held-out images
     data = prepare_data(archive, max_images=None, val_size=48, seed=0)
     model = keras.saving.load_model(out / "resnet.keras", compile=False)
@@ -121,22 +126,19 @@ def test_learns_above_chance_and_writes_the_manifest(archive, tmp_path):
     assert result.val_accuracy == {"resnet": entry["val_accuracy"]}
 
 
-class _Stop(Exception):
-    pass
-
-
 def test_resume_equals_uninterrupted(tree, tmp_path):
     # alexnet_tiny has dropout: the resumed run must also restore its seed generator
     kw = dict(arch=("alexnet_tiny",), epochs=2, max_images=60, val_size=20, batch_size=10)
     train_classifiers(config(tree, tmp_path / "straight", **kw))
 
-    def stop_after_first_epoch(p):
+    def ctrl_c_after_first_epoch(p):
         if p.phase == "epoch" and p.epoch == 1:
-            raise _Stop
+            raise KeyboardInterrupt
 
-    with pytest.raises(_Stop):
-        train_classifiers(config(tree, tmp_path / "resumed", **kw), stop_after_first_epoch)
     ckpt = tmp_path / "resumed" / "classifiers.ckpt.npz"
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train_classifiers(config(tree, tmp_path / "resumed", **kw), ctrl_c_after_first_epoch)
+    assert stopped.value.checkpoint == ckpt and str(ckpt) in str(stopped.value)
     assert ckpt.is_file() and not (tmp_path / "resumed" / "alexnet.keras").exists()
     with pytest.raises(FileExistsError, match="--resume"):
         train_classifiers(config(tree, tmp_path / "resumed", **kw))

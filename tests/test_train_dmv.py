@@ -25,6 +25,7 @@ keras = pytest.importorskip("keras")
 from jndtf.cli import app  # noqa: E402
 from jndtf.models.classifiers import build_cam_classifier, cam  # noqa: E402
 from jndtf.train.classifiers import prepare_data  # noqa: E402
+from jndtf.train.classifiers.state import TrainingInterrupted  # noqa: E402
 from jndtf.train.dmv import CLASSIFIER_ARCHS, DmvTrainConfig, train_dmv  # noqa: E402
 
 
@@ -57,10 +58,6 @@ def config(tree, classifiers, out, **kw) -> DmvTrainConfig:
     )
     settings.update(kw)
     return DmvTrainConfig(**settings)
-
-
-class _Stop(Exception):
-    pass
 
 
 @pytest.mark.slow  # three training sessions of four classifiers + E-D, ~40 s on 2 busy cores
@@ -100,13 +97,13 @@ def test_loss_decreases_manifest_recomputes_and_resume_is_exact(tree, classifier
     assert last["val_psnr"] == pytest.approx(psnr, abs=0.05)  # same rounding caveat
 
     # resume after the first epoch ends with the uninterrupted run's weights, bit for bit
-    def stop(p):
+    def ctrl_c(p):
         if p.phase == "epoch" and p.epoch == 1:
-            raise _Stop
+            raise KeyboardInterrupt
 
     resumed = tmp_path / "resumed"
-    with pytest.raises(_Stop):
-        train_dmv(config(tree, classifiers, resumed), stop)
+    with pytest.raises(TrainingInterrupted, match=r"dmv\.ckpt\.npz"):
+        train_dmv(config(tree, classifiers, resumed), ctrl_c)
     with pytest.raises(FileExistsError, match="--resume"):
         train_dmv(config(tree, classifiers, resumed))
     again = train_dmv(config(tree, classifiers, resumed, resume=True))

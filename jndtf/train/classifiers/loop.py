@@ -83,11 +83,12 @@ def train_classifiers(
     from jndtf.data.classification import epoch_batches
     from jndtf.models.classifiers.presets import macs_per_pixel
     from jndtf.models.registry import get_model_spec
-    from jndtf.train._common import atomic_save_model, sha256_file, versions
+    from jndtf.train._common import atomic_save_model, atomic_write_json, sha256_file, versions
     from jndtf.train.classifiers.data import prepare_data
     from jndtf.train.classifiers.state import (
         ScalarLog,
         check_resume_key,
+        interrupts_resumable,
         read_state,
         restore,
         save_state,
@@ -162,107 +163,122 @@ def train_classifiers(
             "written": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
 
-    for preset in presets:
-        arch = arch_of(preset)
-        if arch in done:
-            continue
-        spec = get_model_spec(preset)
-        keras.utils.set_random_seed(cfg.seed)
-        model = spec.build()
-        set_bn_momentum(model, cfg.bn_momentum)
-        schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, cfg.epochs * steps)
-        optimizer = keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay)
-        model.compile(
-            optimizer=optimizer,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        )
-        optimizer.build(model.trainable_variables)
-        start, history = 0, []
-        if meta is not None and meta.get("current") == preset and meta["epoch"] > 0:
-            restore(ckpt, meta, model, optimizer, saved_vars, saved_opt)
-            start, history = int(meta["epoch"]), list(meta["history"])
-            resumed_from = (preset, start)
-        log = ScalarLog(out / "logs" / arch, cfg.tensorboard)
-        for epoch in range(start, cfg.epochs):
-            te = time.perf_counter()
-            loss_sum, hits, seen = 0.0, 0.0, 0
-            batches = epoch_batches(
-                x_tr, y_tr, batch_size=cfg.batch_size, seed=cfg.seed, epoch=epoch, flip=cfg.flip
+    with interrupts_resumable(ckpt):
+        for preset in presets:
+            arch = arch_of(preset)
+            if arch in done:
+                continue
+            spec = get_model_spec(preset)
+            keras.utils.set_random_seed(cfg.seed)
+            model = spec.build()
+            set_bn_momentum(model, cfg.bn_momentum)
+            schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, cfg.epochs * steps)
+            optimizer = keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay)
+            model.compile(
+                optimizer=optimizer,
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             )
-            for step, (xb, yb) in enumerate(batches, start=1):
-                # train_on_batch reports this batch's loss and accuracy (metrics are reset per
-                # call): the epoch means are accumulated here, weighted by the batch size
-                model.reset_metrics()
-                logs = model.train_on_batch(xb.astype(np.float32) / 255.0, yb, return_dict=True)
-                loss_sum += float(logs["loss"]) * len(yb)
-                hits += float(logs["accuracy"]) * len(yb)
-                seen += len(yb)
+            optimizer.build(model.trainable_variables)
+            start, history = 0, []
+            if meta is not None and meta.get("current") == preset and meta["epoch"] > 0:
+                restore(ckpt, meta, model, optimizer, saved_vars, saved_opt)
+                start, history = int(meta["epoch"]), list(meta["history"])
+                resumed_from = (preset, start)
+            log = ScalarLog(out / "logs" / arch, cfg.tensorboard)
+            for epoch in range(start, cfg.epochs):
+                te = time.perf_counter()
+                loss_sum, hits, seen = 0.0, 0.0, 0
+                batches = epoch_batches(
+                    x_tr, y_tr, batch_size=cfg.batch_size, seed=cfg.seed, epoch=epoch, flip=cfg.flip
+                )
+                for step, (xb, yb) in enumerate(batches, start=1):
+                    # train_on_batch reports this batch's loss and accuracy (metrics are reset per
+                    # call): the epoch means are accumulated here, weighted by the batch size
+                    model.reset_metrics()
+                    logs = model.train_on_batch(xb.astype(np.float32) / 255.0, yb, return_dict=True)
+                    loss_sum += float(logs["loss"]) * len(yb)
+                    hits += float(logs["accuracy"]) * len(yb)
+                    seen += len(yb)
+                    say(
+                        ClassifiersProgress(
+                            "train",
+                            preset,
+                            epoch + 1,
+                            cfg.epochs,
+                            step,
+                            steps,
+                            loss_sum / seen,
+                            hits / seen,
+                        )
+                    )
+                loss, acc = loss_sum / seen, hits / seen
+                if not math.isfinite(loss):
+                    kept = (
+                        f"{ckpt} (epoch {epoch}) is kept" if ckpt.is_file() else "no checkpoint yet"
+                    )
+                    raise FloatingPointError(
+                        f"{preset}: non-finite loss ({loss}) in epoch {epoch + 1}; {kept}. Lower "
+                        "--lr and resume"
+                    )
+                val_acc = float(np.mean(predict_labels(model, x_val) == y_val))
+                history.append(
+                    {
+                        "epoch": epoch + 1,
+                        "loss": loss,
+                        "accuracy": acc,
+                        "val_accuracy": val_acc,
+                        "seconds": round(time.perf_counter() - te, 2),
+                    }
+                )
+                log.write(epoch + 1, {"loss": loss, "accuracy": acc, "val_accuracy": val_acc})
+                save_state(ckpt, base_meta(preset, epoch + 1, history), model, optimizer)
                 say(
                     ClassifiersProgress(
-                        "train",
-                        preset,
-                        epoch + 1,
-                        cfg.epochs,
-                        step,
-                        steps,
-                        loss_sum / seen,
-                        hits / seen,
+                        "epoch", preset, epoch + 1, cfg.epochs, steps, steps, loss, acc, val_acc
                     )
                 )
-            loss, acc = loss_sum / seen, hits / seen
-            if not math.isfinite(loss):
-                kept = f"{ckpt} (epoch {epoch}) is kept" if ckpt.is_file() else "no checkpoint yet"
-                raise FloatingPointError(
-                    f"{preset}: non-finite loss ({loss}) in epoch {epoch + 1}; {kept}. Lower "
-                    "--lr and resume"
-                )
-            val_acc = float(np.mean(predict_labels(model, x_val) == y_val))
-            history.append(
+            path = out / f"{arch}.keras"
+            atomic_save_model(model, path)
+            per_epoch = [h["seconds"] for h in history]
+            done[arch] = {
+                "preset": preset,
+                "file": path.name,
+                "sha256": sha256_file(path),
+                "params": int(model.count_params()),
+                "macs_per_pixel": macs_per_pixel(preset),
+                "epochs": len(history),
+                "steps_per_epoch": steps,
+                "val_accuracy": history[-1]["val_accuracy"],
+                "best_val_accuracy": max(h["val_accuracy"] for h in history),
+                "seconds_per_epoch": round(float(np.median(per_epoch)), 2),
+                "history": history,
+                "optimizer": {
+                    "name": "AdamW (Adam + decoupled weight decay)",
+                    "learning_rate": cfg.learning_rate,
+                    "schedule": "cosine decay to 0 over epochs x steps",
+                    "weight_decay": cfg.weight_decay,
+                },
+                "settings": settings,
+                "command": command,
+                "versions": versions(),
+                "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            }
+            trained[arch] = path
+            save_state(ckpt, base_meta(None, 0, []))
+            run_record = _write_manifest(manifest_path, previous, done, data, command)
+            # NAME.json beside NAME.keras: what jndtf.manifest.read_source_manifest (export) reads
+            atomic_write_json(
+                path.with_suffix(".json"),
                 {
-                    "epoch": epoch + 1,
-                    "loss": loss,
-                    "accuracy": acc,
-                    "val_accuracy": val_acc,
-                    "seconds": round(time.perf_counter() - te, 2),
-                }
+                    **{k: v for k, v in run_record.items() if k not in ("classifiers", "updated")},
+                    "preset": preset,
+                    "arch": arch,
+                    "description": spec.description,
+                    "run_manifest": MANIFEST_NAME,
+                    **done[arch],
+                },
             )
-            log.write(epoch + 1, {"loss": loss, "accuracy": acc, "val_accuracy": val_acc})
-            save_state(ckpt, base_meta(preset, epoch + 1, history), model, optimizer)
-            say(
-                ClassifiersProgress(
-                    "epoch", preset, epoch + 1, cfg.epochs, steps, steps, loss, acc, val_acc
-                )
-            )
-        path = out / f"{arch}.keras"
-        atomic_save_model(model, path)
-        per_epoch = [h["seconds"] for h in history]
-        done[arch] = {
-            "preset": preset,
-            "file": path.name,
-            "sha256": sha256_file(path),
-            "params": int(model.count_params()),
-            "macs_per_pixel": macs_per_pixel(preset),
-            "epochs": len(history),
-            "steps_per_epoch": steps,
-            "val_accuracy": history[-1]["val_accuracy"],
-            "best_val_accuracy": max(h["val_accuracy"] for h in history),
-            "seconds_per_epoch": round(float(np.median(per_epoch)), 2),
-            "history": history,
-            "optimizer": {
-                "name": "AdamW (Adam + decoupled weight decay)",
-                "learning_rate": cfg.learning_rate,
-                "schedule": "cosine decay to 0 over epochs x steps",
-                "weight_decay": cfg.weight_decay,
-            },
-            "settings": settings,
-            "command": command,
-            "versions": versions(),
-            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        }
-        trained[arch] = path
-        save_state(ckpt, base_meta(None, 0, []))
-        _write_manifest(manifest_path, previous, done, data, command)
 
     ckpt.unlink(missing_ok=True)
     return ClassifiersTrainResult(
@@ -276,33 +292,32 @@ def train_classifiers(
     )
 
 
-def _write_manifest(path: Path, previous: dict | None, done: dict, data, command: str) -> None:
-    """``classifiers.json``: the classifiers of the run folder (earlier runs' kept)."""
+def _write_manifest(path: Path, previous: dict | None, done: dict, data, command: str) -> dict:
+    """Writes ``classifiers.json``: the classifiers of the run folder (earlier runs' kept);
+    returns the record."""
     from jndtf.train._common import atomic_write_json
 
     classifiers = dict(previous["classifiers"]) if previous else {}
     classifiers.update(done)
-    atomic_write_json(
-        path,
-        {
-            "family": "classifiers",
-            "paper": PAPER,
-            "class_names": data.class_names,
-            "inputs": {
-                "channels": 3,
-                "layout": "NHWC float32 RGB / 255 (0..1), H and W dynamic (trained at 32x32)",
-                "normalization": "(x/255 - 0.5)/0.5 = 2u - 1, applied by the model's first "
-                "layer 'normalize'; feed RGB / 255",
-            },
-            "outputs": {"kind": "logits", "classes": len(data.class_names)},
-            "cam": "jndtf.models.classifiers.cam(model, x, class) on layers 'cam_features' "
-            "and 'head'",
-            "data": data.record,
-            "classifiers": {k: classifiers[k] for k in sorted(classifiers)},
-            "command": command,
-            "updated": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    record = {
+        "family": "classifiers",
+        "paper": PAPER,
+        "class_names": data.class_names,
+        "inputs": {
+            "channels": 3,
+            "layout": "NHWC float32 RGB / 255 (0..1), H and W dynamic (trained at 32x32)",
+            "normalization": "(x/255 - 0.5)/0.5 = 2u - 1, applied by the model's first "
+            "layer 'normalize'; feed RGB / 255",
         },
-    )
+        "outputs": {"kind": "logits", "classes": len(data.class_names)},
+        "cam": "jndtf.models.classifiers.cam(model, x, class) on layers 'cam_features' and 'head'",
+        "data": data.record,
+        "classifiers": {k: classifiers[k] for k in sorted(classifiers)},
+        "command": command,
+        "updated": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+    atomic_write_json(path, record)
+    return record
 
 
 __all__ = ["predict_labels", "set_bn_momentum", "train_classifiers"]

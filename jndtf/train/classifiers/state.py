@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +85,36 @@ def check_resume_key(path: Path, saved: dict, wanted: dict) -> None:
         raise ValueError(f"cannot resume from {path}: other settings ({'; '.join(diffs)})")
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run; the checkpoint of its last finished epoch (if any) is kept.
+
+    Attributes:
+        checkpoint: the checkpoint to resume from, or None when no epoch had finished.
+    """
+
+    def __init__(self, checkpoint: Path | None):
+        self.checkpoint = checkpoint
+        super().__init__(
+            f"interrupted; {checkpoint} keeps the state after the last finished epoch (the "
+            "epoch in progress is redone)"
+            if checkpoint is not None
+            else "interrupted before the first epoch ended; nothing was saved to resume"
+        )
+
+
+@contextmanager
+def interrupts_resumable(checkpoint: Path) -> Iterator[None]:
+    """Turns Ctrl-C (KeyboardInterrupt) inside the block into :class:`TrainingInterrupted`
+    naming `checkpoint` if it exists (``jndtf train`` then exits 130, "continue with
+    --resume")."""
+    try:
+        yield
+    except TrainingInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(checkpoint if checkpoint.is_file() else None) from None
+
+
 class ScalarLog:
     """Per-epoch TensorBoard scalars in `log_dir`; a no-op (one warning) without TensorFlow's
     ``tf.summary`` backend (the ``tensorboard`` package, which TensorFlow 2.21 no longer
@@ -121,7 +153,9 @@ class ScalarLog:
 __all__ = [
     "CHECKPOINT_FORMAT",
     "ScalarLog",
+    "TrainingInterrupted",
     "check_resume_key",
+    "interrupts_resumable",
     "read_state",
     "restore",
     "save_state",

@@ -207,6 +207,7 @@ def train_dmv(
     from jndtf.train.classifiers.state import (
         ScalarLog,
         check_resume_key,
+        interrupts_resumable,
         read_state,
         restore,
         save_state,
@@ -353,65 +354,66 @@ def train_dmv(
 
     steps = math.ceil(len(x_tr) / cfg.batch_size)
     log = ScalarLog(out / "logs", cfg.tensorboard)
-    for epoch in range(start, cfg.epochs):
-        te = time.perf_counter()
-        sums, seen = np.zeros(4), 0
-        batches = _order_and_flips(len(x_tr), cfg.batch_size, cfg.seed, epoch, cfg.flip)
-        for step, (idx, flipped) in enumerate(batches, start=1):
-            xb, cb = x_tr[idx].astype(np.float32), c_tr[idx]
-            xb[flipped] = xb[flipped, :, ::-1]
-            cb[flipped] = cb[flipped, :, ::-1]
-            values = np.asarray(train_step(tf.constant(xb), tf.constant(cb)), np.float64)
-            sums += values * len(idx)
-            seen += len(idx)
-            m = sums / seen
-            say(DmvProgress("train", epoch + 1, cfg.epochs, step, steps, *m.tolist()))
-        loss, l1, l2, l3 = (sums / seen).tolist()
-        if not math.isfinite(loss):
-            kept = f"{ckpt} (epoch {epoch}) is kept" if ckpt.is_file() else "no checkpoint yet"
-            raise FloatingPointError(
-                f"non-finite loss ({loss}) in epoch {epoch + 1}; {kept}. Lower --lr and resume"
-            )
-        record = {"epoch": epoch + 1, "loss": loss, "l1": l1, "l2": l2, "l3": l3, **validate()}
-        record["seconds"] = round(time.perf_counter() - te, 2)
-        history.append(record)
-        log.write(
-            epoch + 1,
-            {
-                **{k: record[k] for k in ("loss", "l1", "l2", "l3", "val_loss", "val_psnr")},
-                "val_mean_rca": record["val_mean_rca"],
-                **{f"val_rca/{a}": v for a, v in record["val_rca"].items()},
-            },
-        )
-        save_state(
-            ckpt,
-            {
-                "config_key": cfg.resume_key(),
-                "data": data.record,
-                "epoch": epoch + 1,
-                "history": history,
-                "seconds": previous_seconds + time.perf_counter() - t0,
-                "sessions": [*sessions, {"seconds": round(time.perf_counter() - t0, 2)}],
-                "written": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            },
-            net,
-            optimizer,
-        )
-        say(
-            DmvProgress(
-                "epoch",
+    with interrupts_resumable(ckpt):
+        for epoch in range(start, cfg.epochs):
+            te = time.perf_counter()
+            sums, seen = np.zeros(4), 0
+            batches = _order_and_flips(len(x_tr), cfg.batch_size, cfg.seed, epoch, cfg.flip)
+            for step, (idx, flipped) in enumerate(batches, start=1):
+                xb, cb = x_tr[idx].astype(np.float32), c_tr[idx]
+                xb[flipped] = xb[flipped, :, ::-1]
+                cb[flipped] = cb[flipped, :, ::-1]
+                values = np.asarray(train_step(tf.constant(xb), tf.constant(cb)), np.float64)
+                sums += values * len(idx)
+                seen += len(idx)
+                m = sums / seen
+                say(DmvProgress("train", epoch + 1, cfg.epochs, step, steps, *m.tolist()))
+            loss, l1, l2, l3 = (sums / seen).tolist()
+            if not math.isfinite(loss):
+                kept = f"{ckpt} (epoch {epoch}) is kept" if ckpt.is_file() else "no checkpoint yet"
+                raise FloatingPointError(
+                    f"non-finite loss ({loss}) in epoch {epoch + 1}; {kept}. Lower --lr and resume"
+                )
+            record = {"epoch": epoch + 1, "loss": loss, "l1": l1, "l2": l2, "l3": l3, **validate()}
+            record["seconds"] = round(time.perf_counter() - te, 2)
+            history.append(record)
+            log.write(
                 epoch + 1,
-                cfg.epochs,
-                steps,
-                steps,
-                loss,
-                l1,
-                l2,
-                l3,
-                record["val_mean_rca"],
-                record["val_psnr"],
+                {
+                    **{k: record[k] for k in ("loss", "l1", "l2", "l3", "val_loss", "val_psnr")},
+                    "val_mean_rca": record["val_mean_rca"],
+                    **{f"val_rca/{a}": v for a, v in record["val_rca"].items()},
+                },
             )
-        )
+            save_state(
+                ckpt,
+                {
+                    "config_key": cfg.resume_key(),
+                    "data": data.record,
+                    "epoch": epoch + 1,
+                    "history": history,
+                    "seconds": previous_seconds + time.perf_counter() - t0,
+                    "sessions": [*sessions, {"seconds": round(time.perf_counter() - t0, 2)}],
+                    "written": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                },
+                net,
+                optimizer,
+            )
+            say(
+                DmvProgress(
+                    "epoch",
+                    epoch + 1,
+                    cfg.epochs,
+                    steps,
+                    steps,
+                    loss,
+                    l1,
+                    l2,
+                    l3,
+                    record["val_mean_rca"],
+                    record["val_psnr"],
+                )
+            )
 
     model_path = out / MODEL_NAME
     atomic_save_model(net, model_path)
