@@ -93,6 +93,20 @@ def _source_info(learned, spec_name: str | None) -> dict:
     }
 
 
+def _recorded_strength(source) -> dict | None:
+    """The calibrated strength recorded for `source` (``jndtf calibrate``), carried into the
+    export's manifest; None when nothing valid is recorded (none, or measured on other weights:
+    an export never carries a stale value)."""
+    if not isinstance(source, str | os.PathLike):
+        return None
+    from jndtf.apply.calibrate import CalibrationError, recorded_calibration
+
+    try:
+        return recorded_calibration(str(source))
+    except (CalibrationError, ValueError, OSError):
+        return None
+
+
 def resolve_formats(formats: Sequence[str] | str) -> list[ExportFormat]:
     """The rows of `formats`, each once, in order; ``onnx`` is added before the first
     ``tensorrt*`` row when missing (an engine is built from the ONNX export).
@@ -211,6 +225,7 @@ def export_model(
     else:
         learned = source
     info = _source_info(learned, spec)
+    strength = _recorded_strength(source)
     stem = name or info["name"] or "model"
     out_dir = Path(out_dir)
     data = ExportData(calib_data, parity)
@@ -249,6 +264,8 @@ def export_model(
                     "inputs": "priors on the whole held-back image, then crops (as calibration "
                     "and training)",
                 }
+            if strength is not None:  # `--strength auto` on the edge reads it from here
+                extra["strength_calibration"] = strength
             record = build_manifest(
                 model_path=staged,
                 fmt=fmt,

@@ -170,3 +170,29 @@ def test_held_back_split():
     assert (len(calib), held_names) == (1, ["1.png"])
     with pytest.raises(ValueError, match="--no-parity"):
         held_back_split(imgs[:1], names[:1])
+
+
+@pytest.mark.tf
+def test_a_recorded_strength_calibration_travels_into_the_export(tiny_keras, tmp_path):
+    # `jndtf calibrate MODEL --record` writes strength_calibration into the source manifest; the
+    # export carries it so `--strength auto` works on the edge without the .keras file.
+    import shutil
+
+    from jndtf.export import export_model
+
+    from jndtf.manifest import CALIBRATION_KEY, read_manifest
+
+    src = tmp_path / "calibrated.keras"
+    shutil.copyfile(tiny_keras.split(":", 1)[1], src)
+    record = {"proxy": "ssimulacra2", "target": 90.0, "s": 0.25, "per_image": [], "images": []}
+    (tmp_path / "calibrated.json").write_text(
+        json.dumps({"family": "acol", "preset": "acol", CALIBRATION_KEY: record})
+    )
+    (res,) = export_model(
+        f"acol:{src}", "tflite-fp32", out_dir=tmp_path / "out", input_size=(32, 32), parity=False
+    )
+    assert read_manifest(res.path)[CALIBRATION_KEY]["s"] == 0.25
+    (bare,) = export_model(
+        tiny_keras, "tflite-fp32", out_dir=tmp_path / "bare", input_size=(32, 32), parity=False
+    )
+    assert CALIBRATION_KEY not in read_manifest(bare.path)
