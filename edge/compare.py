@@ -46,6 +46,10 @@ PSNR_WORSE_DB = 0.1
 #: JPEG/H.264 frames sits at 0.98-0.999; 5e-4 is a tenth of the gap between q90 and q95).
 MS_SSIM_WORSE = 5e-4
 
+#: A byte change below this fraction is "the same bytes" (a stream that pre-processing left
+#: unchanged would otherwise print "-0.0 % ... fewer bytes").
+SAME_BYTES = 5e-4
+
 #: JPEG frames kept for the equal-quality comparison (spread over the stream).
 JPEG_SAMPLE = 24
 
@@ -223,11 +227,16 @@ def compare(report: dict, method: str = "eq. (14)") -> dict:
     worse = (dpsnr is not None and dpsnr <= -PSNR_WORSE_DB) or (
         dms is not None and dms <= -MS_SSIM_WORSE
     )
-    larger = change > 0
+    same = abs(change) < SAME_BYTES
+    larger = change > 0 and not same
     out.update(
         bytes_change=change, psnr_change_db=dpsnr, ms_ssim_change=dms, larger=larger, worse=worse
     )
-    amount = f"{100 * abs(change):.1f} % {'more' if larger else 'fewer'} bytes"
+    amount = (
+        f"the same bytes (within {100 * SAME_BYTES:.2f} %)"
+        if same
+        else f"{100 * abs(change):.1f} % {'more' if larger else 'fewer'} bytes"
+    )
     ms = (
         f"MS-SSIM {_num(mo, '.4f')} -> {_num(mp, '.4f')}"
         if dms is not None
@@ -237,7 +246,8 @@ def compare(report: dict, method: str = "eq. (14)") -> dict:
         f"PSNR {_num(po, '.2f')} -> {_num(pp, '.2f')} dB, {ms} (plain -> pre-processed, "
         "both against the original frames)"
     )
-    head = f"{method} + {label}: {amount} than plain {label} ({bo:,} -> {bp:,})"
+    than = "as" if same else "than"
+    head = f"{method} + {label}: {amount} {than} plain {label} ({bo:,} -> {bp:,})"
     eq = report.get("equal_quality")
     lines = []
     if larger and worse:
@@ -258,6 +268,9 @@ def compare(report: dict, method: str = "eq. (14)") -> dict:
             f"gives fewer bytes and lower quality; {RD_HINT}"
         )
         out["verdict"] = "fewer bytes at lower quality"
+    elif same:
+        lines.append(f"{head} at the same quality: {quality}")
+        out["verdict"] = "the same bytes at the same quality"
     else:
         lines.append(f"{head} at the same quality: {quality}")
         out["verdict"] = "fewer bytes at the same quality"
@@ -299,6 +312,7 @@ __all__ = [
     "MS_SSIM_WORSE",
     "PSNR_WORSE_DB",
     "RD_HINT",
+    "SAME_BYTES",
     "EqualQualityProbe",
     "codec_label",
     "compare",

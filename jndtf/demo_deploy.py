@@ -9,7 +9,8 @@ shipped ACoL-JND weights the rest of the way a user takes them:
 2. The synthesized camera clip (:func:`jndtf.samples.synthesize_clip`, 640x360, scene cuts).
 3. ``jndtf stream clip.mp4 --model acol-tflite-int8.tflite --codec jpeg``: the TensorFlow-free
    runtime (:mod:`jndtf.edge`) maps every frame (the map recomputed every 2 frames or at a cut),
-   pre-processes it by eq. (14) of hmJND-Net and JPEG-encodes it, beside the same encoder on the
+   pre-processes it by the stream's default JPEG method (``jndtf stream --help``) and JPEG-encodes
+   it, beside the same encoder on the
    unprocessed frame: the byte change always beside the PSNR / MS-SSIM of both against the
    original, a warning when the pre-processed stream is larger or worse, and the plain
    encoder's bytes at the pre-processed stream's PSNR on a sample of frames
@@ -113,7 +114,7 @@ def run_deploy(out_dir: Path, progress: Progress | None = None, *, seed: int = 0
     )
     report("deploy: synthesized camera clip", 1, 3)
     clip = synthesize_clip(out_dir / "clip.mp4", seconds=CLIP_SECONDS)
-    report("deploy: edge stream (eq. 14 + JPEG)", 2, 3)
+    report("deploy: edge stream (the default JPEG method + JPEG)", 2, 3)
     stream = run_stream(
         StreamSettings(
             source=str(clip.path),

@@ -293,6 +293,9 @@ def test_comparison_warns_when_fewer_bytes_come_with_lower_quality():
     c = compare(_report(900, 1000, 44.1, 44.1))  # same quality: the one honest saving
     assert c["verdict"] == "fewer bytes at the same quality"
     assert not any(line.startswith("WARNING") for line in c["lines"])
+    c = compare(_report(100_000, 100_000, 44.1, 44.1))  # untouched frames: no "-0.0 % saved"
+    assert c["verdict"] == "the same bytes at the same quality" and not c["larger"]
+    assert "the same bytes (within 0.05 %) as plain JPEG q90" in c["lines"][0]
 
 
 def test_equal_quality_interpolation_is_exact_on_a_log_linear_curve():
