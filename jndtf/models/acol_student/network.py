@@ -11,7 +11,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from jndtf.models.acol.layers import JndOutput, ReflectPad
+from jndtf.models.acol.layers import JndOutput
+from jndtf.models.acol_student.layers import SliceReflectPad
 from jndtf.models.acol_student.presets import DEFAULT_PRESET, get_preset, layer_table
 from jndtf.models.layers import ResizeLike
 
@@ -27,9 +28,11 @@ def build_acol_student(
     A three-level encoder (stride-2 3x3 convs to 1/8 of the input side), a decoder that
     resizes the coarser features to the finer level's size (:class:`ResizeLike`, bilinear,
     half-pixel), concatenates the skip, mixes with a 1x1 and a 3x3 conv, and a 3-channel conv at
-    1/2 resolution resized to H x W. Each 3x3 conv is a :class:`ReflectPad` (1 px) and a
-    'valid' conv, so the map of a flat image is flat to the edge and any H, W >= 2 works
-    (stride 2 gives ``ceil(H / 2)`` rows; every resize goes to the exact size of its skip).
+    1/2 resolution resized to H x W. Each 3x3 conv is a 1-pixel
+    :class:`~jndtf.models.acol_student.layers.SliceReflectPad` (slices: LiteRT's
+    ``MIRROR_PAD`` runs outside XNNPACK) and a 'valid' conv, so the map of a flat image is flat
+    to the edge and any H, W >= 2 works (stride 2 gives ``ceil(H / 2)`` rows; every resize goes
+    to the exact size of its skip).
     Hidden activations are ReLU; the output is ``min(255 · |x|, 255)`` as ACoL-JND's
     (:class:`jndtf.models.acol.layers.JndOutput`), in pixel values.
 
@@ -57,8 +60,10 @@ def build_acol_student(
     def conv(x, lname, relu=True):
         _, k, _, cout, _ = table[lname]
         stride = 2 if lname.startswith("down") else 1
-        if k > 1:
-            x = ReflectPad((k - 1) // 2, name=f"{lname}_pad")(x)
+        if k == 3:
+            x = SliceReflectPad(name=f"{lname}_pad")(x)
+        elif k != 1:
+            raise ValueError(f"{lname}: the student has 1x1 and 3x3 convs only, got {k}x{k}")
         x = layers.Conv2D(cout, k, strides=stride, padding="valid", name=lname)(x)
         return layers.ReLU(name=f"{lname}_relu")(x) if relu else x
 
