@@ -428,3 +428,24 @@ def test_tflite_provider_runs_without_tensorflow_and_matches_keras(tflite_nets, 
     # float32 TFLite vs Keras kernels on a two-layer net: summation order only (~1e-7 seen in
     # tests/test_manifest.py); 1e-5 leaves room for other SIMD widths
     np.testing.assert_allclose(np.load(tmp_path / "m.npy"), want, atol=1e-5)
+
+
+@pytest.mark.tf
+def test_modality_provider_loads_a_user_keras_file_safely(tmp_path):
+    # jndtf.models.modality_models is the Keras side of the core's check: the same map as the
+    # network itself, and a Lambda layer still refused before Keras runs it
+    keras = pytest.importorskip("keras")
+    from jndtf.models.modality_models import modality_provider
+
+    net = _net(keras)
+    path = tmp_path / "sal.keras"
+    net.save(path)
+    img = (np.random.default_rng(6).random((24, 40, 3)) * 255).astype(np.uint8)
+    want = np.asarray(net(img[None].astype(np.float32) / 255.0))[0, ..., 0]
+    got = modality_provider("saliency", path, max_side=None)(img)
+    np.testing.assert_allclose(got, want, atol=1e-6)  # one graph, one input: round-off only
+    bad = tmp_path / "bad.keras"
+    _net(keras, lam=True).save(bad)
+    with pytest.raises(ValueError, match="'times_two' is a Lambda"):
+        modality_provider("saliency", bad)
+    assert modality_provider("depth").name == get_provider("depth").name  # classical as before
