@@ -186,8 +186,17 @@ def test_errors_name_the_flag_or_file(tree, tmp_path):
         train_classifiers(config(tree, tmp_path / "big", val_size=500))
 
 
-def test_cli_help_and_bad_flag():
+def test_cli_help_bad_flag_and_a_run(tree, tmp_path):
     runner = CliRunner()
+    out = tmp_path / "cli"
+    args = ["train", "classifiers", "--data", str(tree), "--arch", "resnet_tiny", "-o", str(out)]
+    quick = ["--epochs", "1", "--max-images", "40", "--val-size", "8", "--no-tensorboard"]
+    r = runner.invoke(app, [*args, *quick], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "validation accuracy resnet" in r.output and (out / "resnet.keras").is_file()
+    manifest = json.loads((out / "classifiers.json").read_text())
+    assert manifest["command"].startswith("jndtf ")  # sys.argv: pytest's here
+    assert manifest["data"]["images_used"] == 40 and manifest["data"]["val_images"] == 8
     r = runner.invoke(app, ["train", "classifiers", "--help"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     for text in ("--data", "--arch", "--val-size", "--max-images", "--lr", "--resume"):
