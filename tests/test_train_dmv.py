@@ -10,6 +10,7 @@ classes of ``test_train_classifiers``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -117,7 +118,8 @@ def test_loss_decreases_manifest_recomputes_and_resume_is_exact(tree, classifier
 
 
 def test_short_run_lowers_the_loss_and_writes_model_and_manifest(tree, classifiers, tmp_path):
-    result = train_dmv(config(tree, classifiers, tmp_path, epochs=3, max_images=80, val_size=20))
+    cfg = config(tree, classifiers, tmp_path, epochs=3, max_images=80, val_size=20)
+    result = train_dmv(dataclasses.replace(cfg, tensorboard=True))
     assert result.history[-1]["loss"] < result.history[0]["loss"]
     manifest = json.loads((tmp_path / "dmv.json").read_text())
     assert manifest["family"] == "dmv" and manifest["inputs"]["modalities"] == ["rgb", "cam"]
@@ -128,6 +130,18 @@ def test_short_run_lowers_the_loss_and_writes_model_and_manifest(tree, classifie
     for key in ("loss", "l1", "l2", "l3", "val_mean_rca", "val_psnr", "seconds"):
         assert np.isfinite(record[key]), key
     assert result.val_mean_rca == pytest.approx(np.mean(list(result.val_rca.values())))
+    # TensorBoard scalars: read back with TensorFlow's own event-file reader
+    tf = pytest.importorskip("tensorflow")
+    pytest.importorskip("tensorboard")
+    scalars = {}
+    for events in (tmp_path / "logs").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(events)):
+            for v in event.summary.value:
+                scalars[(v.tag, event.step)] = float(tf.make_ndarray(v.tensor))
+    for r in result.history:
+        # float32 in the event file
+        assert scalars[("loss", r["epoch"])] == pytest.approx(r["loss"], rel=1e-6)
+        assert scalars[("val_mean_rca", r["epoch"])] == pytest.approx(r["val_mean_rca"])
 
 
 def test_missing_classifier_is_named(tree, classifiers, tmp_path):
