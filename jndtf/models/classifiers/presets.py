@@ -235,3 +235,6 @@ def _register() -> None:
 
 
 _register()
+
+# the unseen fifth classifier of `jndtf eval dmv --unseen` registers itself in its own module
+from jndtf.models.classifiers import mobilenet as _mobilenet  # noqa: E402, F401
