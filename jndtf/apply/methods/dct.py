@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 
 from jndtf.apply.methods import Method, check_inputs, register
-from jndtf.apply.methods._codec import Encoder, encode_turbo, resolve_encoder
+from jndtf.apply.methods._codec import Encoder, resolve_encoder
 
 #: JPEG's zigzag scan: ZIGZAG[i] is the row-major index (row = vertical frequency) of scan
 #: position i.
@@ -64,6 +64,7 @@ def idct_basis() -> np.ndarray:
 
 
 _BASIS = idct_basis()
+_ZIGZAG_RANK = np.argsort(ZIGZAG)  # scan position of each row-major index
 
 
 def _blocks(a: np.ndarray, hb: int, wb: int) -> np.ndarray:
@@ -112,41 +113,54 @@ def suppress(
     """
     hb, wb = coef.shape[:2]
     n = hb * wb
-    order = ZIGZAG[:0:-1]  # scan positions 63 .. 1 (row-major indices); DC is never touched
-    level = coef.reshape(n, 64)[:, order].astype(np.int32)
-    mag = np.abs(level)
-    mask = (level != 0) & (mag <= max_level)
-    t = None
-    if true is not None:
-        t = np.abs(true.reshape(n, 64)[:, order])
-        th = np.broadcast_to(np.asarray(theta, dtype=np.float64), (hb, wb)).reshape(n, 1)
-        mask &= t < th
-    edge = None
-    if shrink and t is not None:
-        # |L| = 2, 4, 8, ...: one less drops a magnitude bit (JPEG's size category)
-        edge = (mag >= 2) & ((mag & (mag - 1)) == 0) & (t - (mag - 1) < th)
-        mask |= edge
-    blk, col = np.nonzero(mask)  # row-major: per block, scan positions 63 .. 1
     out = coef.reshape(n, 64).astype(np.int32)
+    mag = np.abs(out)
+    sel = (mag != 0) & (mag <= max_level)
+    if shrink and true is not None:
+        sel |= (mag >= 2) & ((mag & (mag - 1)) == 0)
+    sel[:, 0] = False  # DC is never touched
+    blk, pos = np.nonzero(sel)
+    lev = out[blk, pos]
+    mag = np.abs(lev)
+    new = np.zeros_like(lev)
+    if true is not None:
+        t = np.abs(true.reshape(n, 64)[blk, pos])
+        th = np.broadcast_to(np.asarray(theta, dtype=np.float64), (hb, wb)).reshape(n)[blk]
+        mask = (mag <= max_level) & (t < th)
+        if shrink:
+            # |L| = 2, 4, 8, ...: one less drops a magnitude bit (JPEG's size category)
+            edge = (mag >= 2) & ((mag & (mag - 1)) == 0) & (t - (mag - 1) < th)
+            mask |= edge
+            new = np.where(edge, lev - np.sign(lev), 0)
+        blk, pos, lev, new = blk[mask], pos[mask], lev[mask], new[mask]
     if blk.size == 0:
         return out.reshape(coef.shape).astype(np.int16)
-    k = order[col]
-    lev = level[blk, col]
-    new = np.where(edge[blk, col], lev - np.sign(lev), 0) if edge is not None else 0 * lev
-    delta = ((lev - new) * qt.reshape(64).astype(np.float64)[k])[:, None]
-    bud = _blocks(budget, hb, wb).reshape(n, 64)
-    first = np.searchsorted(blk, blk)  # index of each block's first candidate
-    rank = np.arange(blk.size) - first
-    by_round = np.argsort(rank, kind="stable")
-    bounds = np.searchsorted(rank[by_round], np.arange(rank.max() + 2))
-    change = np.zeros((n, 64))
-    for r in range(rank.max() + 1):
-        idx = by_round[bounds[r] : bounds[r + 1]]  # at most one candidate per block
-        b = blk[idx]
-        trial = change[b] - delta[idx] * _BASIS[k[idx]]
-        ok = np.all(np.abs(trial) <= bud[b], axis=1)
-        change[b[ok]] = trial[ok]
-        out[b[ok], k[idx[ok]]] = new[idx[ok]] if edge is not None else 0
+    # per block from the highest scan position down; then round r = the r-th candidate of each
+    # block, blocks with more candidates first so each round's blocks are a prefix
+    i = np.argsort(blk * 64 + (63 - _ZIGZAG_RANK[pos]))
+    blk, pos, lev, new = blk[i], pos[i], lev[i], new[i]
+    ub, first, cnt = np.unique(blk, return_index=True, return_counts=True)
+    by_cnt = np.argsort(-cnt, kind="stable")
+    slot = np.empty_like(by_cnt)
+    slot[by_cnt] = np.arange(by_cnt.size)
+    which = np.repeat(np.arange(ub.size), cnt)  # each candidate's block among ub
+    rank = np.arange(blk.size) - first[which]
+    i = np.argsort(rank * ub.size + slot[which])
+    blk, pos, lev, new = blk[i], pos[i], lev[i], new[i]
+    diff = ((lev - new) * qt.reshape(64).astype(np.float64)[pos])[:, None] * _BASIS[pos]
+    bud = _blocks(budget, hb, wb).reshape(n, 64)[ub[by_cnt]]
+    change = np.zeros_like(bud)
+    ok = np.zeros(blk.size, dtype=bool)
+    active = np.cumsum(np.bincount(cnt, minlength=cnt.max() + 1)[::-1])[::-1]  # blocks > r
+    start = 0
+    for r in range(cnt.max()):
+        nr = int(active[r + 1])
+        trial = change[:nr] - diff[start : start + nr]
+        good = np.all(np.abs(trial) <= bud[:nr], axis=1)
+        np.copyto(change[:nr], trial, where=good[:, None])
+        ok[start : start + nr] = good
+        start += nr
+    out[blk[ok], pos[ok]] = new[ok]
     return out.reshape(coef.shape).astype(np.int16)
 
 
@@ -261,160 +275,71 @@ def _suppress_components(
     return out
 
 
-# --- libjpeg-turbo's baseline encoder, replicated: its quantized coefficients without a decode ---
-#
-# OpenCV's cv2.imencode runs libjpeg-turbo with jpeg_set_defaults + jpeg_set_quality(q, TRUE):
-# integer RGB -> YCbCr (jccolor.c, 16 fractional bits), 4:2:0 by 2x2 sums with the alternating
-# bias 1, 2 (jcsample.c h2v2_downsample; the input edge-replicated to whole chroma blocks across
-# and to an even row count down, the chroma plane then edge-replicated to whole blocks as
-# jcprepct.c pads an iMCU row), the "islow" integer DCT (jfdctint.c: two 1-D passes, each an
-# integer matrix product followed by a rounding right shift) and round-half-up division by
-# 8·Q (jcdctmgr.c; its reciprocal multiply is exact for every 16-bit input). Every step is an
-# integer computation, done here in float64, where all intermediates (< 2^31) are exact.
-# The replica is checked against the real encoder once per process (_turbo_replica_ok).
-
-_CONST_BITS, _PASS1_BITS = 13, 2
-
-
-def _islow_pass(d: list, last: bool) -> tuple[list, list[int]]:
-    """One 1-D pass of jfdctint.c on 8 inputs without its final descale: (outputs, right
-    shift of each output). Linear in the inputs (no rounding inside a pass)."""
-
-    def fix(x: float) -> int:
-        return int(x * (1 << _CONST_BITS) + 0.5)
-
-    t0, t7 = d[0] + d[7], d[0] - d[7]
-    t1, t6 = d[1] + d[6], d[1] - d[6]
-    t2, t5 = d[2] + d[5], d[2] - d[5]
-    t3, t4 = d[3] + d[4], d[3] - d[4]
-    t10, t13, t11, t12 = t0 + t3, t0 - t3, t1 + t2, t1 - t2
-    out = [0] * 8
-    up = 1 if last else 1 << _PASS1_BITS
-    out[0], out[4] = (t10 + t11) * up, (t10 - t11) * up
-    z1 = (t12 + t13) * fix(0.541196100)
-    out[2] = z1 + t13 * fix(0.765366865)
-    out[6] = z1 - t12 * fix(1.847759065)
-    z1, z2, z3, z4 = t4 + t7, t5 + t6, t4 + t6, t5 + t7
-    z5 = (z3 + z4) * fix(1.175875602)
-    t4, t5 = t4 * fix(0.298631336), t5 * fix(2.053119869)
-    t6, t7 = t6 * fix(3.072711026), t7 * fix(1.501321110)
-    z1, z2 = -z1 * fix(0.899976223), -z2 * fix(2.562915447)
-    z3, z4 = -z3 * fix(1.961570560) + z5, -z4 * fix(0.390180644) + z5
-    out[7], out[5] = t4 + z1 + z3, t5 + z2 + z4
-    out[3], out[1] = t6 + z2 + z3, t7 + z1 + z4
-    odd = _CONST_BITS + _PASS1_BITS if last else _CONST_BITS - _PASS1_BITS
-    shift = [(_PASS1_BITS if last else 0) if i in (0, 4) else odd for i in range(8)]
-    return out, shift
-
-
-def _islow_matrix(last: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(8x8 integer matrix M, 2^-shift, rounding offset) of one pass: ``out = floor((x @ M.T +
-    offset) · 2^-shift)``."""
-    cols = [_islow_pass(list(np.eye(8, dtype=np.int64)[j]), last)[0] for j in range(8)]
-    m = np.array([[int(cols[j][i]) for j in range(8)] for i in range(8)], dtype=np.float64)
-    shift = np.array(_islow_pass([0] * 8, last)[1])
-    return m.T.copy(), 2.0**-shift, np.where(shift > 0, 2.0 ** (shift - 1), 0.0)
-
-
-_ISLOW = (_islow_matrix(False), _islow_matrix(True))
-
-#: jccolor.c's RGB -> YCbCr in 16-bit fixed point (FIX(x) = round(x · 2^16)), with its offsets
-#: (ONE_HALF for Y; CBCR_OFFSET + ONE_HALF - 1 for Cb and Cr) as a fourth column.
-_FIX16 = np.array(
-    [
-        [19595, 38470, 7471, 32768],
-        [-11059, -21709, 32768, (128 << 16) + 32767],
-        [32768, -27439, -5329, (128 << 16) + 32767],
-    ],
-    dtype=np.float64,
-)
-
-#: ITU-T T.81 Annex K tables (row-major), scaled by jpeg_set_quality.
-_STD_QT = np.array(
-    [
-        [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57,
-         69, 56, 14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64,
-         81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99],
-        [17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99,
-         99, 99, 47, 66, 99, 99, 99, 99, 99, 99] + [99] * 32,
-    ],
-    dtype=np.int64,
-)  # fmt: skip
-
-
-def turbo_tables(quality: int) -> np.ndarray:
-    """``2 x 8 x 8`` luma and chroma tables of ``jpeg_set_quality(quality, TRUE)`` (baseline)."""
-    q = min(max(int(quality), 1), 100)
-    scale = 5000 // q if q < 50 else 200 - 2 * q
-    return np.clip((_STD_QT * scale + 50) // 100, 1, 255).reshape(2, 8, 8)
-
-
-def _islow_quantize(plane: np.ndarray, hb: int, wb: int, table: np.ndarray) -> np.ndarray:
-    x = plane.reshape(hb, 8, wb, 8).transpose(0, 2, 1, 3).reshape(-1, 8) - 128.0  # block rows
-    for m, scale, offset in _ISLOW:  # rows, then columns (the transpose puts them in place)
-        x = np.floor((x @ m + offset) * scale)
-        x = x.reshape(-1, 8, 8).transpose(0, 2, 1).reshape(-1, 8)
-    d = 8.0 * table.reshape(1, 64)
-    x = x.reshape(-1, 64)
-    q = np.floor((np.abs(x) + d / 2) / d)
-    return np.copysign(q, x).astype(np.int16).reshape(hb, wb, 8, 8)
-
-
-def turbo_coefficients(image: np.ndarray, quality: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """The quantized Y, Cb, Cr coefficients (``(hb, wb, 8, 8)`` int16 each) and the ``2 x 8 x 8``
-    tables that libjpeg-turbo writes for a uint8 RGB image at `quality` as OpenCV calls it
-    (baseline 4:2:0, islow DCT), computed without encoding or decoding (see the comment above)."""
-    h, w = image.shape[:2]
-    hb, wb, chb, cwb = -(-h // 8), -(-w // 8), -(-h // 16), -(-w // 16)
-    ycc = np.floor(cv2.transform(image.astype(np.float64), _FIX16) * 2.0**-16)
-    y = np.pad(ycc[..., 0], ((0, hb * 8 - h), (0, wb * 8 - w)), mode="edge")
-    c = np.pad(ycc[..., 1:], ((0, h & 1), (0, cwb * 16 - w), (0, 0)), mode="edge")
-    c = c[0::2, 0::2] + c[0::2, 1::2] + c[1::2, 0::2] + c[1::2, 1::2]
-    c = np.floor((c + np.tile([1.0, 2.0], cwb * 4)[None, :, None]) * 0.25)
-    c = np.pad(c, ((0, chb * 8 - c.shape[0]), (0, 0), (0, 0)), mode="edge")
-    tables = turbo_tables(quality)
-    comps = [_islow_quantize(y, hb, wb, tables[0])]
-    comps += [_islow_quantize(np.ascontiguousarray(c[..., i]), chb, cwb, tables[1]) for i in (0, 1)]
-    return comps, tables
-
+# --- one decode, one encode: jpeglib's bundled libjpeg-turbo through its C entry points ---
 
 #: The APP0 (JFIF 1.01, no density unit, 1:1) segment libjpeg-turbo writes after SOI. jpeglib
-#: copies a source file's markers into the file it writes after libjpeg's own JFIF header, so
+#: copies a source file's markers into the file it writes, after libjpeg's own JFIF header, so
 #: the dct method's files have carried it twice since the first release (18 bytes); the fast
-#: writer keeps it so files stay byte-identical.
+#: path writes it too, so files stay byte-identical.
 _TURBO_APP0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
 
 
 @functools.cache
-def _coef_writer():
-    """ctypes entry ``write_jpeg_dct`` of the libjpeg-turbo 2.1 that jpeglib bundles (SIMD-free
-    but ~2x faster Huffman coding than its default libjpeg 6b, same bytes), or None."""
+def _cjpeglib():
+    """The libjpeg-turbo 2.1 build that jpeglib ships (``read_jpeg_dct``/``write_jpeg_dct``, the
+    functions jpeglib's own read and write call), or None. Its Huffman coder is ~2x faster than
+    jpeglib's default libjpeg 6b and writes the same bytes."""
     import ctypes
 
     try:
         import jpeglib
 
-        path = os.path.join(os.path.dirname(jpeglib.__file__), "cjpeglib")
-        lib = ctypes.CDLL(os.path.join(path, "cjpeglib_turbo210.abi3.so"))
-        return lib.write_jpeg_dct
+        lib = ctypes.CDLL(
+            os.path.join(os.path.dirname(jpeglib.__file__), "cjpeglib", "cjpeglib_turbo210.abi3.so")
+        )
+        lib.read_jpeg_dct, lib.write_jpeg_dct  # noqa: B018 - both must exist
+        return lib
     except (ImportError, OSError, AttributeError):  # pragma: no cover - depends on the install
         return None
 
 
-def _write_turbo_file(comps: list[np.ndarray], tables: np.ndarray, h: int, w: int) -> bytes:
-    """Baseline 4:2:0 JPEG of the coefficients with optimized Huffman tables, written as jpeglib
-    rewrites an OpenCV file (its header, its copied APP0), through jpeglib's bundled library."""
+def _turbo_layout(data: bytes) -> tuple[int, int] | None:
+    """``(height, width)`` where `data` is laid out as libjpeg-turbo writes it through OpenCV:
+    SOI, the JFIF APP0 above, no other APPn/COM segment, baseline 8-bit 3-component 4:2:0 with
+    tables 0, 1, 1; else None."""
+    if data[:20] != b"\xff\xd8" + _TURBO_APP0:
+        return None
+    i = 20
+    while i + 4 <= len(data) and data[i] == 0xFF:
+        marker, length = data[i + 1], int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker == 0xC0:
+            seg = data[i + 4 : i + 2 + length]
+            ok = (
+                seg[0] == 8 and seg[5] == 3 and seg[6:15] == b"\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+            )
+            return (
+                (int.from_bytes(seg[1:3], "big"), int.from_bytes(seg[3:5], "big")) if ok else None
+            )
+        if marker not in (0xDB, 0xC4, 0xDD):  # only tables (and a restart interval) before SOF0
+            return None
+        i += 2 + length
+    return None
+
+
+def _fast_rewrite(data: bytes, transform) -> bytes | None:
+    """:func:`_rewrite` for a file in :func:`_turbo_layout`: the same bytes, decoded once and
+    encoded once in C with no temporary Python objects per block; None where it does not apply."""
     import ctypes
 
-    write = _coef_writer()
-    arrays = [np.ascontiguousarray(a, dtype=np.int16) for a in comps]
-    dims = np.array([h, w], np.int32)
-    blocks = np.array([a.shape[:2] for a in arrays], np.int32).reshape(-1)
-    samp = np.array([2, 2, 1, 1, 1, 1], np.int32)
-    qt = np.ascontiguousarray(tables.reshape(2, 64), dtype=np.uint16)
-    tbl = np.array([0, 1, 1, -1], np.int16)
-    payload = np.frombuffer(_TURBO_APP0[4:], np.uint8).copy()
-    mtype, mlen = np.array([0xE0], np.int32), np.array([payload.size], np.int32)
+    lib = _cjpeglib()
+    dims = _turbo_layout(data) if lib is not None else None
+    if dims is None:
+        return None
+    h, w = dims
+    shapes = [(-(-h // 8), -(-w // 8))] + [(-(-h // 16), -(-w // 16))] * 2
+    comps = [np.zeros((hb, wb, 8, 8), np.int16) for hb, wb in shapes]
+    qt = np.zeros((4, 64), np.uint16)
+    tbl = np.zeros(4, np.int16)
 
     def ptr(a):
         return a.ctypes.data_as(ctypes.c_void_p)
@@ -422,15 +347,29 @@ def _write_turbo_file(comps: list[np.ndarray], tables: np.ndarray, h: int, w: in
     fd, path = tempfile.mkstemp(
         suffix=".jpg", dir="/dev/shm" if os.path.isdir("/dev/shm") else None
     )
-    os.close(fd)
     try:
-        ok = write(
-            None, path.encode(), *(ptr(a) for a in arrays), None, ptr(dims), ptr(blocks),
-            ptr(samp), 3, 3, ptr(qt), ctypes.c_short(-1), ptr(tbl), 1, ptr(mtype), ptr(mlen),
-            ptr(payload), ctypes.c_uint(1 << 6), ctypes.c_uint(0xFFFFFFFF),  # +OPTIMIZE_CODING
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        if lib.read_jpeg_dct(path.encode(), *(ptr(c) for c in comps), None, ptr(qt), ptr(tbl)) != 1:
+            return None
+        tables = qt[:2].reshape(2, 8, 8)
+        if transform is not None:
+            comps = [
+                np.ascontiguousarray(c, dtype=np.int16)
+                for c in transform(comps, [tables[0], tables[1], tables[1]])
+            ]
+        app0 = np.frombuffer(_TURBO_APP0[4:], np.uint8).copy()
+        ok = lib.write_jpeg_dct(
+            None, path.encode(), *(ptr(c) for c in comps), None,
+            ptr(np.array([h, w], np.int32)), ptr(np.array(shapes, np.int32)),
+            ptr(np.array([2, 2, 1, 1, 1, 1], np.int32)), 3, 3,
+            ptr(np.ascontiguousarray(qt[:2])), ctypes.c_short(-1),
+            ptr(np.array([0, 1, 1, -1], np.int16)), 1, ptr(np.array([0xE0], np.int32)),
+            ptr(np.array([app0.size], np.int32)), ptr(app0),
+            ctypes.c_uint(1 << 6), ctypes.c_uint(0xFFFFFFFF),  # jpeglib's "+OPTIMIZE_CODING"
         )  # fmt: skip
         if ok != 1:
-            raise OSError("jpeglib could not write the JPEG coefficients")
+            return None
         with open(path, "rb") as f:
             return f.read()
     finally:
@@ -438,37 +377,43 @@ def _write_turbo_file(comps: list[np.ndarray], tables: np.ndarray, h: int, w: in
 
 
 @functools.cache
-def _turbo_replica_ok() -> bool:
-    """Whether :func:`turbo_coefficients` and :func:`_write_turbo_file` reproduce this install's
-    OpenCV encoder and jpeglib's rewrite (odd size, two qualities); else the slow path runs."""
+def _fast_path_ok() -> bool:
+    """Whether :func:`_fast_rewrite` gives jpeglib's bytes on this install (checked once: an
+    odd-sized probe at two qualities, coefficients unchanged and halved); else it is not used."""
     from jndtf.apply.methods._codec import encode_turbo
 
-    if _coef_writer() is None:
-        return False
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:37, 0:45]
     img = np.clip(
         np.stack([xx * 5, yy * 6, 255 - xx * 3], axis=2) + rng.normal(0, 20, (37, 45, 3)), 0, 255
     ).astype(np.uint8)
+
+    def halve(comps, qts):
+        return [c // 2 for c in comps]
+
     try:
         for q in (35, 92):
             plain = encode_turbo(img, q)
-            comps, tables = turbo_coefficients(img, q)
-            if _rewrite(plain) != _write_turbo_file(comps, tables, 37, 45):
-                return False
-    except Exception:  # pragma: no cover - any mismatch of the install: take the slow path
+            for tr in (None, halve):
+                if _fast_rewrite(plain, tr) != _rewrite(plain, tr, fast=False):
+                    return False
+    except Exception:  # pragma: no cover - any mismatch on this install: the slow path runs
         return False
     return True
 
 
-def _rewrite(data: bytes, transform=None) -> bytes:
-    """jpeglib's read -> (transform of the coefficient list and tables) -> optimized write."""
+def _rewrite(data: bytes, transform=None, fast: bool = True) -> bytes:
+    """jpeglib's read -> `transform(coefficient arrays, their tables)` -> optimized write."""
     try:
         import jpeglib
     except ImportError as err:  # pragma: no cover - depends on the install
         raise ImportError(
             'the dct method needs jpeglib: pip install "jndtf[rd]" (or pip install jpeglib)'
         ) from err
+    if fast and _fast_path_ok():
+        out = _fast_rewrite(data, transform)
+        if out is not None:
+            return out
     fd, path = tempfile.mkstemp(
         suffix=".jpg", dir="/dev/shm" if os.path.isdir("/dev/shm") else None
     )
@@ -530,37 +475,6 @@ def suppress_jpeg(
     return _rewrite(data, transform)
 
 
-def suppress_turbo(
-    image: np.ndarray,
-    jnd: np.ndarray,
-    strength: float,
-    quality: int,
-    *,
-    theta: float = np.inf,
-    spread: float = 0.0,
-    shrink: bool = False,
-    alpha: float = 0.7,
-    max_level: int = 1,
-) -> bytes:
-    """``suppress_jpeg(encode_turbo(image, quality), jnd, strength, image=image, ...)``, the same
-    bytes, without the encode and the decode: the coefficients come from the replica of the
-    encoder (:func:`turbo_coefficients`) and are entropy-coded once. Falls back to that call
-    where the replica does not match this install."""
-    if not _turbo_replica_ok():
-        from jndtf.apply.methods._codec import encode_turbo
-
-        return suppress_jpeg(
-            encode_turbo(image, quality), jnd, strength, image=image, theta=theta,
-            spread=spread, shrink=shrink, alpha=alpha, max_level=max_level,
-        )  # fmt: skip
-    comps, tables = turbo_coefficients(image, quality)
-    qts = [tables[0], tables[1], tables[1]]
-    new = _suppress_components(
-        comps, qts, jnd, strength, image, theta, spread, shrink, alpha, max_level
-    )
-    return _write_turbo_file(new, tables, *image.shape[:2])
-
-
 class DctMethod(Method):
     """Encoder-side DCT suppression on the encoder's own grid and tables (see :mod:`.dct`)."""
 
@@ -585,13 +499,7 @@ class DctMethod(Method):
 
     def encode(self, image, jnd, strength, quality, encoder: Encoder = "libjpeg-turbo"):
         img, j, s = check_inputs(image, jnd, strength)
-        enc = resolve_encoder(encoder)
-        if s > 0 and enc is encode_turbo and np.isfinite(self.theta):
-            return suppress_turbo(
-                img, j, s, quality, theta=self.theta, spread=self.spread, shrink=self.shrink,
-                alpha=self.alpha, max_level=self.max_level,
-            )  # fmt: skip
-        plain = enc(img, quality)
+        plain = resolve_encoder(encoder)(img, quality)
         if s == 0:
             return plain
         return suppress_jpeg(
