@@ -10,7 +10,7 @@ full resolution every frame.
   (:mod:`.data`): retraining the teacher and rerunning the same command recomputes them.
 - **Training**: seeded random crops of (input, teacher map), loss
   ``mean |s − t| + g · mean |∇s − ∇t|`` in grey levels (:func:`distill_loss`; g =
-  ``--grad-weight``, 0 by default), Adam at a constant rate.
+  ``--grad-weight``, 0 by default), Adam with a cosine-decaying rate (``--lr-schedule``).
 - **Validation**: after every epoch (and before the first), the student runs on the whole
   held-out photos (``--val``); the map PSNR (peak 255, pooled MSE) and MAE against the teacher
   go to the manifest's ``training.history``.

@@ -14,6 +14,9 @@ from jndtf.settings import option, parse_width, path_option
 RESUMABLE_CHANGES = ("data_dir", "val_dir", "output_dir", "epochs", "cache_dir", "resume")
 RESUMABLE_CHANGES += ("command", "verbose")
 
+#: Values of :attr:`StudentTrainConfig.lr_schedule`.
+LR_SCHEDULES = ("cosine", "constant")
+
 
 @dataclass(frozen=True)
 class StudentTrainConfig:
@@ -33,7 +36,9 @@ class StudentTrainConfig:
         steps_per_epoch: batches per epoch.
         batch_size: crops per batch.
         crop_size: side of the random square crops (>= 32, at most the smallest image side).
-        learning_rate: Adam learning rate (constant).
+        learning_rate: Adam learning rate (the start of the schedule).
+        lr_schedule: ``"cosine"`` (decay to 0 over ``epochs · steps_per_epoch`` steps; a resumed
+            run with other epochs follows the new length) or ``"constant"``.
         grad_weight: weight of the gradient term, ``mean |∇s − ∇t|`` (horizontal and vertical
             differences), added to the L1 ``mean |s − t|`` (both in grey levels); 0: L1 only.
         seed: seed of the weights, the visiting order and the crops.
@@ -72,7 +77,10 @@ class StudentTrainConfig:
     steps_per_epoch: int = option("--steps", default=50, help="Batches per epoch.")
     batch_size: int = option(default=8, help="Crops per batch.")
     crop_size: int = option(default=128, help="Random square crop side, pixels.")
-    learning_rate: float = option("--lr", default=1e-3, help="Adam learning rate.")
+    learning_rate: float = option("--lr", default=2e-3, help="Adam learning rate.")
+    lr_schedule: str = option(
+        default="cosine", help="cosine (decay to 0 over the run) or constant."
+    )
     grad_weight: float = option(
         default=0.0, help="Weight of the gradient term added to L1 (0: L1 only)."
     )
@@ -115,6 +123,8 @@ class StudentTrainConfig:
                 raise ValueError(
                     f"{name} must be a finite number {'>' if strict else '>='} 0, got {v!r}"
                 )
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if not str(self.teacher).strip():
             raise ValueError("teacher is empty: give a JND model (--teacher acol)")
 
@@ -163,6 +173,7 @@ def report(result: StudentTrainResult) -> str:
 
 
 __all__ = [
+    "LR_SCHEDULES",
     "RESUMABLE_CHANGES",
     "StudentTrainConfig",
     "StudentTrainResult",

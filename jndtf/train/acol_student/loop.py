@@ -198,8 +198,11 @@ def train_acol_student(config: StudentTrainConfig, progress=None) -> StudentTrai
 
     keras.utils.set_random_seed(cfg.seed)
     model = spec.build(width=cfg.width)
+    rate = cfg.learning_rate
+    if cfg.lr_schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(rate, cfg.epochs * steps)
     model.compile(
-        optimizer=keras.optimizers.Adam(cfg.learning_rate),
+        optimizer=keras.optimizers.Adam(rate),
         loss=DistillLoss(cfg.grad_weight),
         jit_compile=keras.backend.backend() == "jax",
     )
@@ -284,7 +287,9 @@ def train_acol_student(config: StudentTrainConfig, progress=None) -> StudentTrai
 
     model_path = out / "model.keras"
     manifest_path = out / "manifest.json"
-    atomic_save_model(model, model_path)
+    net = spec.build(width=cfg.width)  # the network alone: no optimizer state in the file
+    net.set_weights(model.get_weights())
+    atomic_save_model(net, model_path)
     seconds = previous_seconds + time.perf_counter() - t0
     from jndtf.priors.inputs import code_fingerprint, normalization_info
 
@@ -310,7 +315,7 @@ def train_acol_student(config: StudentTrainConfig, progress=None) -> StudentTrai
         "teacher": {"ref": cfg.teacher, "file": str(teacher.path), "sha256": teacher.sha256},
         "training": {
             "method": "distillation: L1 (+ grad_weight x gradient L1) to the teacher's map, "
-            "computed once per photo at full resolution; Adam",
+            f"computed once per photo at full resolution; Adam, {cfg.lr_schedule} rate",
             "data": data.describe(),
             "validation": None if val is None else val.describe(),
             "history": history,
