@@ -343,7 +343,7 @@ def test_bench_stream_rows(tmp_path):
     result = typer.testing.CliRunner().invoke(
         app,
         ["bench", "stream", "--model", "yang2005", "--seconds", "0.6", "--size", "192x176",
-         "--csv", str(csv_path)],
+         "--method", "eq14", "--csv", str(csv_path)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     rows = {r["setting"]: r for r in read_csv(csv_path)}
@@ -352,6 +352,7 @@ def test_bench_stream_rows(tmp_path):
     assert rows["full"]["map_psnr_db"] > rows["default"]["map_psnr_db"]
     assert rows["half"]["map_psnr_db"] > rows["cheap"]["map_psnr_db"]
     assert all(r["frames"] == 9 and r["fps"] > 0 for r in rows.values())
+    assert {r["method"] for r in rows.values()} == {"eq. (14) s=0.5"}  # --method reaches every row
 
 
 def test_bench_stream_default_model_is_the_shipped_fixed_size_export(tmp_path):

@@ -44,6 +44,7 @@ from jndtf.refs import DEFAULT_JND_MODEL
 #: CSV columns, in order.
 ROW_COLUMNS = (
     "setting",
+    "method",
     "model",
     "codec",
     "size",
@@ -86,6 +87,9 @@ class StreamBenchSettings:
         threads: model threads.
         settings: ``(name, jnd_scale, reuse)`` to run; None: full (1, 1), the defaults, and
             cheaper ones (for a model exported at a fixed size: reuse 1, 2, 4 at its size).
+        method: the stream's pre-processing method (``jndtf stream --method``); None: its
+            default for the codec.
+        strength: the method's map multiplier; None: the stream's default.
     """
 
     model: str = DEFAULT_JND_MODEL
@@ -94,6 +98,8 @@ class StreamBenchSettings:
     size: tuple[int, int] = (640, 360)
     threads: int = 2
     settings: tuple[tuple[str, float, int], ...] | None = None
+    method: str | None = None
+    strength: float | None = None
 
 
 def default_settings(fixed_size: bool) -> tuple[tuple[str, float, int], ...]:
@@ -177,6 +183,11 @@ def bench_stream(
                 reuse=reuse,
                 threads=b.threads,
                 source_mode="file",
+                **{
+                    k: v
+                    for k, v in (("method", b.method), ("strength", b.strength))
+                    if v is not None
+                },
             )
             report = run_stream(StreamSettings(**common), notes=lambda _: None)
             step(f"{name}: {report.fps:.1f} fps")
@@ -195,6 +206,7 @@ def bench_stream(
             rows.append(
                 {
                     "setting": name,
+                    "method": report.method,
                     "model": str(b.model),
                     "codec": b.codec,
                     "size": f"{b.size[0]}x{b.size[1]}",

@@ -252,6 +252,18 @@ BENCH_STREAM_CLI = {
         help="Frame size WIDTHxHEIGHT.",
     ),
     "threads": Cli(min=1, help="Model threads."),
+    "method": Cli(
+        cli_type=str,
+        help="Pre-processing method, as `jndtf stream --method` \\[default: the stream's for the "
+        "codec].",
+        show_default=False,
+    ),
+    "strength": Cli(
+        cli_type=float,
+        min=0,
+        help="Map multiplier s \\[default: the stream's].",
+        show_default=False,
+    ),
 }
 
 
