@@ -57,13 +57,19 @@ def idct_basis() -> np.ndarray:
     """``64 x 64`` matrix: row k (row-major coefficient index) is the 8x8 pixel pattern of a unit
     dequantized coefficient, JPEG's IDCT ``f(y,x) = 1/4 Σ C(v)C(u) F(v,u) cos((2y+1)vπ/16)
     cos((2x+1)uπ/16)`` with ``C(0) = 1/√2``, else 1 (ITU-T T.81, A.3.3)."""
-    n = np.arange(8)
-    c = np.where(n == 0, 1 / np.sqrt(2), 1.0)
-    cos = c[:, None] * np.cos((2 * n[None, :] + 1) * n[:, None] * np.pi / 16) / 2  # [freq, pos]
+    cos = _dct_matrix()
     return np.einsum("vy,ux->vuyx", cos, cos).reshape(64, 64)
 
 
+def _dct_matrix() -> np.ndarray:
+    """``D[freq, pos] = C(freq)/2 · cos((2·pos+1)·freq·π/16)``: JPEG's 8-point DCT (orthonormal)."""
+    n = np.arange(8)
+    c = np.where(n == 0, 1 / np.sqrt(2), 1.0)
+    return c[:, None] * np.cos((2 * n[None, :] + 1) * n[:, None] * np.pi / 16) / 2
+
+
 _BASIS = idct_basis()
+_DCT8 = _dct_matrix()
 _ZIGZAG_RANK = np.argsort(ZIGZAG)  # scan position of each row-major index
 
 
@@ -73,6 +79,8 @@ def _blocks(a: np.ndarray, hb: int, wb: int) -> np.ndarray:
 
 
 def _pad_to(a: np.ndarray, h: int, w: int, fill: float) -> np.ndarray:
+    if a.shape == (h, w) and a.dtype == np.float64:
+        return a
     out = np.full((h, w), fill, dtype=np.float64)
     hh, ww = min(h, a.shape[0]), min(w, a.shape[1])
     out[:hh, :ww] = a[:hh, :ww]
@@ -111,20 +119,28 @@ def suppress(
     Returns:
         The new coefficients (a copy; zeros only added).
     """
+    return _suppress(coef, qt, budget, max_level, true, theta, shrink)
+
+
+def _suppress(coef, qt, budget, max_level, true, theta, shrink, divisor=None) -> np.ndarray:
+    """:func:`suppress`; with `divisor` (64 steps, row-major), `true` is in DCT units and is
+    divided at the candidates only. `true` may be any ``(hb, wb, 8, 8)`` view."""
     hb, wb = coef.shape[:2]
     n = hb * wb
-    out = coef.reshape(n, 64).astype(np.int32)
-    mag = np.abs(out)
+    c16 = coef.reshape(n, 64)
+    mag = np.abs(c16)
     sel = (mag != 0) & (mag <= max_level)
     if shrink and true is not None:
         sel |= (mag >= 2) & ((mag & (mag - 1)) == 0)
     sel[:, 0] = False  # DC is never touched
     blk, pos = np.nonzero(sel)
-    lev = out[blk, pos]
+    lev = c16[blk, pos].astype(np.int32)
     mag = np.abs(lev)
     new = np.zeros_like(lev)
     if true is not None:
-        t = np.abs(true.reshape(n, 64)[blk, pos])
+        t = np.abs(true[blk // wb, blk % wb, pos >> 3, pos & 7])
+        if divisor is not None:
+            t = t / divisor.reshape(64)[pos]
         th = np.broadcast_to(np.asarray(theta, dtype=np.float64), (hb, wb)).reshape(n)[blk]
         mask = (mag <= max_level) & (t < th)
         if shrink:
@@ -133,8 +149,9 @@ def suppress(
             mask |= edge
             new = np.where(edge, lev - np.sign(lev), 0)
         blk, pos, lev, new = blk[mask], pos[mask], lev[mask], new[mask]
+    out = coef.astype(np.int16)  # a copy
     if blk.size == 0:
-        return out.reshape(coef.shape).astype(np.int16)
+        return out
     # per block from the highest scan position down; then round r = the r-th candidate of each
     # block, blocks with more candidates first so each round's blocks are a prefix
     i = np.argsort(blk * 64 + (63 - _ZIGZAG_RANK[pos]))
@@ -160,37 +177,57 @@ def suppress(
         np.copyto(change[:nr], trial, where=good[:, None])
         ok[start : start + nr] = good
         start += nr
-    out[blk[ok], pos[ok]] = new[ok]
-    return out.reshape(coef.shape).astype(np.int16)
+    out.reshape(n, 64)[blk[ok], pos[ok]] = new[ok]
+    return out
 
 
 def forward_dct(plane: np.ndarray, hb: int, wb: int) -> np.ndarray:
     """``(hb, wb, 8, 8)`` DCT coefficients of a plane (level-shifted by 128, edge-padded to the
-    block grid as libjpeg pads)."""
+    block grid as libjpeg pads): ``D · block · Dᵀ`` with JPEG's 8-point DCT matrix ``D``, as two
+    matrix products over the whole plane (a view, not a copy)."""
     h, w = plane.shape
-    p = np.pad(plane - 128.0, ((0, max(0, hb * 8 - h)), (0, max(0, wb * 8 - w))), mode="edge")
-    blocks = _blocks(p[: hb * 8, : wb * 8], hb, wb)
-    return (blocks @ _BASIS.T).reshape(hb, wb, 8, 8)
+    p = plane - 128.0
+    if (h, w) != (hb * 8, wb * 8):
+        p = np.pad(p, ((0, max(0, hb * 8 - h)), (0, max(0, wb * 8 - w))), mode="edge")
+        p = np.ascontiguousarray(p[: hb * 8, : wb * 8])
+    x = p.reshape(-1, 8) @ _DCT8.T  # along each block row
+    x = np.matmul(_DCT8, x.reshape(hb, 8, wb * 8))  # down each block column
+    return x.reshape(hb, 8, wb, 8).transpose(0, 2, 1, 3)
+
+
+#: JFIF's RGB -> YCbCr (full range) with the chroma offset as a fourth column.
+_JFIF = np.array(
+    [
+        [0.299, 0.587, 0.114, 0.0],
+        [-0.168736, -0.331264, 0.5, 128.0],
+        [0.5, -0.418688, -0.081312, 128.0],
+    ]
+)
 
 
 def ycbcr(image: np.ndarray) -> list[np.ndarray]:
     """JFIF full-range Y, Cb, Cr planes (float64) of a uint8 RGB image."""
-    x = image.astype(np.float64)
-    r, g, b = x[..., 0], x[..., 1], x[..., 2]
-    return [
-        0.299 * r + 0.587 * g + 0.114 * b,
-        -0.168736 * r - 0.331264 * g + 0.5 * b + 128,
-        0.5 * r - 0.418688 * g - 0.081312 * b + 128,
-    ]
+    return list(cv2.split(cv2.transform(image.astype(np.float64), _JFIF)))
 
 
 def _box(a: np.ndarray, fy: int, fx: int) -> np.ndarray:
     """Mean of every ``fy x fx`` tile (edge-padded), as libjpeg's integer-factor downsampling."""
     h, w = a.shape
     hp, wp = -(-h // fy) * fy, -(-w // fx) * fx
-    p = np.pad(a, ((0, hp - h), (0, wp - w)), mode="edge")
-    p = sum(p[:, i::fx] for i in range(fx)) / fx
-    return sum(p[i::fy] for i in range(fy)) / fy
+    p = a if (hp, wp) == (h, w) else np.pad(a, ((0, hp - h), (0, wp - w)), mode="edge")
+    if fy == fx == 1:
+        return p
+    return cv2.resize(p, (wp // fx, hp // fy), interpolation=cv2.INTER_AREA)
+
+
+def _median(a: np.ndarray) -> float:
+    """``np.median`` of an array by one partition (of the array as given: float32 stays float32)."""
+    flat = a.reshape(-1)
+    k = flat.size // 2
+    if flat.size % 2:
+        return float(np.partition(flat, k)[k])
+    part = np.partition(flat, [k - 1, k])
+    return (float(part[k - 1]) + float(part[k])) / 2
 
 
 def budgets(jnd: np.ndarray, strength: float, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -228,8 +265,9 @@ def _suppress_components(
     planes = ycbcr(image) if image is not None else [None, None, None]
     hb, wb = comps[0].shape[:2]
 
-    jmean = (jnd[..., 0] if jnd.shape[2] == 1 else jnd.mean(axis=2)).astype(np.float64)
-    jmed = max(float(np.median(jmean)), 1e-6)
+    jsrc = jnd[..., 0] if jnd.shape[2] == 1 else jnd.mean(axis=2)
+    jmean = jsrc.astype(np.float64)
+    jmed = max(_median(jsrc), 1e-6)
 
     def edge(fy, fx, chb, cwb):
         if spread == 0 or not np.isfinite(theta):
@@ -242,10 +280,10 @@ def _suppress_components(
         if plane is None:
             return None
         small = plane if fy == fx == 1 else _box(plane, fy, fx)
-        return forward_dct(small, chb, cwb) / table
+        return forward_dct(small, chb, cwb)
 
     out = [
-        suppress(
+        _suppress(
             comps[0],
             qts[0],
             _pad_to(luma_b, hb * 8, wb * 8, np.inf),
@@ -253,6 +291,7 @@ def _suppress_components(
             true(planes[0], 1, 1, hb, wb, qts[0]),
             edge(1, 1, hb, wb),
             shrink,
+            qts[0],
         )
     ]
     for i, scale in ((1, 1.772), (2, 1.402)):
@@ -262,7 +301,7 @@ def _suppress_components(
         fy, fx = -(-hb // chb), -(-wb // cwb)  # subsampling factors (2, 2 for 4:2:0)
         pooled = _min_pool(chroma_b, fy, fx) / scale
         out.append(
-            suppress(
+            _suppress(
                 comps[i],
                 qts[i],
                 _pad_to(pooled, chb * 8, cwb * 8, np.inf),
@@ -270,6 +309,7 @@ def _suppress_components(
                 true(planes[i], fy, fx, chb, cwb, qts[i]),
                 edge(fy, fx, chb, cwb),
                 shrink,
+                qts[i],
             )
         )
     return out
