@@ -70,7 +70,7 @@ def _dct_matrix() -> np.ndarray:
 
 _BASIS = idct_basis()
 _DCT8 = _dct_matrix()
-_ZIGZAG_RANK = np.argsort(ZIGZAG)  # scan position of each row-major index
+_SCAN_DOWN = ZIGZAG[::-1].copy()  # row-major indices from scan position 63 down to 0
 
 
 def _blocks(a: np.ndarray, hb: int, wb: int) -> np.ndarray:
@@ -133,12 +133,17 @@ def _suppress(coef, qt, budget, max_level, true, theta, shrink, divisor=None) ->
     if shrink and true is not None:
         sel |= (mag >= 2) & ((mag & (mag - 1)) == 0)
     sel[:, 0] = False  # DC is never touched
-    blk, pos = np.nonzero(sel)
-    lev = c16[blk, pos].astype(np.int32)
+    # per block from the highest scan position down (flat indices: 2-D nonzero is slow)
+    flat = np.flatnonzero(np.take(sel, _SCAN_DOWN, axis=1))
+    blk, pos = flat >> 6, _SCAN_DOWN[flat & 63]
+    lev = c16.reshape(-1)[(blk << 6) + pos].astype(np.int32)
     mag = np.abs(lev)
     new = np.zeros_like(lev)
     if true is not None:
-        t = np.abs(true[blk // wb, blk % wb, pos >> 3, pos & 7])
+        # forward_dct's view is (hb, 8, wb, 8) underneath: index that without a copy
+        base = np.ascontiguousarray(np.asarray(true).transpose(0, 2, 1, 3)).reshape(-1)
+        by, bx, v, u = blk // wb, blk % wb, pos >> 3, pos & 7
+        t = np.abs(base[((by * 8 + v) * wb + bx) * 8 + u])
         if divisor is not None:
             t = t / divisor.reshape(64)[pos]
         th = np.broadcast_to(np.asarray(theta, dtype=np.float64), (hb, wb)).reshape(n)[blk]
@@ -152,31 +157,33 @@ def _suppress(coef, qt, budget, max_level, true, theta, shrink, divisor=None) ->
     out = coef.astype(np.int16)  # a copy
     if blk.size == 0:
         return out
-    # per block from the highest scan position down; then round r = the r-th candidate of each
-    # block, blocks with more candidates first so each round's blocks are a prefix
-    i = np.argsort(blk * 64 + (63 - _ZIGZAG_RANK[pos]))
-    blk, pos, lev, new = blk[i], pos[i], lev[i], new[i]
-    ub, first, cnt = np.unique(blk, return_index=True, return_counts=True)
+    # round r tries the r-th candidate of every block that has one; blocks with more candidates
+    # first, so each round's blocks are a prefix of one compact array
+    head = np.ones(blk.size, dtype=bool)
+    head[1:] = blk[1:] != blk[:-1]
+    first = np.flatnonzero(head)
+    cnt = np.diff(np.append(first, blk.size))
+    which = np.cumsum(head) - 1  # each candidate's block among the blocks with candidates
+    rank = np.arange(blk.size) - first[which]
     by_cnt = np.argsort(-cnt, kind="stable")
     slot = np.empty_like(by_cnt)
     slot[by_cnt] = np.arange(by_cnt.size)
-    which = np.repeat(np.arange(ub.size), cnt)  # each candidate's block among ub
-    rank = np.arange(blk.size) - first[which]
-    i = np.argsort(rank * ub.size + slot[which])
-    blk, pos, lev, new = blk[i], pos[i], lev[i], new[i]
+    active = np.cumsum(np.bincount(cnt)[::-1])[::-1]  # active[r]: blocks with > r - 1 candidates
+    starts = np.concatenate([[0], np.cumsum(active[1:])])  # where round r begins
+    order = np.empty(blk.size, dtype=np.intp)
+    order[starts[rank] + slot[which]] = np.arange(blk.size)
+    blk, pos, lev, new = blk[order], pos[order], lev[order], new[order]
     diff = ((lev - new) * qt.reshape(64).astype(np.float64)[pos])[:, None] * _BASIS[pos]
-    bud = _blocks(budget, hb, wb).reshape(n, 64)[ub[by_cnt]]
+    bud = _blocks(budget, hb, wb).reshape(n, 64)[blk[: active[1]]]  # in slot order
     change = np.zeros_like(bud)
     ok = np.zeros(blk.size, dtype=bool)
-    active = np.cumsum(np.bincount(cnt, minlength=cnt.max() + 1)[::-1])[::-1]  # blocks > r
-    start = 0
     for r in range(cnt.max()):
-        nr = int(active[r + 1])
-        trial = change[:nr] - diff[start : start + nr]
+        nr, later = int(active[r + 1]), int(active[r + 2]) if r + 2 < active.size else 0
+        trial = change[:nr] - diff[starts[r] : starts[r] + nr]
         good = np.all(np.abs(trial) <= bud[:nr], axis=1)
-        np.copyto(change[:nr], trial, where=good[:, None])
-        ok[start : start + nr] = good
-        start += nr
+        if later:  # only blocks with a later candidate need their change kept
+            np.copyto(change[:later], trial[:later], where=good[:later, None])
+        ok[starts[r] : starts[r] + nr] = good
     out.reshape(n, 64)[blk[ok], pos[ok]] = new[ok]
     return out
 
@@ -211,23 +218,36 @@ def ycbcr(image: np.ndarray) -> list[np.ndarray]:
 
 
 def _box(a: np.ndarray, fy: int, fx: int) -> np.ndarray:
-    """Mean of every ``fy x fx`` tile (edge-padded), as libjpeg's integer-factor downsampling."""
-    h, w = a.shape
+    """Mean of every ``fy x fx`` tile (edge-padded), as libjpeg's integer-factor downsampling
+    (of each channel of an ``H x W x C`` array)."""
+    h, w = a.shape[:2]
     hp, wp = -(-h // fy) * fy, -(-w // fx) * fx
-    p = a if (hp, wp) == (h, w) else np.pad(a, ((0, hp - h), (0, wp - w)), mode="edge")
+    pad = ((0, hp - h), (0, wp - w)) + ((0, 0),) * (a.ndim - 2)
+    p = a if (hp, wp) == (h, w) else np.pad(a, pad, mode="edge")
     if fy == fx == 1:
         return p
     return cv2.resize(p, (wp // fx, hp // fy), interpolation=cv2.INTER_AREA)
 
 
 def _median(a: np.ndarray) -> float:
-    """``np.median`` of an array by one partition (of the array as given: float32 stays float32)."""
+    """``np.median`` of an array. Non-negative float32 (a JND map): a radix select, the bucket of
+    the top 16 bits of the IEEE pattern (ordered like the values) by one histogram, then one
+    partition inside it; else one partition of the whole array."""
     flat = a.reshape(-1)
     k = flat.size // 2
-    if flat.size % 2:
-        return float(np.partition(flat, k)[k])
-    part = np.partition(flat, [k - 1, k])
-    return (float(part[k - 1]) + float(part[k])) / 2
+    ranks = [k] if flat.size % 2 else [k - 1, k]
+    if flat.dtype == np.float32 and flat.size >= 4096 and flat.min() >= 0:  # NaN: min is NaN
+        top = flat.view(np.uint32) >> 16
+        cum = np.cumsum(np.bincount(top, minlength=1 << 16))
+        vals = []
+        for r in ranks:
+            bucket = int(np.searchsorted(cum, r, side="right"))
+            below = int(cum[bucket - 1]) if bucket else 0
+            vals.append(float(np.partition(flat[top == bucket], r - below)[r - below]))
+    else:
+        part = np.partition(flat, ranks)
+        vals = [float(part[r]) for r in ranks]
+    return vals[0] if len(vals) == 1 else (vals[0] + vals[1]) / 2
 
 
 def budgets(jnd: np.ndarray, strength: float, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -262,13 +282,14 @@ def _suppress_components(
     """The new ``(hb, wb, 8, 8)`` coefficient arrays of Y (and Cb, Cr): see :func:`suppress_jpeg`.
     `qts` holds each component's quantization table."""
     luma_b, chroma_b = budgets(jnd, strength, alpha)
-    planes = ycbcr(image) if image is not None else [None, None, None]
+    rgb = image.astype(np.float64) if image is not None else None
     hb, wb = comps[0].shape[:2]
 
     jsrc = jnd[..., 0] if jnd.shape[2] == 1 else jnd.mean(axis=2)
     jmean = jsrc.astype(np.float64)
     jmed = max(_median(jsrc), 1e-6)
 
+    @functools.cache  # Cb and Cr share the grid: each of these runs once per grid
     def edge(fy, fx, chb, cwb):
         if spread == 0 or not np.isfinite(theta):
             return theta
@@ -276,11 +297,19 @@ def _suppress_components(
         jb = np.pad(jb, ((0, chb - jb.shape[0]), (0, cwb - jb.shape[1])), mode="edge")
         return np.clip(theta + spread * np.log2(np.maximum(jb, 1e-6) / jmed), 0.5, 1.0)
 
-    def true(plane, fy, fx, chb, cwb, table):
-        if plane is None:
+    @functools.cache
+    def small_rgb(fy, fx):
+        return _box(rgb, fy, fx)  # the tile mean commutes with the affine colour conversion
+
+    @functools.cache
+    def pooled(fy, fx):
+        return _min_pool(chroma_b, fy, fx)
+
+    def true(i, fy, fx, chb, cwb):
+        if rgb is None:
             return None
-        small = plane if fy == fx == 1 else _box(plane, fy, fx)
-        return forward_dct(small, chb, cwb)
+        plane = cv2.transform(rgb if fy == fx == 1 else small_rgb(fy, fx), _JFIF[i : i + 1])
+        return forward_dct(plane, chb, cwb)
 
     out = [
         _suppress(
@@ -288,7 +317,7 @@ def _suppress_components(
             qts[0],
             _pad_to(luma_b, hb * 8, wb * 8, np.inf),
             max_level,
-            true(planes[0], 1, 1, hb, wb, qts[0]),
+            true(0, 1, 1, hb, wb),
             edge(1, 1, hb, wb),
             shrink,
             qts[0],
@@ -299,14 +328,13 @@ def _suppress_components(
             break
         chb, cwb = comps[i].shape[:2]
         fy, fx = -(-hb // chb), -(-wb // cwb)  # subsampling factors (2, 2 for 4:2:0)
-        pooled = _min_pool(chroma_b, fy, fx) / scale
         out.append(
             _suppress(
                 comps[i],
                 qts[i],
-                _pad_to(pooled, chb * 8, cwb * 8, np.inf),
+                _pad_to(pooled(fy, fx) / scale, chb * 8, cwb * 8, np.inf),
                 max_level,
-                true(planes[i], fy, fx, chb, cwb, qts[i]),
+                true(i, fy, fx, chb, cwb),
                 edge(fy, fx, chb, cwb),
                 shrink,
                 qts[i],
