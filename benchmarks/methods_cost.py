@@ -2,7 +2,10 @@
 
 Run: ``OMP_NUM_THREADS=1 nice -n 10 python benchmarks/methods_cost.py``. Prints the CPU and its
 SIMD flags, then for each method the time it ADDS to the plain encoder (the map itself excluded:
-its cost is the model's, see ``jndtf bench stream``), and the plain encode for scale.
+its cost is the model's, see ``jndtf bench stream``), and the plain encode for scale. Wall-clock
+medians, and the process's CPU time beside them (on a shared machine wall time also counts the
+waits for a core). ``dct (before)`` is the implementation the fast path replaced (kept as the
+frozen reference of tests/test_dct_fast.py), timed in the same run.
 """
 
 from __future__ import annotations
@@ -22,13 +25,34 @@ PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "train-photos"
 
 
 def med_ms(fn, reps: int) -> float:
+    return med_ms_cpu(fn, reps)[0]
+
+
+def med_ms_cpu(fn, reps: int) -> tuple[float, float]:
+    """Median wall and median CPU milliseconds of `reps` calls (after one warm-up call)."""
     fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return 1e3 * statistics.median(wall), 1e3 * statistics.median(cpu)
+
+
+def _reference_dct():
+    """``_ref_encode`` of tests/test_dct_fast.py (the dct method before #13), or None."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "tests" / "test_dct_fast.py"
+    try:
+        spec = importlib.util.spec_from_file_location("_dct_reference", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod._ref_encode
+    except Exception as err:  # optional: tests/ or pytest may be absent
+        print(f"dct (before): skipped ({err})")
+        return None
 
 
 def main() -> int:
@@ -43,13 +67,25 @@ def main() -> int:
 
     jnd = compute_jnd(img, "yang2005")
     print(f"CPU: {cpu()}; 640x360, JPEG q{a.quality}, median of {a.reps}, 1 thread")
+    ref = _reference_dct()
     for enc in ("libjpeg-turbo", "jpegli"):
-        plain = med_ms(lambda e=enc: resolve_encoder(e)(img, a.quality), a.reps)
-        print(f"{enc}: plain encode {plain:.1f} ms")
-        for name in available_methods():
-            m = get_method(name)
-            total = med_ms(lambda m=m, e=enc: m.encode(img, jnd, 1.0, a.quality, e), a.reps)
-            print(f"  {name:<8} ({m.kind}): +{total - plain:6.1f} ms over the plain encode")
+        plain, plain_cpu = med_ms_cpu(lambda e=enc: resolve_encoder(e)(img, a.quality), a.reps)
+        print(f"{enc}: plain encode {plain:.1f} ms (CPU {plain_cpu:.1f} ms)")
+        runs = [(name, get_method(name)) for name in available_methods()]
+        if ref is not None:
+            runs.append(("dct (before)", None))
+        for name, m in runs:
+            if m is None:
+                fn = lambda e=enc: ref(img, jnd, 1.0, a.quality, e)  # noqa: E731
+                kind = "jpeg"
+            else:
+                fn = lambda m=m, e=enc: m.encode(img, jnd, 1.0, a.quality, e)  # noqa: E731
+                kind = m.kind
+            total, total_cpu = med_ms_cpu(fn, a.reps)
+            print(
+                f"  {name:<12} ({kind}): +{total - plain:6.1f} ms over the plain encode "
+                f"(CPU +{total_cpu - plain_cpu:5.1f} ms)"
+            )
     tf = TemporalFilter(1.0)
     noisy = [
         np.clip(img + np.random.default_rng(i).normal(0, 2, img.shape), 0, 255).astype(np.uint8)
