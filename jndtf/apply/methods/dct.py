@@ -281,7 +281,8 @@ def _suppress_components(
 ) -> list[np.ndarray]:
     """The new ``(hb, wb, 8, 8)`` coefficient arrays of Y (and Cb, Cr): see :func:`suppress_jpeg`.
     `qts` holds each component's quantization table."""
-    luma_b, chroma_b = budgets(jnd, strength, alpha)
+    j = jnd[..., 0] if jnd.shape[2] == 1 else jnd.min(axis=2)
+    luma_b = alpha * (strength * j.astype(np.float64))
     rgb = image.astype(np.float64) if image is not None else None
     hb, wb = comps[0].shape[:2]
 
@@ -303,7 +304,14 @@ def _suppress_components(
 
     @functools.cache
     def pooled(fy, fx):
-        return _min_pool(chroma_b, fy, fx)
+        """``_min_pool(budgets(...)[1], fy, fx)`` in one pass: the 5x5 erosion and the tile
+        minimum are one erosion by a (4+fy) x (4+fx) box, and the scaling to the chroma budget
+        is monotone (s, 1-α >= 0), so it commutes with the minimum and runs on the pooled map."""
+        if strength < 0 or alpha > 1:
+            return _min_pool(budgets(jnd, strength, alpha)[1], fy, fx)
+        kernel = np.ones((4 + fy, 4 + fx), np.uint8)
+        e = cv2.erode(j.astype(np.float32), kernel, anchor=(2, 2))[::fy, ::fx]
+        return ((1 - alpha) * (strength * e.astype(np.float64))).astype(np.float32).astype(float)
 
     def true(i, fy, fx, chb, cwb):
         if rgb is None:
