@@ -142,11 +142,12 @@ def _suppress(coef, qt, budget, max_level, true, theta, shrink, divisor=None) ->
     if true is not None:
         # forward_dct's view is (hb, 8, wb, 8) underneath: index that without a copy
         base = np.ascontiguousarray(np.asarray(true).transpose(0, 2, 1, 3)).reshape(-1)
-        by, bx, v, u = blk // wb, blk % wb, pos >> 3, pos & 7
-        t = np.abs(base[((by * 8 + v) * wb + bx) * 8 + u])
+        boff, poff = _offsets(hb, wb)
+        t = np.abs(base[boff[blk] + poff[pos]])
         if divisor is not None:
-            t = t / divisor.reshape(64)[pos]
-        th = np.broadcast_to(np.asarray(theta, dtype=np.float64), (hb, wb)).reshape(n)[blk]
+            t = t / divisor.reshape(64).astype(np.float64)[pos]
+        th = np.asarray(theta, dtype=np.float64)
+        th = np.broadcast_to(th, (hb, wb)).reshape(n)[blk] if th.ndim else th
         mask = (mag <= max_level) & (t < th)
         if shrink:
             # |L| = 2, 4, 8, ...: one less drops a magnitude bit (JPEG's size category)
@@ -179,13 +180,23 @@ def _suppress(coef, qt, budget, max_level, true, theta, shrink, divisor=None) ->
     ok = np.zeros(blk.size, dtype=bool)
     for r in range(cnt.max()):
         nr, later = int(active[r + 1]), int(active[r + 2]) if r + 2 < active.size else 0
-        trial = change[:nr] - diff[starts[r] : starts[r] + nr]
+        i = slice(starts[r], starts[r] + nr)
+        trial = change[:nr] - diff[i]
         good = np.all(np.abs(trial) <= bud[:nr], axis=1)
         if later:  # only blocks with a later candidate need their change kept
             np.copyto(change[:later], trial[:later], where=good[:later, None])
-        ok[starts[r] : starts[r] + nr] = good
+        ok[i] = good
     out.reshape(n, 64)[blk[ok], pos[ok]] = new[ok]
     return out
+
+
+@functools.cache
+def _offsets(hb: int, wb: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat offsets into an ``(hb, 8, wb, 8)`` array: of block ``by·wb + bx`` and of row-major
+    coefficient ``v·8 + u``, so that element = ``boff[block] + poff[coefficient]``."""
+    by, bx = np.divmod(np.arange(hb * wb), wb)
+    v, u = np.divmod(np.arange(64), 8)
+    return by * (64 * wb) + bx * 8, v * (8 * wb) + u
 
 
 def forward_dct(plane: np.ndarray, hb: int, wb: int) -> np.ndarray:
