@@ -78,10 +78,10 @@ def _blocks(a: np.ndarray, hb: int, wb: int) -> np.ndarray:
     return a.reshape(hb, 8, wb, 8).transpose(0, 2, 1, 3).reshape(hb, wb, 64)
 
 
-def _pad_to(a: np.ndarray, h: int, w: int, fill: float) -> np.ndarray:
-    if a.shape == (h, w) and a.dtype == np.float64:
+def _pad_to(a: np.ndarray, h: int, w: int, fill: float, dtype=np.float64) -> np.ndarray:
+    if a.shape == (h, w) and a.dtype == dtype:
         return a
-    out = np.full((h, w), fill, dtype=np.float64)
+    out = np.full((h, w), fill, dtype=dtype)
     hh, ww = min(h, a.shape[0]), min(w, a.shape[1])
     out[:hh, :ww] = a[:hh, :ww]
     return out
@@ -122,9 +122,12 @@ def suppress(
     return _suppress(coef, qt, budget, max_level, true, theta, shrink)
 
 
-def _suppress(coef, qt, budget, max_level, true, theta, shrink, divisor=None) -> np.ndarray:
+def _suppress(
+    coef, qt, budget, max_level, true, theta, shrink, divisor=None, scale=None
+) -> np.ndarray:
     """:func:`suppress`; with `divisor` (64 steps, row-major), `true` is in DCT units and is
-    divided at the candidates only. `true` may be any ``(hb, wb, 8, 8)`` view."""
+    divided at the candidates only. `true` may be any ``(hb, wb, 8, 8)`` view. With `scale`
+    ``(a, s)`` the budget is ``a · (s · budget)`` in float64, computed on the gathered blocks."""
     hb, wb = coef.shape[:2]
     n = hb * wb
     c16 = coef.reshape(n, 64)
@@ -176,6 +179,8 @@ def _suppress(coef, qt, budget, max_level, true, theta, shrink, divisor=None) ->
     blk, pos, lev, new = blk[order], pos[order], lev[order], new[order]
     diff = ((lev - new) * qt.reshape(64).astype(np.float64)[pos])[:, None] * _BASIS[pos]
     bud = _blocks(budget, hb, wb).reshape(n, 64)[blk[: active[1]]]  # in slot order
+    if scale is not None:
+        bud = scale[0] * (scale[1] * bud.astype(np.float64))
     change = np.zeros_like(bud)
     ok = np.zeros(blk.size, dtype=bool)
     for r in range(cnt.max()):
@@ -293,9 +298,15 @@ def _suppress_components(
     """The new ``(hb, wb, 8, 8)`` coefficient arrays of Y (and Cb, Cr): see :func:`suppress_jpeg`.
     `qts` holds each component's quantization table."""
     j = jnd[..., 0] if jnd.shape[2] == 1 else jnd.min(axis=2)
-    luma_b = alpha * (strength * j.astype(np.float64))
-    rgb = image.astype(np.float64) if image is not None else None
+    # luma budget alpha·(s·J) in float64: scaled inside _suppress on the blocks it reads (the
+    # padding stays inf); the full-size product only where s or alpha could turn inf into nan
     hb, wb = comps[0].shape[:2]
+    if strength > 0 and alpha > 0 and j.dtype in (np.float32, np.float64):
+        luma_b, luma_scale = _pad_to(j, hb * 8, wb * 8, np.inf, j.dtype), (alpha, strength)
+    else:
+        luma_b, luma_scale = _pad_to(alpha * (strength * j.astype(np.float64)), hb * 8, wb * 8,
+                                     np.inf), None  # fmt: skip
+    rgb = image.astype(np.float64) if image is not None else None
 
     jsrc = jnd[..., 0] if jnd.shape[2] == 1 else jnd.mean(axis=2)
     jmean = jsrc.astype(np.float64)
@@ -334,12 +345,13 @@ def _suppress_components(
         _suppress(
             comps[0],
             qts[0],
-            _pad_to(luma_b, hb * 8, wb * 8, np.inf),
+            luma_b,
             max_level,
             true(0, 1, 1, hb, wb),
             edge(1, 1, hb, wb),
             shrink,
             qts[0],
+            luma_scale,
         )
     ]
     for i, scale in ((1, 1.772), (2, 1.402)):
