@@ -29,6 +29,19 @@ value reaches). JFIF's YCbCr -> RGB gives ``|ΔR| <= |ΔY| + 1.402|ΔCr|``,
 ``|ΔB| <= |ΔY| + 1.772|ΔCb|``, ``|ΔG| <= |ΔY| + 0.344|ΔCb| + 0.714|ΔCr|``, each ``<= b``.
 The coefficient change of a block is exact in real arithmetic (the JPEG IDCT basis); the decoder's
 integer IDCT and colour conversion add at most a couple of grey levels of rounding.
+
+Cost (issue #13; 640x360, q85, one thread, ``benchmarks/methods_cost.py``). A file laid out as
+libjpeg-turbo writes it through OpenCV (:func:`_turbo_layout`) is decoded once and re-encoded
+once by the C entry points of the libjpeg-turbo 2.1 that jpeglib bundles (about 1.1 ms + 2.5 ms
+CPU; the two Huffman passes of the optimized write are the larger part), with no jpeglib Python
+objects per call; the bytes are jpeglib's (checked once per process by :func:`_fast_path_ok`,
+and any other layout, e.g. jpegli's, takes jpeglib's public read and write). In between, all
+work is whole-plane numpy: the original's DCT as two 8x8 matrix products, the candidates listed
+once, and each block's sequential accept/reject run in rounds over the blocks that still have a
+candidate. The files are byte-identical to the earlier per-scan-position implementation
+(tests/test_dct_fast.py keeps it as the reference); about 12 ms CPU added per frame instead of
+29 ms on a shared 2-core EPYC. Replicating the encoder's integer pipeline in numpy to skip the
+decode was exact but slower (13 ms against 1.7 ms for OpenCV's encode plus one C decode).
 """
 
 from __future__ import annotations
