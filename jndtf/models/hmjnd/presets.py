@@ -185,8 +185,25 @@ def _build(preset: str, **kwargs):
     return build_hmjnd(preset, **kwargs)
 
 
+#: ``jndtf train hmjnd`` (:mod:`jndtf.train.hmjnd`): distill, self-supervised or pairs.
+TRAIN = {
+    "settings": "jndtf.train.hmjnd.config:HmjndTrainConfig",
+    "run": "jndtf.train.hmjnd:train_hmjnd",
+    "help": "Train hmJND-Net (eq. (2)) offline: --mode distill (I_gt = eq. (14) under a "
+    "teacher JND model), self (quality-constrained energy, no ground truth) or pairs "
+    "(originals/ + redundancy_removed/). Per-epoch validation MS-SSIM at MSE 100. Resume is "
+    "exact.",
+    "report": "jndtf.train.hmjnd.config:report",
+    "checkpoint": "jndtf.train.hmjnd.config:checkpoint_file",
+    "progress": "jndtf.train.hmjnd.config:progress_fields",
+    "interrupted": "jndtf.train.classifiers.state:TrainingInterrupted",
+}
+
+
 def _register() -> None:
-    from jndtf.models.registry import ExportHooks, register_model
+    from jndtf.models.registry import ExportHooks, TrainEntry, register_model
+
+    train = TrainEntry(**TRAIN)
 
     for name, cfg in PRESETS.items():
         register_model(
@@ -207,6 +224,7 @@ def _register() -> None:
             # Keras model itself converts to LiteRT fp32 (tests/test_hmjnd.py checks parity).
             export=ExportHooks(exportable=False),
             macs=f"{__name__}:_macs",
+            train=train,
             overwrite=True,
         )
 
