@@ -298,3 +298,23 @@ def test_forward_dct_view_matches_reference():
     # float64 products in another order: equal to a few ulps (1e-9 of a 2000-unit range)
     np.testing.assert_allclose(dct.forward_dct(plane, 5, 6), _ref_forward_dct(plane, 5, 6),
                                atol=1e-9)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [[cv2.IMWRITE_JPEG_RST_INTERVAL, 4], [cv2.IMWRITE_JPEG_OPTIMIZE, 1],
+     [cv2.IMWRITE_JPEG_PROGRESSIVE, 1]],
+)  # fmt: skip
+def test_opencv_writer_options_same_bytes(flags):
+    """Restart markers and optimized tables keep the fast layout, progressive takes jpeglib's
+    path; every one gives the reference's bytes."""
+    img = _synthetic(72, 100, seed=4)
+    jnd = np.random.default_rng(5).uniform(1.0, 9.0, (72, 100, 1)).astype(np.float32)
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85, *flags]
+    )
+    assert ok
+    data = buf.tobytes()
+    assert (dct._turbo_layout(data) is None) == (flags[0] == cv2.IMWRITE_JPEG_PROGRESSIVE)
+    got = dct.suppress_jpeg(data, jnd, 2.0, image=img, theta=0.6, spread=0.1)
+    assert got == _ref_suppress_jpeg(data, jnd, 2.0, image=img, theta=0.6, spread=0.1)

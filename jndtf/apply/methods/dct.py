@@ -432,7 +432,7 @@ def _turbo_layout(data: bytes) -> tuple[int, int] | None:
             return (
                 (int.from_bytes(seg[1:3], "big"), int.from_bytes(seg[3:5], "big")) if ok else None
             )
-        if marker not in (0xDB, 0xC4, 0xDD):  # only tables (and a restart interval) before SOF0
+        if marker not in (0xDB, 0xC4):  # only tables before SOF0 (no restart interval)
             return None
         i += 2 + length
     return None
