@@ -14,7 +14,9 @@ Tolerances (why each is what it is):
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -227,3 +229,32 @@ def test_settings_are_validated_with_the_field_named():
         StudentTrainConfig(data_dir="x", grad_weight=-1.0)
     with pytest.raises(ValueError, match="width"):
         StudentTrainConfig(data_dir="x", width="huge")
+
+
+# ------------------------------------------------------------------ shipped weights
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "jndtf" / "weights" / "acol_student"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_shipped_student_and_its_edge_export_agree():
+    """The shipped .keras, its manifest and the int8 edge export (640x360, every frame) belong
+    together; if the student is distilled again, this fails until the edge export is redone
+    (README there)."""
+    from jndtf.edge.backends import shipped_edge_model
+
+    keras_file = WEIGHTS / "acol_student.keras"
+    manifest = json.loads(keras_file.with_suffix(".json").read_text())
+    assert manifest["sha256"] == _sha256(keras_file)  # computed here, not by jndtf
+    assert manifest["family"] == "acol_student" and manifest["macs_per_pixel"] <= MAC_BUDGET
+    assert keras_file.stat().st_size < 1_000_000
+    edge = shipped_edge_model("acol_student")
+    assert edge is not None and edge.parent == WEIGHTS / "edge"
+    edge_manifest = json.loads(edge.with_suffix(".json").read_text())
+    assert edge_manifest["sha256"] == _sha256(edge)
+    assert edge_manifest["source"]["sha256"] == manifest["sha256"]
+    assert edge_manifest["input_size"] == {"policy": "fixed", "height": 360, "width": 640}
+    assert edge_manifest["parity"]["map_psnr_db"] >= 35.0  # issue #5's int8 target
