@@ -234,3 +234,16 @@ def test_cli_help_and_bad_mode():
     assert "--teacher-strength" in res.output and "--mode" in res.output
     res = runner.invoke(app, ["train", "hmjnd", "--data", ".", "--mode", "nope"])
     assert res.exit_code == 2 and "--mode 'nope'" in res.output
+
+
+def test_teacher_sha256_is_the_weights_or_source_file():
+    from jndtf.refs import resolve_model
+    from jndtf.train.hmjnd.data import load_teacher
+
+    acol = load_teacher("acol")
+    path = resolve_model("acol").model_path()
+    assert acol.kind == "learned"
+    assert acol.sha256 == hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    wu = load_teacher("wu2017")
+    src = Path(__import__("jndtf.baselines.wu2017", fromlist=["x"]).__file__)
+    assert (wu.kind, wu.sha256) == ("classical", hashlib.sha256(src.read_bytes()).hexdigest())

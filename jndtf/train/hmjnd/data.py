@@ -243,7 +243,7 @@ def load_teacher(ref: str) -> Teacher:
         return Teacher(ref, entry.label, "classical", file_sha256(src), str(src.name), entry.fn)
     if model_ref.kind == "control":
         return Teacher(ref, entry.label, "control", _key("uniform"), "uniform map", entry.fn)
-    path = Path(model_ref.model_path)
+    path = Path(model_ref.model_path())
     return Teacher(ref, entry.label, entry.kind, file_sha256(path), str(path), entry.fn)
 
 
