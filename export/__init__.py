@@ -93,6 +93,16 @@ def _source_info(learned, spec_name: str | None) -> dict:
     }
 
 
+def _registered(preset: str | None):
+    """The registry's spec of `preset`, or None (no preset, or an unregistered one)."""
+    from jndtf.models.registry import get_model_spec
+
+    try:
+        return get_model_spec(preset) if preset else None
+    except KeyError:
+        return None
+
+
 def _recorded_strength(source) -> dict | None:
     """The calibrated strength recorded for `source` (``jndtf calibrate``), carried into the
     export's manifest; None when nothing valid is recorded (none, or measured on other weights:
@@ -160,9 +170,14 @@ def export_model(
     qat_steps: int = DEFAULT_QAT_STEPS,
     trt_opt_size: tuple[int, int] | None = None,
     trt_max_size: tuple[int, int] | None = None,
+    providers=None,
+    classifiers=None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[ExportResult]:
-    """Exports a learned JND model to each of `formats`, each file with its manifest.
+    """Exports a learned model to each of `formats`, each file with its manifest.
+
+    The network input of calibration and parity is built by the family's own builder
+    (:mod:`jndtf.export.inputs`: RGB + priors, RGB + modality maps, RGB + merged CAM, RGB).
 
     Args:
         source: registered name (shipped weights), ``.keras`` path, ``SPEC:PATH``, or a
@@ -188,6 +203,13 @@ def export_model(
         qat_steps: fine-tuning steps of ``tflite-int8-qat``.
         trt_opt_size, trt_max_size: ``(width, height)`` of a dynamic TensorRT profile
             (:func:`jndtf.export.tensorrt.profile_shapes`).
+        providers: modality providers of a family with modality maps (hmJND-Net), what
+            :func:`jndtf.priors.modalities.modality_stack` takes; None: the classical
+            defaults. Recorded in ``inputs.providers``.
+        classifiers: CAM classifiers of a family with a ``cam`` channel (DMV-JND-NET): a
+            ``jndtf train classifiers`` run folder, ``.keras`` paths or a list of them
+            (:class:`jndtf.export.inputs.CamSource`); None: the folder the model's manifest
+            says it was trained through. Recorded in ``inputs.cam``.
         progress: ``progress(description, done, total)``, called once per format.
 
     Returns:
@@ -198,10 +220,18 @@ def export_model(
         ImportError: a missing extra or TensorRT (the message names the pip command); raised
             before any conversion starts.
     """
+    from jndtf.export.inputs import (
+        FamilyModel,
+        export_inputs,
+        load_family_model,
+        uses_family_builder,
+    )
+    from jndtf.export.manifest import classifier_fields
     from jndtf.export.prior_nets import export_prior_nets
     from jndtf.export.run import ExportData, ExportRun, atomic_copy
 
     from jndtf.evaluate.learned import LearnedJnd, load_learned
+    from jndtf.manifest import read_source_manifest
     from jndtf.refs import resolve_model
 
     fmts = resolve_formats(formats)
@@ -218,18 +248,43 @@ def export_model(
         )
     _check_available(fmts, parity)
 
-    if not isinstance(source, LearnedJnd):
+    source_manifest: dict = {}
+    if not isinstance(source, (LearnedJnd, FamilyModel)):
         ref = resolve_model(source, runtime="keras", learned=True)
-        learned = load_learned(ref, spec=spec)
+        path = ref.model_path()  # FileNotFoundError: no shipped weights, or a missing file
+        source_manifest = read_source_manifest(path) if path.suffix == ".keras" else {}
         spec = spec if spec is not None else ref.preset  # "NAME:path.keras" -> "NAME"
+        family_spec = _registered(spec or source_manifest.get("preset"))
+        if uses_family_builder(family_spec):  # not RGB + priors: the family's own input
+            learned = load_family_model(path, family_spec, name=ref.label)
+        else:
+            learned = load_learned(ref, spec=spec)
     else:
         learned = source
+        if learned.source:
+            source_manifest = read_source_manifest(Path(learned.source))
     info = _source_info(learned, spec)
+    model_spec = _registered(info["preset"])
+    inputs = export_inputs(
+        learned,
+        model_spec,
+        providers=providers,
+        classifiers=classifiers,
+        source_manifest=source_manifest,
+    )
+    info["input_record"] = inputs.record
+    if uses_family_builder(model_spec):
+        info["inputs_made"] = (
+            f"{model_spec.name}'s own input (ModelSpec.make_input: "
+            f"{', '.join(inputs.record['channel_names'])}) on the whole image, then random crops"
+        )
     strength = _recorded_strength(source)
     stem = name or info["name"] or "model"
     out_dir = Path(out_dir)
     data = ExportData(calib_data, parity)
-    run = ExportRun(learned, info, data, input_hw, num_calibration, int8_io, seed)
+    run = ExportRun(
+        learned, info, data, input_hw, num_calibration, int8_io, seed, inputs.make_input
+    )
     p_images, p_inputs = (
         parity_images(run.make_input, data.held, run.size_hw, num=num_parity, seed=seed + 1)
         if parity
@@ -238,6 +293,15 @@ def export_model(
     out_dir.mkdir(parents=True, exist_ok=True)
     info["prior_overrides"] = export_prior_nets(learned, out_dir, stem, images=data.held[:1])
     results = []
+    kind = info["output_kind"]
+    parity_inputs = "priors on the whole held-back image, then crops (as calibration and training)"
+    if "inputs_made" in info:
+        parity_inputs = (
+            info["inputs_made"].replace(
+                "whole image, then random crops", "whole held-back image, then crops"
+            )
+            + " (as calibration)"
+        )
     with tempfile.TemporaryDirectory(prefix="jndtf-export-") as tmp:
         run.tmp = Path(tmp)
         stage = run.tmp / "stage"
@@ -257,13 +321,16 @@ def export_model(
                 run.onnx = staged
             report = None
             if parity:
-                report = parity_check(runner, run.keras, p_images, p_inputs, seed=seed)
+                report = parity_check(
+                    runner, run.keras, p_images, p_inputs, seed=seed, output_kind=kind
+                )
                 extra["parity"] = {
                     **report.to_dict(),
                     "images": data.held_label + " (random crops)",
-                    "inputs": "priors on the whole held-back image, then crops (as calibration "
-                    "and training)",
+                    "inputs": parity_inputs,
                 }
+            if kind == "classifier":  # also a jndtf.classifier/1 manifest (jndtf.edge.classifier)
+                extra.update(classifier_fields(input_hw, learned.source))
             if strength is not None:  # `--strength auto` on the edge reads it from here
                 extra["strength_calibration"] = strength
             record = build_manifest(

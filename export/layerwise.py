@@ -151,7 +151,12 @@ def compare_layers(
         )
     in_detail = interp.get_input_details()[0]
     out_index = interp.get_output_details()[0]["index"]
-    layers = [lay for lay in keras_model.layers if not isinstance(lay, keras.layers.InputLayer)]
+    layers = [  # layers with one output tensor (a split into several has no single match)
+        lay
+        for lay in keras_model.layers
+        if not isinstance(lay, keras.layers.InputLayer)
+        and not isinstance(lay.output, (list, tuple))
+    ]
     probe = keras.Model(keras_model.inputs, [lay.output for lay in layers])
     out_layer = keras_model.outputs[0]._keras_history[0].name
     sums: dict[str, dict] = {}

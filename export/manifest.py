@@ -63,7 +63,9 @@ def build_manifest(
         source: ``name``, ``family``, ``preset``, ``width``, ``priors``, ``normalization``
             (:func:`jndtf.priors.inputs.normalization_info` layout), ``channels``,
             ``output_channels``, ``jnd_units``, ``keras`` (path) of the source model, and
-            optionally ``prior_overrides`` (:func:`jndtf.export.prior_nets.export_prior_nets`).
+            optionally ``prior_overrides`` (:func:`jndtf.export.prior_nets.export_prior_nets`)
+            and ``input_record`` (:func:`jndtf.export.inputs.export_inputs`: the channels by
+            name, the modality providers, the CAM classifiers; merged into ``inputs``).
         input_size: fixed ``(H, W)`` or None (dynamic).
         quantization: :meth:`QuantizationConfig.describe`.
         io: input/output tensor details (name, dtype, shape, scale, zero point) or None.
@@ -116,6 +118,12 @@ def build_manifest(
         },
         "versions": versions(),
     }
+    family_inputs = dict(source.get("input_record") or {})
+    if "builder" in family_inputs:  # a family's own builder replaces the RGB + priors one
+        record["inputs"]["builder"] = family_inputs.pop("builder")
+    if "priors_on" in family_inputs:
+        record["inputs"]["priors_on"] = family_inputs.pop("priors_on")
+    record["inputs"].update(family_inputs)
     overrides = record["inputs"]["prior_overrides"]
     for prior, rec in record["inputs"]["prior_settings"]["priors"].items():
         if prior in overrides:  # the classical settings above do not apply to this channel
@@ -124,12 +132,45 @@ def build_manifest(
     return record
 
 
+#: Class-logit outputs: the edge classifier's ``output`` value (softmax applied on device).
+CLASSIFIER_OUTPUT = "logits"
+
+
+def classifier_fields(input_hw, source) -> dict:
+    """The keys that make a classifier's export manifest also a ``jndtf.classifier/1`` manifest
+    (:mod:`jndtf.edge.classifier`: ``task``, ``input``, ``output``, ``labels``), beside the JND
+    export keys (``inputs``/``outputs`` are other keys, ``file`` and ``sha256`` are shared).
+
+    The classifiers take RGB / 255 (their first layer normalizes), so the range is [0, 1];
+    labels come from the source's training manifest (``class_names``) when it records them.
+
+    Args:
+        input_hw: the fixed ``(H, W)`` or None (dynamic: no ``input.size``).
+        source: the source ``.keras`` path or None.
+    """
+    from jndtf.export.inputs import _class_names
+
+    fields = {
+        "task": "classification",
+        "input": {"range": [0.0, 1.0], "resize": "auto"},
+        "output": CLASSIFIER_OUTPUT,
+    }
+    if input_hw is not None:
+        fields["input"]["size"] = [int(input_hw[0]), int(input_hw[1])]
+    labels = _class_names(Path(source)) if source else None
+    if labels:
+        fields["labels"] = labels
+    return fields
+
+
 __all__ = [
+    "CLASSIFIER_OUTPUT",
     "PRIOR_CONSTANTS",
     "REQUIRED",
     "RESIZE",
     "SCHEMA",
     "build_manifest",
+    "classifier_fields",
     "manifest_path",
     "prior_settings",
     "read_manifest",

@@ -9,6 +9,14 @@ Numbers per check (averaged over the images, worst case for the max error):
   against the original; ``ms_ssim_delta`` = export - keras. Left out (None) for images under
   176 px, where five MS-SSIM scales do not fit.
 
+The injection (and so MS-SSIM) is for maps that are non-negative visibility thresholds
+(output kinds ``jnd_map`` and ``saliency``, as before). For other output kinds
+(``parity_check(output_kind=...)``) the map numbers are of what the network outputs: the
+redundancy-removed image I_rr (``image``, hmJND-Net), the signed perturbation e (``dmv_jnd``),
+class logits (``classifier``; the "map" PSNR is then of the logit vector with peak 255, an
+agreement number only) and ``label_agreement``, the share of inputs whose top-1 class is the same
+as Keras' (the labels' parity).
+
 Inputs (:func:`parity_images`): priors on the whole held-back image, then crops, exactly as the
 calibration inputs and the training crops are made; :func:`held_back_split` holds back part of a
 user's calibration folder for it.
@@ -25,6 +33,8 @@ from jndtf.metrics import psnr
 
 TARGET_PSNR = 26.06
 MS_SSIM_MIN_SIDE = 176
+#: Output kinds whose map is injected by eq. (7) for the MS-SSIM numbers (non-negative maps).
+INJECTED_KINDS = ("jnd_map", "saliency")
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,8 @@ class ParityReport:
     ms_ssim_export: float | None
     ms_ssim_delta: float | None
     target_psnr_db: float = TARGET_PSNR
+    output_kind: str = "jnd_map"
+    label_agreement: float | None = None
 
     def to_dict(self) -> dict:
         """As manifest data."""
@@ -62,6 +74,7 @@ def parity_check(
     inputs: Sequence[np.ndarray],
     *,
     seed: int = 0,
+    output_kind: str = "jnd_map",
 ) -> ParityReport:
     """Compares an exported model with its Keras source.
 
@@ -71,6 +84,8 @@ def parity_check(
         images: uint8 RGB images ``HxWx3``, one per input (for the injection).
         inputs: their network inputs ``(1, H, W, C)`` (same priors as training).
         seed: seed of the injection's random signs.
+        output_kind: the registry's output kind of the network (module docstring: which
+            numbers apply).
 
     Raises:
         ValueError: empty or mismatched lists, shape mismatch or non-finite maps.
@@ -79,7 +94,8 @@ def parity_check(
 
     if not images or len(images) != len(inputs):
         raise ValueError(f"need one input per image, got {len(images)} images, {len(inputs)}")
-    errs, means, psnrs, ssk, sse = [], [], [], [], []
+    errs, means, psnrs, ssk, sse, same = [], [], [], [], [], []
+    injectable = output_kind in INJECTED_KINDS
     for img, x in zip(images, inputs, strict=True):
         k = np.asarray(run_keras(x), np.float32)[0]
         e = np.asarray(run_export(x), np.float32)[0]
@@ -91,7 +107,14 @@ def parity_check(
         errs.append(float(d.max()))
         means.append(float(d.mean()))
         psnrs.append(psnr(e, k))
-        if min(img.shape[:2]) >= MS_SSIM_MIN_SIDE and float(k.max()) > 0 and float(e.max()) > 0:
+        if output_kind == "classifier":
+            same.append(float(np.argmax(e) == np.argmax(k)))
+        if (
+            injectable
+            and min(img.shape[:2]) >= MS_SSIM_MIN_SIDE
+            and float(k.max()) > 0
+            and float(e.max()) > 0
+        ):
             ek = np.clip(e, 0, None)
             try:  # λ solved on the Keras map, used for both maps (same λ, same signs R)
                 lam = inject(img, k, psnr=TARGET_PSNR, seed=seed).scale
@@ -112,6 +135,8 @@ def parity_check(
         ms_ssim_keras=mk,
         ms_ssim_export=me,
         ms_ssim_delta=None if mk is None else me - mk,
+        output_kind=output_kind,
+        label_agreement=float(np.mean(same)) if same else None,
     )
 
 
@@ -183,6 +208,7 @@ def held_back_split(
 
 __all__ = [
     "HELD_BACK_FRACTION",
+    "INJECTED_KINDS",
     "TARGET_PSNR",
     "ParityReport",
     "held_back_split",

@@ -82,11 +82,13 @@ def atomic_copy(src: Path, dst: Path) -> None:
 class ExportRun:
     """The state one :func:`export_model` call shares between its formats."""
 
-    def __init__(self, learned, info, data, input_hw, num_calibration, int8_io, seed):
+    def __init__(
+        self, learned, info, data, input_hw, num_calibration, int8_io, seed, make_input=None
+    ):
         """`input_hw`: the fixed ``(h, w)`` (NHWC order; :func:`export_model` converts its
-        public ``(width, height)``), or None for a dynamic export."""
-        from jndtf.priors.inputs import model_input
-
+        public ``(width, height)``), or None for a dynamic export. `make_input`: image ->
+        ``HxWxC`` network input (:func:`jndtf.export.inputs.export_inputs`, the family's own
+        builder); None: RGB + the model's priors (:func:`jndtf.priors.inputs.model_input`)."""
         self.learned, self.info, self.data = learned, info, data
         self.input_hw = input_hw
         self.size_hw = input_hw or DYNAMIC_CALIB_SIZE
@@ -95,17 +97,18 @@ class ExportRun:
         self.onnx: Path | None = None
         self._saved_model: Path | None = None
         self._calib: list[np.ndarray] | None = None
+        if make_input is None:
+            from jndtf.export.inputs import export_inputs
 
-        def make_input(im):
-            return model_input(
-                im,
-                learned.priors,
-                normalization=learned.normalization,
-                overrides=learned.prior_overrides,
-            )
-
+            make_input = export_inputs(learned, None).make_input
         self.make_input = make_input
         self.hooks = export_hooks(info.get("family"))
+
+    def float_layers(self) -> tuple[str, ...]:
+        """The family's ``float_layers`` this model has: a family lists them for its deepest
+        preset (hmJND-Net's three STA blocks), a shallower one has fewer."""
+        names = {layer.name for layer in self.learned.model.layers}
+        return tuple(n for n in self.hooks.float_layers if n in names)
 
     def keras(self, x):
         return np.asarray(self.learned.model(x, training=False), np.float32)
@@ -136,7 +139,9 @@ class ExportRun:
             "images": self.data.calib_label,
             "crops": len(self.calib()),
             "crop_size": list(self.size_hw),  # (H, W): the manifest's shipped layout
-            "inputs": "priors on the whole image, then random crops (as training)",
+            "inputs": self.info.get(
+                "inputs_made", "priors on the whole image, then random crops (as training)"
+            ),
         }
 
     def convert(self, fmt, path: Path, *, qat_steps, trt_opt_size, trt_max_size):
@@ -169,7 +174,7 @@ class ExportRun:
                         self.calib(),
                         io_dtype=io_dtype,
                         num_samples=self.num_calibration,
-                        float_layers=self.hooks.float_layers,
+                        float_layers=self.float_layers(),
                     )
                     extra["calibration"] = self.calibration_record()
                 else:

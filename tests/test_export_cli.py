@@ -139,7 +139,8 @@ def _exportable_presets() -> list[str]:
     out = []
     for family in available_families():
         specs = [get_model_spec(n) for n in available_models(family)]
-        if specs[0].export.exportable:
+        specs = [s for s in specs if s.export.exportable]  # e.g. the unseen MobileNet is not
+        if specs:
             out.append(min(specs, key=lambda s: s.macs_per_pixel() or 0.0).name)
     return out
 
@@ -148,8 +149,10 @@ def _exportable_presets() -> list[str]:
 @pytest.mark.parametrize("preset", _exportable_presets())
 def test_every_registered_family_exports(preset, tmp_path):
     """Every family the registry says is exportable goes through `jndtf export` (fp32 TFLite,
-    parity against Keras) with the contract of its spec in the manifest."""
+    parity against Keras) with the contract of its spec in the manifest, its input built by the
+    family's own builder (jndtf.export.inputs) and its channels named."""
     from jndtf.export import verify
+    from jndtf.export.inputs import channel_names
 
     from jndtf.models.registry import get_model_spec
     from jndtf.train._common import atomic_save_model
@@ -157,23 +160,36 @@ def test_every_registered_family_exports(preset, tmp_path):
     spec = get_model_spec(preset)
     path = tmp_path / "net.keras"
     atomic_save_model(spec.build(), path)
+    if "cam" in spec.modalities:  # DMV-JND-NET: the classifiers its manifest names give the CAM
+        folder = tmp_path / "classifiers"
+        for arch in ("alexnet", "vgg", "resnet", "densenet"):
+            atomic_save_model(get_model_spec(f"{arch}_tiny").build(), folder / f"{arch}.keras")
+        record = {"family": spec.family, "preset": preset, "classifiers": {"folder": str(folder)}}
+        path.with_suffix(".json").write_text(json.dumps(record))
     r = invoke(f"{preset}:{path}", "--size", "64x64", "--num-parity", "1", "-o", tmp_path)
     assert r.exit_code == 0, r.output
     m = verify(tmp_path / "net-tflite-fp32.tflite")
     got = (m["family"], m["inputs"]["channels"], m["outputs"]["channels"])
     assert got == (spec.family, spec.input_channels, spec.output_channels)
+    assert m["inputs"]["channel_names"] == channel_names(spec)
+    assert len(m["inputs"]["channel_names"]) == spec.input_channels
     assert m["outputs"]["jnd_units"] == spec.jnd_units
     assert m["outputs"]["kind"] == spec.output_kind  # the edge refuses what is not a JND map
     assert m["parity"]["map_psnr_db"] > 80  # same float graph (measured: inf / ~1e-6 abs)
 
 
 def test_the_registry_names_the_exportable_families():
-    """The classifier family (A-IQA) says it is not exported; the map families are."""
+    """A-IQA's classifier (used only inside a loss) says it is not exported; the map families,
+    hmJND-Net, DMV-JND-NET's E-D and the CAM classifiers are (each through its own input
+    builder)."""
     from jndtf.models.registry import family_spec
 
-    assert family_spec("saliency").export.exportable and family_spec("acol").export.exportable
+    for family in ("saliency", "acol", "hmjnd", "dmv", "classifiers"):
+        assert family_spec(family).export.exportable, family
     assert not family_spec("aiqa").export.exportable
-    assert set(_exportable_presets()) >= {"poolnet_tiny"}
+    presets = set(_exportable_presets())
+    assert presets >= {"poolnet_tiny", "hmjnd_tiny", "dmv_tiny"}
+    assert presets & {"alexnet_tiny", "vgg_tiny", "resnet_tiny", "densenet_tiny"}
 
 
 @pytest.mark.tf

@@ -226,8 +226,8 @@ def _register() -> None:
             description=str(cfg["description"]),
             output_kind="classifier",
             modalities=("rgb",),
-            # used inside DMV-JND-NET training (the merged CAM, eq. (2)), not exported
-            export=ExportHooks(exportable=False),
+            # `jndtf export resnet --int8`: the edge's machine-vision classifier
+            export=ExportHooks(),
             train=train,
             macs=f"{__name__}:macs_per_pixel",
             overwrite=True,

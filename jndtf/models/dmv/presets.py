@@ -166,11 +166,8 @@ def _register() -> None:
             output_kind="dmv_jnd",
             modalities=("rgb", "cam"),
             input_builder="jndtf.models.dmv.inputs:dmv_input",
-            # jndtf export builds calibration/parity inputs from RGB + priors
-            # (jndtf.evaluate.learned.LearnedJnd); it has no CAM modality yet, so export is
-            # refused with a clear message until it does. The network itself converts to
-            # TFLite (tests/test_dmv_net.py checks fp32 LiteRT parity).
-            export=ExportHooks(exportable=False),
+            # exported alone (4-channel input); calibration/parity CAMs from real classifiers
+            export=ExportHooks(),
             train=train,
             macs=f"{__name__}:_macs",
             overwrite=True,
