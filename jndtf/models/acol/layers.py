@@ -287,7 +287,8 @@ PADDINGS = ("zeros", "reflect")
 @keras.saving.register_keras_serializable(package="jndtf")
 class ReflectPad(layers.Layer):
     """Pads H and W of an NHWC tensor by `pad` pixels on each side, mirrored without repeating
-    the edge (``numpy.pad(mode="reflect")``, TFLite ``MIRROR_PAD``).
+    the edge (the values of ``numpy.pad(mode="reflect")``, built from slices so that int8 LiteRT
+    keeps it in XNNPACK).
 
     Put before a 'valid' 3x3 conv (``pad=1``) it replaces the conv's zero padding: a flat input
     stays flat to the edge, so the network draws no lines along the image border.
@@ -312,8 +313,20 @@ class ReflectPad(layers.Layer):
         self.built = True
 
     def call(self, x):
+        # Slices and concatenations: the values of ops.pad(mode="reflect"), but LiteRT runs them
+        # in XNNPACK, where MIRROR_PAD falls back to the reference kernel (int8 ACoL-JND at
+        # 320x180: 338 ms per inference with MIRROR_PAD, 70 ms with zero padding).
         p = self.pad
-        return ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+        x = ops.concatenate(
+            [*(x[:, i : i + 1] for i in range(p, 0, -1)), x,
+             *(x[:, -i - 1 : -i] for i in range(1, p + 1))],
+            axis=1,
+        )  # fmt: skip
+        return ops.concatenate(
+            [*(x[:, :, i : i + 1] for i in range(p, 0, -1)), x,
+             *(x[:, :, -i - 1 : -i] for i in range(1, p + 1))],
+            axis=2,
+        )  # fmt: skip
 
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape
