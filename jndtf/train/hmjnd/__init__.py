@@ -26,11 +26,12 @@ The mode is recorded in the manifest:
   energy reward alone would push I_rr to the clip; a one-sided squared hinge is a penalty for
   the constraint "quality at least q*" (it is zero above the target, so at equilibrium the
   removed energy is the largest the metric tolerates, "maximise the energy at equal perceptual
-  quality"); the energy is the mean absolute change, not its square, because an untrained
-  residual starts at I_rr ≈ I, where a squared energy has no gradient. SSIM by default because
-  it is cheap at 224 x 224 and differentiable everywhere in :mod:`jndtf.iqa`; the
-  A-IQA loss of ACoL-JND (``jndtf.losses.AIQALoss``) is not offered here (it scores a map-shaped
-  distortion class, not a quality level to hold). L_fea keeps eq. (2)'s feature alignment.
+  quality"); the energy is the mean absolute change, not its square, so its pull does not
+  fade as I_rr nears I (a squared energy's gradient, 2(I − I_rr), vanishes there).
+  SSIM by default: cheap at 224 x 224 and differentiable everywhere in :mod:`jndtf.iqa`. ACoL-JND's
+  A-IQA loss (``jndtf.losses.AIQALoss``) is not wired in: its classifier routes each batch to a
+  weighted mix of metrics of different scales, so no single target value q* means one quality
+  level. L_fea keeps eq. (2)'s feature alignment.
 
 Common to all modes: images (not patches) are split 8:1:1 (seeded; the test images are listed in
 the manifest and never seen), each image is cut by the adaptive partition (``ceil(W/224) x
