@@ -54,15 +54,29 @@ class ExportData:
         self.calib_label = f"{label} ({len(self.calib_images)} images)"
 
 
-def export_hooks(family: str | None):
-    """The export hooks of `family` (:class:`jndtf.models.registry.ExportHooks`; the defaults
-    for an unknown or unregistered family).
+def export_hooks(family: str | None, preset: str | None = None):
+    """The export hooks of registered model `preset`, else of `family`
+    (:class:`jndtf.models.registry.ExportHooks`; the defaults for an unknown or unregistered
+    family).
 
     Raises:
-        ValueError: the family registers itself as not exportable.
+        ValueError: the preset (or family) registers itself as not exportable.
     """
-    from jndtf.models.registry import ExportHooks, available_families, family_spec
+    from jndtf.models.registry import (
+        ExportHooks,
+        available_families,
+        available_models,
+        family_spec,
+        get_model_spec,
+    )
 
+    if preset and preset in available_models():
+        hooks = get_model_spec(preset).export  # a family's presets may differ (the MobileNet)
+        if not hooks.exportable:
+            raise ValueError(
+                f"model {preset!r} is not exported (its ModelSpec says exportable=False)"
+            )
+        return hooks
     if not family or family not in available_families():
         return ExportHooks()
     hooks = family_spec(family).export
@@ -102,7 +116,7 @@ class ExportRun:
 
             make_input = export_inputs(learned, None).make_input
         self.make_input = make_input
-        self.hooks = export_hooks(info.get("family"))
+        self.hooks = export_hooks(info.get("family"), info.get("preset"))
 
     def float_layers(self) -> tuple[str, ...]:
         """The family's ``float_layers`` this model has: a family lists them for its deepest
