@@ -221,8 +221,8 @@ def test_one_step_of_eq7_reaches_every_ed_weight_and_x_hat_is_x_plus_e(tiny):
 
 @pytest.mark.slow
 def test_litert_fp32_matches_keras_at_two_sizes(tmp_path):
-    # the spec says exportable=False until jndtf export feeds a CAM; the network itself
-    # converts (dynamic H, W, the crop as a StridedSlice). Tolerance as in
+    # the network converts as it is (dynamic H, W, the crop as a StridedSlice); jndtf export
+    # (tests/test_export_families.py) adds the CAM inputs of calibration and parity. Tolerance as in
     # tests/test_model_harness.py (RTOL_LITERT): BN folding and reordered float32 sums move
     # each result a few ulps; 1e-4 of the output's largest magnitude (measured ~4e-6 abs on
     # outputs up to ~80 pixels)

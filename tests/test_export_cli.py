@@ -396,3 +396,21 @@ def test_manifest_fields_and_learned_prior_net(tiny_with_saliency_net, tmp_path)
     net.unlink()
     with pytest.raises(FileNotFoundError, match=r"tinysal-saliency\.tflite beside it"):
         verify(model, prior_nets=True)
+
+
+def test_classifiers_flag_reaches_export_model(tmp_path, monkeypatch):
+    """Wiring only: --classifiers (DMV-JND-NET's CAM source) is passed to export_model."""
+    import jndtf.export as export_pkg
+
+    seen = {}
+
+    def fake(source, formats, **kw):
+        seen.update(kw, source=source, formats=formats)
+        return []
+
+    monkeypatch.setattr(export_pkg, "export_model", fake)
+    clf = tmp_path / "clf"
+    clf.mkdir()
+    r = invoke("dmv_tiny", "--fp32", "--classifiers", clf, "-o", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    assert seen["classifiers"] == clf and seen["source"] == "dmv_tiny"

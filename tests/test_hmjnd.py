@@ -384,9 +384,9 @@ def test_input_builder_and_registration_load_no_tensorflow():
 
 @pytest.mark.slow
 def test_litert_fp32_matches_keras_at_two_sizes_with_attention_ops(tmp_path):
-    # the spec says exportable=False until jndtf export builds inputs with spec.make_input; the
-    # network converts with builtins only (softmax, batch matmul, layer norm as mean/rsqrt,
-    # the bias gather folded into a constant), dynamic H, W
+    # the network alone (jndtf export with its inputs: tests/test_export_families.py) converts
+    # with builtins only (softmax, batch matmul, layer norm as mean/rsqrt, the bias gather
+    # folded into a constant), dynamic H, W
     litert = pytest.importorskip("ai_edge_litert.interpreter", reason="needs the [edge] extra")
     from litert_parity import dynamic_parity
 

@@ -178,6 +178,14 @@ class ExportSettings:
         "--trt-max",
         help="Largest WIDTHxHEIGHT of the dynamic TensorRT profile (default 1920x1080).",
     )
+    classifiers: Path | None = option(
+        "--classifiers",
+        default=None,
+        show_default=False,
+        help="DMV-JND-NET: a `jndtf train classifiers` run folder (or one classifier .keras) "
+        "whose merged CAM is the 4th input channel of calibration and parity (default: the "
+        "folder the model's manifest names).",
+    )
 
 
 def run(settings: ExportSettings, progress=None) -> list:
@@ -198,6 +206,7 @@ def run(settings: ExportSettings, progress=None) -> list:
         seed=settings.seed,
         qat_steps=settings.qat_steps,
         trt_opt_size=settings.trt_opt_size,
+        classifiers=settings.classifiers,
         trt_max_size=settings.trt_max_size,
         progress=progress,
     )

@@ -7,9 +7,9 @@ bottleneck, a 128-then-64 deconvolution decoder (~1.5 M parameters, ~66.5 k MACs
 Pure Python (no Keras import): registers the presets in :mod:`jndtf.models.registry` as family
 ``"dmv"``, output kind ``"dmv_jnd"`` (a *signed* perturbation e in pixel units, x̂ = x + e),
 4 input channels (RGB 0..1 and the merged CAM map c in 0..1, modalities ``("rgb", "cam")``,
-built by :func:`jndtf.models.dmv.inputs.dmv_input`). Not yet exportable with ``jndtf export``
-(its calibration and parity inputs know RGB + priors only, no CAM); the Keras model converts to
-LiteRT as it is.
+built by :func:`jndtf.models.dmv.inputs.dmv_input`). ``jndtf export`` exports the E-D alone
+(4-channel input); calibration and parity take the merged CAM of the classifiers given by
+``--classifiers`` or named by the model's manifest (:mod:`jndtf.export.inputs`).
 """
 
 from __future__ import annotations
