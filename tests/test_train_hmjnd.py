@@ -131,9 +131,8 @@ def test_pairs_missing_partner_is_named(tmp_path):
         list_images(tmp_path, "pairs")
 
 
-# Each training test: TF tracing of the tiny network's train step dominates, ~20 s alone and
-# ~50 s on 2 busy cores; CI (CI=true) runs slow tests.
-@pytest.mark.slow
+# Each training test takes ~10 s on the 2-core box (TF tracing of the tiny network's train step
+# dominates): not marked slow.
 def test_distill_loss_decreases_and_manifest_records(photos, distill_run):
     from jndtf.apply.inject import inject
     from jndtf.iqa import get
@@ -178,7 +177,6 @@ def test_distill_loss_decreases_and_manifest_records(photos, distill_run):
     assert set(m["metrics"]["references"]) == {"uniform", "teacher yang2005"}
 
 
-@pytest.mark.slow
 def test_self_supervised_loss_decreases(photos, cache, tmp_path):
     result = train_hmjnd(config(photos, tmp_path / "self", cache, mode="self"))
     h = result.history
@@ -188,7 +186,6 @@ def test_self_supervised_loss_decreases(photos, cache, tmp_path):
     assert m["training"]["loss"]["quality_metric"] == "ssim"
 
 
-@pytest.mark.slow
 def test_pairs_loss_decreases(pairs, cache, tmp_path):
     result = train_hmjnd(config(pairs, tmp_path / "pairs", cache, mode="pairs"))
     h = result.history
@@ -201,7 +198,7 @@ def test_pairs_loss_decreases(pairs, cache, tmp_path):
         assert f["target_sha256"] == want
 
 
-@pytest.mark.slow  # one interrupted and one resumed session, ~40 s alone, ~80 s on busy cores
+@pytest.mark.slow  # an interrupted and a resumed session: 18 s alone, ~80 s on busy cores
 def test_resume_equals_uninterrupted(photos, cache, distill_run, tmp_path):
     straight = distill_run[1]
 
