@@ -48,8 +48,8 @@ VAL_SEED = 0
 MODE_TEXT = {
     "distill": "distillation: I_gt = eq. (14) pre-processing of the image under the teacher's "
     "JND map times the strength (jndtf.apply.methods eq14), loss eq. (2)",
-    "self": "self-supervised: lambda_fea*L_fea + quality_weight*hinge(Q(I, I_rr) vs "
-    "quality_target)^2 - energy_weight*mean|I - I_rr|/255 (no ground truth)",
+    "self": "self-supervised: lambda_fea*L_fea + quality_weight*max(0, quality_target - "
+    "Q(I, I_rr))^2 - energy_weight*[Q >= quality_target]*mean|I - I_rr|/255 (no ground truth)",
     "pairs": "SHEN2020-style pairs: I_gt = redundancy_removed/NAME of originals/NAME, loss eq. (2)",
 }
 
@@ -279,7 +279,11 @@ def train_hmjnd(
         q = tf.cast(q_fn(t, i_rr, data_range=255.0), "float32")
         miss = tf.nn.relu(q_target - q) if q_higher else tf.nn.relu(q - q_target)
         energy = tf.reduce_mean(tf.abs(t - i_rr), axis=[1, 2, 3]) / 255.0
-        return lam_fea * l_fea + q_w * miss * miss - e_w * energy, l_fea, q, energy
+        # the reward only where the image meets the quality target: from a far-off start
+        # (an untrained residual changes I by ~100 grey levels, where SSIM is flat) an always-on
+        # reward wins over the hinge and training settles on a destroyed image
+        met = tf.stop_gradient(tf.cast(miss <= 0.0, "float32"))
+        return lam_fea * l_fea + q_w * miss * miss - e_w * met * energy, l_fea, q, energy
 
     @tf.function(reduce_retracing=True)
     def train_step(x, t):
