@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from jndtf.export.quantization import QuantizationConfig
 
-from jndtf.litert import interpreter_class, quiet_litert_info
+from jndtf.litert import allocate, interpreter_class, quiet_litert_info
 
 #: TFLite ops with weights: the first one met walking back from an output ends its head.
 WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
@@ -248,8 +248,7 @@ class TFLiteRunner:
     def __init__(self, path: str | os.PathLike, num_threads: int = 2):
         self.path = Path(path)
         self.interpreter = interpreter_class()(model_path=str(self.path), num_threads=num_threads)
-        with quiet_litert_info():
-            self.interpreter.allocate_tensors()
+        allocate(self.interpreter)  # a dynamic model at a sane size first, not LiteRT's 1x1
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         sig = [int(s) for s in self.input["shape_signature"]]

@@ -94,11 +94,35 @@ def open_interpreter(path: str | os.PathLike, *, num_threads: int | None = None)
     kwargs = {} if num_threads is None else {"num_threads": int(num_threads)}
     try:
         interp = cls(model_path=str(path), **kwargs)
-        with quiet_litert_info():
-            interp.allocate_tensors()
+        allocate(interp)
     except (RuntimeError, ValueError) as err:
         raise ValueError(f"{path}: LiteRT cannot load this model ({err})") from None
     return interp
 
 
-__all__ = ["INSTALL_HINT", "interpreter_class", "open_interpreter", "quiet_litert_info"]
+#: H, W at which a dynamic ``[N, -1, -1, C]`` model is first allocated. LiteRT's default of 1x1
+#: fails for a network that pads by reflection (a 1-pixel image has nothing to mirror: "XNNPack
+#: delegate failed to reshape"); every runner resizes to each real input anyway.
+DYNAMIC_ALLOCATE_HW = (32, 32)
+
+
+def allocate(interp) -> None:
+    """``allocate_tensors()``, with each dynamic NHWC input first resized to
+    :data:`DYNAMIC_ALLOCATE_HW` (batch 1 where it is dynamic too)."""
+    for d in interp.get_input_details():
+        sig = [int(s) for s in d.get("shape_signature", d["shape"])]
+        if len(sig) == 4 and (sig[1] == -1 or sig[2] == -1):
+            h, w = DYNAMIC_ALLOCATE_HW
+            interp.resize_tensor_input(d["index"], [max(sig[0], 1), h, w, sig[3]])
+    with quiet_litert_info():
+        interp.allocate_tensors()
+
+
+__all__ = [
+    "DYNAMIC_ALLOCATE_HW",
+    "INSTALL_HINT",
+    "allocate",
+    "interpreter_class",
+    "open_interpreter",
+    "quiet_litert_info",
+]
