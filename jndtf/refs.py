@@ -61,6 +61,12 @@ from pathlib import Path
 #: The JND model every command uses when none is named (see the table in the module docstring).
 DEFAULT_JND_MODEL = "acol"
 
+#: The edge runtime's default (`jndtf stream`, `jndtf bench stream`): ACoL-JND's distilled
+#: student, whose int8 export runs at 640x360 every frame (issue 14: >= 30 fps end to end on 2
+#: cores, map PSNR >= 42 dB against the teacher at full size); ``acol`` (the teacher's int8 at
+#: 320x180) stays one ``--model acol`` away.
+DEFAULT_EDGE_MODEL = "acol_student"
+
 #: The control model of the evaluation: a constant JND map (plain ±λ noise, no JND shaping).
 UNIFORM = "uniform"
 
@@ -424,13 +430,15 @@ HELP = {
         f"(default {DEFAULT_JND_MODEL}: its fp32 .keras), a .keras file or SPEC:PATH."
     ),
     "litert": (
-        f"A JND model: a shipped name ({DEFAULT_JND_MODEL}: its int8 .tflite export at "
-        "320x180), an exported .tflite file (jndtf export MODEL --int8) or a classical name."
+        f"A JND model: a shipped name ({DEFAULT_EDGE_MODEL}: its int8 .tflite at 640x360; "
+        f"{DEFAULT_JND_MODEL}: its int8 .tflite at 320x180), an exported .tflite file (jndtf "
+        "export MODEL --int8) or a classical name."
     ),
 }
 
 
 __all__ = [
+    "DEFAULT_EDGE_MODEL",
     "DEFAULT_JND_MODEL",
     "HELP",
     "RUNTIMES",

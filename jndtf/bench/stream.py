@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from jndtf.metrics import psnr_from_mse
-from jndtf.refs import DEFAULT_JND_MODEL
+from jndtf.refs import DEFAULT_EDGE_MODEL
 
 #: CSV columns, in order.
 ROW_COLUMNS = (
@@ -92,7 +92,7 @@ class StreamBenchSettings:
         strength: the method's map multiplier; None: the stream's default.
     """
 
-    model: str = DEFAULT_JND_MODEL
+    model: str = DEFAULT_EDGE_MODEL
     codec: str = "jpeg"
     seconds: float = 6.0
     size: tuple[int, int] = (640, 360)

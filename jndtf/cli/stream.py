@@ -21,7 +21,7 @@ from jndtf.cli._shared import USER_ERRORS, app, err, progress_bar, stdout, stepp
 from jndtf.cli.bench import bench_app
 from jndtf.edge.stream import DEFAULT_JND_SCALE, StreamSettings
 from jndtf.io import parse_size
-from jndtf.refs import DEFAULT_JND_MODEL
+from jndtf.refs import DEFAULT_EDGE_MODEL
 from jndtf.refs import HELP as MODEL_HELP
 
 #: Exit codes of `jndtf stream` besides 0 (done) and 2 (an error, after the summary): input
@@ -81,7 +81,7 @@ def _report_lines(report) -> list[str]:
 
 
 #: `jndtf stream`'s options: flags and help; each default is the :class:`StreamSettings`
-#: field's (written there, once), the model's is :data:`DEFAULT_JND_MODEL`.
+#: field's (written there, once), the model's is :data:`DEFAULT_EDGE_MODEL`.
 STREAM_CLI = {
     "source": Cli(
         help="Camera index (0), video file, image folder or stream URL (rtsp://, http://).",
@@ -90,7 +90,7 @@ STREAM_CLI = {
     ),
     "model": Cli(
         flags=("--model", "-m"),
-        default=DEFAULT_JND_MODEL,
+        default=DEFAULT_EDGE_MODEL,
         help=MODEL_HELP["litert"],
     ),
     "codec": Cli(help="jpeg (per frame, OpenCV) or h264 (libx264, PyAV)."),
