@@ -49,6 +49,9 @@ VAL_MSE = 100.0
 #: few grey levels of I, not at it (|I − I_rr| at 0 has no gradient through |·|).
 RESHAPE_INIT_SCALE = 0.01
 
+#: Box size of the local mean taken out of the change before self mode's energy reward.
+ENERGY_WINDOW = 7
+
 #: Seed of the injection's random signs (fixed: every epoch is measured with the same R).
 VAL_SEED = 0
 
@@ -56,7 +59,8 @@ MODE_TEXT = {
     "distill": "distillation: I_gt = eq. (14) pre-processing of the image under the teacher's "
     "JND map times the strength (jndtf.apply.methods eq14), loss eq. (2)",
     "self": "self-supervised: lambda_fea*L_fea + quality_weight*max(0, quality_target - "
-    "Q(I, I_rr))^2 - energy_weight*[Q >= quality_target]*mean|I - I_rr|/255 (no ground truth)",
+    "Q(I, I_rr))^2 - energy_weight*[Q >= quality_target]*mean|d - box7(d)|/255, d = I - I_rr "
+    "(no ground truth)",
     "pairs": "SHEN2020-style pairs: I_gt = redundancy_removed/NAME of originals/NAME, loss eq. (2)",
 }
 
@@ -287,7 +291,11 @@ def train_hmjnd(
             return lam_fea * l_fea + lam_pix * l_pix, l_fea, l_pix, tf.zeros_like(l_pix)
         q = tf.cast(q_fn(t, i_rr, data_range=255.0), "float32")
         miss = tf.nn.relu(q_target - q) if q_higher else tf.nn.relu(q - q_target)
-        energy = tf.reduce_mean(tf.abs(t - i_rr), axis=[1, 2, 3]) / 255.0
+        # the change minus its local mean (7x7 box): SSIM tolerates a brightness shift, and a
+        # reward on the raw change was won by shifting the image by ~50 grey levels
+        d = t - i_rr
+        d_hp = d - tf.nn.avg_pool2d(d, ENERGY_WINDOW, 1, "SAME")
+        energy = tf.reduce_mean(tf.abs(d_hp), axis=[1, 2, 3]) / 255.0
         # the reward only where the image meets the quality target: from a far-off start
         # (an untrained residual changes I by ~100 grey levels, where SSIM is flat) an always-on
         # reward wins over the hinge and training settles on a destroyed image
