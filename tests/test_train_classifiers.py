@@ -24,13 +24,13 @@ pytestmark = pytest.mark.tf
 keras = pytest.importorskip("keras")
 
 from jndtf.cli import app  # noqa: E402
+from jndtf.train._state import TrainingInterrupted  # noqa: E402
 from jndtf.train.classifiers import (  # noqa: E402
     ClassifiersTrainConfig,
     predict_labels,
     prepare_data,
     train_classifiers,
 )
-from jndtf.train.classifiers.state import TrainingInterrupted  # noqa: E402
 
 CLASSES = ("blobs", "checker", "horizontal", "vertical")  # sorted: label = position
 

@@ -25,8 +25,8 @@ keras = pytest.importorskip("keras")
 
 from jndtf.cli import app  # noqa: E402
 from jndtf.models.classifiers import build_cam_classifier, cam  # noqa: E402
+from jndtf.train._state import TrainingInterrupted  # noqa: E402
 from jndtf.train.classifiers import prepare_data  # noqa: E402
-from jndtf.train.classifiers.state import TrainingInterrupted  # noqa: E402
 from jndtf.train.dmv import CLASSIFIER_ARCHS, DmvTrainConfig, train_dmv  # noqa: E402
 
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.tf
 keras = pytest.importorskip("keras")
 
 from jndtf.cli import app  # noqa: E402
-from jndtf.train.classifiers.state import TrainingInterrupted  # noqa: E402
+from jndtf.train._state import TrainingInterrupted  # noqa: E402
 from jndtf.train.hmjnd import (  # noqa: E402
     HmjndTrainConfig,
     list_images,

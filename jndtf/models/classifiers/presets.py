@@ -206,7 +206,7 @@ TRAIN = {
     "report": "jndtf.train.classifiers.config:report",
     "checkpoint": "jndtf.train.classifiers.config:checkpoint_file",
     "progress": "jndtf.train.classifiers.config:progress_fields",
-    "interrupted": "jndtf.train.classifiers.state:TrainingInterrupted",
+    "interrupted": "jndtf.train._state:TrainingInterrupted",
 }
 
 

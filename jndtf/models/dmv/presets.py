@@ -145,7 +145,7 @@ TRAIN = {
     "report": "jndtf.train.dmv.config:report",
     "checkpoint": "jndtf.train.dmv.config:checkpoint_file",
     "progress": "jndtf.train.dmv.config:progress_fields",
-    "interrupted": "jndtf.train.classifiers.state:TrainingInterrupted",
+    "interrupted": "jndtf.train._state:TrainingInterrupted",
 }
 
 

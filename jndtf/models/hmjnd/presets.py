@@ -196,7 +196,7 @@ TRAIN = {
     "report": "jndtf.train.hmjnd.config:report",
     "checkpoint": "jndtf.train.hmjnd.config:checkpoint_file",
     "progress": "jndtf.train.hmjnd.config:progress_fields",
-    "interrupted": "jndtf.train.classifiers.state:TrainingInterrupted",
+    "interrupted": "jndtf.train._state:TrainingInterrupted",
 }
 
 

@@ -84,15 +84,14 @@ def train_classifiers(
     from jndtf.models.classifiers.presets import macs_per_pixel
     from jndtf.models.registry import get_model_spec
     from jndtf.train._common import atomic_save_model, atomic_write_json, sha256_file, versions
-    from jndtf.train.classifiers.data import prepare_data
-    from jndtf.train.classifiers.state import (
+    from jndtf.train._state import (
         ScalarLog,
-        check_resume_key,
         interrupts_resumable,
-        read_state,
+        open_checkpoint,
         restore,
         save_state,
     )
+    from jndtf.train.classifiers.data import prepare_data
 
     t0 = time.perf_counter()
     cfg = config
@@ -102,15 +101,7 @@ def train_classifiers(
     manifest_path = out / MANIFEST_NAME
     presets = cfg.presets()
 
-    meta, saved_vars, saved_opt = None, [], []
-    if ckpt.is_file():
-        if not cfg.resume:
-            raise FileExistsError(
-                f"{ckpt} holds an unfinished run; continue it with --resume, or remove it (or "
-                "choose another --out) to start afresh"
-            )
-        meta, saved_vars, saved_opt = read_state(ckpt)
-        check_resume_key(ckpt, meta["config_key"], cfg.resume_key())
+    meta, saved_vars, saved_opt = open_checkpoint(ckpt, cfg.resume, cfg.resume_key())
     done: dict = dict(meta["done"]) if meta else {}
     for preset in presets:
         arch = arch_of(preset)

@@ -178,11 +178,10 @@ def train_hmjnd(
     from jndtf.models.hmjnd.presets import macs_per_pixel
     from jndtf.models.registry import get_model_spec
     from jndtf.train._common import atomic_save_model, atomic_write_json, sha256_file, versions
-    from jndtf.train.classifiers.state import (
+    from jndtf.train._state import (
         ScalarLog,
-        check_resume_key,
         interrupts_resumable,
-        read_state,
+        open_checkpoint,
         restore,
         save_state,
     )
@@ -193,15 +192,7 @@ def train_hmjnd(
     out = Path(cfg.output_dir)
     ckpt = out / CHECKPOINT_NAME
 
-    meta, saved_vars, saved_opt = None, [], []
-    if ckpt.is_file():
-        if not cfg.resume:
-            raise FileExistsError(
-                f"{ckpt} holds an unfinished run; continue it with --resume, or remove it (or "
-                "choose another --out) to start afresh"
-            )
-        meta, saved_vars, saved_opt = read_state(ckpt)
-        check_resume_key(ckpt, meta["config_key"], cfg.resume_key())
+    meta, saved_vars, saved_opt = open_checkpoint(ckpt, cfg.resume, cfg.resume_key())
 
     # ---- data: listing, split, images, maps (cached), targets
     listing = list_images(cfg.data_dir, cfg.mode)

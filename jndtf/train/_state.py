@@ -1,6 +1,7 @@
-"""What both DMV-JND recipes (``train classifiers``, ``train dmv``) share beyond
-:mod:`jndtf.train._common`: the ``.ckpt.npz`` reader, restoring a model's and an optimizer's
-variables from it, settings comparison for ``--resume``, and per-epoch TensorBoard scalars.
+"""What the recipes ``train classifiers``, ``train dmv`` and ``train hmjnd`` share beyond
+:mod:`jndtf.train._common`: opening a run's checkpoint (:func:`open_checkpoint`), the
+``.ckpt.npz`` reader, restoring a model's and an optimizer's variables from it, settings
+comparison for ``--resume``, and per-epoch TensorBoard scalars.
 
 A checkpoint holds ``model.variables`` (not only ``model.weights``: the dropout layers' seed
 generator state is a variable too, and an exact resume needs it) and the optimizer's variables
@@ -32,6 +33,29 @@ def save_state(path: Path, meta: dict, model=None, optimizer=None) -> None:
     if optimizer is not None:
         meta["optimizer_paths"] = [v.path for v in optimizer.variables]
     write_checkpoint(path, meta, weights, opt)
+
+
+def open_checkpoint(
+    path: Path, resume: bool, resume_key: dict
+) -> tuple[dict | None, list[np.ndarray], list[np.ndarray]]:
+    """``(meta, variables, optimizer variables)`` of the run's checkpoint `path`, or
+    ``(None, [], [])`` when there is none.
+
+    Raises:
+        FileExistsError: a checkpoint exists and `resume` is False (nothing is overwritten).
+        ValueError: the checkpoint was made with other settings than `resume_key`
+            (:func:`check_resume_key`).
+    """
+    if not path.is_file():
+        return None, [], []
+    if not resume:
+        raise FileExistsError(
+            f"{path} holds an unfinished run; continue it with --resume, or remove it (or "
+            "choose another --out) to start afresh"
+        )
+    meta, variables, opt = read_state(path)
+    check_resume_key(path, meta["config_key"], resume_key)
+    return meta, variables, opt
 
 
 def read_state(path: Path) -> tuple[dict, list[np.ndarray], list[np.ndarray]]:
