@@ -83,11 +83,12 @@ def test_a_manifest_without_the_newer_records_still_loads(exported):
 def test_output_kind_defaults_to_jnd_map_and_the_edge_refuses_other_outputs(exported):
     from jndtf.edge.backends import TFLiteJnd
 
-    # the shipped manifest predates outputs.kind: it is a JND map
-    assert "kind" not in json.loads(exported.with_suffix(".json").read_text())["outputs"]
-    assert M.read_deploy_spec(exported).output_kind == "jnd_map"
+    # a manifest written before outputs.kind existed reads as a JND map
     path = exported.with_suffix(".json")
     data = json.loads(path.read_text())
+    data["outputs"].pop("kind", None)
+    path.write_text(json.dumps(data))
+    assert M.read_deploy_spec(exported).output_kind == "jnd_map"
     data["outputs"]["kind"] = "saliency"
     path.write_text(json.dumps(data))
     assert M.read_deploy_spec(exported).output_kind == "saliency"

@@ -117,7 +117,7 @@ class PjndSettings:
         default=None,
         min=1,
         show_default=False,
-        help="Clips: use the first N frames [default: all].",
+        help="Clips: use the first N frames \\[default: all].",
     )
 
     def __post_init__(self):

@@ -34,7 +34,7 @@ OTHER_LAYERS = {
     "up2": "ResizeLike",
     "jnd": "JndOutput",
 }
-_CONV = re.compile(r"^(cnn1|branch_a|branch_b|cnn4)_(conv|lrelu)(\d+)$")
+_CONV = re.compile(r"^(cnn1|branch_a|branch_b|cnn4)_(conv|lrelu|pad)(\d+)$")
 
 
 class NotAnAcolNetwork(ValueError):
@@ -55,7 +55,7 @@ def describe_acol(model) -> dict:
         model: a Keras 3 functional model from :func:`jndtf.models.acol.build_acol`.
 
     Returns:
-        ``{"name", "channels", "kernel_size", "negative_slope", "cnn1", "branch", "cnn4",
+        ``{"name", "channels", "kernel_size", "padding", "negative_slope", "cnn1", "branch", "cnn4",
         "complementary", "share_branches", "interpolation", "jnd"}``; the stacks are lists of
         ``[filters, stride]``, ``jnd`` holds ``JndOutput``'s ``activation``, ``scale`` and
         ``max_value``.
@@ -65,7 +65,7 @@ def describe_acol(model) -> dict:
             LReLU slope that differs between layers, or a missing part.
     """
     convs: dict[str, dict[int, list[int]]] = {s: {} for s in STACKS}
-    slopes, kernels = set(), set()
+    slopes, kernels, paddings, pads = set(), set(), set(), {}
     by_name = {}
     for layer in model.layers:
         cls = type(layer).__name__
@@ -74,13 +74,18 @@ def describe_acol(model) -> dict:
         m = _CONV.match(layer.name)
         if m:
             stack, kind, idx = m.group(1), m.group(2), int(m.group(3))
-            if kind == "conv":
+            if kind == "pad":
+                if cls != "ReflectPad":
+                    raise _refuse(model, f"layer {layer.name} is a {cls}, not a ReflectPad")
+                pads[(stack, idx)] = int(cfg["pad"])
+            elif kind == "conv":
                 if cls != "Conv2D":
                     raise _refuse(model, f"layer {layer.name} is a {cls}, not a Conv2D")
                 k = tuple(cfg["kernel_size"])
                 sy, sx = (int(v) for v in cfg["strides"])
+                paddings.add(cfg["padding"])
                 ok = (
-                    cfg["padding"] == "same"
+                    cfg["padding"] in ("same", "valid")
                     and cfg["activation"] == "linear"
                     and cfg["use_bias"]
                     and k[0] == k[1]
@@ -100,6 +105,19 @@ def describe_acol(model) -> dict:
             raise _refuse(model, f"unexpected layer {layer.name} ({cls})")
     if len(slopes) != 1 or len(kernels) != 1:
         raise _refuse(model, f"LReLU slopes {sorted(slopes)}, kernel sizes {sorted(kernels)}")
+    # 'same' convs pad with zeros; 'valid' convs each follow a ReflectPad of (k - 1) / 2
+    n_convs = sum(len(c) for c in convs.values())
+    half = (next(iter(kernels)) - 1) // 2
+    if paddings == {"same"} and not pads:
+        padding = "zeros"
+    elif paddings == {"valid"} and len(pads) == n_convs and set(pads.values()) == {half}:
+        padding = "reflect"
+    else:
+        raise _refuse(
+            model,
+            f"conv paddings {sorted(paddings)} with {len(pads)} ReflectPad layers for "
+            f"{n_convs} convs: neither zero padding nor one reflection pad of {half} per conv",
+        )
     stacks = {}
     for s in STACKS:
         idx = sorted(convs[s])
@@ -119,6 +137,7 @@ def describe_acol(model) -> dict:
         "name": str(model.name),
         "channels": int(model.inputs[0].shape[-1]),
         "kernel_size": kernels.pop(),
+        "padding": padding,
         "negative_slope": slopes.pop(),
         "cnn1": stacks["cnn1"],
         "branch": stacks["branch_a"],

@@ -73,6 +73,24 @@ class Erase(tf_keras.layers.Layer):
         return shared.erase(features, mask)
 
 
+class ReflectPad(tf_keras.layers.Layer):
+    """Mirror padding before a 'valid' conv (:func:`jndtf.models.acol.layers.reflect_pad`).
+
+    Example:
+        >>> y = ReflectPad(1, name="cnn1_pad1")(x)     # (N, H + 2, W + 2, C)
+    """
+
+    def __init__(self, pad: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.pad = int(pad)
+
+    def call(self, inputs):
+        return shared.reflect_pad(inputs, self.pad)
+
+    def get_config(self):
+        return {**super().get_config(), "pad": self.pad}
+
+
 class JndOutput(tf_keras.layers.Layer):
     """``min(scale · act(x), max_value)``: the map in pixel values (:func:`jnd_output`).
 
@@ -107,14 +125,22 @@ class JndOutput(tf_keras.layers.Layer):
 
 
 #: The custom layers, for ``quantize_scope`` / ``custom_object_scope``.
-CUSTOM_LAYERS = {c.__name__: c for c in (ResizeLike, MeanThresholdMask, Erase, JndOutput)}
+CUSTOM_LAYERS = {
+    c.__name__: c for c in (ResizeLike, MeanThresholdMask, Erase, JndOutput, ReflectPad)
+}
 
 
-def _stack(prefix: str, spec, kernel_size: int, slope: float, wrap) -> list:
+def _stack(prefix: str, spec, kernel_size: int, slope: float, wrap, reflect: bool) -> list:
     out = []
     for i, (filters, stride) in enumerate(spec, start=1):
+        if reflect:
+            out.append(wrap(ReflectPad((kernel_size - 1) // 2, name=f"{prefix}_pad{i}")))
         conv = tf_keras.layers.Conv2D(
-            int(filters), kernel_size, strides=int(stride), padding="same", name=f"{prefix}_conv{i}"
+            int(filters),
+            kernel_size,
+            strides=int(stride),
+            padding="valid" if reflect else "same",
+            name=f"{prefix}_conv{i}",
         )
         out.append(wrap(conv))
         out.append(wrap(tf_keras.layers.LeakyReLU(alpha=slope, name=f"{prefix}_lrelu{i}")))
@@ -147,10 +173,11 @@ def build_tf_keras_acol(arch: dict, *, input_size=None, wrap=None) -> tf_keras.M
     """
     wrap = wrap or (lambda layer: layer)
     k, slope = int(arch["kernel_size"]), float(arch["negative_slope"])
+    reflect = arch.get("padding", "zeros") == "reflect"  # older descriptions: zero padding
     h, w = (None, None) if input_size is None else (int(input_size[0]), int(input_size[1]))
     inputs = tf_keras.Input((h, w, int(arch["channels"])), name="inputs")
-    i2 = _apply(_stack("cnn1", arch["cnn1"], k, slope, wrap), inputs)
-    branch_a = _stack("branch_a", arch["branch"], k, slope, wrap)
+    i2 = _apply(_stack("cnn1", arch["cnn1"], k, slope, wrap, reflect), inputs)
+    branch_a = _stack("branch_a", arch["branch"], k, slope, wrap, reflect)
     i3 = _apply(branch_a, i2)
     if arch["complementary"]:
         interp = arch["interpolation"]
@@ -160,13 +187,13 @@ def build_tf_keras_acol(arch: dict, *, input_size=None, wrap=None) -> tf_keras.M
         branch_b = (
             branch_a
             if arch["share_branches"]
-            else _stack("branch_b", arch["branch"], k, slope, wrap)
+            else _stack("branch_b", arch["branch"], k, slope, wrap, reflect)
         )
         i7 = _apply(branch_b, i6)
         features = wrap(tf_keras.layers.Concatenate(axis=-1, name="stack"))([i3, i7])
     else:
         features = i3
-    i8 = _apply(_stack("cnn4", arch["cnn4"], k, slope, wrap), features)
+    i8 = _apply(_stack("cnn4", arch["cnn4"], k, slope, wrap, reflect), features)
     up2 = wrap(ResizeLike(arch["interpolation"]["up2"], name="up2"))([i8, inputs])
     jnd = wrap(JndOutput(**arch["jnd"], name="jnd"))(up2)
     return tf_keras.Model(inputs, jnd, name=f"{arch['name']}_tf_keras")
@@ -185,6 +212,12 @@ QUANTIZE_CONFIGS = {
     "threshold": "output",
     "erase": "output",
     "jnd": "output",
+    # reflection pads move values only: their output keeps the input's scale
+    **{
+        f"{s}_pad{i}": "noop"
+        for s in ("cnn1", "branch_a", "branch_b", "cnn4")
+        for i in range(1, 33)
+    },
 }
 
 
@@ -194,6 +227,7 @@ __all__ = [
     "Erase",
     "JndOutput",
     "MeanThresholdMask",
+    "ReflectPad",
     "ResizeLike",
     "build",
     "build_tf_keras_acol",
