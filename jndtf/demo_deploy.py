@@ -79,10 +79,11 @@ def missing_extras() -> list[str]:
     missing = []
     if importlib.util.find_spec("tensorflow") is None:
         missing.append("train")
-    if (
+    no_litert = (
         importlib.util.find_spec("ai_edge_litert") is None
         and importlib.util.find_spec("tflite_runtime") is None
-    ):
+    )
+    if no_litert or importlib.util.find_spec("jpeglib") is None:  # the stream's JPEG default
         missing.append("edge")
     return missing
 
