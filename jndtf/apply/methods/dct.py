@@ -520,7 +520,7 @@ def _rewrite(data: bytes, transform=None, fast: bool = True) -> bytes:
         import jpeglib
     except ImportError as err:  # pragma: no cover - depends on the install
         raise ImportError(
-            'the dct method needs jpeglib: pip install "jndtf[rd]" (or pip install jpeglib)'
+            'the dct method needs jpeglib: pip install "jndtf[edge]" or "jndtf[rd]" (or jpeglib)'
         ) from err
     if fast and _fast_path_ok():
         out = _fast_rewrite(data, transform)
