@@ -39,6 +39,8 @@ from jndtf.edge.outputs import JsonLinesWriter, MapPngWriter, MapVideoWriter, Pr
 from jndtf.edge.preprocess import preprocess_frame
 from jndtf.edge.quality import MS_SSIM_MIN_SIDE, ms_ssim, psnr
 
+from jndtf.apply.methods.temporal import TEMPORAL_METHODS
+
 #: Stages timed per frame (``latency_ms`` of the stats), in pipeline order; ``total`` runs from
 #: the frame's arrival to its record.
 STAGES = ("jnd", "preprocess", "encode", "quality", "outputs", "total")
@@ -46,14 +48,6 @@ STAGES = ("jnd", "preprocess", "encode", "quality", "outputs", "total")
 #: Frames whose stage latencies the report's median and p90 are taken over (the last ones).
 LATENCY_WINDOW = 10_000
 
-#: Clip methods that keep state across frames: name -> (mode, block) of
-#: :class:`jndtf.apply.methods.TemporalFilter` (the table of ``jndtf.rd.protocol``, which the
-#: edge does not import; tests/test_stream_method.py checks that they agree).
-TEMPORAL_METHODS = {
-    "temporal": ("hold", 1),
-    "temporal-clamp": ("clamp", 1),
-    "temporal-mb": ("hold", 16),
-}
 
 #: The map multiplier s of the stream's method unless told: `jndtf compress`'s default.
 DEFAULT_STRENGTH = 0.5

@@ -53,7 +53,7 @@ def frames_and_maps():
 def test_the_methods_are_compress_methods_plus_the_rd_temporal_filters():
     from jndtf.rd.protocol import TEMPORAL_METHODS as RD_TEMPORAL
 
-    assert TEMPORAL_METHODS == RD_TEMPORAL
+    assert TEMPORAL_METHODS is RD_TEMPORAL  # one table in the core
     assert stream_methods() == [*available_methods(), *RD_TEMPORAL]
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jndtf.apply.methods.temporal import TEMPORAL_METHODS
 from jndtf.codecs.image import (
     DEFAULT_ENCODER,
     SUBSAMPLING,
@@ -67,15 +68,6 @@ class _Curve:
     strength: float | None
     encoder: str
     role: str  # "plain" | "anchor" | "method" | "hull"
-
-
-#: Clip-only methods: the stateful JND-bounded temporal filter of
-#: :class:`jndtf.apply.methods.TemporalFilter` (mode, block), run over the frames in order.
-TEMPORAL_METHODS = {
-    "temporal": ("hold", 1),
-    "temporal-clamp": ("clamp", 1),
-    "temporal-mb": ("hold", 16),
-}
 
 
 @dataclass(frozen=True)

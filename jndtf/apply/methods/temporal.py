@@ -24,6 +24,14 @@ import math
 
 import numpy as np
 
+#: The clip methods built on :class:`TemporalFilter`, by name: ``(mode, block)``. One table for
+#: ``jndtf eval rd`` / ``jndtf compress`` (:mod:`jndtf.rd.protocol`) and ``jndtf stream``.
+TEMPORAL_METHODS = {
+    "temporal": ("hold", 1),
+    "temporal-clamp": ("clamp", 1),
+    "temporal-mb": ("hold", 16),
+}
+
 
 class TemporalFilter:
     """Stateful JND-bounded temporal filter (see module); ``reset()`` forgets the last frame."""
