@@ -356,6 +356,21 @@ def collect_images(
 # --------------------------------------------------------------------------- jndtf dmv
 
 
+#: The two model options `jndtf dmv` and `jndtf eval dmv` share (paths kept as text).
+_DMV_OPTION = dict(
+    help="The DMV-JND-NET .keras (from `jndtf train dmv`).",
+    cli_type=Path,
+    parse=str,
+    show_default=False,
+)
+_CLASSIFIERS_OPTION = dict(
+    help="Folder with alexnet.keras, vgg.keras, resnet.keras, densenet.keras.",
+    cli_type=Path,
+    parse=str,
+    show_default=False,
+)
+
+
 @dataclass(frozen=True)
 class DmvSettings:
     """`jndtf dmv IMAGES -o OUT`: each default and help written once, here."""
@@ -367,20 +382,8 @@ class DmvSettings:
         show_default=False,
         help="Images or folders of images (folders are walked recursively).",
     )
-    dmv: str = option(
-        "--dmv",
-        help="The DMV-JND-NET .keras (from `jndtf train dmv`).",
-        cli_type=Path,
-        parse=str,
-        show_default=False,
-    )
-    classifiers: str = option(
-        "--classifiers",
-        help="Folder with alexnet.keras, vgg.keras, resnet.keras, densenet.keras.",
-        cli_type=Path,
-        parse=str,
-        show_default=False,
-    )
+    dmv: str = option("--dmv", **_DMV_OPTION)
+    classifiers: str = option("--classifiers", **_CLASSIFIERS_OPTION)
     out_dir: Path = option("--out", "-o", default=Path("out/dmv"), help="Output folder.")
     resize: bool = option(
         "--resize/--no-resize",
@@ -559,20 +562,8 @@ class DmvEvalSettings:
         parse=str,
         show_default=False,
     )
-    dmv: str = option(
-        "--dmv",
-        help="The DMV-JND-NET .keras (from `jndtf train dmv`).",
-        cli_type=Path,
-        parse=str,
-        show_default=False,
-    )
-    classifiers: str = option(
-        "--classifiers",
-        help="Folder with alexnet.keras, vgg.keras, resnet.keras, densenet.keras.",
-        cli_type=Path,
-        parse=str,
-        show_default=False,
-    )
+    dmv: str = option("--dmv", **_DMV_OPTION)
+    classifiers: str = option("--classifiers", **_CLASSIFIERS_OPTION)
     out_dir: Path = option("--out", "-o", default=Path("out/eval-dmv"), help="Output folder.")
     unseen: str | None = option(
         "--unseen",
