@@ -35,6 +35,18 @@ def save_state(path: Path, meta: dict, model=None, optimizer=None) -> None:
     write_checkpoint(path, meta, weights, opt)
 
 
+def require_tensorflow_backend(command: str) -> None:
+    """RuntimeError naming `command` unless Keras runs on TensorFlow (a recipe whose step uses
+    ``tf.GradientTape``)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            f"{command} runs on the TensorFlow backend (its step uses tf.GradientTape); "
+            f"KERAS_BACKEND is {keras.backend.backend()!r}: set KERAS_BACKEND=tensorflow"
+        )
+
+
 def open_checkpoint(
     path: Path, resume: bool, resume_key: dict
 ) -> tuple[dict | None, list[np.ndarray], list[np.ndarray]]:

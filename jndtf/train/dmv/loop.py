@@ -188,13 +188,10 @@ def train_dmv(
         FloatingPointError: the loss became NaN/Inf (the last epoch's checkpoint is kept).
         RuntimeError: a Keras backend other than TensorFlow.
     """
-    import keras
+    from jndtf.train._state import require_tensorflow_backend
 
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
-            f"jndtf train dmv runs on the TensorFlow backend (its step uses tf.GradientTape); "
-            f"KERAS_BACKEND is {keras.backend.backend()!r}: set KERAS_BACKEND=tensorflow"
-        )
+    require_tensorflow_backend("jndtf train dmv")
+    import keras
     import tensorflow as tf
 
     from jndtf.losses.dmv import dmv_cross_entropy, dmv_magnitude_loss, dmv_spatial_loss

@@ -162,13 +162,10 @@ def train_hmjnd(
         FloatingPointError: the loss became NaN/Inf (the last epoch's checkpoint is kept).
         RuntimeError: a Keras backend other than TensorFlow.
     """
-    import keras
+    from jndtf.train._state import require_tensorflow_backend
 
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
-            "jndtf train hmjnd runs on the TensorFlow backend (its step uses tf.GradientTape); "
-            f"KERAS_BACKEND is {keras.backend.backend()!r}: set KERAS_BACKEND=tensorflow"
-        )
+    require_tensorflow_backend("jndtf train hmjnd")
+    import keras
     import tensorflow as tf
 
     from jndtf.apply.calibrate import resolve_strength
