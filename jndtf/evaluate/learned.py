@@ -436,4 +436,486 @@ def _prior_overrides(path: Path, manifest: dict) -> dict:
     return out
 
 
-__all__ = ["WEIGHTS_ROOT", "LearnedJnd", "load_learned", "looks_like_path", "shipped_weights"]
+# --------------------------------------------------------------------------- image-output models
+
+#: Registry output kinds whose network returns an image I_rr, not a map (hmJND-Net): their JND
+#: map is ``|I - I_rr|`` (the visibility threshold of Xie, Wang et al., AAAI 2023, Sec. 4.1).
+IMAGE_OUTPUT_KINDS = ("image",)
+
+#: Tile side of image-output models (smaller than :data:`jndtf.tiling.DEFAULT_TILE`: hmJND-Net's
+#: window attention holds ``heads x 64 x 64`` logits per 8x8 window, 4 B each: ~1 GB per
+#: megapixel and encoder for preset ``hmjnd``, so a 512-px tile keeps one call near 0.3 GB).
+IMAGE_TILE = 512
+
+#: Cross-fade width of tiled image-output maps (pixels).
+IMAGE_TILE_BLEND = 32
+
+#: Registry modality name -> provider kind of :mod:`jndtf.priors.modalities`.
+_PROVIDER_KINDS = {"saliency_map": "saliency", "depth": "depth", "segmentation": "segmentation"}
+
+
+def _json_normal(data):
+    import json
+
+    return json.loads(json.dumps(data, sort_keys=True))
+
+
+def provider_from_record(record: dict, where: str | os.PathLike):
+    """Rebuilds one modality provider from its manifest record (``provider.describe()``, as
+    ``jndtf train hmjnd`` writes it under ``modality_providers``) and checks that the rebuilt
+    provider describes itself exactly as recorded (same class, settings, model sha256).
+
+    A classical provider is made by its class in :data:`jndtf.priors.modalities.
+    CLASSICAL_PROVIDERS` with the recorded settings; a user network (``settings.model``) by
+    :func:`jndtf.models.modality_models.modality_provider` (safe loading), the same calls
+    training made.
+
+    Args:
+        record: one entry of :func:`jndtf.priors.modalities.describe_stack`.
+        where: the model file the record belongs to (named in every error).
+
+    Raises:
+        FileNotFoundError: a user network the record names is missing.
+        ValueError: an unknown kind or class, or a provider that no longer matches its record
+            (e.g. another sha256, or a setting the provider no longer has); names the provider.
+    """
+    import inspect
+
+    from jndtf.models.modality_models import modality_provider
+    from jndtf.priors.modalities import CLASSICAL_PROVIDERS, KINDS
+
+    if not isinstance(record, dict) or record.get("kind") not in KINDS:
+        raise ValueError(
+            f"{where}: a modality provider record must be a describe() dict with a kind in "
+            f"{KINDS}, got {record!r}"
+        )
+    kind = record["kind"]
+    settings = record.get("settings") or {}
+    model = settings.get("model")
+    if model:
+        if not Path(model).is_file():
+            raise FileNotFoundError(
+                f"{where} was trained with the {kind} provider {model}, which is missing; put "
+                "it back or give the model a manifest that names the providers it saw"
+            )
+        opts = {k: settings[k] for k in ("max_side", "normalize") if k in settings}
+        provider = modality_provider(kind, model, **opts)
+    else:
+        cls = CLASSICAL_PROVIDERS[kind]
+        impl = f"{cls.__module__}.{cls.__name__}"
+        if record.get("implementation") != impl:
+            raise ValueError(
+                f"{where}: the {kind} provider {record.get('implementation')!r} of its manifest "
+                f"is not one jndtf can rebuild ({impl} or a .tflite/.keras network)"
+            )
+        params = inspect.signature(cls).parameters
+        provider = cls(**{k: v for k, v in settings.items() if k in params})
+    got, want = _json_normal(provider.describe()), _json_normal(record)
+    if got != want:
+        diff = sorted(k for k in {*got, *want} if got.get(k) != want.get(k))
+        raise ValueError(
+            f"{where}: the {kind} provider rebuilt from the manifest differs from the recorded "
+            f"one in {diff} (recorded {want}, rebuilt {got}); the maps would not be those "
+            "training saw"
+        )
+    return provider
+
+
+def providers_from_manifest(path: Path, manifest: dict, kinds) -> tuple[list, str]:
+    """``(providers, where they came from)`` of the modality `kinds` of the model at `path`:
+    rebuilt from the manifest's ``modality_providers`` (``jndtf train hmjnd``) or
+    ``inputs.providers`` (an export manifest), else the classical defaults."""
+    from jndtf.priors.modalities import get_provider
+
+    records = manifest.get("modality_providers")
+    if records is None:
+        records = (manifest.get("inputs") or {}).get("providers")
+    if records is None:
+        return [get_provider(k) for k in kinds], "classical defaults (the manifest records none)"
+    if not isinstance(records, list):
+        raise ValueError(f"{path}: the manifest's modality_providers must be a list of records")
+    by_kind = {r.get("kind"): r for r in records if isinstance(r, dict)}
+    missing = [k for k in kinds if k not in by_kind]
+    if missing:
+        raise ValueError(
+            f"{path}: the manifest records no modality provider for {', '.join(missing)} "
+            f"(it has {sorted(k for k in by_kind if k)})"
+        )
+    return [provider_from_record(by_kind[k], path) for k in kinds], "the manifest"
+
+
+def _registered_spec(name: str, path: Path, what: str):
+    from jndtf.models.registry import available_models, get_model_spec
+
+    if name not in available_models():
+        raise ValueError(
+            f"{path}: its manifest names the {what} {name!r}, which jndtf does not know "
+            f"(registered: {', '.join(available_models())}); pass the file as SPEC:PATH with "
+            "the registered model that describes its input"
+        )
+    return get_model_spec(name)
+
+
+def manifest_spec(path: Path, manifest: dict):
+    """The registered model a ``.keras`` file's manifest names (``preset``/``model``, else a
+    ``family`` that is also one of its presets), or None when it names none (or describes
+    its input by ``priors``).
+
+    Raises:
+        ValueError: the manifest names a model or family jndtf does not know (names the file).
+    """
+    from jndtf.models.registry import available_models, get_model_spec
+
+    if "priors" in manifest:
+        return None  # self-described RGB + priors input (LearnedJnd's manifest form)
+    for key in ("preset", "model"):
+        if isinstance(manifest.get(key), str):
+            return _registered_spec(manifest[key], path, "model")
+    family = manifest.get("family")
+    if not isinstance(family, str):
+        return None
+    families = {get_model_spec(m).family for m in available_models()}
+    if family not in families:
+        raise ValueError(
+            f"{path}: its manifest names the model family {family!r}, which jndtf does not "
+            f"know (families: {', '.join(sorted(families))}); pass it as SPEC:PATH"
+        )
+    if family in available_models():
+        return get_model_spec(family)
+    return None
+
+
+def image_output_spec(ref: ModelRef):
+    """The registered spec of `ref` when it is an image-output model (:data:`IMAGE_OUTPUT_KINDS`:
+    a registered name or ``SPEC:PATH`` of such a preset, or a ``.keras`` whose manifest names
+    one), else None. Loads no Keras.
+
+    Raises:
+        ValueError: a ``.keras`` whose manifest names an unknown model or family.
+    """
+    from jndtf.models.registry import get_model_spec
+
+    if not ref.learned or ref.kind not in ("shipped", "family", "keras"):
+        return None
+    if ref.preset is not None:
+        spec = get_model_spec(ref.preset)
+    elif ref.path is not None and ref.path.is_file():
+        spec = manifest_spec(ref.path, read_source_manifest(ref.path))
+    else:
+        return None
+    return spec if spec is not None and spec.output_kind in IMAGE_OUTPUT_KINDS else None
+
+
+def _receptive_radius(model) -> int:
+    """An upper bound of the network's receptive-field radius in pixels: every conv's
+    ``(k // 2) * dilation`` plus every window attention's window (as if all were in series)."""
+    radius = 0
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel_size", None)
+        if kernel is not None:
+            rate = getattr(layer, "dilation_rate", (1, 1))
+            radius += max(int(k) // 2 * int(d) for k, d in zip(kernel, rate, strict=False))
+        elif hasattr(layer, "window") and hasattr(layer, "shift"):
+            radius += int(layer.window)
+    return radius
+
+
+class ImageOutputJnd:
+    """A network that outputs the redundancy-removed image I_rr (hmJND-Net), wrapped as
+    ``fn(image) -> float32 HxWx3`` JND map ``|I - I_rr|`` in 0..255 pixel units.
+
+    The input is built as training built it (:mod:`jndtf.train.hmjnd`): each modality map from
+    its provider on the whole image (:func:`jndtf.priors.modalities.modality_stack`, the
+    providers rebuilt from the model's manifest, :func:`providers_from_manifest`), then the
+    family's input builder (``ModelSpec.make_input``: :func:`jndtf.models.hmjnd.inputs.
+    hmjnd_input`, RGB / 255 + the maps). Any size: the network pads to its window multiple
+    itself and crops back.
+
+    Attributes:
+        name: label; source: the ``.keras`` file; spec: the registered model describing the
+        input; providers: the modality providers; providers_from: where they came from;
+        model: the loaded :class:`keras.Model`.
+    """
+
+    def __init__(self, model, spec, providers, *, name: str, source: Path | None, providers_from):
+        self.model = model
+        self.spec = spec
+        self.providers = list(providers)
+        self.providers_from = providers_from
+        self.name = name
+        self.source = source
+        self.modalities = [m for m in spec.modalities if m != "rgb"]
+        self.kinds = [_PROVIDER_KINDS[m] for m in self.modalities]
+        windows = [int(layer.window) for layer in model.layers if hasattr(layer, "shift")]
+        #: tile origins are multiples of every window (the tile's windows are the image's)
+        self.align = int(np.lcm.reduce(windows)) if windows else 1
+        radius = _receptive_radius(model)
+        self.margin = -(-radius // self.align) * self.align
+        self._split = None
+
+    def network_input(self, image: np.ndarray) -> np.ndarray:
+        """``(H, W, C)`` float32 input of the whole image (RGB + modality maps)."""
+        from jndtf.priors.modalities import modality_stack
+
+        rgb = check_image(image)
+        rgb8 = rgb if rgb.dtype == np.uint8 else np.clip(rgb, 0, 255).astype(np.uint8)
+        maps = {}
+        if self.kinds:
+            stack = modality_stack(rgb8, self.providers, kinds=self.kinds)
+            maps = {m: stack[..., i] for i, m in enumerate(self.modalities)}
+        return self.spec.make_input(rgb, **maps)
+
+    def redundancy_removed(
+        self, image: np.ndarray, *, tile: int | None = IMAGE_TILE, progress=None
+    ) -> np.ndarray:
+        """I_rr, float32 ``HxWx3`` in 0..255; above `tile` pixels on a side in tiles.
+
+        Tiling (:func:`jndtf.tiling.run_tiled`): the input (maps included) is built on the
+        whole image and cut per tile; tile origins are multiples of the window size, so each
+        tile's (shifted) windows are the whole image's; a tile's outer :attr:`margin` pixels
+        (>= an upper bound of the receptive field: every conv's radius plus every window, as
+        if all were in series) are never used, then a :data:`IMAGE_TILE_BLEND`-px cross-fade.
+        The SE channel attention of HMPF averages over the whole image, so the network runs
+        in two passes: the first sums each SE layer's input per channel over the tiles (each
+        pixel once: the overlaps split in the middle) into the whole image's mean; the second
+        runs a copy of the network (weights shared) with those means fixed. The tiled I_rr
+        then equals the whole one up to float rounding (``tests/test_eval_hmjnd.py``).
+        """
+        from keras import ops
+
+        from jndtf.tiling import run_tiled
+
+        x = self.network_input(image)
+        h, w = x.shape[:2]
+        if not tile or (h <= tile and w <= tile):
+            y = np.asarray(ops.convert_to_numpy(self.model(x[None], training=False)), np.float32)
+            return self._check(y, h, w)
+        overlap = 2 * self.margin + IMAGE_TILE_BLEND
+        if tile <= overlap:
+            raise ValueError(
+                f"{self.name}: tile {tile} px must be larger than the overlap {overlap} px "
+                f"(2 x margin {self.margin} + blend {IMAGE_TILE_BLEND})"
+            )
+        stat_model, model, fixed = self._se_split()
+        steps = 2 if fixed else 1
+
+        def report(step: int):
+            if progress is None:
+                return None
+            return lambda done, total: progress(step * total + done, steps * total)
+
+        if fixed:
+            means = _tiled_means(
+                x, stat_model, tile, self.margin, IMAGE_TILE_BLEND, self.align, report(0)
+            )
+            for layer, mean in zip(fixed, means, strict=True):
+                layer.mean.assign(mean.astype(np.float32))
+
+        def one_tile(_crop, box):
+            y0, y1, x0, x1 = box
+            y = model(x[None, y0:y1, x0:x1], training=False)
+            return self._check(np.asarray(ops.convert_to_numpy(y), np.float32), y1 - y0, x1 - x0)
+
+        return run_tiled(
+            one_tile,
+            x[..., :3],
+            tile=tile,
+            margin=self.margin,
+            blend=IMAGE_TILE_BLEND,
+            align=self.align,
+            progress=report(steps - 1),
+        )
+
+    def __call__(
+        self, image: np.ndarray, *, tile: int | None = IMAGE_TILE, progress=None
+    ) -> np.ndarray:
+        """The JND map ``|I - I_rr|``, float32 ``HxWx3`` (:meth:`redundancy_removed`)."""
+        rgb = check_image(image).astype(np.float32)
+        jnd = np.abs(rgb - self.redundancy_removed(image, tile=tile, progress=progress))
+        if not np.all(np.isfinite(jnd)):
+            raise ValueError(f"{self.name}: the JND map contains NaN or Inf values")
+        return jnd
+
+    def _check(self, y: np.ndarray, h: int, w: int) -> np.ndarray:
+        if y.ndim != 4 or y.shape[0] != 1 or y.shape[1:3] != (h, w) or y.shape[3] != 3:
+            raise ValueError(
+                f"{self.name}: the network returned shape {y.shape} for a {h}x{w} image; an "
+                f"image-output model must return (1, {h}, {w}, 3)"
+            )
+        return y[0]
+
+    def _se_split(self):
+        """``(model of the SE layers' inputs, network with fixed SE means, their layers)``;
+        ``(None, model, [])`` when the network has no SE layer (built once, weights shared)."""
+        if self._split is not None:
+            return self._split
+        import keras
+
+        found = [layer for layer in self.model.layers if _is_channel_attention(layer)]
+        if not found:
+            self._split = (None, self.model, [])
+            return self._split
+        fixed = {id(layer): _FixedChannelAttention.make(layer) for layer in found}
+
+        def clone(layer):
+            return fixed.get(id(layer), layer)  # every other layer: shared weights
+
+        copy = keras.models.clone_model(self.model, clone_function=clone)
+        stat_model = keras.Model(self.model.inputs[0], [layer.input for layer in found])
+        self._split = (stat_model, copy, [fixed[id(layer)] for layer in found])
+        return self._split
+
+    def __repr__(self) -> str:
+        return (
+            f"ImageOutputJnd({self.name!r}, source={str(self.source)!r}, "
+            f"spec={self.spec.name!r}, providers from {self.providers_from})"
+        )
+
+
+def _is_channel_attention(layer) -> bool:
+    """An SE layer (hmJND-Net's ChannelAttention: weights w1, b1, w2, b2 on the GAP)."""
+    return type(layer).__name__ == "ChannelAttention" and all(
+        hasattr(layer, n) for n in ("w1", "b1", "w2", "b2")
+    )
+
+
+class _FixedChannelAttention:
+    """Builds the stand-in for an SE layer with its global average fixed (a non-trainable
+    weight set before each image), sharing the SE layer's fully connected weights."""
+
+    @staticmethod
+    def make(source):
+        import keras
+        from keras import ops
+
+        class FixedChannelAttention(keras.layers.Layer):
+            def build(self, input_shape):
+                self.mean = self.add_weight(
+                    shape=(input_shape[-1],), initializer="zeros", trainable=False, name="mean"
+                )
+
+            def call(self, x):
+                z = ops.expand_dims(ops.cast(self.mean, x.dtype), 0)
+                s = ops.relu(ops.matmul(z, source.w1) + source.b1)
+                s = ops.sigmoid(ops.matmul(s, source.w2) + source.b2)
+                return x * s[:, None, None, :]
+
+        return FixedChannelAttention(name=source.name)
+
+
+def _tiled_means(x, stat_model, tile, margin, blend, align, progress) -> list[np.ndarray]:
+    """Per-channel means over the whole image of each output of `stat_model`, tile by tile:
+    each tile adds the part it owns (overlaps split in the middle, ``margin + blend / 2`` px
+    from its edges), so every pixel counts once."""
+    from keras import ops
+
+    from jndtf.tiling import tile_starts
+
+    h, w = x.shape[:2]
+    overlap = 2 * margin + blend
+    ys, xs = tile_starts(h, tile, overlap, align), tile_starts(w, tile, overlap, align)
+
+    def owned(spans):
+        cuts = [0] + [(spans[i + 1][0] + spans[i][1]) // 2 for i in range(len(spans) - 1)] + [None]
+        return [(cuts[i], cuts[i + 1]) for i in range(len(spans))]
+
+    total, done, acc = len(ys) * len(xs), 0, None
+    for (y0, y1), (oy0, oy1) in zip(ys, owned(ys), strict=True):
+        for (x0, x1), (ox0, ox1) in zip(xs, owned(xs), strict=True):
+            outs = stat_model(x[None, y0:y1, x0:x1], training=False)
+            outs = outs if isinstance(outs, (list, tuple)) else [outs]
+            oy1_, ox1_ = (y1 if oy1 is None else oy1), (x1 if ox1 is None else ox1)
+            sums = [
+                np.asarray(ops.convert_to_numpy(o))[0][
+                    oy0 - y0 : oy1_ - y0, ox0 - x0 : ox1_ - x0
+                ].sum(axis=(0, 1), dtype=np.float64)
+                for o in outs
+            ]
+            acc = sums if acc is None else [a + s for a, s in zip(acc, sums, strict=True)]
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    return [a / float(h * w) for a in acc]
+
+
+def load_image_model(ref: str | os.PathLike | ModelRef, *, name: str | None = None):
+    """Loads an image-output model (hmJND-Net) as ``fn(image) -> |I - I_rr|``.
+
+    `ref`: a registered name (the shipped ``jndtf/weights/<family>/<name>.keras``,
+    :func:`shipped_weights`), ``SPEC:PATH`` or a ``.keras`` path whose manifest names the
+    family's preset. The modality providers are rebuilt from the manifest
+    (:func:`providers_from_manifest`).
+
+    Raises:
+        FileNotFoundError: no shipped weights, a missing file or a missing provider network.
+        ValueError: not an image-output model, a manifest naming an unknown model/family or
+            another family than SPEC, an unloadable file or a network of the wrong shape;
+            every message names the file.
+    """
+    from jndtf._deps import require
+
+    if not isinstance(ref, ModelRef):
+        ref = resolve_model(ref, runtime="keras", learned=True)
+    spec = image_output_spec(ref)
+    if spec is None:
+        raise ValueError(
+            f"{ref.text}: not an image-output model (registered ones: output_kind in "
+            f"{IMAGE_OUTPUT_KINDS}); name its preset as SPEC:PATH"
+        )
+    path = ref.path
+    if path is None and ref.kind == "family":
+        path = shipped_weights(ref.name)
+    if path is None:
+        path = ref.model_path()  # FileNotFoundError: registered, no shipped weights
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file (the path does not exist)")
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: learned models are read from .keras files")
+    manifest = read_source_manifest(path)
+    recorded = manifest_spec(path, manifest)
+    if recorded is not None and recorded.family != spec.family:
+        raise ValueError(
+            f"{path}: its manifest says family {recorded.family!r} ({recorded.name}), but it "
+            f"was given as {spec.name!r} (family {spec.family!r})"
+        )
+    unknown = [m for m in spec.modalities if m != "rgb" and m not in _PROVIDER_KINDS]
+    if unknown:
+        raise ValueError(f"{spec.name!r}: no modality provider builds {unknown}")
+    kinds = [_PROVIDER_KINDS[m] for m in spec.modalities if m != "rgb"]
+    providers, source = providers_from_manifest(path, manifest, kinds)
+
+    keras = require("keras", "evaluating learned JND models")
+    _register_custom_layers()
+    module = f"jndtf.models.{spec.family}.network"
+    if importlib.util.find_spec(module) is not None:
+        importlib.import_module(module)  # the family's layers (hmJND-Net keeps them there)
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except (OSError, ValueError, TypeError) as err:
+        raise ValueError(f"{path}: cannot load the Keras model ({err})") from err
+    shape = tuple(model.inputs[0].shape)
+    if len(shape) != 4 or shape[-1] != spec.input_channels:
+        raise ValueError(
+            f"{path}: the network takes input {shape}, but {spec.name!r} builds "
+            f"{spec.input_channels} channels ({', '.join(spec.modalities)}); give the matching "
+            "registered model as SPEC:PATH"
+        )
+    label = name or ref.label
+    return ImageOutputJnd(model, spec, providers, name=label, source=path, providers_from=source)
+
+
+__all__ = [
+    "IMAGE_OUTPUT_KINDS",
+    "IMAGE_TILE",
+    "WEIGHTS_ROOT",
+    "ImageOutputJnd",
+    "LearnedJnd",
+    "image_output_spec",
+    "load_image_model",
+    "load_learned",
+    "looks_like_path",
+    "manifest_spec",
+    "provider_from_record",
+    "providers_from_manifest",
+    "shipped_weights",
+]

@@ -7,6 +7,12 @@ A reference is a classical baseline (:mod:`jndtf.baselines`), ``uniform`` (a con
 (``runtime="keras"``). :func:`resolve_models` turns them into labelled ``fn(image) -> JND map``
 functions.
 
+A model whose network outputs an image rather than a map (registry ``output_kind="image"``:
+hmJND-Net, whose output is the redundancy-removed image I_rr) is one more learned model: its
+map is ``|I - I_rr|`` per channel (:class:`jndtf.evaluate.learned.ImageOutputJnd`), named as
+``hmjnd`` (shipped weights), ``hmjnd_tiny:PATH.keras`` or a bare ``PATH.keras`` whose
+manifest names the preset.
+
 Two modifiers ask how much of a model's lead is its colour split rather than its spatial map
 (issue 14): ``REF@grey`` is REF's map averaged over its channels (one map for R, G and B), and
 ``REF@split=OTHER`` is REF's grey map given OTHER's per-image colour split (each channel scaled
@@ -25,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jndtf.refs import UNIFORM, ModelRef, known_models, resolve_model
+from jndtf.refs import UNIFORM, ModelRef, UnknownModelError, known_models, resolve_model
 
 
 class EvalError(ValueError):
@@ -97,6 +103,24 @@ def _modified(fn, mod: str | None, other_fn) -> Callable[[np.ndarray], np.ndarra
     return lambda image: grey_map(fn(image)) * colour_split(other_fn(image))
 
 
+def _resolve(text: str) -> ModelRef:
+    """:func:`jndtf.refs.resolve_model` for a JND evaluation, which also takes the registered
+    image-output models (:data:`jndtf.evaluate.learned.IMAGE_OUTPUT_KINDS`) the resolver keeps
+    out of the JND maps (their map is ``|I - I_rr|``); any other refusal stands."""
+    try:
+        return resolve_model(text, runtime="keras")
+    except UnknownModelError as err:
+        from jndtf.evaluate.learned import image_output_spec
+
+        try:
+            ref = resolve_model(text, runtime="keras", learned=True)
+        except UnknownModelError:
+            raise err from None
+        if image_output_spec(ref) is None:
+            raise
+        return ref
+
+
 def resolve_models(refs: tuple[str, ...] | list[str]) -> list[ModelEntry]:
     """Turns model references into labelled JND functions, loading learned models now.
 
@@ -106,10 +130,12 @@ def resolve_models(refs: tuple[str, ...] | list[str]) -> list[ModelEntry]:
     Raises:
         KeyError: an unknown name (the message lists the known ones).
         FileNotFoundError: a missing ``.keras`` file or a learned model without weights.
+        ValueError: a ``.keras`` whose manifest names an unknown model or family, or that
+            cannot be loaded (the message names the file).
         EvalError: duplicate labels.
     """
     from jndtf import baselines
-    from jndtf.evaluate.learned import load_learned
+    from jndtf.evaluate.learned import image_output_spec, load_image_model, load_learned
 
     if isinstance(refs, str):
         raise EvalError(f"models must be a sequence of names, got the string {refs!r}")
@@ -119,8 +145,8 @@ def resolve_models(refs: tuple[str, ...] | list[str]) -> list[ModelEntry]:
         if not isinstance(raw, str) or not raw.strip():
             raise EvalError(f"a model reference must be a non-empty string, got {raw!r}")
         base, mod, other = _split_modifier(raw)
-        ref = resolve_model(base, runtime="keras")  # all checked before any loads
-        other_ref = resolve_model(other, runtime="keras") if other else None
+        ref = _resolve(base)  # all checked before any loads
+        other_ref = _resolve(other) if other else None
         parsed.append((raw, ref, mod, other_ref))
 
     def load(ref: ModelRef) -> tuple[str, str, Callable]:
@@ -128,7 +154,7 @@ def resolve_models(refs: tuple[str, ...] | list[str]) -> list[ModelEntry]:
             return ref.label, "control", uniform_jnd
         if ref.kind == "classical":
             return ref.label, "classical", baselines.get(ref.name)
-        fn = load_learned(ref)
+        fn = load_image_model(ref) if image_output_spec(ref) is not None else load_learned(ref)
         return fn.name, "learned", fn
 
     entries = []
