@@ -417,3 +417,201 @@ def test_mobilenet_is_a_cam_classifier_with_a_hand_counted_mac_count():
         total += per_out * h * w / 1024
     assert macs_per_pixel("mobilenet_tiny") == total
     assert get_model_spec("mobilenet").output_kind == "classifier"
+
+
+# ------------------------------------------------------------------ rounding, shipped weights
+
+
+def test_dmv_rca_csv_counts_what_the_rounding_changed(tmp_path, models):
+    src = tmp_path / "in"
+    x = _images(6, seed=7)
+    for i, img in enumerate(x):
+        save_image(src / f"{i}.png", img)
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["dmv", str(src), "-o", str(out), *_dmv_args(models)])
+    assert r.exit_code == 0, r.output
+    assert "rounding x̂ to uint8" in r.output
+    labels = _read_csv(out / "labels.csv")  # checked against direct predicts above
+    table = {row["classifier"]: row for row in _read_csv(out / "rca.csv")}
+    assert set(table) == {*TINY, "mean (eq. 17)"}
+    for role in TINY:
+        same_f = sum(row[f"{role}_before"] == row[f"{role}_after"] for row in labels) / 6
+        same_u = sum(row[f"{role}_before"] == row[f"{role}_after_uint8"] for row in labels) / 6
+        flips = sum(row[f"{role}_after"] != row[f"{role}_after_uint8"] for row in labels)
+        row = table[role]
+        assert float(row["rca_float"]) == same_f and float(row["rca_uint8"]) == same_u
+        # printed with repr: 100 * (b - a) of two k/6 fractions, to float precision
+        assert float(row["change_points"]) == pytest.approx(100 * (same_u - same_f), abs=1e-9)
+        assert int(row["labels_changed_by_rounding"]) == flips
+    summary = json.loads((out / "summary.json").read_text())
+    e = np.stack([np.load(out / f"{i}_e.npy") for i in range(6)])
+    x_hat = np.clip(x.astype(np.float32) + e, 0, 255)
+    png = np.stack([load_image(out / f"{i}.png", min_side=1) for i in range(6)])
+    # float32 x̂ vs its rint: the same numbers, so equal to the last bit
+    assert summary["rounding"]["max_abs_error"] == float(np.max(np.abs(png - x_hat)))
+    assert summary["rounding"]["max_abs_error"] <= 0.5
+
+
+def _ship(root: Path, models: Path, dmv: str = "dmv.keras", unseen: bool = True) -> Path:
+    """A weights root with ``dmv/`` laid out as jndtf ships it (copies of the tiny models)."""
+    folder = root / "dmv"
+    folder.mkdir(parents=True)
+    for role in TINY:
+        (folder / f"{role}.keras").write_bytes(
+            (models / "classifiers" / f"{role}.keras").read_bytes()
+        )
+    (folder / "dmv.keras").write_bytes((models / dmv).read_bytes())
+    if unseen:
+        (folder / "mobilenet.keras").write_bytes((models / "mobilenet.keras").read_bytes())
+    return root
+
+
+def test_without_model_flags_the_shipped_models_are_used(tmp_path, models, monkeypatch):
+    import jndtf.refs
+
+    root = _ship(tmp_path / "weights", models)
+    monkeypatch.setattr(jndtf.refs, "WEIGHTS_ROOT", root)
+    assert lib.resolve_dmv(None) == root / "dmv" / "dmv.keras"
+    assert lib.resolve_dmv("dmv") == root / "dmv" / "dmv.keras"  # by name
+    assert lib.resolve_unseen("mobilenet", "x") == root / "dmv" / "mobilenet.keras"
+    assert lib.resolve_unseen(None, "my/classifiers") is None  # own classifiers: no default
+    src = tmp_path / "in"
+    save_image(src / "a.png", _images(1, seed=3)[0])
+    r = runner.invoke(app, ["dmv", str(src), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["dmv"] == str(root / "dmv" / "dmv.keras")
+    assert summary["classifiers"] == str(root / "dmv")
+    data = tmp_path / "set"
+    _write_set(data)
+    out = tmp_path / "eval"
+    r = runner.invoke(
+        app, ["eval", "dmv", "--data", str(data), "-o", str(out), "--val-size", "6", "--no-plots"]
+    )
+    assert r.exit_code == 0, r.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["models"]["unseen"] == str(root / "dmv" / "mobilenet.keras")
+    assert summary["unseen_rca"] is not None
+
+
+def test_missing_shipped_weights_say_where_they_were_looked_for(tmp_path, monkeypatch):
+    import jndtf.refs
+
+    monkeypatch.setattr(jndtf.refs, "WEIGHTS_ROOT", tmp_path / "nothing")
+    save_image(tmp_path / "in" / "a.png", _images(1)[0])
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["dmv", str(tmp_path / "in"), "-o", str(out)], env=WIDE)
+    assert r.exit_code == 2, r.output
+    assert "jndtf train dmv" in r.output and "Traceback" not in r.output
+    assert not out.exists()
+    with pytest.raises(FileNotFoundError, match="--dmv resnet"):
+        lib.resolve_dmv("resnet")
+
+
+# --------------------------------------------------------------------------- training history
+
+
+def _history(epochs: int) -> list[dict]:
+    rng = np.random.default_rng(epochs)
+    out = []
+    for k in range(1, epochs + 1):
+        rca = {a: float(rng.integers(80, 101)) / 100 for a in TINY}
+        out.append(
+            {
+                "epoch": k,
+                "loss": 3.0 / k,
+                "l1": 2.0 / k,
+                "l2": 0.01 * k,
+                "l3": 0.5,
+                "val_loss": 4.0 / k,
+                "val_rca": rca,
+                "val_mean_rca": float(np.mean(list(rca.values()))),
+                "val_mean_rca_unrounded": 0.9,
+                "val_psnr": 40.0 - 3 * k,
+            }
+        )
+    return out
+
+
+def test_eval_dmv_writes_the_training_history_beside_the_protocol(tmp_path, models):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "dmv.keras").write_bytes((models / "const.keras").read_bytes())
+    history = _history(4)
+    (run / "dmv.json").write_text(json.dumps({"training": {"history": history}}))
+    data = tmp_path / "set"
+    _write_set(data)
+    out = tmp_path / "eval"
+    args = ["eval", "dmv", "--data", str(data), "-o", str(out), "--val-size", "6"]
+    args += ["--dmv", str(run / "dmv.keras"), "--classifiers", str(models / "classifiers")]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    for name in ("history_loss", "history_rca", "history_psnr", "rca_vs_scale"):
+        img = cv2.imread(str(out / "plots" / f"{name}.png"))
+        assert img is not None and img.std() > 0, name
+    rows = _read_csv(out / "history.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    for row, rec in zip(rows, history, strict=True):
+        assert float(row["val_psnr"]) == rec["val_psnr"] and float(row["loss"]) == rec["loss"]
+        for a in TINY:
+            assert float(row[f"val_rca_{a}"]) == rec["val_rca"][a]
+    report = (out / "report.md").read_text()
+    assert "Training history" in report and "plots/history_rca.png" in report
+    assert (out / "history.md").read_text().count("\n") == 2 + 4  # head, rule, 4 epochs
+    # no dmv.json beside --dmv: the protocol still runs, and says the plots were skipped
+    r = runner.invoke(app, [*args[:5], str(tmp_path / "eval2"), *args[6:8], *_dmv_args(models)])
+    assert r.exit_code == 0, r.output
+    assert "per-epoch plots skipped" in r.output
+    assert not (tmp_path / "eval2" / "history.csv").exists()
+
+
+# --------------------------------------------------------------------------- the demo's example
+
+
+def test_demo_dmv_example_labels_and_psnr_by_hand(tmp_path, models, loaded, monkeypatch):
+    import jndtf.refs
+    from jndtf import demo_dmv
+
+    root = _ship(tmp_path / "weights", models, dmv="const.keras")
+    (root / "dmv" / "classifiers.json").write_text(
+        json.dumps({"class_names": [f"c{k}" for k in range(10)]})
+    )
+    monkeypatch.setattr(jndtf.refs, "WEIGHTS_ROOT", root)
+    assert demo_dmv.skip_reason() is None
+    big = {
+        "wide": _images(1, seed=8, size=(60, 40))[0],
+        "tall": _images(1, seed=9, size=(20, 50))[0],
+    }
+    result = demo_dmv.run_dmv_example(big, tmp_path / "dmv")
+    unseen = lib.load_keras(models / "mobilenet.keras", "unseen")
+    rows = {row["image"]: row for row in _read_csv(tmp_path / "dmv" / "labels.csv")}
+    for name, img in big.items():
+        h, w = img.shape[:2]
+        s = min(h, w)
+        crop = img[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
+        x = cv2.resize(crop, (32, 32), interpolation=cv2.INTER_AREA)
+        x_hat = np.clip(np.rint(x.astype(np.float64) + CONST_E), 0, 255).astype(np.uint8)
+        for role, model in {**loaded, "mobilenet": unseen}.items():
+            assert rows[name][f"{role}_before"] == f"c{_predict(model, x[None])[0]}"
+            assert rows[name][f"{role}_after"] == f"c{_predict(model, x_hat[None])[0]}"
+        mse = np.mean((x_hat.astype(np.float64) - x) ** 2)
+        # psnr_db is written rounded to 3 decimals
+        assert float(rows[name]["psnr_db"]) == pytest.approx(10 * np.log10(255**2 / mse), abs=1e-3)
+        panel = load_image(tmp_path / "dmv" / f"{name}.png", min_side=1)
+        assert panel.shape == (128, 3 * 128 + 8, 3)
+        np.testing.assert_array_equal(panel[::4, :128:4], x)  # x shown 4x, nearest
+    assert result.unseen == "mobilenet" and "DMV-JND" in result.markdown()
+
+
+def test_demo_skips_the_dmv_example_with_one_line_when_nothing_ships(tmp_path, monkeypatch):
+    import jndtf.refs
+    from jndtf import demo
+
+    monkeypatch.setattr(jndtf.refs, "WEIGHTS_ROOT", tmp_path / "nothing")
+    text = demo._dmv(demo.DemoSettings(out_dir=tmp_path / "demo"), {}, lambda *a: None)
+    assert text.startswith("DMV-JND example (machine vision) skipped:")
+    assert str(tmp_path / "nothing" / "dmv" / "dmv.keras") in text and "\n" not in text
+    assert demo._dmv(demo.DemoSettings(dmv=False), {}, lambda *a: None) == ""
+    assert not (tmp_path / "demo").exists()
+    r = runner.invoke(app, ["demo", "--help"], env=WIDE)
+    assert r.exit_code == 0 and "--no-dmv" in r.output

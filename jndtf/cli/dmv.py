@@ -33,8 +33,10 @@ def dmv(settings: DmvSettings) -> None:
     """DMV-JND of each image (Jin et al., TCSVT 2022): writes x̂ = round(clip(x + e)) as a
     lossless PNG at OUT/<relative path>/<stem>.png, e beside it as <stem>_e.npy (float32,
     signed pixel units), labels.csv (each classifier's label before, after, after the uint8
-    rounding) and summary.json. Images that are not 32x32 are resized (INTER_AREA) unless
-    --no-resize; nothing is written when an input or a model is unusable."""
+    rounding), rca.csv (RCA of the float x̂ and of the PNG: what the rounding costs) and
+    summary.json. Without --dmv/--classifiers the shipped models (jndtf/weights/dmv) are
+    used. Images that are not 32x32 are resized (INTER_AREA) unless --no-resize; nothing is
+    written when an input or a model is unusable."""
     from jndtf.evaluate.dmv import run_dmv
 
     with user_errors():
@@ -55,11 +57,20 @@ def dmv(settings: DmvSettings) -> None:
         stdout.print(
             f"  {name:<9} {_pct(a)} -> {_pct(b)}  ({100 * (b - a):+.2f} points)", highlight=False
         )
+    flips = sum(result.rounding_flips.values())
+    stdout.print(
+        f"rounding x̂ to uint8 (largest change {result.max_rounding_error:.2f} grey levels) "
+        f"changed {flips} of {result.images * len(result.rca)} labels (images x classifiers)",
+        highlight=False,
+    )
     stdout.print(
         f"mean PSNR of x̂ vs x: {result.psnr_db:.2f} dB (PNG {result.psnr_uint8_db:.2f} dB)",
         highlight=False,
     )
-    stdout.print(f"wrote {result.images} images, labels.csv, summary.json under {settings.out_dir}")
+    stdout.print(
+        f"wrote {result.images} images, labels.csv, rca.csv, summary.json under {settings.out_dir}",
+        highlight=False,
+    )
 
 
 @settings_command(eval_app, "dmv", DmvEvalSettings)
@@ -68,7 +79,10 @@ def eval_dmv(settings: DmvEvalSettings) -> None:
     so no training image is scored): RCA per classifier and mean (eqs. 16-17), mean PSNR of x̂
     vs x, the WGN test (noise of the same energy as e, per image), the homogeneous test
     (e·8/9 ... e·1/9) and RCA on an --unseen fifth classifier. Writes rca.csv/.md,
-    homogeneous.csv/.md, labels.csv, summary.json, report.md and plots/*.png."""
+    homogeneous.csv/.md, labels.csv, summary.json, report.md and plots/*.png; with the
+    training's dmv.json (--history, or found beside --dmv) also history.csv/.md and the
+    per-epoch loss, RCA and PSNR plots. Without --dmv/--classifiers/--unseen the shipped
+    models (jndtf/weights/dmv) are used."""
     from jndtf.evaluate.dmv import evaluate_dmv
 
     with user_errors():
@@ -85,4 +99,10 @@ def eval_dmv(settings: DmvEvalSettings) -> None:
     )
     if summary["unseen_rca"] is not None:
         stdout.print(f"unseen classifier RCA {_pct(summary['unseen_rca'])}", highlight=False)
+    if summary["models"]["history"] is None:
+        stdout.print(
+            "no training history (dmv.json) found beside --dmv: per-epoch plots skipped "
+            "(give --history RUN/dmv.json)",
+            highlight=False,
+        )
     stdout.print(f"wrote {settings.out_dir}/report.md", highlight=False)

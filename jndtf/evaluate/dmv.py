@@ -356,17 +356,99 @@ def collect_images(
 # --------------------------------------------------------------------------- jndtf dmv
 
 
+#: The shipped DMV-JND folder, ``jndtf/weights/<SHIPPED_FOLDER>/``: ``dmv.keras`` (the E-D),
+#: the four CAM classifiers ``<name>.keras`` and ``classifiers.json``, and the unseen fifth
+#: ``mobilenet.keras``, each with its ``.json`` (training command and data).
+SHIPPED_FOLDER = "dmv"
+#: The shipped E-D's name (``dmv.keras``) and the shipped unseen classifier's.
+SHIPPED_DMV = "dmv"
+SHIPPED_UNSEEN = "mobilenet"
+
+
+def shipped_folder() -> Path:
+    """``jndtf/weights/dmv`` (read from :data:`jndtf.refs.WEIGHTS_ROOT` at call time)."""
+    from jndtf import refs
+
+    return refs.WEIGHTS_ROOT / SHIPPED_FOLDER
+
+
+def _train_hint() -> str:
+    return (
+        "train them (`jndtf train classifiers --data DIR -o RUN/classifiers`, then `jndtf "
+        "train dmv --data DIR --classifiers RUN/classifiers -o RUN/dmv`) and pass --dmv "
+        "RUN/dmv/dmv.keras --classifiers RUN/classifiers"
+    )
+
+
+def _shipped_file(text: str | None, flag: str, default: str) -> Path:
+    """A model file: `text` as a path, or a shipped model by name (None: `default`), found
+    with :func:`jndtf.refs.shipped_models` in :func:`shipped_folder`."""
+    from jndtf import refs
+
+    if text is not None and (refs.looks_like_path(text) or Path(text).exists()):
+        return Path(text)
+    name = default if text is None else str(text)
+    path = shipped_folder() / f"{name}.keras"
+    if path.is_file():
+        return path
+    shipped = sorted(p.stem for p in shipped_folder().glob("*.keras"))
+    given = f"{flag} {text}" if text is not None else f"no {flag} given, and"
+    raise FileNotFoundError(
+        f"{given} jndtf ships no {name!r} DMV-JND model (looked for {path}; shipped: "
+        f"{', '.join(shipped) or 'none'}); give a .keras path, or {_train_hint()}"
+    )
+
+
+def resolve_dmv(text: str | None) -> Path:
+    """``--dmv``: a ``.keras`` path, or a shipped name; None: the shipped ``dmv.keras``.
+
+    Raises:
+        FileNotFoundError: nothing shipped by that name (says how to train one).
+    """
+    return _shipped_file(text, "--dmv", SHIPPED_DMV)
+
+
+def resolve_classifiers(text: str | None) -> Path:
+    """``--classifiers``: a folder; None: the shipped folder (:func:`shipped_folder`).
+
+    Raises:
+        FileNotFoundError: None given and nothing shipped (says how to train them).
+    """
+    if text is not None:
+        return Path(text)
+    folder = shipped_folder()
+    if not all((folder / f"{n}.keras").is_file() for n in CLASSIFIERS):
+        raise FileNotFoundError(
+            f"no --classifiers given, and jndtf ships no CAM classifiers (looked for "
+            f"{', '.join(n + '.keras' for n in CLASSIFIERS)} in {folder}); {_train_hint()}"
+        )
+    return folder
+
+
+def resolve_unseen(text: str | None, classifiers: str | None) -> Path | None:
+    """``--unseen``: a ``.keras`` path or a shipped name; None: the shipped MobileNet-style
+    classifier when the classifiers are the shipped ones too (and it ships), else none."""
+    if text is not None:
+        return _shipped_file(text, "--unseen", SHIPPED_UNSEEN)
+    path = shipped_folder() / f"{SHIPPED_UNSEEN}.keras"
+    return path if classifiers is None and path.is_file() else None
+
+
 #: The two model options `jndtf dmv` and `jndtf eval dmv` share (paths kept as text).
 _DMV_OPTION = dict(
-    help="The DMV-JND-NET .keras (from `jndtf train dmv`).",
-    cli_type=Path,
-    parse=str,
+    default=None,
+    help="The DMV-JND-NET: a .keras (from `jndtf train dmv`) or a shipped name "
+    "[default: the shipped dmv, jndtf/weights/dmv/dmv.keras].",
+    cli_type=Path | None,
+    parse=optional_str,
     show_default=False,
 )
 _CLASSIFIERS_OPTION = dict(
-    help="Folder with alexnet.keras, vgg.keras, resnet.keras, densenet.keras.",
-    cli_type=Path,
-    parse=str,
+    default=None,
+    help="Folder with alexnet.keras, vgg.keras, resnet.keras, densenet.keras "
+    "[default: the shipped ones, jndtf/weights/dmv].",
+    cli_type=Path | None,
+    parse=optional_str,
     show_default=False,
 )
 
@@ -382,8 +464,8 @@ class DmvSettings:
         show_default=False,
         help="Images or folders of images (folders are walked recursively).",
     )
-    dmv: str = option("--dmv", **_DMV_OPTION)
-    classifiers: str = option("--classifiers", **_CLASSIFIERS_OPTION)
+    dmv: str | None = option("--dmv", **_DMV_OPTION)
+    classifiers: str | None = option("--classifiers", **_CLASSIFIERS_OPTION)
     out_dir: Path = option("--out", "-o", default=Path("out/dmv"), help="Output folder.")
     resize: bool = option(
         "--resize/--no-resize",
@@ -403,6 +485,40 @@ class DmvResult:
     psnr_db: float
     psnr_uint8_db: float
     files: list[Path] = field(default_factory=list)
+    #: per classifier: images whose label on the uint8 PNG differs from the float x̂'s
+    rounding_flips: dict[str, int] = field(default_factory=dict)
+    #: largest |round(x̂) - x̂| in grey levels (<= 0.5)
+    max_rounding_error: float = 0.0
+
+
+def rounding_table(
+    rca: Mapping[str, float], rca_uint8: Mapping[str, float], flips: Mapping[str, int], n: int
+) -> list[dict]:
+    """``rca.csv`` of ``jndtf dmv``: per classifier and for the eq. (17) mean, RCA of the float
+    x̂ and of its uint8 PNG, the change in points, and how many labels the rounding changed."""
+    rows = [
+        {
+            "classifier": k,
+            "images": n,
+            "rca_float": rca[k],
+            "rca_uint8": rca_uint8[k],
+            "change_points": 100 * (rca_uint8[k] - rca[k]),
+            "labels_changed_by_rounding": flips[k],
+        }
+        for k in rca
+    ]
+    a, b = mean_rca(rca.values()), mean_rca(rca_uint8.values())
+    rows.append(
+        {
+            "classifier": "mean (eq. 17)",
+            "images": n,
+            "rca_float": a,
+            "rca_uint8": b,
+            "change_points": 100 * (b - a),
+            "labels_changed_by_rounding": sum(flips.values()),
+        }
+    )
+    return rows
 
 
 def _csv_bytes(rows: list[dict], fields: Sequence[str]) -> bytes:
@@ -428,6 +544,11 @@ def run_dmv(settings: DmvSettings, progress: Step | None = None) -> DmvResult:
     ``labels.csv``: ``image`` (output PNG, relative to OUT), ``source``, ``resized_from``
     (``WxH`` or empty), ``cam_class``, then per classifier ``<name>_before`` (on x),
     ``<name>_after`` (on the float x̂ = clip(x + e)) and ``<name>_after_uint8`` (on the PNG).
+    ``rca.csv``: RCA of the float x̂ and of the PNG per classifier (:func:`rounding_table`),
+    so what the rounding to uint8 costs is measured on the user's own images.
+
+    `settings.dmv` / `settings.classifiers` None: the shipped models (:func:`resolve_dmv`,
+    :func:`resolve_classifiers`).
     """
     step = progress or (lambda *a: None)
     out = Path(settings.out_dir)
@@ -447,8 +568,9 @@ def run_dmv(settings: DmvSettings, progress: Step | None = None) -> DmvResult:
         fitted, was = fit_size(img, path, settings.resize)
         images.append(fitted)
         resized_from.append(f"{img.shape[1]}x{img.shape[0]}" if was else "")
-    classifiers = load_classifiers(settings.classifiers)
-    dmv_model = load_dmv_net(settings.dmv)
+    classifiers_dir, dmv_path = resolve_classifiers(settings.classifiers), resolve_dmv(settings.dmv)
+    classifiers = load_classifiers(classifiers_dir)
+    dmv_model = load_dmv_net(dmv_path)
 
     x = np.stack(images).astype(np.uint8)
     n = len(x)
@@ -489,6 +611,9 @@ def run_dmv(settings: DmvSettings, progress: Step | None = None) -> DmvResult:
     fields += _label_fields(("before", "after", "after_uint8"), names)
     atomic_write_bytes(out / "labels.csv", _csv_bytes(rows, fields))
     rca, rca_u8 = rca_per_classifier(before, after), rca_per_classifier(before, after_u8)
+    flips = {k: int(np.count_nonzero(after[k] != after_u8[k])) for k in names}
+    rounding_rows = rounding_table(rca, rca_u8, flips, n)
+    atomic_write_bytes(out / "rca.csv", _csv_bytes(rounding_rows, list(rounding_rows[0])))
     p_float, _ = mean_psnr(x, x_hat)
     p_u8, _ = mean_psnr(x, x_u8)
     result = DmvResult(
@@ -498,18 +623,26 @@ def run_dmv(settings: DmvSettings, progress: Step | None = None) -> DmvResult:
         rca_uint8=rca_u8,
         psnr_db=p_float,
         psnr_uint8_db=p_u8,
-        files=[*files, out / "labels.csv", out / "summary.json"],
+        files=[*files, out / "labels.csv", out / "rca.csv", out / "summary.json"],
+        rounding_flips=flips,
+        max_rounding_error=float(np.max(np.abs(x_u8 - x_hat))) if n else 0.0,
     )
     summary = {
         "images": n,
         "resized": result.resized,
         "input_size": list(INPUT_SIZE),
-        "classifiers": str(settings.classifiers),
-        "dmv": str(settings.dmv),
+        "classifiers": str(classifiers_dir),
+        "dmv": str(dmv_path),
         "rca": rca,
         "mean_rca": mean_rca(rca.values()),
         "rca_uint8": rca_u8,
         "mean_rca_uint8": mean_rca(rca_u8.values()),
+        "rounding": {
+            "what": "x̂ float = clip(x + e); the PNG holds round(x̂) as uint8 (error <= 0.5)",
+            "max_abs_error": result.max_rounding_error,
+            "mean_rca_change_points": 100 * (mean_rca(rca_u8.values()) - mean_rca(rca.values())),
+            "labels_changed_by_rounding": flips,
+        },
         "mean_psnr_db": _json_float(p_float),
         "mean_psnr_uint8_db": _json_float(p_u8),
     }
@@ -562,13 +695,24 @@ class DmvEvalSettings:
         parse=str,
         show_default=False,
     )
-    dmv: str = option("--dmv", **_DMV_OPTION)
-    classifiers: str = option("--classifiers", **_CLASSIFIERS_OPTION)
+    dmv: str | None = option("--dmv", **_DMV_OPTION)
+    classifiers: str | None = option("--classifiers", **_CLASSIFIERS_OPTION)
     out_dir: Path = option("--out", "-o", default=Path("out/eval-dmv"), help="Output folder.")
     unseen: str | None = option(
         "--unseen",
         default=None,
-        help="A fifth classifier .keras that DMV training never saw (RGB 0..1 in, logits out).",
+        help="A fifth classifier that DMV training never saw (RGB 0..1 in, logits out): a "
+        ".keras or a shipped name [default: the shipped mobilenet when --classifiers is not "
+        "given].",
+        cli_type=Path | None,
+        parse=optional_str,
+        show_default=False,
+    )
+    history: str | None = option(
+        "--history",
+        default=None,
+        help="The DMV training's dmv.json (or its run folder) for the per-epoch plots "
+        "[default: the .json beside --dmv, when there is one].",
         cli_type=Path | None,
         parse=optional_str,
         show_default=False,
@@ -664,6 +808,150 @@ def check_split_matches_training(folder: str | os.PathLike, val: np.ndarray) -> 
     return "checked"
 
 
+def read_history(text: str | None, dmv_path: Path) -> tuple[list[dict], Path | None]:
+    """The per-epoch records of a ``jndtf train dmv`` run (``dmv.json``'s
+    ``training.history``; a top-level ``history`` is read too).
+
+    Args:
+        text: ``--history``: the ``.json`` or its run folder; None: the ``.json`` beside
+            `dmv_path` (``RUN/dmv.json`` for ``RUN/dmv.keras``), when it holds a history.
+        dmv_path: the DMV-JND-NET file.
+
+    Returns:
+        ``(records, the file)``; ``([], None)`` when `text` is None and there is none.
+
+    Raises:
+        FileNotFoundError, ValueError: `text` given but missing, unreadable or without a
+            history (names the file).
+    """
+    import json
+
+    if text is None:
+        path = Path(dmv_path).with_suffix(".json")
+        if not path.is_file():
+            return [], None
+    else:
+        path = Path(text)
+        if path.is_dir():
+            path = path / "dmv.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"--history {text}: no such file ({path})")
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        if text is None:
+            return [], None
+        raise ValueError(f"--history {path}: not readable JSON ({err})") from err
+    record = record if isinstance(record, dict) else {}
+    training = record.get("training") if isinstance(record.get("training"), dict) else {}
+    history = training.get("history", record.get("history"))
+    ok = isinstance(history, list) and all(isinstance(r, dict) for r in history)
+    if not ok or not history:
+        if text is None:
+            return [], None
+        raise ValueError(
+            f"--history {path}: no per-epoch 'history' list in it (give the dmv.json that "
+            "`jndtf train dmv` writes)"
+        )
+    return history, path
+
+
+def history_table(history: Sequence[Mapping]) -> tuple[list[dict], list[str]]:
+    """Flat rows of the per-epoch records: nested dicts become ``<key>_<name>`` columns
+    (``val_rca`` -> ``val_rca_alexnet`` ...); columns in first-seen order."""
+    rows: list[dict] = []
+    fields: dict[str, None] = {}
+    for record in history:
+        row: dict = {}
+        for k, v in record.items():
+            if isinstance(v, Mapping):
+                row.update({f"{k}_{name}": x for name, x in v.items()})
+            else:
+                row[k] = v
+        fields.update(dict.fromkeys(row))
+        rows.append(row)
+    return [{k: r.get(k, "") for k in fields} for r in rows], list(fields)
+
+
+def _cell(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _series(history: Sequence[Mapping], key: str, sub: str | None = None) -> list[float]:
+    out = []
+    for r in history:
+        v = r.get(key)
+        v = v.get(sub) if sub is not None and isinstance(v, Mapping) else v
+        out.append(float(v) if isinstance(v, int | float) else math.nan)
+    return out
+
+
+def history_plots(history: Sequence[Mapping]) -> dict[str, np.ndarray]:
+    """Per-epoch PNGs of a DMV training run, like Figs. 5-7 of the paper:
+    ``plots/history_loss.png`` (total loss, train and validation, and the three terms of
+    eqs. (13)-(15); log scale when they span more than 20x), ``plots/history_rca.png``
+    (validation RCA per classifier and the eq. (17) mean, uint8 and float x̂) and
+    ``plots/history_psnr.png`` (validation PSNR of x̂ vs x, dB)."""
+    epochs = [float(r.get("epoch", i + 1)) for i, r in enumerate(history)]
+    ticks = [f"{e:g}" for e in epochs]
+    losses = {
+        name: _series(history, key)
+        for name, key in (
+            ("loss (train)", "loss"),
+            ("loss (val)", "val_loss"),
+            ("l1 (train)", "l1"),
+            ("l2 (train)", "l2"),
+            ("l3 (train)", "l3"),
+        )
+        if any(math.isfinite(v) for v in _series(history, key))
+    }
+    archs = list(next((r["val_rca"] for r in history if isinstance(r.get("val_rca"), Mapping)), {}))
+    rca = {a: [100 * v for v in _series(history, "val_rca", a)] for a in archs}
+    rca["mean (eq. 17)"] = [100 * v for v in _series(history, "val_mean_rca")]
+    rca["mean, float x_hat"] = [100 * v for v in _series(history, "val_mean_rca_unrounded")]
+    rca = {k: v for k, v in rca.items() if any(math.isfinite(x) for x in v)}
+    finite = [x for v in rca.values() for x in v if math.isfinite(x)]
+    rca_lo = 10 * math.floor(min(finite, default=0) / 10) if finite else 0
+    plots = {}
+    if losses:
+        flat = [x for v in losses.values() for x in v if math.isfinite(x) and x > 0]
+        log = bool(flat) and max(flat) > 20 * min(flat)
+        plots["plots/history_loss.png"] = line_chart(
+            epochs,
+            losses,
+            title="DMV-JND-NET training: loss per epoch",
+            x_label="epoch",
+            x_ticks=ticks,
+            y_label="loss" + (" (log)" if log else ""),
+            y_range=None,
+            y_log=log,
+        )
+    if rca:
+        plots["plots/history_rca.png"] = line_chart(
+            epochs,
+            rca,
+            title="Validation RCA per epoch (eq. 16; uint8 x_hat unless marked)",
+            x_label="epoch",
+            x_ticks=ticks,
+            y_label="RCA %",
+            y_range=(min(rca_lo, 90), 100),
+        )
+    psnr_values = _series(history, "val_psnr")
+    if any(math.isfinite(v) for v in psnr_values):
+        plots["plots/history_psnr.png"] = line_chart(
+            epochs,
+            {"PSNR x_hat vs x": psnr_values},
+            title="Validation PSNR of x_hat vs x per epoch",
+            x_label="epoch",
+            x_ticks=ticks,
+            y_label="dB",
+            y_range=None,
+        )
+    return plots
+
+
 def _ninths_text(k: int) -> str:
     """``k/9`` as the paper writes it (6/9, not 2/3); 9 -> ``1`` (e itself)."""
     return "1" if k == 9 else f"{k}/9"
@@ -698,18 +986,21 @@ def evaluate_dmv(settings: DmvEvalSettings, progress: Step | None = None) -> dic
     t0 = time.perf_counter()
     out = Path(settings.out_dir)
     # the models first: a missing or wrong model fails before the data is read
-    classifiers = load_classifiers(settings.classifiers)
-    dmv_model = load_dmv_net(settings.dmv)
+    classifiers_dir, dmv_path = resolve_classifiers(settings.classifiers), resolve_dmv(settings.dmv)
+    unseen_path = resolve_unseen(settings.unseen, settings.classifiers)
+    history, history_path = read_history(settings.history, dmv_path)
+    classifiers = load_classifiers(classifiers_dir)
+    dmv_model = load_dmv_net(dmv_path)
     scored = dict(classifiers)
     unseen_name = None
-    if settings.unseen is not None:
-        unseen_name = f"unseen:{Path(settings.unseen).stem}"
+    if unseen_path is not None:
+        unseen_name = f"unseen:{unseen_path.stem}"
         scored[unseen_name] = load_classifier(
-            settings.unseen, "the unseen classifier (--unseen)", cam=False
+            unseen_path, "the unseen classifier (--unseen)", cam=False
         )
     data = read_classification(settings.data, progress=lambda d, t: step("reading", d, t or 0))
     images, labels_all, val = validation_split(data.images, data.labels, settings)
-    split_check = check_split_matches_training(settings.classifiers, val)
+    split_check = check_split_matches_training(classifiers_dir, val)
     if settings.score_images is not None and settings.score_images < len(val):
         rng = np.random.default_rng([settings.seed, 1])
         val = np.sort(rng.permutation(val)[: settings.score_images])
@@ -800,11 +1091,15 @@ def evaluate_dmv(settings: DmvEvalSettings, progress: Step | None = None) -> dic
             "val_size": settings.val_size,
             "seed": settings.seed,
             "max_images": settings.max_images,
-            "checked_against": str(Path(settings.classifiers) / CLASSIFIERS_MANIFEST)
-            if split_check
-            else None,
+            "checked_against": str(classifiers_dir / CLASSIFIERS_MANIFEST) if split_check else None,
         },
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(settings).items()},
+        "models": {
+            "dmv": str(dmv_path),
+            "classifiers": str(classifiers_dir),
+            "unseen": str(unseen_path) if unseen_path is not None else None,
+            "history": str(history_path) if history_path is not None else None,
+        },
         "mean_rca": rca_rows[len(four)]["rca_dmv"],
         "mean_rca_uint8": rca_rows[len(four)]["rca_dmv_uint8"],
         "mean_rca_wgn": rca_rows[len(four)]["rca_wgn"],
@@ -836,6 +1131,12 @@ def evaluate_dmv(settings: DmvEvalSettings, progress: Step | None = None) -> dic
         "homogeneous.md": homo_md.encode(),
         "labels.csv": _csv_bytes(label_rows, label_fields),
     }
+    if history:
+        hist_rows, hist_fields = history_table(history)
+        files["history.csv"] = _csv_bytes(hist_rows, hist_fields)
+        files["history.md"] = _md_table(
+            hist_fields, [[_cell(r[k]) for k in hist_fields] for r in hist_rows]
+        ).encode()
     plots = {}
     if settings.plots:
         step("plots", 0, 2)
@@ -856,6 +1157,8 @@ def evaluate_dmv(settings: DmvEvalSettings, progress: Step | None = None) -> dic
             title=f"RCA per classifier: DMV-JND vs WGN ({n} validation images)",
             y_label="RCA %",
         )
+        if history:
+            plots.update(history_plots(history))
     report = [
         "# DMV-JND evaluation (Jin et al., TCSVT 2022, Sec. V)",
         "",
@@ -871,6 +1174,13 @@ def evaluate_dmv(settings: DmvEvalSettings, progress: Step | None = None) -> dic
         "",
         homo_md,
     ]
+    if history:
+        report += [
+            f"## Training history (`{history_path}`; RCA and PSNR on the training's own "
+            "validation split, uint8-rounded x̂)",
+            "",
+            files["history.md"].decode(),
+        ]
     report += [f"![{Path(p).stem}]({p})" for p in plots]
     files["report.md"] = ("\n".join(report) + "\n").encode()
     step("writing", 0, len(files) + len(plots) + 1)
@@ -908,14 +1218,47 @@ def _text(img, s, x, y, scale=0.45, colour=_INK, anchor="left", thickness=1) -> 
     cv2.putText(img, s, (int(x), int(y)), _FONT, scale, colour, thickness, cv2.LINE_AA)
 
 
-def _frame(title: str, y_label: str, width: int, height: int):
+#: Plot area of every chart: margins in pixels (left, right, top, bottom).
+MARGINS = (60, 160, 50, 50)
+
+
+def plot_box(width: int, height: int) -> tuple[int, int, int, int]:
+    """``(left, right, top, bottom)`` pixel bounds of the plot area of a chart."""
+    return MARGINS[0], width - MARGINS[1], MARGINS[2], height - MARGINS[3]
+
+
+def nice_axis(values: Sequence[float], *, log: bool = False) -> tuple[float, float, list]:
+    """``(lo, hi, [(tick value, text)])`` covering the finite `values`: about five ticks at
+    1, 2 or 5 x 10^k steps; with `log`, the axis is log10 of the positive values (ticks at
+    powers of ten)."""
+    v = [float(x) for x in values if math.isfinite(x) and (x > 0 or not log)]
+    if log:
+        v = [math.log10(x) for x in v]
+        lo = math.floor(min(v, default=0.0))
+        hi = max(math.ceil(max(v, default=1.0)), lo + 1)
+        return lo, hi, [(k, f"{10.0**k:g}") for k in range(lo, hi + 1)]
+    a, b = min(v, default=0.0), max(v, default=1.0)
+    raw = (b - a) / 5 or abs(a) / 5 or 1.0
+    mag = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    lo, hi = math.floor(a / step) * step, math.ceil(b / step) * step
+    if hi <= lo:
+        hi = lo + step
+    n = round((hi - lo) / step)
+    return lo, hi, [(lo + i * step, f"{lo + i * step:g}") for i in range(n + 1)]
+
+
+def _frame(title: str, y_label: str, width: int, height: int, y_axis=None):
+    """White canvas, title, y grid and ticks of `y_axis` ``(lo, hi, ticks)`` (default
+    0..100 every 20), axes; returns it and :func:`plot_box`."""
     img = np.full((height, width, 3), 255, np.uint8)
-    left, right, top, bottom = 60, width - 160, 50, height - 50
+    left, right, top, bottom = plot_box(width, height)
+    lo, hi, ticks = y_axis or (0, 100, [(v, str(v)) for v in range(0, 101, 20)])
     _text(img, title, 16, 26, 0.55, thickness=1)
-    for v in range(0, 101, 20):
-        y = round(bottom - v / 100 * (bottom - top))
+    for v, label in ticks:
+        y = round(bottom - (v - lo) / (hi - lo) * (bottom - top))
         cv2.line(img, (left, y), (right, y), (225, 225, 225), 1)
-        _text(img, str(v), left - 6, y + 4, 0.4, (80, 80, 80), anchor="right")
+        _text(img, label, left - 6, y + 4, 0.4, (80, 80, 80), anchor="right")
     _text(img, y_label, 8, top - 8, 0.4, (80, 80, 80))
     cv2.line(img, (left, bottom), (right, bottom), _INK, 1)
     cv2.line(img, (left, top), (left, bottom), _INK, 1)
@@ -932,25 +1275,39 @@ def line_chart(
     x_ticks: Sequence[str] | None = None,
     width: int = 720,
     height: int = 420,
+    y_range: tuple[float, float] | None = (0.0, 100.0),
+    y_log: bool = False,
 ) -> np.ndarray:
-    """Lines of `series` (values in 0..100) over `xs` (tick texts `x_ticks`, default the
-    values), legend on the right: uint8 RGB."""
-    img, (left, right, top, bottom) = _frame(title, y_label, width, height)
+    """Lines of `series` over `xs` (tick texts `x_ticks`, default the values), legend on the
+    right: uint8 RGB. The y axis spans `y_range` (values outside are drawn at its edge;
+    default 0..100, a percentage), or with None the data (:func:`nice_axis`); `y_log` draws
+    log10 of the values (non-positive ones left out)."""
+    finite = [v for ys in series.values() for v in ys if math.isfinite(v)]
+    if y_range is None or y_log:
+        y_axis = nice_axis(finite, log=y_log)
+    else:
+        y_axis = (*y_range, nice_axis(y_range)[2])
+    y_lo, y_hi, _ = y_axis
+    img, (left, right, top, bottom) = _frame(title, y_label, width, height, y_axis)
     lo, hi = min(xs), max(xs)
 
+    def fy(v: float) -> float:
+        return (math.log10(v) if v > 0 else math.nan) if y_log else v
+
+    def px_x(x: float) -> int:
+        return round(left + (x - lo) / ((hi - lo) or 1) * (right - left))
+
     def px(x: float, v: float) -> tuple[int, int]:
-        return (
-            round(left + (x - lo) / ((hi - lo) or 1) * (right - left)),
-            round(bottom - np.clip(v, 0, 100) / 100 * (bottom - top)),
-        )
+        f = np.clip((fy(v) - y_lo) / (y_hi - y_lo), 0, 1)
+        return px_x(x), round(bottom - f * (bottom - top))
 
     for i, x in enumerate(xs):
         tick = x_ticks[i] if x_ticks is not None else f"{x:.2f}"
-        _text(img, tick, px(x, 0)[0], bottom + 18, 0.38, (80, 80, 80), anchor="centre")
+        _text(img, tick, px_x(x), bottom + 18, 0.38, (80, 80, 80), anchor="centre")
     _text(img, x_label, (left + right) // 2, bottom + 38, 0.45, anchor="centre")
     for k, (name, ys) in enumerate(series.items()):
         colour = _COLOURS[k % len(_COLOURS)]
-        pts = [px(x, v) for x, v in zip(xs, ys, strict=True) if math.isfinite(v)]
+        pts = [px(x, v) for x, v in zip(xs, ys, strict=True) if math.isfinite(fy(v))]
         for a, b in itertools.pairwise(pts):
             cv2.line(img, a, b, colour, 2, cv2.LINE_AA)
         for p in pts:
@@ -1010,16 +1367,26 @@ __all__ = [
     "evaluate_dmv",
     "fit_size",
     "grouped_bars",
+    "history_plots",
+    "history_table",
     "line_chart",
     "load_classifier",
     "load_classifiers",
     "load_dmv_net",
     "load_keras",
     "mean_psnr",
+    "nice_axis",
+    "plot_box",
     "predict_labels",
     "predict_logits",
     "rca_per_classifier",
+    "read_history",
+    "resolve_classifiers",
+    "resolve_dmv",
+    "resolve_unseen",
+    "rounding_table",
     "run_dmv",
+    "shipped_folder",
     "to_uint8",
     "validation_split",
 ]
