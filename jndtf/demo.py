@@ -19,6 +19,7 @@ import numpy as np
 from jndtf.apply.inject import PAPER_PSNR
 from jndtf.io import atomic_write_bytes, iter_images, load_image, save_image
 from jndtf.render import colourize, scale_of, with_colour_bar
+from jndtf.settings import option
 
 Progress = Callable[[str, int, int], None]
 
@@ -33,6 +34,13 @@ class DemoSettings:
     models: tuple[str, ...] = ()  # empty: every registered model
     seed: int = 0
     deploy: bool = True  # int8 export + edge stream on the synthesized clip (jndtf.demo_deploy)
+    dmv: bool = option(
+        "--dmv/--no-dmv",
+        default=True,
+        help="Also run the shipped DMV-JND (machine vision) on 32x32 versions of the images "
+        "(OUT/dmv; needs the train extra and the shipped weights, skipped with a note "
+        "otherwise).",
+    )
 
 
 @dataclass
@@ -55,6 +63,7 @@ class DemoSummary:
     priors_seconds_per_mpx: float
     rows: list[ModelRow]
     deploy: str = ""  # the deployment half's markdown, or why it was skipped
+    dmv: str = ""  # the DMV-JND example's markdown (jndtf.demo_dmv), or why it was skipped
 
     def table(self) -> list[dict]:
         return [
@@ -83,6 +92,8 @@ class DemoSummary:
         lines += ["| " + " | ".join(str(r[k]) for k in head) + " |" for r in rows]
         if self.deploy:
             lines += ["", self.deploy]
+        if self.dmv:
+            lines += ["", self.dmv]
         return "\n".join(lines)
 
 
@@ -188,6 +199,7 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoSu
         float(np.mean(prior_rates)),
         list(rows.values()),
         _deploy(settings, report),
+        _dmv(settings, images, report),
     )
     report("done", total, total)
     _write_tables(summary)
@@ -208,6 +220,18 @@ def _deploy(settings: DemoSettings, report: Progress) -> str:
         )
     summary = demo_deploy.run_deploy(settings.out_dir / "deploy", report, seed=settings.seed)
     return summary.markdown()
+
+
+def _dmv(settings: DemoSettings, images: dict[str, np.ndarray], report: Progress) -> str:
+    """Runs :mod:`jndtf.demo_dmv` when asked and possible; its markdown or why it was skipped."""
+    from jndtf import demo_dmv
+
+    if not settings.dmv:
+        return ""
+    why = demo_dmv.skip_reason()
+    if why is not None:
+        return f"DMV-JND example (machine vision) skipped: {why}"
+    return demo_dmv.run_dmv_example(images, settings.out_dir / "dmv", report).markdown()
 
 
 def _write_tables(summary: DemoSummary) -> None:
