@@ -12,8 +12,20 @@ t+1 while step 2 of frame t runs (priors and inference in parallel threads):
 - :class:`TFLiteJnd`: an exported learned model (ACoL-JND ...), checked against its manifest
   (:func:`jndtf.manifest.read_deploy_spec`); a learned prior net the manifest names (a
   trained saliency ``.tflite`` for f_va) is loaded and sha256-checked too.
+- :class:`TFLiteRedundancyJnd`: an exported network that outputs the redundancy-removed image
+  I_rr (hmJND-Net, manifest ``outputs.kind == "image"``): step 1 builds RGB / 255 and the
+  modality maps with the providers the manifest records, rebuilt by
+  :func:`jndtf.edge.manifest.rebuild_providers` (the same :mod:`jndtf.priors.modalities` code as
+  training and export); step 2 runs the network and returns JND = ``|I - I_rr|`` per channel
+  (Sec. 4.1 of Xie et al., AAAI 2023: the visibility threshold), so everything downstream of a
+  JND map (stream, preview, pre-processing) works unchanged.
 - :class:`ClassicalJnd`: a training-free model of :mod:`jndtf.baselines` (``"wu2017"`` ...):
   step 1 passes the frame through, step 2 computes the whole model.
+
+Sizes: a fixed-size export runs at its size (the runtime resizes the frame, and the map back);
+a dynamic-size hmJND-Net export takes any H, W as it is: its window attention pads Q, K, V to
+multiples of the window inside the network and crops back (jndtf.models.hmjnd.network), which
+the LiteRT conversion keeps, so the edge pads nothing.
 
 Example:
     >>> b = TFLiteJnd("acol-tflite-fp32.tflite", num_threads=2)
@@ -27,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 from jndtf.edge.interpreter import LiteRTModel
+from jndtf.edge.manifest import IMAGE_KIND, output_kind, read_modality_spec, rebuild_providers
 
 from jndtf.manifest import check_io, read_deploy_spec
 
@@ -63,6 +76,86 @@ class ClassicalJnd:
         pass
 
 
+class _ImageInput:
+    """Step 1's result for an image-output model: the network input and the frame it came from
+    (the I of ``|I - I_rr|``)."""
+
+    __slots__ = ("image", "x")
+
+    def __init__(self, x: np.ndarray, image: np.ndarray):
+        self.x = x
+        self.image = image
+
+
+class TFLiteRedundancyJnd:
+    """An exported network that outputs the redundancy-removed image I_rr (hmJND-Net).
+
+    ``prepare(frame)``: the input ``(1, h, w, C)`` float32 in the manifest's channel order,
+    RGB / 255 then each modality map (0..1) from its rebuilt provider;
+    ``infer(...)``: JND = ``|I - I_rr|``, float32 ``hxwx3``, pixel units 0..255 (Sec. 4.1 of
+    Xie, Wang et al., AAAI 2023).
+
+    Args:
+        path: the ``.tflite`` file (its manifest beside it; a ``.tflite`` provider network too).
+        num_threads: LiteRT threads (also used by provider networks).
+
+    Raises:
+        ValueError: manifest missing/malformed/mismatched (sha256), a channel or provider the
+            edge cannot build (a Keras provider names what to do), or a model that does not fit
+            its manifest.
+        FileNotFoundError: a provider network named by the manifest is missing.
+        ImportError: no LiteRT interpreter (names ``pip install "jndtf[edge]"``).
+
+    Example:
+        >>> b = TFLiteRedundancyJnd("hmjnd_tiny-tflite-int8.tflite")
+        >>> jnd = b.infer(b.prepare(frame))        # (H, W, 3) float32 = |frame - I_rr|
+    """
+
+    def __init__(self, path: str | os.PathLike, *, num_threads: int = 1):
+        self.spec = read_modality_spec(path)
+        self.manifest = self.spec.manifest
+        self.name = str(self.manifest.get("model_name") or self.spec.path.stem)
+        self.input_size = self.spec.input_size
+        self.providers = rebuild_providers(self.spec, num_threads=num_threads)
+        try:
+            self.model = LiteRTModel(self.spec.path, num_threads=num_threads)
+            check_io(self.spec, self.model)
+        except BaseException:
+            self._close_providers()
+            raise
+
+    def prepare(self, image: np.ndarray) -> _ImageInput:
+        from jndtf.priors.modalities import modality_stack
+
+        rgb = np.asarray(image)
+        h, w = rgb.shape[:2]
+        x = np.empty((1, h, w, self.spec.channels), np.float32)
+        np.multiply(rgb, np.float32(1.0 / self.spec.rgb_divisor), out=x[0, ..., :3])
+        if self.spec.kinds:
+            x[0, ..., 3:] = modality_stack(rgb, self.providers, kinds=self.spec.kinds)
+        return _ImageInput(x, rgb)
+
+    def infer(self, inp: _ImageInput) -> np.ndarray:
+        y = self.model.run(inp.x)
+        h, w = inp.x.shape[1:3]
+        if y.shape != (1, h, w, 3):
+            raise ValueError(
+                f"{self.spec.path.name} returned {y.shape} for a {h}x{w} input; expected "
+                f"(1, {h}, {w}, 3) (the redundancy-removed image)"
+            )
+        # I_rr is 0..255 by the network's θ normalization; an int8 output may step past it
+        jnd = np.abs(inp.image.astype(np.float32) - y[0])
+        return np.minimum(jnd, np.float32(255.0), out=jnd)
+
+    def _close_providers(self) -> None:
+        for p in self.providers:
+            getattr(p, "close", lambda: None)()
+
+    def close(self) -> None:
+        self.model.close()
+        self._close_providers()
+
+
 class TFLiteJnd:
     """An exported learned JND model (``.tflite`` + manifest).
 
@@ -84,7 +177,8 @@ class TFLiteJnd:
             raise ValueError(
                 f"{self.spec.path}: its manifest says the network outputs a "
                 f"{self.spec.output_kind!r} map, not a JND map; give the edge runtime an exported "
-                "JND model (jndtf export MODEL --int8) or a classical model name"
+                "JND model (jndtf export MODEL --int8), a redundancy-removed-image model "
+                "(hmJND-Net) or a classical model name"
             )
         self.manifest = self.spec.manifest
         self.name = str(self.manifest.get("model_name") or self.spec.path.stem)
@@ -161,7 +255,9 @@ def fixed_input_size(model) -> tuple[int, int] | None:
 def load_backend(model, num_threads: int = 1):
     """The backend for a model reference, as :func:`jndtf.refs.resolve_model` reads it with
     ``runtime="litert"``: a classical name of :func:`jndtf.baselines.available`, a shipped name
-    (``"acol"``: its int8 export at 320x180, :func:`shipped_edge_model`) or a ``.tflite`` path.
+    (``"acol"``: its int8 export at 320x180, :func:`shipped_edge_model`) or a ``.tflite`` path
+    (:class:`TFLiteRedundancyJnd` when its manifest's ``outputs.kind`` is ``"image"``, else
+    :class:`TFLiteJnd`).
 
     Raises:
         FileNotFoundError: a missing file.
@@ -181,7 +277,16 @@ def load_backend(model, num_threads: int = 1):
     path = ref.path
     if path is None or not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist")
+    if output_kind(path) == IMAGE_KIND:
+        return TFLiteRedundancyJnd(path, num_threads=num_threads)
     return TFLiteJnd(path, num_threads=num_threads)
 
 
-__all__ = ["ClassicalJnd", "TFLiteJnd", "fixed_input_size", "load_backend", "shipped_edge_model"]
+__all__ = [
+    "ClassicalJnd",
+    "TFLiteJnd",
+    "TFLiteRedundancyJnd",
+    "fixed_input_size",
+    "load_backend",
+    "shipped_edge_model",
+]

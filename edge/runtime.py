@@ -5,6 +5,10 @@ One object runs one model (an exported ``.tflite`` with its manifest, or a class
 at the frame's resolution in pixel units 0..255 out (C = 3 for ACoL-JND, 1 for luma models).
 Everything about the model's input (size policy, priors, normalization, int8 I/O scales, learned
 prior nets) comes from the manifest, which is verified (sha256) before anything loads.
+A network that outputs the redundancy-removed image I_rr instead of a map (hmJND-Net, manifest
+``outputs.kind == "image"``) gets its modality maps from the providers its manifest records and
+yields JND = ``|I - I_rr|`` (C = 3; :class:`jndtf.edge.backends.TFLiteRedundancyJnd`), so the
+stream, the preview and every pre-processing method take it as any other JND map.
 
 Design decisions:
 
