@@ -101,6 +101,35 @@ def test_map_is_the_absolute_difference_to_the_network_output(tiny, data_dir, fo
         assert 0.2 < float(got.mean()) < 20.0
 
 
+@pytest.mark.parametrize("jnd_units", [False, True])
+def test_registered_name_uses_the_shipped_weights(tiny, data_dir, tmp_path, monkeypatch, jnd_units):
+    """``hmjnd_tiny`` alone resolves to jndtf/weights/hmjnd/hmjnd_tiny.keras as acol's weights
+    do (here a stand-in weights folder), whether or not its manifest says ``jnd_units``."""
+    import jndtf.refs
+
+    model, path = tiny
+    folder = tmp_path / "weights" / "hmjnd"
+    folder.mkdir(parents=True)
+    (folder / "hmjnd_tiny.keras").write_bytes(path.read_bytes())
+    manifest = json.loads(path.with_suffix(".json").read_text())
+    if jnd_units:
+        manifest["outputs"] = {"jnd_units": "pixel values 0..255 (|I - I_rr|)"}
+    (folder / "hmjnd_tiny.json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(jndtf.refs, "WEIGHTS_ROOT", tmp_path / "weights")
+    (entry,) = resolve_models(["hmjnd_tiny"])
+    assert entry.fn.source == folder / "hmjnd_tiny.keras"
+    image = load_image(data_dir / "coffee.png")
+    np.testing.assert_allclose(entry.fn(image), _expected(model, image), atol=1e-3)  # as above
+
+
+def test_registered_name_without_shipped_weights_says_so(tmp_path, monkeypatch):
+    import jndtf.refs
+
+    monkeypatch.setattr(jndtf.refs, "WEIGHTS_ROOT", tmp_path / "none")
+    with pytest.raises(FileNotFoundError, match=r"hmjnd_tiny.*ships no trained weights"):
+        resolve_models(["hmjnd_tiny"])
+
+
 def test_tiled_map_equals_the_whole_image_map(tiny):
     """Two passes (whole-image SE means, then tiles) make the tiled map the whole one."""
     from jndtf.evaluate.learned import load_image_model
@@ -148,6 +177,7 @@ def test_eval_at_mse_100_hits_the_target_and_counts_head_to_head(tiny, data_dir,
         assert rec.scale == pytest.approx(lam, rel=0.02)
     text = (tmp_path / "eval" / "report.md").read_text()
     assert "Head to head: images where hm" in text
+    assert f"| hm | \\|I - I_rr\\| of hmjnd_tiny ({path}); modality providers from the " in text
     wins = json.loads((tmp_path / "eval" / "report.json").read_text())["first_model_wins"]
     assert set(wins) == {"wu2017", "uniform"}
     for other in wins:

@@ -46,6 +46,25 @@ class ModelEntry:
     ref: str
     kind: str  # "classical", "control" or "learned"
     fn: Callable[[np.ndarray], np.ndarray]
+    note: str = ""  # how the map is made (the report's model table)
+
+
+def describe_model(kind: str, fn) -> str:
+    """One line on how a model's map is made, for the report: the file a learned model came
+    from and, for an image-output model, that its map is ``|I - I_rr|`` and whose modality
+    providers built its input."""
+    if kind == "control":
+        return "constant map (plain ±noise, no JND shaping)"
+    if kind == "classical":
+        return f"classical ({getattr(fn, '__module__', 'jndtf.baselines')})"
+    spec = getattr(fn, "spec", None)
+    source = getattr(fn, "source", None)
+    if spec is not None:
+        return (
+            f"|I - I_rr| of {spec.name} ({source}); modality providers from "
+            f"{getattr(fn, 'providers_from', '?')}"
+        )
+    return f"learned network ({source})"
 
 
 def uniform_jnd(image: np.ndarray) -> np.ndarray:
@@ -163,7 +182,8 @@ def resolve_models(refs: tuple[str, ...] | list[str]) -> list[ModelEntry]:
         other_fn = load(other_ref)[2] if other_ref is not None else None
         if mod is not None and "=" not in raw.rpartition("@")[0]:
             label = raw  # no LABEL= given: the reference with its modifier names the entry
-        entries.append(ModelEntry(label, raw, kind, _modified(fn, mod, other_fn)))
+        note = describe_model(kind, fn) + (f", {raw.rpartition('@')[2]}" if mod else "")
+        entries.append(ModelEntry(label, raw, kind, _modified(fn, mod, other_fn), note))
     labels = [e.label for e in entries]
     dupes = sorted({x for x in labels if labels.count(x) > 1})
     if dupes:
@@ -180,6 +200,7 @@ __all__ = [
     "EvalError",
     "ModelEntry",
     "colour_split",
+    "describe_model",
     "grey_map",
     "known_models",
     "resolve_models",

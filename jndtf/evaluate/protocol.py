@@ -142,6 +142,7 @@ class EvalReport:
         records: one :class:`EvalRecord` per image and model (image-major).
         seconds: wall time of the run.
         files: what was written, by kind (filled by :func:`jndtf.evaluate.report.write_report`).
+        model_notes: model label -> how its map is made (e.g. ``|I - I_rr|`` of hmJND-Net).
     """
 
     settings: EvalSettings
@@ -152,6 +153,7 @@ class EvalReport:
     records: tuple[EvalRecord, ...]
     seconds: float = 0.0
     files: dict[str, Path] = field(default_factory=dict)
+    model_notes: Mapping[str, str] = field(default_factory=dict)
 
     def record(self, image: str, model: str) -> EvalRecord:
         """The record of one image and model (KeyError if there is none)."""
@@ -378,6 +380,7 @@ def evaluate_jnd(settings: EvalSettings, progress: Progress | None = None) -> Ev
         metrics=tuple(metrics),
         higher_is_better={m: hib for m, (_, hib) in metrics.items()},
         records=tuple(records),
+        model_notes={e.label: e.note for e in models},
     )
     result.seconds = time.perf_counter() - t_start
     if settings.out_dir is not None:

@@ -152,7 +152,13 @@ def markdown(report: EvalReport) -> str:
         f"seed {s.seed}, {s.signs.replace('_', '-')} signs, "
         f"{'uint8' if s.quantize else 'float'} output; each metric scores (original, injected). "
         "At equal noise energy a better JND model scores better. ↓ lower is better, ↑ higher is "
-        f"better; **bold** = best. Run time {report.seconds:.1f} s.",
+        f"better; **bold** = best. Run time {report.seconds:.1f} s."
+        + (
+            " At an MSE target this is also eq. (13) of hmJND-Net (Xie, Wang et al., AAAI 2023; "
+            "MSE 100 there)."
+            if s.mse is not None
+            else ""
+        ),
         "",
         "## Average over the images",
         "",
@@ -172,6 +178,12 @@ def markdown(report: EvalReport) -> str:
             row.append(f"**{v}**" if v in best[m] else v)
         rows.append(row)
     lines += _md_table(head, rows)
+    if report.model_notes:
+        lines += ["", "## Models", ""]
+        lines += _md_table(
+            ["model", "map"],
+            [[m, report.model_notes.get(m, "").replace("|", "\\|")] for m in report.models],
+        )
     lines += ["", "## How each metric sees colour", ""]
     lines += _md_table(
         ["metric", "convention"], [[m, metric_convention(m)] for m in report.metrics]
@@ -402,6 +414,7 @@ def report_json(report: EvalReport) -> dict:
         "models": list(report.models),
         "metrics": {m: direction(report.higher_is_better[m]) for m in report.metrics},
         "metric_conventions": {m: metric_convention(m) for m in report.metrics},
+        "model_notes": dict(report.model_notes),
         "seconds": report.seconds,
         "command": shlex.join(sys.argv),
         "cpu": cpu_line(),
