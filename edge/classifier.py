@@ -44,7 +44,7 @@ from typing import Literal
 
 import cv2
 import numpy as np
-from jndtf.edge.interpreter import LiteRTModel
+from jndtf.edge.interpreter import LiteRTModel, quant_params
 
 from jndtf.io import atomic_write_bytes, check_image
 from jndtf.io import file_sha256 as _sha256
@@ -159,6 +159,21 @@ def write_classifier_manifest(
     return path
 
 
+def normalized_cam(raw: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A raw CAM ``(h, w)`` upsampled bilinearly (half-pixel centers) to ``size = (width,
+    height)`` and min-max normalized to [0, 1] (float32); constant before upsampling: zeros.
+    The edge twin of :func:`jndtf.models.classifiers.cam` (Keras)."""
+    raw = np.asarray(raw, np.float32)
+    w, h = size
+    if float(raw.max()) == float(raw.min()):
+        return np.zeros((h, w), np.float32)
+    up = cv2.resize(raw, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float64)
+    lo, span = up.min(), up.max() - up.min()
+    if span <= 0:
+        return np.zeros((h, w), np.float32)
+    return ((up - lo) / span).astype(np.float32)
+
+
 def _range_from_quantization(
     quant: tuple[float, int], dtype: np.dtype | type, where: str
 ) -> tuple[float, float]:
@@ -224,12 +239,17 @@ class Classifier:
             raise ClassifierError(f"{name}: not a usable .tflite classifier ({err})") from None
         interp = self._model.interpreter
         inp, out = interp.get_input_details(), interp.get_output_details()
-        if len(inp) != 1 or len(out) != 1:
+        if len(inp) != 1 or len(out) not in (1, 2):
             raise ClassifierError(
-                f"{name}: a classifier has one input and one output, this model has "
-                f"{len(inp)} and {len(out)}"
+                f"{name}: a classifier has one input and one output (two with a CAM output), "
+                f"this model has {len(inp)} and {len(out)}"
             )
-        oshape = [int(s) for s in out[0]["shape_signature"]]
+        ranks = [len(d["shape_signature"]) for d in out]
+        self._logits_detail = out[ranks.index(2)] if 2 in ranks else out[0]
+        self._cam_detail = None
+        if len(out) == 2:
+            self._cam_detail = out[1 - out.index(self._logits_detail)]
+        oshape = [int(s) for s in self._logits_detail["shape_signature"]]
         if len(oshape) != 2 or oshape[0] not in (1, -1) or oshape[1] < 2:
             raise ClassifierError(
                 f"{name}: output shape {oshape} is not class scores [1, K] with K >= 2 - this is "
@@ -256,6 +276,13 @@ class Classifier:
                 )
         self.input_size = (hw[1], hw[0])
         self.num_classes = oshape[1]
+        if self._cam_detail is not None:
+            cshape = [int(v) for v in self._cam_detail["shape_signature"]]
+            if len(cshape) != 4 or cshape[3] != self.num_classes:
+                raise ClassifierError(
+                    f"{name}: the second output {cshape} is not a per-class CAM "
+                    f"[1, h, w, {self.num_classes}] (jndtf.export.cam.export_cam_classifier)"
+                )
         self.input_dtype = np.dtype(inp[0]["dtype"])
         if input_range is not None:
             self.input_range = _check_range(input_range, name)
@@ -296,11 +323,62 @@ class Classifier:
         x = img.astype(np.float32) * np.float32((hi - lo) / 255.0) + np.float32(lo)
         return x[None]
 
-    def classify(self, frame: np.ndarray) -> tuple[int, np.ndarray]:
-        """Label index (argmax) and class probabilities (float32 ``K``, summing to 1)."""
+    @property
+    def has_cam(self) -> bool:
+        """True when the model also outputs the per-class CAM (:mod:`jndtf.export.cam`)."""
+        return self._cam_detail is not None
+
+    def _output(self, detail: dict) -> np.ndarray:
+        y = self._model.interpreter.get_tensor(detail["index"])
+        q = quant_params(detail)
+        if q is not None:
+            y = (y.astype(np.float32) - np.float32(q[1])) * np.float32(q[0])
+        return np.asarray(y, np.float32)
+
+    def _run(self, frame: np.ndarray) -> np.ndarray:
         if self._model is None:
             raise ValueError(f"{self.path.name}: the classifier is closed")
-        y = self._model.run(self.preprocess(frame))[0].astype(np.float64)
+        self._model.run(self.preprocess(frame))  # quantizes the input, invokes
+        return self._output(self._logits_detail)[0].astype(np.float64)
+
+    def classify(self, frame: np.ndarray) -> tuple[int, np.ndarray]:
+        """Label index (argmax) and class probabilities (float32 ``K``, summing to 1)."""
+        return self._probabilities(self._run(frame))
+
+    def classify_with_cam(
+        self, frame: np.ndarray, size: tuple[int, int] | None = None
+    ) -> tuple[int, np.ndarray, np.ndarray]:
+        """Label, probabilities and the top-1 class's normalized CAM.
+
+        The CAM is the model's ``cam`` output (Zhou et al.'s ``sum_k w_kc f_k`` at feature
+        resolution, :mod:`jndtf.export.cam`), channel = the label, upsampled bilinearly with
+        half-pixel centers (``cv2.INTER_LINEAR``, as ``keras.ops.image.resize`` without
+        antialiasing) to `size` and min-max normalized to [0, 1]; a map that is constant before
+        upsampling is zeros. That is :func:`jndtf.models.classifiers.cam` of the frame as the
+        classifier sees it (resized to :attr:`input_size`); a larger `size` upsamples further.
+
+        Args:
+            frame: uint8 RGB ``HxWx3``.
+            size: ``(width, height)`` of the returned map (default: the frame's).
+
+        Returns:
+            ``(label, probabilities, cam)``; cam float32 ``(height, width)`` in [0, 1].
+
+        Raises:
+            ValueError: a model without the CAM output (export it with
+                :func:`jndtf.export.cam.export_cam_classifier`).
+        """
+        if self._cam_detail is None:
+            raise ValueError(
+                f"{self.path.name}: this classifier has no CAM output; export it with "
+                "jndtf.export.cam.export_cam_classifier (a second output, the per-class CAM)"
+            )
+        label, probs = self._probabilities(self._run(frame))
+        raw = self._output(self._cam_detail)[0, :, :, label]
+        w, h = size if size is not None else (frame.shape[1], frame.shape[0])
+        return label, probs, normalized_cam(raw, (int(w), int(h)))
+
+    def _probabilities(self, y: np.ndarray) -> tuple[int, np.ndarray]:
         kind = self.output_kind
         if kind == "auto":
             looks = y.min() >= -1e-3 and abs(y.sum() - 1.0) <= 2e-2
@@ -334,6 +412,7 @@ __all__ = [
     "SCHEMA",
     "Classifier",
     "ClassifierError",
+    "normalized_cam",
     "read_classifier_manifest",
     "write_classifier_manifest",
 ]

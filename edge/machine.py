@@ -43,7 +43,10 @@ from jndtf.edge.preprocess import preprocess_frame
 from jndtf.apply import preprocess_jpeg, quantize_by_jnd
 from jndtf.metrics import rca_from_counts
 
-MODES = ("quantize", "eq14")
+MODES = ("quantize", "eq14", "smooth", "perturb")
+
+#: Modes that need the signed DMV-JND e (not only a magnitude map).
+DMV_ONLY_MODES = ("perturb",)
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class MachineVisionSummary:
         bytes_original, bytes_processed: encoded bytes without and with pre-processing.
         bytes_saved: ``bytes_original - bytes_processed`` (negative: processing cost bytes).
         saving: ``bytes_saved / bytes_original`` (NaN with no bytes reported).
+        jnd: ``"dmv"`` (the stage computed the DMV-JND e, map ``|e|``) or ``"given"``.
     """
 
     mode: str
@@ -101,6 +105,7 @@ class MachineVisionSummary:
     bytes_processed: int
     bytes_saved: int
     saving: float
+    jnd: str = "given"
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict (NaN becomes None)."""
@@ -165,14 +170,30 @@ class MachineVisionStage:
       fast path :func:`jndtf.edge.preprocess.preprocess_frame` (within one grey level of the
       reference :func:`jndtf.apply.preprocess_jpeg`, which float frames take).
 
+    - ``"smooth"``: each pixel moves toward its 5x5 box mean by at most ``factor / 2 · JND``
+      (:func:`jndtf.edge.dmv.toward_local_mean`): removes detail without 8x8 block structure.
+    - ``"perturb"`` (DMV-JND only): eq. (4), ``x_hat = x + factor / 2 · e`` (``x + e`` at
+      factor 2, the paper's own use), rounded to uint8.
+
+    **With a DMV-JND** (`dmv`: :class:`jndtf.edge.dmv.DmvJnd` or its E-D ``.tflite``): the
+    stage computes e itself from the frame (the merged CAM of `classifier` and
+    `cam_classifiers`, all exported with their CAM output) and the map of the modes is
+    ``J = |e|`` per channel; :meth:`process` then ignores its `jnd` argument (pass None).
+    In the ``"frame"`` layout the label of the unprocessed frame is the one the CAM was taken
+    for (one classifier run saved).
+
     Args:
         classifier: a :class:`Classifier` or the path of its ``.tflite``.
-        mode: ``"quantize"`` or ``"eq14"``.
+        mode: one of :data:`MODES`.
         factor: quantization step in JND units (> 0).
         channels: ``"eq14"`` only: ``"rgb"`` (each channel against its own block means; takes
             1- and 3-channel JND maps) or ``"luma"`` (BT.601 Y only, chroma untouched; needs a
             1-channel map).
         num_threads: interpreter threads when `classifier` is a path.
+        dmv: a :class:`jndtf.edge.dmv.DmvJnd` or the E-D ``.tflite`` (None: the caller gives
+            the JND map of every frame).
+        cam_classifiers: more CAM classifiers for eq. (2) (paths), with a `dmv` path.
+        layout: the :class:`~jndtf.edge.dmv.DmvJnd` layout, with a `dmv` path.
 
     Example:
         >>> stage = MachineVisionStage("clf.tflite")
@@ -184,10 +205,13 @@ class MachineVisionStage:
         self,
         classifier: Classifier | str | os.PathLike,
         *,
-        mode: Literal["quantize", "eq14"] = "quantize",
+        mode: Literal["quantize", "eq14", "smooth", "perturb"] = "quantize",
         factor: float = 2.0,
         channels: Literal["rgb", "luma"] = "rgb",
         num_threads: int = 2,
+        dmv=None,
+        cam_classifiers: tuple = (),
+        layout: str = "frame",
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -197,6 +221,8 @@ class MachineVisionStage:
             isinstance(factor, (int, float)) and math.isfinite(factor) and factor > 0
         ):
             raise ValueError(f"factor must be a positive number (2 in the paper), got {factor!r}")
+        if mode in DMV_ONLY_MODES and dmv is None:
+            raise ValueError(f"mode {mode!r} applies the signed DMV-JND e: give dmv=...")
         self._owns = not isinstance(classifier, Classifier)
         self.classifier = (
             Classifier(classifier, num_threads=num_threads) if self._owns else classifier
@@ -204,13 +230,47 @@ class MachineVisionStage:
         self.mode = mode
         self.factor = float(factor)
         self.channels = channels
+        self.dmv = None
+        self._owns_dmv = False
+        if dmv is not None:
+            from jndtf.edge.dmv import DmvJnd
+
+            if isinstance(dmv, DmvJnd):
+                self.dmv = dmv
+            else:
+                try:
+                    self.dmv = DmvJnd(
+                        dmv,
+                        [self.classifier, *cam_classifiers],
+                        num_threads=num_threads,
+                        layout=layout,
+                    )
+                except Exception:
+                    self.close()
+                    raise
+                self._owns_dmv = True
+        #: |e| of the last frame (HxWx3 float32) with a DMV-JND, for map outputs; else None.
+        self.last_map: np.ndarray | None = None
+        self._dmv_ms = 0.0
         self._frames = self._agreed = self._byte_frames = 0
         self._bytes_original = self._bytes_processed = 0
         self._max_change = 0.0
 
-    def apply(self, frame: np.ndarray, jnd: np.ndarray) -> np.ndarray:
-        """The processed frame alone (no classification, counters untouched)."""
+    def apply(self, frame: np.ndarray, jnd: np.ndarray, e: np.ndarray | None = None) -> np.ndarray:
+        """The processed frame alone (no classification, counters untouched). `e`: the signed
+        DMV-JND (``"perturb"``; the other modes use `jnd`, e.g. ``|e|``)."""
         frame = np.asarray(frame)
+        if self.mode == "perturb":
+            from jndtf.edge.dmv import perturbed
+
+            if e is None:
+                raise ValueError("mode 'perturb' needs the signed DMV-JND e")
+            return perturbed(frame, e, self.factor / 2.0)
+        if self.mode == "smooth":
+            from jndtf.edge.dmv import toward_local_mean
+
+            tol = np.asarray(jnd, np.float32) * np.float32(self.factor / 2.0)
+            return toward_local_mean(frame, tol)
         if frame.dtype != np.uint8:  # float frames: the float64 references of jndtf.apply
             if self.mode == "quantize":
                 return quantize_by_jnd(frame, jnd, factor=self.factor)
@@ -235,8 +295,20 @@ class MachineVisionStage:
         frame = np.asarray(frame)
         if frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"frame must be an RGB image HxWx3, got shape {frame.shape}")
-        out = self.apply(frame, jnd)
-        label, probs = self.classifier.classify(frame)
+        e = None
+        known = None
+        if self.dmv is not None:
+            r = self.dmv.compute(frame)
+            self._dmv_ms = r.timings_ms["total"]
+            e = r.e
+            jnd = np.abs(e)
+            self.last_map = jnd
+            if r.labels[0] is not None:  # "frame" layout: the stage's classifier, same input
+                known = (r.labels[0], r.probabilities[0])
+        elif jnd is None:
+            raise ValueError("jnd is None: give the frame's JND map (or a dmv to the stage)")
+        out = self.apply(frame, jnd, e)
+        label, probs = known if known is not None else self.classifier.classify(frame)
         label_p, probs_p = self.classifier.classify(out)
         if out.dtype == frame.dtype == np.uint8:
             change = float(cv2.absdiff(out, frame).max())
@@ -248,7 +320,8 @@ class MachineVisionStage:
             label_processed=label_p,
             agree=label == label_p,
             max_abs_change=change,
-            max_allowed=float(np.max(jnd)) * self.factor / 2.0,
+            max_allowed=float(np.max(jnd)) * self.factor / 2.0
+            + (0.5 if self.mode == "perturb" else 0.0),  # perturb: rounding to uint8
             confidence_original=float(probs[label]),
             confidence_processed=float(probs_p[label_p]),
         )
@@ -281,10 +354,18 @@ class MachineVisionStage:
             bytes_processed=self._bytes_processed,
             bytes_saved=saved,
             saving=saved / self._bytes_original if self._bytes_original else math.nan,
+            jnd="dmv" if self.dmv is not None else "given",
         )
 
+    @property
+    def dmv_ms(self) -> float:
+        """Milliseconds the DMV-JND (classifiers' CAMs + E-D) took on the last frame."""
+        return self._dmv_ms
+
     def close(self) -> None:
-        """Closes the classifier if this stage opened it."""
+        """Closes the classifier and the DMV-JND if this stage opened them."""
+        if getattr(self, "_owns_dmv", False) and self.dmv is not None:
+            self.dmv.close()
         if self._owns:
             self.classifier.close()
 

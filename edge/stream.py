@@ -60,6 +60,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from math import inf
 from pathlib import Path
+from types import SimpleNamespace
 
 from jndtf.edge.encoders import (
     DEFAULT_CRF,
@@ -78,6 +79,8 @@ from jndtf.edge.stream_stage import (
     check_method,
     default_method,
 )
+
+from jndtf.settings import option
 
 #: Defaults chosen with ``jndtf bench stream`` (2 shared CPU cores, 640x360, yang2005): the map
 #: at half resolution, recomputed every 2nd frame or at a scene change, ran 60 fps with JPEG and
@@ -134,7 +137,15 @@ class StreamSettings:
         stats_path: JSON-lines stats file (None: none).
         classifier: a classifier ``.tflite`` for machine-vision mode (DMV-JND, RCA): frames are
             pre-processed by :class:`jndtf.edge.machine.MachineVisionStage` instead.
-        classifier_mode: the stage's ``"eq14"`` or ``"quantize"``.
+        classifier_mode: the stage's mode (:data:`jndtf.edge.machine.MODES`): ``eq14``,
+            ``smooth`` (both remove detail: fewer JPEG bytes), ``quantize`` (adds bytes) or
+            ``perturb`` (x + e; with `dmv` only).
+        classifier_factor: the stage's factor: pixels move at most ``factor / 2`` times the map.
+        dmv: a DMV-JND-NET E-D ``.tflite`` (``jndtf export dmv``): the stage computes e from each
+            frame with the CAM of `classifier` (exported with its CAM output,
+            :func:`jndtf.export.cam.export_cam_classifier`) and uses ``|e|`` as the map; no HVS
+            JND map is computed then (`model` is not used).
+        dmv_layout: ``"frame"`` or ``"tiles"`` (:mod:`jndtf.edge.dmv`).
         fps: frame rate written to the MP4 (None: the source's, else 30).
         size_change: a frame of another size than the stream's (a folder's image, a stream
             that changes resolution): ``"resize"`` it (with a note) or ``"skip"`` it.
@@ -169,7 +180,32 @@ class StreamSettings:
     preview: bool = False
     stats_path: Path | None = None
     classifier: Path | None = None
-    classifier_mode: str = "eq14"
+    classifier_mode: str = option(
+        "--mv-method",
+        default="eq14",
+        help="Machine-vision pre-processing (with --classifier): eq14 (toward 8x8 block means), "
+        "smooth (toward 5x5 box means), quantize (step factor x map; adds JPEG bytes) or "
+        "perturb (x + e, with --dmv); no pixel moves more than factor/2 x the map.",
+    )
+    classifier_factor: float = option(
+        "--mv-factor",
+        default=2.0,
+        min=0.0,
+        help="Machine-vision factor: pixels move at most factor/2 x the map (2: the DMV-JND "
+        "paper's; with --dmv the map is |e|).",
+    )
+    dmv: Path | None = option(
+        "--dmv",
+        default=None,
+        help="DMV-JND-NET .tflite (jndtf export dmv): with --classifier (exported with its CAM "
+        "output), each frame's e from the classifier's CAM replaces the HVS map (--model unused).",
+    )
+    dmv_layout: str = option(
+        "--dmv-layout",
+        default="frame",
+        help="frame (classifier on the frame resized to its input, E-D on the whole frame) or "
+        "tiles (classifier-sized tiles, each with its own CAM).",
+    )
     fps: float | None = None
     size_change: str = "resize"
     equal_quality: bool = True
@@ -188,6 +224,22 @@ class StreamSettings:
                     "stage pre-processes the frames"
                 )
             check_method(self.method, self.codec)
+        if self.classifier is not None or self.dmv is not None:
+            from jndtf.edge.machine import DMV_ONLY_MODES, MODES
+
+            if self.classifier is None:
+                raise ValueError("--dmv needs --classifier: the CAM classifier (and RCA judge)")
+            if self.classifier_mode not in MODES:
+                raise ValueError(
+                    f"--mv-method must be one of {', '.join(MODES)}, got {self.classifier_mode!r}"
+                )
+            if self.classifier_mode in DMV_ONLY_MODES and self.dmv is None:
+                raise ValueError(f"--mv-method {self.classifier_mode} applies e: give --dmv")
+            if self.dmv_layout not in ("frame", "tiles"):
+                raise ValueError(f"--dmv-layout must be frame or tiles, got {self.dmv_layout!r}")
+            f = self.classifier_factor
+            if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f < inf:
+                raise ValueError(f"--mv-factor must be a positive number, got {f!r}")
         st = self.strength
         if isinstance(st, bool) or not isinstance(st, (int, float)) or not st >= 0 or st == inf:
             raise ValueError(f"strength must be a finite number >= 0, got {st!r}")
@@ -248,14 +300,47 @@ def _open_stage(settings: StreamSettings):
     from jndtf.edge.machine import MachineVisionStage
 
     return MachineVisionStage(
-        settings.classifier, mode=settings.classifier_mode, num_threads=settings.threads
+        settings.classifier,
+        mode=settings.classifier_mode,
+        factor=settings.classifier_factor,
+        num_threads=settings.threads,
+        dmv=settings.dmv,
+        layout=settings.dmv_layout,
     )
+
+
+class _NoMapper:
+    """Stands in for the JndMapper when the machine-vision stage computes its own map (the
+    DMV-JND, ``--dmv``): one empty result per frame, no HVS model run."""
+
+    input_size = None
+    _RESULT = SimpleNamespace(jnd=None, reused=False, timings_ms={"total": 0.0})
+
+    def __init__(self) -> None:
+        self.options = SimpleNamespace(jnd_scale=None)
+        self._frames = 0
+
+    def process_video(self, frames):
+        for _ in frames:
+            self._frames += 1
+            yield self._RESULT
+
+    @property
+    def stats(self):
+        from jndtf.edge.options import JndStats
+
+        return JndStats(frames=self._frames)
+
+    def close(self) -> None:
+        pass
 
 
 def _open_mapper(s: StreamSettings):
     """The JndMapper of `s`, opened once (one sha256 check); ``jnd_scale=None`` resolves as
     :attr:`StreamSettings.jnd_scale`: 1.0 for a model exported at a fixed size (its manifest
     says so, :func:`jndtf.edge.backends.fixed_input_size`), else :data:`DEFAULT_JND_SCALE`."""
+    if s.dmv is not None:
+        return _NoMapper()
     from jndtf.edge import JndMapper, JndMapperOptions, RunningMode
     from jndtf.edge.backends import fixed_input_size
 
@@ -304,7 +389,7 @@ def run_stream(
     from jndtf.edge.stream_stage import FrameMethod
 
     s = settings
-    label = "machine vision"
+    label = f"machine vision ({s.classifier_mode}{', DMV-JND' if s.dmv is not None else ''})"
     if s.classifier is None:
         label = FrameMethod(s.method_name, s.strength).label
     report = StreamReport(method=label)
@@ -331,6 +416,8 @@ def run_stream(
     failure: BaseException | None = None
     try:
         stage = _open_stage(s)
+        if stage is not None and stage.dmv is not None:
+            report.jnd = {"model": "dmv-jnd", **stage.dmv.describe()}
         source = open_source(
             s.source,
             mode=s.source_mode,

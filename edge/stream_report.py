@@ -143,6 +143,29 @@ def summarize(
     from jndtf.edge.compare import compare
 
     report.comparison = compare(report.to_dict(), method=report.method)
+    if report.machine_vision:
+        report.comparison.setdefault("lines", []).append(machine_vision_line(report))
+
+
+def machine_vision_line(report: StreamReport) -> str:
+    """RCA beside the bytes saved at the same encoder setting: a saving means nothing without
+    the labels it kept (eq. (16) of DMV-JND)."""
+    mv = report.machine_vision or {}
+    rca = mv.get("rca")
+    rca_text = "n/a" if rca is None or rca != rca else f"{100 * rca:.1f} %"
+    saving = mv.get("saving")
+    if saving is None or saving != saving:
+        bytes_text = "bytes not compared (--no-compare)"
+    else:
+        bytes_text = (
+            f"bytes {-100 * saving:+.1f} % ({mv['bytes_processed']:,} vs "
+            f"{mv['bytes_original']:,}) at the same encoder setting"
+        )
+    return (
+        f"{report.method}: RCA {rca_text} ({mv.get('agreed', 0)}/{mv.get('frames', 0)} frames "
+        f"kept their label), {bytes_text}, max change {mv.get('max_abs_change', 0):.0f} grey "
+        "levels"
+    )
 
 
 def rss_mb() -> float:
@@ -156,4 +179,4 @@ def rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-__all__ = ["StreamReport", "emit", "rss_mb", "summarize"]
+__all__ = ["StreamReport", "emit", "machine_vision_line", "rss_mb", "summarize"]

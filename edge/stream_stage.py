@@ -326,6 +326,9 @@ class EncodeStage:
         in_encoder = self.method is not None and self.method.kind == "jpeg"
         if self.stage is not None:
             processed, mv = self.stage.process(p.image, p.jnd)
+            if p.jnd is None:  # the stage made its own map (DMV-JND: |e|) for the outputs
+                p.jnd = self.stage.last_map
+                p.latency["dmv"] = self.stage.dmv_ms
         elif in_encoder:
             processed = None  # the method works inside the encoder (timed as encode)
         else:
