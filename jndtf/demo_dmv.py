@@ -10,7 +10,7 @@ image is). Then, with the shipped models of ``jndtf/weights/dmv`` (:func:`shippe
    MobileNet-style fifth when it ships), with the class names of ``classifiers.json``;
 3. RCA per classifier (eq. (16)), its eq. (17) mean and the mean PSNR of x̂ vs x.
 
-Writes ``OUT/dmv/<image>.png`` (x | e, 128 + 4e | x̂, each shown 4x, nearest neighbour),
+Writes ``OUT/dmv/<image>.png`` (x | 128 + e | x̂, each shown 4x, nearest neighbour),
 ``OUT/dmv/labels.csv`` and ``OUT/dmv/summary.md``. Needs the ``[train]`` extra and the shipped
 weights; :func:`skip_reason` says which is missing so the demo prints one line instead.
 
@@ -38,8 +38,9 @@ Progress = Callable[[str, int, int], None]
 
 #: Display scale of the panels (a 32x32 image is shown 128x128).
 ZOOM = 4
-#: e is shown as 128 + E_GAIN * e (grey = no change).
-E_GAIN = 4.0
+#: e is shown as 128 + E_GAIN * e, clipped (grey = no change; pixel units: a DMV-JND at the
+#: paper's ~10 dB PSNR moves pixels by tens of grey levels).
+E_GAIN = 1.0
 
 
 def cifar_input(image: np.ndarray) -> np.ndarray:
@@ -122,7 +123,7 @@ class DmvExample:
 
 def panel(x: np.ndarray, e: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
     """x | e (128 + :data:`E_GAIN` e, clipped) | x̂, each :data:`ZOOM` x (nearest), uint8."""
-    e_view = np.clip(128.0 + E_GAIN * np.asarray(e, np.float32), 0, 255).astype(np.uint8)
+    e_view = np.clip(np.rint(128.0 + E_GAIN * np.asarray(e, np.float32)), 0, 255).astype(np.uint8)
     parts = [np.kron(p, np.ones((ZOOM, ZOOM, 1), np.uint8)) for p in (x, e_view, x_hat)]
     gap = np.full((parts[0].shape[0], 4, 3), 255, np.uint8)
     return np.concatenate([parts[0], gap, parts[1], gap, parts[2]], axis=1)

@@ -495,14 +495,15 @@ def rounding_table(
     rca: Mapping[str, float], rca_uint8: Mapping[str, float], flips: Mapping[str, int], n: int
 ) -> list[dict]:
     """``rca.csv`` of ``jndtf dmv``: per classifier and for the eq. (17) mean, RCA of the float
-    x̂ and of its uint8 PNG, the change in points, and how many labels the rounding changed."""
+    x̂ and of its uint8 PNG, the change in points (4 decimals), and how many labels the
+    rounding changed."""
     rows = [
         {
             "classifier": k,
             "images": n,
             "rca_float": rca[k],
             "rca_uint8": rca_uint8[k],
-            "change_points": 100 * (rca_uint8[k] - rca[k]),
+            "change_points": round(100 * (rca_uint8[k] - rca[k]), 4),
             "labels_changed_by_rounding": flips[k],
         }
         for k in rca
@@ -514,7 +515,7 @@ def rounding_table(
             "images": n,
             "rca_float": a,
             "rca_uint8": b,
-            "change_points": 100 * (b - a),
+            "change_points": round(100 * (b - a), 4),
             "labels_changed_by_rounding": sum(flips.values()),
         }
     )
@@ -1152,6 +1153,7 @@ def evaluate_dmv(settings: DmvEvalSettings, progress: Step | None = None) -> dic
             [r["classifier"].replace(" (eq. 17)", "") for r in rca_rows],
             {
                 "DMV-JND": [100 * r["rca_dmv"] for r in rca_rows],
+                "DMV-JND, uint8 PNG": [100 * r["rca_dmv_uint8"] for r in rca_rows],
                 "WGN, same energy": [100 * r["rca_wgn"] for r in rca_rows],
             },
             title=f"RCA per classifier: DMV-JND vs WGN ({n} validation images)",
