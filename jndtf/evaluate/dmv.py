@@ -438,7 +438,7 @@ def resolve_unseen(text: str | None, classifiers: str | None) -> Path | None:
 _DMV_OPTION = dict(
     default=None,
     help="The DMV-JND-NET: a .keras (from `jndtf train dmv`) or a shipped name "
-    "[default: the shipped dmv, jndtf/weights/dmv/dmv.keras].",
+    "(default: the shipped dmv, jndtf/weights/dmv/dmv.keras).",
     cli_type=Path | None,
     parse=optional_str,
     show_default=False,
@@ -446,7 +446,7 @@ _DMV_OPTION = dict(
 _CLASSIFIERS_OPTION = dict(
     default=None,
     help="Folder with alexnet.keras, vgg.keras, resnet.keras, densenet.keras "
-    "[default: the shipped ones, jndtf/weights/dmv].",
+    "(default: the shipped ones, jndtf/weights/dmv).",
     cli_type=Path | None,
     parse=optional_str,
     show_default=False,
@@ -703,8 +703,8 @@ class DmvEvalSettings:
         "--unseen",
         default=None,
         help="A fifth classifier that DMV training never saw (RGB 0..1 in, logits out): a "
-        ".keras or a shipped name [default: the shipped mobilenet when --classifiers is not "
-        "given].",
+        ".keras or a shipped name (default: the shipped mobilenet when --classifiers is not "
+        "given).",
         cli_type=Path | None,
         parse=optional_str,
         show_default=False,
@@ -713,7 +713,7 @@ class DmvEvalSettings:
         "--history",
         default=None,
         help="The DMV training's dmv.json (or its run folder) for the per-epoch plots "
-        "[default: the .json beside --dmv, when there is one].",
+        "(default: the .json beside --dmv, when there is one).",
         cli_type=Path | None,
         parse=optional_str,
         show_default=False,
