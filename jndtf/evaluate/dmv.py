@@ -25,6 +25,15 @@ The paper's tests (Sec. V-E, V-F): **WGN** adds white Gaussian noise n of exactl
 e, image by image (``sum n^2 = sum e^2``, :func:`equal_energy_noise`), then clips like x̂;
 **homogeneous** scores ``clip(x + s·e)`` at s = 8/9, 7/9, ..., 1/9 (:data:`HOMOGENEOUS_SCALES`).
 
+Shipped models. Without ``--dmv`` / ``--classifiers`` (``--unseen`` too) both commands use
+``jndtf/weights/dmv/`` (:func:`resolve_dmv`, :func:`resolve_classifiers`,
+:func:`resolve_unseen`); a model may also be named (``--dmv dmv``, ``--unseen mobilenet``), and
+a missing one is an error that says where it looked and how to train one.
+
+Plots (like the paper's Figs. 5-7): RCA vs the scale of e, DMV-JND vs WGN per classifier, and,
+from the training's ``dmv.json`` (``--history``, or the one beside ``--dmv``), loss, RCA and
+PSNR per epoch (:func:`history_plots`). Drawn with OpenCV, no matplotlib.
+
 Size. The classifiers and the E-D are CIFAR-sized: inputs that are not 32x32 are resized with
 OpenCV's ``INTER_AREA`` (a note says how many), or refused with ``resize=False``; the outputs
 are 32x32.
@@ -975,8 +984,10 @@ def evaluate_dmv(settings: DmvEvalSettings, progress: Step | None = None) -> dic
     labels, RCA of x̂ float and uint8, RCA of the WGN image; eq. (17) mean of the four; the
     unseen classifier on its own row), ``homogeneous.csv``/``.md`` (RCA at e·8/9 ... e·1/9),
     ``labels.csv`` (every image's labels, so any RCA can be recounted), ``summary.json``,
-    ``report.md`` and ``plots/rca_vs_scale.png``, ``plots/rca_dmv_vs_wgn.png``. Everything is
-    computed before the first file is written; each file is written atomically.
+    ``report.md`` and ``plots/rca_vs_scale.png``, ``plots/rca_dmv_vs_wgn.png``; with a
+    training history (:func:`read_history`) also ``history.csv``/``.md`` and
+    ``plots/history_{loss,rca,psnr}.png``. Everything is computed before the first file is
+    written; each file is written atomically.
 
     Returns:
         The summary (also ``summary.json``).
