@@ -31,3 +31,49 @@ def test_bench_settings_name_a_missing_file(tmp_path):
 
     with pytest.raises(ValueError, match=r"--classifiers .*nope\.tflite: no such file"):
         DmvBenchSettings(classifiers=f"{tmp_path}/nope.tflite")
+
+
+def test_best_at_rca_picks_the_largest_saving_that_keeps_the_labels():
+    from jndtf.bench.dmv import best_at_rca
+
+    rows = [
+        {"mode": "a", "rca": 1.0, "bytes_change_pct": -3.0},
+        {"mode": "b", "rca": 0.99, "bytes_change_pct": -8.0},
+        {"mode": "c", "rca": 0.95, "bytes_change_pct": -20.0},
+    ]
+    assert best_at_rca(rows, 0.99)["mode"] == "b"
+    assert best_at_rca(rows, 1.0)["mode"] == "a"
+    assert best_at_rca(rows, 1.01) is None
+
+
+@pytest.mark.tf
+def test_rca_bytes_sweep_rows(tmp_path):
+    import cv2
+    import numpy as np
+    from jndtf.edge.dmv import DmvJnd
+
+    from jndtf.bench.dmv import (
+        SWEEP_COLUMNS,
+        DmvBenchSettings,
+        _export_untrained,
+        rca_bytes_sweep,
+    )
+
+    settings = DmvBenchSettings(classifier_preset="resnet_tiny", dmv_preset="dmv_tiny")
+    dmv, (clf,) = _export_untrained(settings, tmp_path)
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "imgs" / "cat"  # class-per-folder, as the CIFAR split
+    folder.mkdir(parents=True)
+    frames = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(3)]
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(folder / f"{i}.png"), f[..., ::-1])
+    rows = rca_bytes_sweep(clf, dmv, tmp_path / "imgs", factors=(1.0, 2.0), num_threads=1)
+    assert len(rows) == 4 * 2 and all(set(SWEEP_COLUMNS) <= set(r) for r in rows)
+    with DmvJnd(dmv, clf) as d:
+        e_max = max(float(np.abs(d.compute(f).e).max()) for f in frames)
+    b0 = {r["bytes_original"] for r in rows}
+    assert len(b0) == 1  # every row codes the same originals at the same quality
+    for r in rows:
+        assert r["images"] == 3 and 0.0 <= r["rca"] <= 1.0
+        slack = 0.5 if r["mode"] == "perturb" else 0.0  # rounding x + e to uint8
+        assert r["max_abs_change"] <= r["factor"] / 2 * e_max + slack + 1e-4

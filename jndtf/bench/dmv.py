@@ -192,4 +192,140 @@ def bench_dmv(
     return rows
 
 
-__all__ = ["DEFAULT_CASES", "ROW_COLUMNS", "DmvBenchSettings", "bench_dmv"]
+#: Columns of :func:`rca_bytes_sweep`'s rows.
+SWEEP_COLUMNS = (
+    "mode",
+    "factor",
+    "images",
+    "rca",
+    "bytes_original",
+    "bytes_processed",
+    "bytes_change_pct",
+    "psnr_db",
+    "max_abs_change",
+    "quality",
+)
+
+
+def _image_files(folder: Path, limit: int | None) -> list[Path]:
+    from jndtf.io import IMAGE_SUFFIXES
+
+    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"{folder}: no image files (searched its subfolders too)")
+    return files[:limit] if limit else files
+
+
+def rca_bytes_sweep(
+    classifier,
+    dmv,
+    images,
+    *,
+    modes: tuple[str, ...] = ("eq14", "smooth", "quantize", "perturb"),
+    factors: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0),
+    quality: int = 90,
+    cam_classifiers: tuple = (),
+    layout: str = "frame",
+    max_images: int | None = None,
+    num_threads: int = 2,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[dict]:
+    """RCA (eq. (16) of DMV-JND) beside the JPEG bytes at an unchanged quality setting, per
+    machine-vision mode and factor, on a folder of images (e.g. the held-out CIFAR split).
+
+    e is computed once per image (:class:`jndtf.edge.dmv.DmvJnd`); each ``(mode, factor)``
+    processes the image as :class:`jndtf.edge.machine.MachineVisionStage` does, the classifier
+    labels the result, and both images are coded with OpenCV JPEG at `quality`.
+    ``bytes_change_pct`` < 0 is a saving; ``psnr_db`` is of the processed image against the
+    original (peak 255). :func:`best_at_rca` picks the largest saving at a given RCA.
+
+    Args:
+        classifier: the CAM classifier ``.tflite`` (the RCA judge and the CAM source).
+        dmv: the E-D ``.tflite``.
+        images: a folder (searched recursively) or a list of uint8 RGB arrays.
+        cam_classifiers: more CAM classifiers for eq. (2).
+
+    Returns:
+        One row per ``(mode, factor)`` with :data:`SWEEP_COLUMNS`.
+    """
+    import cv2
+
+    from jndtf.edge.classifier import Classifier
+    from jndtf.edge.dmv import DmvJnd
+    from jndtf.edge.machine import MachineVisionStage
+    from jndtf.io import load_image
+    from jndtf.metrics import psnr_from_mse
+
+    if isinstance(images, (str, Path)):
+        frames = [load_image(p) for p in _image_files(Path(images), max_images)]
+    else:
+        frames = list(images)[:max_images] if max_images else list(images)
+
+    def nbytes(im):
+        ok, buf = cv2.imencode(".jpg", im[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+        if not ok:
+            raise ValueError(f"OpenCV could not JPEG-encode a {im.shape} image")
+        return len(buf)
+
+    acc = {
+        (m, f): {"agree": 0, "b0": 0, "b1": 0, "se": 0.0, "n": 0, "max": 0.0}
+        for m in modes
+        for f in factors
+    }
+    with (
+        Classifier(classifier, num_threads=num_threads) as clf,
+        DmvJnd(dmv, [clf, *cam_classifiers], num_threads=num_threads, layout=layout) as d,
+    ):
+        stages = {
+            (m, f): MachineVisionStage(clf, mode=m, factor=f, dmv=d) for m in modes for f in factors
+        }
+        for i, frame in enumerate(frames):
+            if progress is not None:
+                progress("images", i, len(frames))
+            r = d.compute(frame)
+            label = r.labels[0] if r.labels[0] is not None else clf.classify(frame)[0]
+            b0 = nbytes(frame)
+            for key, st in stages.items():
+                out = st.apply(frame, np.abs(r.e), r.e)
+                a = acc[key]
+                a["agree"] += int(clf.classify(out)[0] == label)
+                a["b0"] += b0
+                a["b1"] += nbytes(out)
+                diff = out.astype(np.float64) - frame
+                a["se"] += float(np.sum(diff * diff))
+                a["n"] += diff.size
+                a["max"] = max(a["max"], float(np.abs(diff).max()))
+    rows = []
+    for (m, f), a in acc.items():
+        rows.append(
+            {
+                "mode": m,
+                "factor": f,
+                "images": len(frames),
+                "rca": a["agree"] / len(frames) if frames else float("nan"),
+                "bytes_original": a["b0"],
+                "bytes_processed": a["b1"],
+                "bytes_change_pct": 100.0 * (a["b1"] / a["b0"] - 1.0) if a["b0"] else float("nan"),
+                "psnr_db": float(psnr_from_mse(a["se"] / a["n"])) if a["n"] else float("nan"),
+                "max_abs_change": a["max"],
+                "quality": int(quality),
+            }
+        )
+    return rows
+
+
+def best_at_rca(rows: list[dict], min_rca: float = 0.99) -> dict | None:
+    """The row with the largest byte saving whose RCA is at least `min_rca` (None: none)."""
+    ok = [r for r in rows if r["rca"] >= min_rca]
+    return min(ok, key=lambda r: r["bytes_change_pct"]) if ok else None
+
+
+__all__ = [
+    "DEFAULT_CASES",
+    "ROW_COLUMNS",
+    "SWEEP_COLUMNS",
+    "DmvBenchSettings",
+    "bench_dmv",
+    "best_at_rca",
+    "rca_bytes_sweep",
+]
