@@ -431,6 +431,17 @@ def run_stream(
             if first is None:
                 raise ValueError(f"{s.source}: the source delivered no frame")
             h, w = first.image.shape[:2]
+            if stage is not None and stage.classifier.input_size != (w, h):
+                cw, ch = stage.classifier.input_size
+                note(
+                    f"the classifier takes {cw}x{ch}: each {w}x{h} frame is resized to that "
+                    "(area averaging) to be classified; RCA is of those labels"
+                    + {
+                        None: "",
+                        "frame": f"; its CAM is upsampled back to {w}x{h} (frame layout)",
+                        "tiles": f"; the CAM is taken per {cw}x{ch} tile (tiles layout)",
+                    }[s.dmv_layout if s.dmv is not None else None]
+                )
             fps = float(s.fps or source.fps or 30.0)
             if s.out_dir is not None:
                 from jndtf.edge.encoders import clean_stale_partials

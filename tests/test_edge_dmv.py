@@ -266,8 +266,40 @@ def test_stream_with_classifier_and_dmv_reports_rca_beside_bytes(exports, tmp_pa
     assert report.frames == 3 and mv["frames"] == 3 and mv["byte_frames"] == 3
     assert mv["bytes_original"] == report.bytes_original
     assert report.jnd["model"] == "dmv-jnd" and report.jnd["layout"] == "frame"
+    assert any("resized to that" in w and "upsampled back to 96x64" in w for w in report.warnings)
     line = report.comparison["lines"][-1]
     assert "RCA" in line and "bytes" in line and f"/{mv['frames']} frames" in line
     records = [json.loads(x) for x in (tmp_path / "stats.jsonl").read_text().splitlines()]
     frames = [r for r in records if r.get("type") == "frame"]
     assert len(frames) == 3 and all("dmv" in r["latency_ms"] for r in frames)
+
+
+@pytest.mark.tf
+def test_dmv_stage_runs_with_tensorflow_and_keras_blocked(exports):
+    """The DMV-JND edge path is TF-free: a fresh interpreter with tensorflow/keras blocked runs
+    the CAM classifier, the E-D and every mode."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from test_import_boundary import BLOCKER
+
+    code = BLOCKER + textwrap.dedent(
+        f"""
+        import sys
+        import numpy as np
+        from jndtf.edge.machine import MODES, MachineVisionStage
+        frame = np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+        for mode in MODES:
+            with MachineVisionStage({str(exports["int8"])!r}, mode=mode,
+                                    dmv={str(exports["ed"])!r}) as stage:
+                stage.process(frame, None)
+            assert stage.summary().frames == 1
+        heavy = [m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")]
+        assert not heavy, heavy
+        print("ok")
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("ok")
