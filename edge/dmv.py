@@ -171,7 +171,8 @@ class DmvJnd:
             h, w = self._dmv.fixed_size
             raise DmvError(
                 f"{self.path}: exported at {w}x{h}, but tiles are the classifier's "
-                f"{self.tile[0]}x{self.tile[1]}; export the E-D at that size or dynamic"
+                f"{self.tile[0]}x{self.tile[1]}; export the E-D at that size (`jndtf export "
+                f"dmv ... --size {self.tile[0]}x{self.tile[1]}`) or dynamic (`--dynamic`)"
             )
 
     @property
@@ -215,8 +216,9 @@ class DmvJnd:
             if fs is not None and fs != (w, h):
                 raise DmvError(
                     f"{self.path.name} was exported at {fs[0]}x{fs[1]} and the frame is {w}x{h}: "
-                    "export the E-D with a dynamic size (`jndtf export dmv --size none`), "
-                    "resize the frames (--size), or use the tiles layout"
+                    f"export the E-D at the frames' size (`jndtf export dmv ... --size {w}x{h}`) "
+                    "or dynamic (`--dynamic`), resize the frames (--size), or use the tiles "
+                    "layout"
                 )
             cam, labels, probs = self._merged_cam(frame)
             t1 = time.perf_counter()

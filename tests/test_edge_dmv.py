@@ -126,10 +126,16 @@ def exports(tmp_path_factory):
     int8 = export_cam_classifier(clf, folder / "clf-int8.tflite", int8=True, num_calibration=8)
     dmv = build_dmv_net("dmv_tiny")
     plain = folder / "plain.tflite"
-    for model, path, channels in ((dmv, folder / "dmv.tflite", 4), (clf, plain, 3)):
-        saved = export_saved_model(model, folder / f"sm-{path.stem}", None, channels)
+    fixed = folder / "dmv32.tflite"
+    for model, path, channels, hw in (
+        (dmv, folder / "dmv.tflite", 4, None),
+        (dmv, fixed, 4, (32, 32)),
+        (clf, plain, 3, None),
+    ):
+        saved = export_saved_model(model, folder / f"sm-{path.stem}", hw, channels)
         path.write_bytes(convert_saved_model(saved, QuantizationConfig.none()))
-    (folder / "dmv.json").write_text(json.dumps({"outputs": {"kind": "dmv_jnd"}}))
+    for name in ("dmv.json", "dmv32.json"):
+        (folder / name).write_text(json.dumps({"outputs": {"kind": "dmv_jnd"}}))
     write_classifier_manifest(plain, input_size=(32, 32), output="logits")
     return {
         "clf": clf,
@@ -138,6 +144,7 @@ def exports(tmp_path_factory):
         "int8": int8,
         "ed": folder / "dmv.tflite",
         "plain": plain,
+        "fixed": fixed,
         "folder": folder,
     }
 
@@ -202,6 +209,24 @@ def test_tiles_layout_on_one_tile_is_the_frame_layout(exports):
         assert np.array_equal(ra.cam, rb.cam) and np.allclose(ra.e, rb.e, atol=1e-5)
         big = _frame(50, 70, 4)  # padded to 64x96 tiles, cropped back
         assert b.compute(big).e.shape == big.shape
+
+
+@pytest.mark.tf
+def test_fixed_size_ed_runs_per_tile_and_names_the_size_it_needs(exports):
+    from jndtf.edge.dmv import DmvError, DmvJnd
+
+    frame = _frame(64, 64, 6)
+    with (
+        DmvJnd(exports["fixed"], exports["fp32"], layout="tiles") as tiles,
+        DmvJnd(exports["fixed"], exports["fp32"]) as whole,
+    ):
+        e = tiles.compute(frame).e
+        for y in (0, 32):
+            for x in (0, 32):  # each tile on its own through the frame layout at 32x32
+                tile_e = whole.compute(np.ascontiguousarray(frame[y : y + 32, x : x + 32])).e
+                assert np.allclose(e[y : y + 32, x : x + 32], tile_e, atol=1e-5)
+        with pytest.raises(DmvError, match="--size 64x64"):
+            whole.compute(frame)
 
 
 @pytest.mark.tf
