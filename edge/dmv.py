@@ -80,6 +80,27 @@ class DmvResult:
     timings_ms: dict = field(default_factory=dict)
 
 
+def resolve_edge_model(ref: str | os.PathLike, what: str) -> Path:
+    """A ``.tflite`` the user named: an existing file, else a shipped edge export of that name
+    (``jndtf/weights/<family>/edge/<name>-tflite-int8.tflite``; ``<name>-cam`` too, the
+    classifiers' CAM exports), so ``--classifier resnet --dmv dmv`` work once they ship.
+
+    Raises:
+        DmvError: neither; the message lists the shipped names.
+    """
+    path = Path(ref)
+    if path.is_file():
+        return path
+    from jndtf.refs import shipped_models
+
+    shipped = shipped_models("litert")
+    for name in (str(ref), f"{ref}-cam"):
+        if name in shipped:
+            return shipped[name]
+    names = ", ".join(sorted(shipped)) or "none"
+    raise DmvError(f"{what} {ref}: no such file, and no shipped edge model of that name ({names})")
+
+
 def _read_dmv_manifest(path: Path) -> dict:
     mpath = path.with_suffix(".json")
     if not mpath.is_file():
@@ -135,9 +156,7 @@ class DmvJnd:
         if layout not in LAYOUTS:
             raise DmvError(f"layout must be one of {LAYOUTS}, got {layout!r}")
         self.layout = layout
-        self.path = Path(dmv)
-        if not self.path.is_file():
-            raise DmvError(f"{self.path}: no such DMV-JND .tflite (--dmv)")
+        self.path = resolve_edge_model(dmv, "--dmv")
         self.manifest = _read_dmv_manifest(self.path)
         try:
             self._dmv = LiteRTModel(self.path, num_threads=num_threads)
@@ -157,7 +176,7 @@ class DmvJnd:
         self.classifiers: list[Classifier] = []
         for c in classifiers:
             if not isinstance(c, Classifier):
-                c = Classifier(c, num_threads=num_threads)
+                c = Classifier(resolve_edge_model(c, "classifier"), num_threads=num_threads)
                 self._owned.append(c)
             if not c.has_cam:
                 self.close()
@@ -337,5 +356,6 @@ __all__ = [
     "DmvJnd",
     "DmvResult",
     "perturbed",
+    "resolve_edge_model",
     "toward_local_mean",
 ]

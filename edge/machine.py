@@ -224,6 +224,10 @@ class MachineVisionStage:
         if mode in DMV_ONLY_MODES and dmv is None:
             raise ValueError(f"mode {mode!r} applies the signed DMV-JND e: give dmv=...")
         self._owns = not isinstance(classifier, Classifier)
+        if self._owns and not os.path.isfile(classifier):  # a shipped edge model's name
+            from jndtf.edge.dmv import resolve_edge_model
+
+            classifier = resolve_edge_model(classifier, "--classifier")
         self.classifier = (
             Classifier(classifier, num_threads=num_threads) if self._owns else classifier
         )

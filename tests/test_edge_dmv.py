@@ -328,3 +328,30 @@ def test_dmv_stage_runs_with_tensorflow_and_keras_blocked(exports):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("ok")
+
+
+@pytest.mark.tf
+def test_shipped_names_resolve_to_edge_exports(exports, tmp_path, monkeypatch):
+    import shutil
+
+    from jndtf.edge.dmv import DmvError, resolve_edge_model
+    from jndtf.edge.machine import MachineVisionStage
+
+    import jndtf.refs
+
+    edge = tmp_path / "weights" / "classifiers" / "edge"
+    edge.mkdir(parents=True)
+    for src, name in ((exports["int8"], "resnet-cam"), (exports["ed"], "dmv")):
+        dst = edge / f"{name}-tflite-int8.tflite"
+        shutil.copy(src, dst)
+        manifest = json.loads(src.with_suffix(".json").read_text())
+        if "file" in manifest:
+            manifest["file"] = dst.name
+        dst.with_suffix(".json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(jndtf.refs, "WEIGHTS_ROOT", tmp_path / "weights")
+    assert resolve_edge_model("resnet", "--classifier").name == "resnet-cam-tflite-int8.tflite"
+    with MachineVisionStage("resnet", mode="smooth", dmv="dmv") as stage:
+        stage.process(_frame(), None)
+        assert stage.dmv.path.name == "dmv-tflite-int8.tflite"
+    with pytest.raises(DmvError, match=r"--dmv nope: no such file.*\(dmv, resnet-cam\)"):
+        resolve_edge_model("nope", "--dmv")
