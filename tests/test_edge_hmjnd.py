@@ -286,3 +286,47 @@ def test_stream_cli_runs_the_export(hm, tmp_path):
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in stats.read_text().splitlines()]
     assert lines[-1]["type"] == "summary" and lines[-1]["frames"] == 3
+
+
+# ------------------------------------------------------------------------- jndtf bench models
+
+
+def test_bench_times_the_modality_input_and_counts_macs(hm, tmp_path):
+    """`jndtf bench models --model-file hmjnd.tflite`: the input is the family's 6 channels
+    (RGB / 255 + the providers' maps, as built here), timed with the priors, and MAC/px is the
+    registered count."""
+    from jndtf.bench.models import ModelBenchSettings, bench_models, time_inputs
+    from jndtf.bench.source import resolve_files
+    from jndtf.models.registry import get_model_spec
+    from jndtf.priors.modalities import modality_stack
+
+    _, fp32, _ = hm
+    settings = ModelBenchSettings(
+        None, sizes=((64, 48),), runtimes=("tflite-fp32",), runs=1, warmup=1, threads=1,
+        model_files=(fp32.path,),
+    )  # fmt: skip
+    result = bench_models(settings)
+    (row,) = result.rows
+    assert row["runtime"] == "tflite-fp32" and row["file"] == fp32.path.name
+    assert row["mac_per_px"] == get_model_spec("hmjnd_tiny").macs_per_pixel()
+    assert row["priors_ms"] > 0 and row["median_ms"] > 0
+    source, _ = resolve_files([fp32.path])
+    frame = _frame(64, 48, seed=2)
+    _, x = time_inputs(frame, source, runs=1, warmup=1)
+    want = np.concatenate([frame / np.float32(255.0), modality_stack(frame)], -1)[None]
+    np.testing.assert_array_equal(x, want.astype(np.float32))
+
+
+def test_bench_builds_an_untrained_model_when_no_weights_ship(tmp_path):
+    """A registered name without shipped weights is timed as an untrained build, labelled so."""
+    from jndtf.bench.models import ModelBenchSettings, _source
+
+    notes: list[str] = []
+    source, files = _source(ModelBenchSettings("hmjnd_tiny"), tmp_path, notes)
+    assert files is None and source.name == "hmjnd_tiny-untrained"
+    assert source.preset == "hmjnd_tiny" and source.keras_path == tmp_path / (
+        "hmjnd_tiny-untrained.keras"
+    )
+    assert any("UNTRAINED" in n for n in notes)
+    again, _ = _source(ModelBenchSettings("hmjnd_tiny"), tmp_path, [])
+    assert again.keras_path.stat().st_mtime == source.keras_path.stat().st_mtime  # reused

@@ -13,6 +13,14 @@ For each frame size (default 640x360 and 1280x720) the benchmark
    ones, with the same thread count in every runtime (LiteRT ``num_threads``, onnxruntime
    ``intra_op_num_threads``, TensorFlow intra-op threads in a child process).
 
+A family whose input is not RGB + HVS priors (hmJND-Net: RGB + saliency, depth and
+segmentation maps) has its input built, and timed, by its registered builder
+(:meth:`jndtf.models.registry.ModelSpec.make_input`: the classical modality providers, what
+the edge runtime pays per frame with a default export). A registered model that jndtf ships no
+weights for (``hmjnd`` today) is timed as an **untrained build** of its preset (random
+weights: latency does not depend on their values, quality would): its rows are labelled
+``NAME-untrained`` and a note says so; give ``NAME:PATH.keras`` to time trained weights.
+
 Each row gives the median and 90th percentile latency, fps = 1000 / median, the network's
 multiply-accumulates per pixel (the family's own count, e.g.
 :meth:`jndtf.models.registry.ModelSpec.macs_per_pixel`: 87,147 for ACoL-JND), GMAC per frame =
@@ -26,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +47,7 @@ from jndtf.bench.report import latency_stats
 from jndtf.bench.runners import (
     missing_module,
     missing_module_of,
+    time_calls,
     time_keras,
     time_onnx,
     time_tflite,
@@ -236,6 +246,125 @@ def _row(source: ModelSource, job: _Job, size, stats: dict, priors: dict, settin
     return {k: row.get(k) for k in ROW_COLUMNS}
 
 
+#: Modalities the benchmark builds from the photo alone (RGB and the provider maps).
+_IMAGE_MODALITIES = ("rgb", "saliency_map", "depth", "segmentation")
+
+#: Label suffix of a registered model timed without trained weights.
+UNTRAINED = "untrained"
+
+
+def _untrained_source(name: str, folder: Path, notes: list[str]) -> ModelSource:
+    """The source of an untrained build of registered preset `name` (no shipped weights): the
+    ``.keras`` (seed 0) and a manifest naming its preset, saved in `folder` (reused when already
+    there, so a kept ``--export-dir`` reuses its exports).
+
+    Raises:
+        ImportError: no Keras (names the extra).
+    """
+    from jndtf._deps import require
+    from jndtf.io import atomic_write_json
+    from jndtf.models.registry import get_model_spec
+
+    spec = get_model_spec(name)
+    label = f"{name}-{UNTRAINED}"
+    path = Path(folder) / f"{label}.keras"
+    if not path.is_file():
+        keras = require("keras", f"building an untrained {name} to time")
+        from jndtf.train._common import atomic_save_model
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        keras.utils.set_random_seed(0)
+        atomic_save_model(spec.build(), path)
+    atomic_write_json(
+        path.with_suffix(".json"),
+        {
+            "model_name": label,
+            "family": spec.family,
+            "preset": spec.name,
+            "trained": False,
+            "note": "untrained build (random weights, seed 0) made by jndtf bench models to time "
+            "a registered model that ships no weights",
+        },
+    )
+    notes.append(
+        f"{name}: jndtf ships no trained weights for it, so an UNTRAINED build (random weights) "
+        f"is timed, rows labelled {label}: latency does not depend on the weights' values; "
+        f"give {name}:PATH.keras to time trained weights"
+    )
+    return dataclasses.replace(model_source(f"{name}:{path}"), name=label)
+
+
+def _source(settings: ModelBenchSettings, folder: Path, notes: list[str]):
+    """``(ModelSource, pre-exported files or None)``; a registered name without shipped
+    weights becomes an untrained build (:func:`_untrained_source`)."""
+    from jndtf.refs import resolve_model
+
+    if settings.model_files:
+        return resolve_files(settings.model_files, settings.model)
+    try:
+        return model_source(settings.model), None
+    except FileNotFoundError:
+        ref = resolve_model(settings.model, runtime="keras", learned=True)
+        if ref.kind != "family" or ref.path is not None or ref.preset is None:
+            raise  # a missing file the user named: say so
+        return _untrained_source(ref.preset, folder, notes), None
+
+
+def _family_spec(source: ModelSource):
+    """The registered spec of `source` when its input is built by its family's own builder
+    (not RGB + priors), else None."""
+    from jndtf.models.registry import DEFAULT_INPUT_BUILDER, get_model_spec
+
+    if not source.preset:
+        return None
+    try:
+        spec = get_model_spec(source.preset)
+    except KeyError:
+        return None
+    return None if spec.input_builder == DEFAULT_INPUT_BUILDER else spec
+
+
+def time_inputs(
+    frame: np.ndarray, source: ModelSource, *, runs: int, warmup: int, threads: int | None = None
+) -> tuple[dict, np.ndarray]:
+    """Latency statistics of building the network input of `frame` and that input
+    ``(1, H, W, C)`` float32: :func:`jndtf.bench.frames.time_priors` for RGB + priors, the
+    family's registered builder (its classical modality providers) otherwise.
+
+    Raises:
+        ValueError: a family whose input needs more than the image (a CAM of classifiers):
+            the message names the modality.
+    """
+    spec = _family_spec(source)
+    if spec is None:
+        return time_priors(frame, source, runs=runs, warmup=warmup, threads=threads)
+    from jndtf.bench.report import latency_stats
+
+    extra = [
+        m for m in spec.modalities if m not in ("rgb", "saliency_map", "depth", "segmentation")
+    ]
+    if extra:
+        raise ValueError(
+            f"{spec.name}: its input needs {extra}, which the benchmark cannot build from a "
+            "photo; time pre-exported files with --model-file instead"
+        )
+    import cv2
+
+    out = []
+
+    def build():
+        out[:] = [spec.make_input(frame)]
+
+    before = cv2.getNumThreads()
+    if threads is not None:
+        cv2.setNumThreads(int(threads))
+    try:
+        stats = latency_stats(time_calls(build, runs=runs, warmup=warmup))
+    finally:
+        cv2.setNumThreads(before)
+    return stats, np.ascontiguousarray(out[0][None], np.float32)
+
+
 def bench_models(
     settings: ModelBenchSettings,
     progress: Callable[[str, int, int], None] | None = None,
@@ -255,13 +384,30 @@ def bench_models(
         ValueError, KeyError, FileNotFoundError: bad settings, an unknown model, a model file
             that does not match its manifest.
     """
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="jndtf-bench-") as tmp:
+        folder = Path(settings.export_dir) if settings.export_dir is not None else Path(tmp)
+        source, files = _source(settings, folder, notes)
+        return _bench(settings, source, files, folder, notes, progress)
+
+
+def _export_cache(source: ModelSource, folder: Path, num_calibration: int):
+    """The :class:`jndtf.bench.exports.ExportCache` of `source`; for a family with its own
+    input builder, the Keras model is loaded by the family loader
+    (:func:`jndtf.export.inputs.load_family_model`: ``load_learned`` reads RGB + priors models
+    only), so the export builds the family's input from the manifest beside the ``.keras``."""
     from jndtf.bench.exports import ExportCache
 
-    notes: list[str] = []
-    if settings.model_files:
-        source, files = resolve_files(settings.model_files, settings.model)
-    else:
-        source, files = model_source(settings.model), None
+    cache = ExportCache(source, folder, num_calibration=num_calibration)
+    spec = _family_spec(source)
+    if spec is not None and source.keras_path is not None:
+        from jndtf.export.inputs import load_family_model
+
+        cache._learned = load_family_model(source.keras_path, spec, name=source.name)
+    return cache
+
+
+def _bench(settings, source, files, folder: Path, notes: list[str], progress):
     notes.extend(source.notes)
     runtimes = _runtimes(settings, source, notes)
     photo = benchmark_photo(settings.image)
@@ -281,46 +427,42 @@ def bench_models(
             f"exports are for timing only: parity not checked, int8 calibrated on "
             f"{settings.num_calibration} crops (export a deployable model with jndtf.export)"
         )
-    with tempfile.TemporaryDirectory(prefix="jndtf-bench-") as tmp:
-        folder = Path(settings.export_dir) if settings.export_dir is not None else Path(tmp)
-        cache = None
-        for size, jobs in plan:
-            label = size_label(size)
-            report(f"priors {label}")
-            frame = frame_from_photo(photo, size[::-1])  # frame_from_photo takes (H, W)
-            priors, x = time_priors(
-                frame,
-                source,
-                runs=int(settings.runs),
-                warmup=int(settings.warmup),
-                threads=int(settings.threads),
-            )
-            report(f"priors {label}", 1)
-            for job in jobs:
-                what = f"{job.runtime} {job.shape} {label}"
-                if job.export:
-                    report(f"export {what}")
-                    cache = cache or ExportCache(
-                        source, folder, num_calibration=int(settings.num_calibration)
-                    )
-                    try:
-                        at = size if job.shape == "fixed" else None
-                        job = _Job(job.runtime, job.shape, cache.get(job.runtime, at))
-                    except (RuntimeError, ValueError, ImportError, OSError) as err:
-                        notes.append(f"{what}: export failed: {_one_line(err)}")
-                        report(f"export {what}", 2)
-                        continue
-                    report(f"export {what}", 1)
-                report(what)
+    cache = None
+    for size, jobs in plan:
+        label = size_label(size)
+        report(f"priors {label}")
+        frame = frame_from_photo(photo, size[::-1])  # frame_from_photo takes (H, W)
+        priors, x = time_inputs(
+            frame,
+            source,
+            runs=int(settings.runs),
+            warmup=int(settings.warmup),
+            threads=int(settings.threads),
+        )
+        report(f"priors {label}", 1)
+        for job in jobs:
+            what = f"{job.runtime} {job.shape} {label}"
+            if job.export:
+                report(f"export {what}")
+                cache = cache or _export_cache(source, folder, int(settings.num_calibration))
                 try:
-                    times = _time(job, x, settings, source.keras_ref)
+                    at = size if job.shape == "fixed" else None
+                    job = _Job(job.runtime, job.shape, cache.get(job.runtime, at))
                 except (RuntimeError, ValueError, ImportError, OSError) as err:
-                    notes.append(f"{what}: timing failed: {_one_line(err)}")
-                else:
-                    rows.append(_row(source, job, size, latency_stats(times), priors, settings))
-                report(what, 1)
-        if cache is not None and cache.reused:
-            notes.append(f"reused {len(cache.reused)} export(s) from {folder}")
+                    notes.append(f"{what}: export failed: {_one_line(err)}")
+                    report(f"export {what}", 2)
+                    continue
+                report(f"export {what}", 1)
+            report(what)
+            try:
+                times = _time(job, x, settings, source.keras_ref)
+            except (RuntimeError, ValueError, ImportError, OSError) as err:
+                notes.append(f"{what}: timing failed: {_one_line(err)}")
+            else:
+                rows.append(_row(source, job, size, latency_stats(times), priors, settings))
+            report(what, 1)
+    if cache is not None and cache.reused:
+        notes.append(f"reused {len(cache.reused)} export(s) from {folder}")
     return ModelBenchResult(rows=rows, notes=notes)
 
 
