@@ -194,6 +194,7 @@ class MachineVisionStage:
             the JND map of every frame).
         cam_classifiers: more CAM classifiers for eq. (2) (paths), with a `dmv` path.
         layout: the :class:`~jndtf.edge.dmv.DmvJnd` layout, with a `dmv` path.
+        dmv_scale: the :class:`~jndtf.edge.dmv.DmvJnd` scale (E-D resolution / frame's).
 
     Example:
         >>> stage = MachineVisionStage("clf.tflite")
@@ -212,6 +213,7 @@ class MachineVisionStage:
         dmv=None,
         cam_classifiers: tuple = (),
         layout: str = "frame",
+        dmv_scale: float = 1.0,
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -248,6 +250,7 @@ class MachineVisionStage:
                         [self.classifier, *cam_classifiers],
                         num_threads=num_threads,
                         layout=layout,
+                        scale=dmv_scale,
                     )
                 except Exception:
                     self.close()

@@ -146,6 +146,7 @@ class StreamSettings:
             :func:`jndtf.export.cam.export_cam_classifier`) and uses ``|e|`` as the map; no HVS
             JND map is computed then (`model` is not used).
         dmv_layout: ``"frame"`` or ``"tiles"`` (:mod:`jndtf.edge.dmv`).
+        dmv_scale: E-D resolution / frame resolution, (0, 1], frame layout only.
         fps: frame rate written to the MP4 (None: the source's, else 30).
         size_change: a frame of another size than the stream's (a folder's image, a stream
             that changes resolution): ``"resize"`` it (with a note) or ``"skip"`` it.
@@ -206,6 +207,12 @@ class StreamSettings:
         help="frame (classifier on the frame resized to its input, E-D on the whole frame) or "
         "tiles (classifier-sized tiles, each with its own CAM).",
     )
+    dmv_scale: float = option(
+        "--dmv-scale",
+        default=1.0,
+        help="E-D resolution / frame resolution, (0, 1] (frame layout): its cost falls as "
+        "scale^2, e is upsampled back and gets smoother.",
+    )
     fps: float | None = None
     size_change: str = "resize"
     equal_quality: bool = True
@@ -235,6 +242,11 @@ class StreamSettings:
                 )
             if self.classifier_mode in DMV_ONLY_MODES and self.dmv is None:
                 raise ValueError(f"--mv-method {self.classifier_mode} applies e: give --dmv")
+            d = self.dmv_scale
+            if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 < d <= 1:
+                raise ValueError(f"--dmv-scale must be in (0, 1], got {d!r}")
+            if d != 1 and self.dmv_layout == "tiles":
+                raise ValueError("--dmv-scale is for --dmv-layout frame (tiles are 32x32)")
             if self.dmv_layout not in ("frame", "tiles"):
                 raise ValueError(f"--dmv-layout must be frame or tiles, got {self.dmv_layout!r}")
             f = self.classifier_factor
@@ -306,6 +318,7 @@ def _open_stage(settings: StreamSettings):
         num_threads=settings.threads,
         dmv=settings.dmv,
         layout=settings.dmv_layout,
+        dmv_scale=settings.dmv_scale,
     )
 
 

@@ -197,6 +197,27 @@ def test_dmv_e_equals_keras_on_the_edge_cam(exports):
 
 
 @pytest.mark.tf
+def test_scaled_ed_is_the_half_size_e_upsampled(exports):
+    from jndtf.edge.dmv import DmvError, DmvJnd
+
+    frame = _frame(48, 64, 7)
+    half = cv2.resize(frame, (32, 24), interpolation=cv2.INTER_AREA)
+    with (
+        DmvJnd(exports["ed"], exports["fp32"], scale=0.5) as a,
+        DmvJnd(exports["ed"], exports["fp32"]) as b,
+    ):
+        r = a.compute(frame)
+        e_half = b.compute(half).e
+    assert r.e.shape == frame.shape and r.cam.shape == frame.shape[:2]
+    up = cv2.resize(e_half, (64, 48), interpolation=cv2.INTER_LINEAR)
+    assert np.allclose(r.e, up, atol=1e-5)
+    with pytest.raises(DmvError, match="scale must be"):
+        DmvJnd(exports["ed"], exports["fp32"], scale=0)
+    with pytest.raises(DmvError, match="frame layout"):
+        DmvJnd(exports["ed"], exports["fp32"], scale=0.5, layout="tiles")
+
+
+@pytest.mark.tf
 def test_tiles_layout_on_one_tile_is_the_frame_layout(exports):
     from jndtf.edge.dmv import DmvJnd
 

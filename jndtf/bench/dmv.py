@@ -4,7 +4,8 @@ Issue 11 ("Deployment"): the speed of the edge DMV-JND (:class:`jndtf.edge.dmv.D
 classifier's logits and CAM in one inference, the merged CAM of eq. (2), the E-D) with int8
 LiteRT models on 2 threads, at the CIFAR crop size (32x32) and at a 640x360 frame, in both
 layouts: ``frame`` (one classifier run on the frame resized to 32x32, the E-D on the whole
-frame) and ``tiles`` (one classifier run per 32x32 tile, 240 per 640x360 frame, the E-D on the
+frame, or on the frame at half size with e upsampled: ``scale`` 0.5) and ``tiles`` (one
+classifier run per 32x32 tile, 240 per 640x360 frame, the E-D on the
 whole frame with the tiled CAM). Not a test: timings on a shared machine are noisy.
 
 Models: the given ``.tflite`` files (a classifier exported with its CAM output by
@@ -33,6 +34,7 @@ from jndtf.settings import option
 ROW_COLUMNS = (
     "layout",
     "size",
+    "scale",
     "classifiers",
     "dmv",
     "weights",
@@ -47,8 +49,13 @@ ROW_COLUMNS = (
     "cpu",
 )
 
-#: (layout, (width, height)) rows of the default table.
-DEFAULT_CASES = (("frame", (32, 32)), ("frame", (640, 360)), ("tiles", (640, 360)))
+#: (layout, (width, height), E-D scale) rows of the default table.
+DEFAULT_CASES = (
+    ("frame", (32, 32), 1.0),
+    ("frame", (640, 360), 1.0),
+    ("frame", (640, 360), 0.5),
+    ("tiles", (640, 360), 1.0),
+)
 
 
 def _paths(value) -> tuple[Path, ...]:
@@ -145,7 +152,7 @@ def bench_dmv(
     cases=DEFAULT_CASES,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[dict]:
-    """One row per ``(layout, size)`` of `cases` (columns :data:`ROW_COLUMNS`): median CAM
+    """One row per ``(layout, size[, scale])`` of `cases` (columns :data:`ROW_COLUMNS`): median CAM
     (classifiers) and E-D milliseconds, total median and p90, fps, classifier runs per frame."""
     from jndtf.edge.dmv import DmvJnd
     from jndtf.sysinfo import cpu_line
@@ -154,11 +161,15 @@ def bench_dmv(
     with tempfile.TemporaryDirectory(prefix="jndtf-bench-dmv-") as tmp:
         untrained = settings.dmv is None or not settings.classifiers
         dmv_path, clf_paths = _export_untrained(settings, Path(tmp))
-        for i, (layout, size) in enumerate(cases):
+        for i, case in enumerate(cases):
+            layout, size = case[0], case[1]
+            scale = float(case[2]) if len(case) > 2 else 1.0
             if progress is not None:
-                progress(f"{layout} {size[0]}x{size[1]}", i, len(cases))
+                progress(f"{layout} {size[0]}x{size[1]} scale {scale:g}", i, len(cases))
             frames = _frames(size, settings.warmup + settings.runs)
-            with DmvJnd(dmv_path, clf_paths, num_threads=settings.threads, layout=layout) as d:
+            with DmvJnd(
+                dmv_path, clf_paths, num_threads=settings.threads, layout=layout, scale=scale
+            ) as d:
                 times = []
                 for k, frame in enumerate(frames):
                     t0 = time.perf_counter()
@@ -173,6 +184,7 @@ def bench_dmv(
                 {
                     "layout": layout,
                     "size": f"{size[0]}x{size[1]}",
+                    "scale": scale,
                     "classifiers": ",".join(p.name for p in clf_paths),
                     "dmv": dmv_path.name,
                     "weights": "untrained (speed only)" if untrained else "given",
