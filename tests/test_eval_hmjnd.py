@@ -130,16 +130,40 @@ def test_registered_name_without_shipped_weights_says_so(tmp_path, monkeypatch):
         resolve_models(["hmjnd_tiny"])
 
 
+def test_receptive_radius_bounds_the_measured_reach(tiny):
+    """The tiles' margin rests on receptive_radius (a walk of the layer graph); here the reach
+    is measured: one input pixel changed, the output pixels that change (SE means fixed, as
+    in the second pass) lie within the radius."""
+    from jndtf.evaluate.learned import load_image_model
+
+    _, path = tiny
+    fn = load_image_model(f"hmjnd_tiny:{path}")
+    _, model, fixed = fn._se_split()
+    for layer in fixed:
+        layer.mean.assign(np.full(layer.mean.shape, 0.1, np.float32))
+    x = np.random.default_rng(0).random((1, 96, 96, 6), dtype=np.float32)
+    base = np.asarray(model(x))
+    reach = 0
+    for i in range(fn.align):  # every phase of the pixel within its window
+        at = np.array([44 + i, 48 + i])
+        x2 = x.copy()
+        x2[0, at[0], at[1]] = 1.0 - x2[0, at[0], at[1]]
+        changed = np.argwhere(np.abs(np.asarray(model(x2)) - base)[0].max(-1) > 0)
+        reach = max(reach, int(np.abs(changed - at).max()))  # Chebyshev distance
+    assert 0 < reach <= fn.radius
+
+
 def test_tiled_map_equals_the_whole_image_map(tiny):
     """Two passes (whole-image SE means, then tiles) make the tiled map the whole one."""
     from jndtf.evaluate.learned import load_image_model
 
     _, path = tiny
     fn = load_image_model(f"hmjnd_tiny:{path}")
-    image = sample_images(("astronaut",))["astronaut"][100:320, 150:370]  # 220 x 220
+    tile = 2 * fn.margin + 32 + 64  # overlap (2 margins + blend) + a 64-px step
+    side = tile + 48  # two tiles a side: origins 0 and 48
+    image = sample_images(("astronaut",))["astronaut"][100 : 100 + side, 150 : 150 + side]
     calls = []
     whole = fn(image, tile=None)
-    tile = 2 * fn.margin + 32 + 64  # overlap (2 margins + blend) + a 64-px step: 2 x 2 tiles
     tiled = fn(image, tile=tile, progress=lambda d, t: calls.append((d, t)))
     assert len(calls) == 8 and calls[-1] == (8, 8)  # 2 passes x 4 tiles
     # every pixel is owned by a tile whose margin exceeds the receptive field; what is left

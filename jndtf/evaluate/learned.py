@@ -606,18 +606,55 @@ def image_output_spec(ref: ModelRef):
     return spec if spec is not None and spec.output_kind in IMAGE_OUTPUT_KINDS else None
 
 
-def _receptive_radius(model) -> int:
-    """An upper bound of the network's receptive-field radius in pixels: every conv's
-    ``(k // 2) * dilation`` plus every window attention's window (as if all were in series)."""
-    radius = 0
-    for layer in model.layers:
-        kernel = getattr(layer, "kernel_size", None)
-        if kernel is not None:
-            rate = getattr(layer, "dilation_rate", (1, 1))
-            radius += max(int(k) // 2 * int(d) for k, d in zip(kernel, rate, strict=False))
-        elif hasattr(layer, "window") and hasattr(layer, "shift"):
-            radius += int(layer.window)
-    return radius
+def _own_radius(layer) -> int:
+    """How far (pixels) one layer reaches: a conv ``(k // 2) * dilation``, a window attention
+    ``window - 1`` (a token sees only its own, possibly shifted, window), else 0."""
+    kernel = getattr(layer, "kernel_size", None)
+    if kernel is not None:
+        rate = getattr(layer, "dilation_rate", None) or (1,) * len(kernel)
+        return max(int(k) // 2 * int(d) for k, d in zip(kernel, rate, strict=False))
+    if hasattr(layer, "window") and hasattr(layer, "shift"):
+        return int(layer.window) - 1
+    return 0
+
+
+def receptive_radius(model) -> int:
+    """The receptive-field radius (pixels) of a functional Keras network: the longest path
+    through its graph, each layer adding :func:`_own_radius` (global layers such as SE channel
+    attention are not counted: :class:`ImageOutputJnd` fixes their means). Falls back to the
+    sum over all layers (as if all were in series) when the graph cannot be walked."""
+    import keras
+
+    reach: dict[int, int] = {}
+    try:
+        for layer in model.layers:
+            inputs = keras.tree.flatten(layer.input)
+            before = max((reach.get(id(t._keras_history.operation), 0) for t in inputs), default=0)
+            reach[id(layer)] = before + _own_radius(layer)
+    except (AttributeError, ValueError):
+        return sum(_own_radius(layer) for layer in model.layers)
+    return max(reach.values(), default=0)
+
+
+def _graph_call(model):
+    """``x -> model(x, training=False)`` as numpy, traced as a graph on TensorFlow (eager
+    keeps every temporary: hmJND-Net at 512x512 peaked at 9.1 GB eager, 2.3 GB traced)."""
+    import keras
+    from keras import ops
+
+    if keras.backend.backend() != "tensorflow":
+        return lambda x: ops.convert_to_numpy(model(x, training=False))
+    import tensorflow as tf
+
+    fn = tf.function(lambda t: model(t, training=False), reduce_retracing=True)
+
+    def call(x):
+        out = fn(tf.convert_to_tensor(x))
+        if isinstance(out, (list, tuple)):
+            return [o.numpy() for o in out]
+        return out.numpy()
+
+    return call
 
 
 class ImageOutputJnd:
@@ -649,8 +686,9 @@ class ImageOutputJnd:
         windows = [int(layer.window) for layer in model.layers if hasattr(layer, "shift")]
         #: tile origins are multiples of every window (the tile's windows are the image's)
         self.align = int(np.lcm.reduce(windows)) if windows else 1
-        radius = _receptive_radius(model)
-        self.margin = -(-radius // self.align) * self.align
+        self.radius = receptive_radius(model)
+        self.margin = -(-self.radius // self.align) * self.align
+        self._call = _graph_call(model)
         self._split = None
 
     def network_input(self, image: np.ndarray) -> np.ndarray:
@@ -673,23 +711,20 @@ class ImageOutputJnd:
         Tiling (:func:`jndtf.tiling.run_tiled`): the input (maps included) is built on the
         whole image and cut per tile; tile origins are multiples of the window size, so each
         tile's (shifted) windows are the whole image's; a tile's outer :attr:`margin` pixels
-        (>= an upper bound of the receptive field: every conv's radius plus every window, as
-        if all were in series) are never used, then a :data:`IMAGE_TILE_BLEND`-px cross-fade.
+        (>= the receptive-field radius, :func:`receptive_radius`, rounded up to the window)
+        are never used, then a :data:`IMAGE_TILE_BLEND`-px cross-fade.
         The SE channel attention of HMPF averages over the whole image, so the network runs
         in two passes: the first sums each SE layer's input per channel over the tiles (each
         pixel once: the overlaps split in the middle) into the whole image's mean; the second
         runs a copy of the network (weights shared) with those means fixed. The tiled I_rr
         then equals the whole one up to float rounding (``tests/test_eval_hmjnd.py``).
         """
-        from keras import ops
-
         from jndtf.tiling import run_tiled
 
         x = self.network_input(image)
         h, w = x.shape[:2]
         if not tile or (h <= tile and w <= tile):
-            y = np.asarray(ops.convert_to_numpy(self.model(x[None], training=False)), np.float32)
-            return self._check(y, h, w)
+            return self._check(np.asarray(self._call(x[None]), np.float32), h, w)
         overlap = 2 * self.margin + IMAGE_TILE_BLEND
         if tile <= overlap:
             raise ValueError(
@@ -713,8 +748,8 @@ class ImageOutputJnd:
 
         def one_tile(_crop, box):
             y0, y1, x0, x1 = box
-            y = model(x[None, y0:y1, x0:x1], training=False)
-            return self._check(np.asarray(ops.convert_to_numpy(y), np.float32), y1 - y0, x1 - x0)
+            y = np.asarray(model(x[None, y0:y1, x0:x1]), np.float32)
+            return self._check(y, y1 - y0, x1 - x0)
 
         return run_tiled(
             one_tile,
@@ -753,7 +788,7 @@ class ImageOutputJnd:
 
         found = [layer for layer in self.model.layers if _is_channel_attention(layer)]
         if not found:
-            self._split = (None, self.model, [])
+            self._split = (None, self._call, [])
             return self._split
         fixed = {id(layer): _FixedChannelAttention.make(layer) for layer in found}
 
@@ -762,7 +797,8 @@ class ImageOutputJnd:
 
         copy = keras.models.clone_model(self.model, clone_function=clone)
         stat_model = keras.Model(self.model.inputs[0], [layer.input for layer in found])
-        self._split = (stat_model, copy, [fixed[id(layer)] for layer in found])
+        layers = [fixed[id(layer)] for layer in found]
+        self._split = (_graph_call(stat_model), _graph_call(copy), layers)
         return self._split
 
     def __repr__(self) -> str:
@@ -806,9 +842,7 @@ class _FixedChannelAttention:
 def _tiled_means(x, stat_model, tile, margin, blend, align, progress) -> list[np.ndarray]:
     """Per-channel means over the whole image of each output of `stat_model`, tile by tile:
     each tile adds the part it owns (overlaps split in the middle, ``margin + blend / 2`` px
-    from its edges), so every pixel counts once."""
-    from keras import ops
-
+    from its edges), so every pixel counts once (`stat_model`: numpy in, numpy out)."""
     from jndtf.tiling import tile_starts
 
     h, w = x.shape[:2]
@@ -822,13 +856,13 @@ def _tiled_means(x, stat_model, tile, margin, blend, align, progress) -> list[np
     total, done, acc = len(ys) * len(xs), 0, None
     for (y0, y1), (oy0, oy1) in zip(ys, owned(ys), strict=True):
         for (x0, x1), (ox0, ox1) in zip(xs, owned(xs), strict=True):
-            outs = stat_model(x[None, y0:y1, x0:x1], training=False)
+            outs = stat_model(x[None, y0:y1, x0:x1])
             outs = outs if isinstance(outs, (list, tuple)) else [outs]
             oy1_, ox1_ = (y1 if oy1 is None else oy1), (x1 if ox1 is None else ox1)
             sums = [
-                np.asarray(ops.convert_to_numpy(o))[0][
-                    oy0 - y0 : oy1_ - y0, ox0 - x0 : ox1_ - x0
-                ].sum(axis=(0, 1), dtype=np.float64)
+                np.asarray(o)[0][oy0 - y0 : oy1_ - y0, ox0 - x0 : ox1_ - x0].sum(
+                    axis=(0, 1), dtype=np.float64
+                )
                 for o in outs
             ]
             acc = sums if acc is None else [a + s for a, s in zip(acc, sums, strict=True)]
