@@ -22,6 +22,12 @@ Classifier manifest (``NAME.json`` beside ``NAME.tflite``, schema ``jndtf.classi
       "labels": ["cat", "dog", ...]        # optional; K names for the K outputs
     }
 
+A classifier exported with its class activation maps (:func:`jndtf.export.cam.
+export_cam_classifier`: a second output ``(1, h, w, K)``, Zhou et al.'s ``sum_k w_kc f_k`` per
+class, and a ``cam`` record in the manifest) also gives, in the same inference, the normalized
+CAM of its top-1 class: :meth:`Classifier.classify_with_cam` (what DMV-JND's eq. (2) averages,
+:mod:`jndtf.edge.dmv`). The two outputs are told apart by rank.
+
 :func:`write_classifier_manifest` writes one (atomically, with the sha256). Without a manifest the
 range comes from the input tensor: float32 -> ``[0, 1]``; int8/uint8 with quantization parameters
 -> the range whose ends the parameters represent (``scale·(q_min - zero)``, ``scale·(q_max -
