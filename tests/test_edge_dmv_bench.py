@@ -26,6 +26,20 @@ def test_bench_dmv_rows_with_untrained_tiny_models():
     assert rows[0]["classifier_runs"] == 1 and rows[1]["classifier_runs"] == 6
 
 
+@pytest.mark.tf
+def test_bench_skips_the_cases_a_fixed_size_ed_cannot_run(tmp_path):
+    from jndtf.bench.dmv import DmvBenchSettings, _export_fixed_ed, bench_dmv
+
+    ed = _export_fixed_ed("dmv_tiny", (32, 32), tmp_path)
+    settings = DmvBenchSettings(dmv=ed, classifier_preset="resnet_tiny", runs=1, warmup=1)
+    notes = []
+    cases = (("frame", (32, 32)), ("frame", (64, 48)), ("tiles", (64, 48)))
+    rows = bench_dmv(settings, cases=cases, notes=notes)
+    assert [(r["layout"], r["size"]) for r in rows] == [("frame", "32x32"), ("tiles", "64x48")]
+    assert rows[0]["dmv_shape"] == "fixed 32x32" and rows[0]["weights"].startswith("untrained")
+    assert len(notes) == 1 and "skipped frame 64x48" in notes[0] and "--size 64x48" in notes[0]
+
+
 def test_bench_settings_name_a_missing_file(tmp_path):
     from jndtf.bench.dmv import DmvBenchSettings
 

@@ -183,10 +183,12 @@ def bench_dmv(
     settings: DmvBenchSettings,
     cases=DEFAULT_CASES,
     progress: Callable[[str, int, int], None] | None = None,
+    notes: list[str] | None = None,
 ) -> list[dict]:
     """One row per ``(layout, size[, scale])`` of `cases` (columns :data:`ROW_COLUMNS`): median CAM
-    (classifiers) and E-D milliseconds, total median and p90, fps, classifier runs per frame."""
-    from jndtf.edge.dmv import DmvJnd
+    (classifiers) and E-D milliseconds, total median and p90, fps, classifier runs per frame.
+    A case a given fixed-size E-D cannot run is skipped, with the reason appended to `notes`."""
+    from jndtf.edge.dmv import DmvError, DmvJnd
     from jndtf.sysinfo import cpu_line
 
     rows = []
@@ -213,9 +215,16 @@ def bench_dmv(
                 dmv_path = _export_fixed_ed(settings.dmv_preset, ed_size, folder)
             dmv_path = Path(dmv_path)
             frames = _frames(size, settings.warmup + settings.runs)
-            with DmvJnd(
-                dmv_path, clf_paths, num_threads=settings.threads, layout=layout, scale=scale
-            ) as d:
+            try:
+                d = DmvJnd(
+                    dmv_path, clf_paths, num_threads=settings.threads, layout=layout, scale=scale
+                )
+                d.compute(frames[0])  # a fixed size that does not fit fails here
+            except DmvError as err:
+                if notes is not None:
+                    notes.append(f"skipped {layout} {size[0]}x{size[1]} scale {scale:g}: {err}")
+                continue
+            with d:
                 times = []
                 for k, frame in enumerate(frames):
                     t0 = time.perf_counter()
