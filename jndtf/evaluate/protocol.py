@@ -11,7 +11,10 @@ bar charts of Figs. 4-6 (:mod:`jndtf.evaluate.report`).
 Models are named by strings (:func:`resolve_models`): a classical baseline
 (:mod:`jndtf.baselines`), ``uniform`` (a constant map: plain ±noise with no JND shaping, the
 control every JND model should beat), a learned model (:mod:`jndtf.evaluate.learned`: registered
-name with shipped weights, ``.keras`` path or ``SPEC:PATH``), each optionally ``LABEL=...``.
+name with shipped weights, ``.keras`` path or ``SPEC:PATH``), each optionally ``LABEL=...``. A
+network that outputs an image (hmJND-Net's redundancy-removed I_rr) enters with the map
+``|I - I_rr|``; at ``mse=100`` the injection is hmJND-Net's eq. (13) protocol (MS-SSIM of the
+contaminated image), e.g. ``models=("hmjnd", "acol", "wu2017", "yang2005", "uniform")``.
 
 Conventions: the injected image is rounded to uint8 (what a saved image holds, ``quantize``),
 and both images reach the metrics as uint8 NHWC RGB batches, so each metric converts to grey as
@@ -74,8 +77,8 @@ class EvalSettings:
         out_dir: folder for the tables, charts and report (None: write nothing).
         data: folder of test images (not recursive; CSIQ's reference images in the paper);
             None: the five bundled sample photos (:func:`jndtf.samples.sample_images`).
-        models: model references (module docstring); empty: every classical baseline and
-            ``uniform``.
+        models: model references (module docstring; hmJND-Net too, its map ``|I - I_rr|``);
+            empty: every classical baseline and ``uniform``.
         metrics: IQA metric names of :mod:`jndtf.iqa`.
         psnr: target PSNR in dB of every distorted image (§4: 26.06); None when `mse` is given.
         mse: target MSE in squared 0..255 units instead (hmJND's protocol uses 100).
