@@ -130,7 +130,8 @@ class TFLiteRedundancyJnd:
         rgb = np.asarray(image)
         h, w = rgb.shape[:2]
         x = np.empty((1, h, w, self.spec.channels), np.float32)
-        np.multiply(rgb, np.float32(1.0 / self.spec.rgb_divisor), out=x[0, ..., :3])
+        # float32 division, as jndtf.models.hmjnd.inputs.hmjnd_input builds training inputs
+        np.divide(rgb, np.float32(self.spec.rgb_divisor), out=x[0, ..., :3])
         if self.spec.kinds:
             x[0, ..., 3:] = modality_stack(rgb, self.providers, kinds=self.spec.kinds)
         return _ImageInput(x, rgb)
