@@ -281,3 +281,12 @@ def test_a_provider_the_manifest_cannot_rebuild_is_named(tiny, tmp_path):
     )
     with pytest.raises(FileNotFoundError, match=r"m\.keras.*gone\.tflite"):
         resolve_models([str(copy)])
+
+
+def test_spec_of_another_family_than_the_manifest_is_refused(tiny, tmp_path):
+    _, path = tiny
+    copy = tmp_path / "x.keras"
+    copy.write_bytes(path.read_bytes())
+    copy.with_suffix(".json").write_text(json.dumps({"family": "acol", "preset": "acol"}))
+    with pytest.raises(ValueError, match=r"x\.keras: its manifest says family 'acol'"):
+        resolve_models([f"hmjnd_tiny:{copy}"])
