@@ -8,6 +8,7 @@ Example:
     >>> opts = JndMapperOptions(model="acol-tflite-fp32.tflite", running_mode=RunningMode.VIDEO)
     >>> with JndMapper.create_from_options(opts) as mapper:
     ...     jnd = mapper.process(frame).jnd          # float32 HxWxC, pixel units 0..255
+    >>> from jndtf.edge import DmvJnd                # DMV-JND: classifier CAM -> E-D -> e
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ _EXPORTS = {
     "EncodedFrame": "encoders",
     "H264Encoder": "encoders",
     "JpegEncoder": "encoders",
+    "DmvError": "dmv",
+    "DmvJnd": "dmv",
+    "DmvResult": "dmv",
     "Classifier": "machine",
     "ClassifierError": "machine",
     "MachineVisionRecord": "machine",

@@ -376,3 +376,12 @@ def test_shipped_names_resolve_to_edge_exports(exports, tmp_path, monkeypatch):
         assert stage.dmv.path.name == "dmv-tflite-int8.tflite"
     with pytest.raises(DmvError, match=r"--dmv nope: no such file.*\(dmv, resnet-cam\)"):
         resolve_edge_model("nope", "--dmv")
+
+
+def test_the_edge_package_exports_the_dmv_runtime():
+    """``from jndtf.edge import DmvJnd`` (lazily, like JndMapper) is edge/dmv.py's class."""
+    import jndtf.edge
+    from jndtf.edge import dmv
+
+    for name in ("DmvJnd", "DmvResult", "DmvError"):
+        assert name in jndtf.edge.__all__ and getattr(jndtf.edge, name) is getattr(dmv, name)
