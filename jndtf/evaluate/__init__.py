@@ -11,7 +11,13 @@ Example:
     >>> report.ranking("vif")                 # best first; report.md, CSVs, PNGs in out/eval
 """
 
-from jndtf.evaluate.learned import LearnedJnd, load_learned, shipped_weights
+from jndtf.evaluate.learned import (
+    ImageOutputJnd,
+    LearnedJnd,
+    load_image_model,
+    load_learned,
+    shipped_weights,
+)
 from jndtf.evaluate.protocol import (
     DEFAULT_METRICS,
     PAPER_PSNR,
@@ -38,12 +44,14 @@ __all__ = [
     "EvalRecord",
     "EvalReport",
     "EvalSettings",
+    "ImageOutputJnd",
     "LearnedJnd",
     "Progress",
     "bar_chart",
     "check_settings",
     "evaluate_jnd",
     "known_models",
+    "load_image_model",
     "load_learned",
     "markdown",
     "resolve_metrics",
