@@ -230,10 +230,130 @@ def export_cam_classifier(
     return out_path
 
 
+#: ``jndtf export`` formats the CAM export writes (:func:`export_cam_formats`).
+CAM_FORMATS = ("tflite-fp32", "tflite-int8")
+
+#: The model family whose models `jndtf export` exports with their CAM output.
+CAM_FAMILY = "classifiers"
+
+
+def is_cam_classifier(source) -> bool:
+    """True when `source` (what ``jndtf export`` takes: a registered name, ``PRESET:PATH`` or a
+    ``.keras`` path) is a model of the CAM classifiers family: its registered family, the
+    preset its manifest records, or the ``classifiers.json`` of the ``jndtf train classifiers``
+    run folder it sits in. Reads no Keras file; False for anything else (a missing file too:
+    the export itself reports it)."""
+    from jndtf.export.inputs import _read_json
+
+    from jndtf.models.registry import get_model_spec
+    from jndtf.refs import resolve_model
+
+    try:
+        ref = resolve_model(os.fspath(source), runtime="keras", learned=True)
+    except (ValueError, KeyError, FileNotFoundError):
+        return False
+    if ref.family is not None:
+        return ref.family == CAM_FAMILY
+    if ref.path is None:
+        return False
+    from jndtf.manifest import read_source_manifest
+
+    try:
+        manifest = read_source_manifest(ref.path)
+    except ValueError:
+        manifest = {}
+    preset = manifest.get("preset")
+    if preset:
+        try:
+            return get_model_spec(preset).family == CAM_FAMILY
+        except KeyError:
+            return False
+    run = _read_json(Path(ref.path).parent / "classifiers.json")
+    return run.get("family") == CAM_FAMILY
+
+
+def export_cam_formats(
+    source,
+    formats,
+    *,
+    out_dir: str | os.PathLike,
+    input_size: tuple[int, int] | None = DEFAULT_SIZE,
+    calib_data=None,
+    num_calibration: int = 32,
+    name: str | None = None,
+    seed: int = 0,
+    progress=None,
+) -> list:
+    """``jndtf export``'s path for a CAM classifier: each of `formats` (among
+    :data:`CAM_FORMATS`) written by :func:`export_cam_classifier` as
+    ``OUT_DIR/NAME-cam-FORMAT.tflite`` + ``.json`` (the names the edge finds a shipped
+    ``NAME-cam`` export by, :func:`jndtf.edge.dmv.resolve_edge_model`).
+
+    Args:
+        source: a registered classifier (its shipped weights), ``PRESET:PATH`` or a ``.keras``.
+        formats: format names, each in :data:`CAM_FORMATS`.
+        out_dir: output folder (created).
+        input_size: fixed ``(width, height)`` (the 32x32 training size by default), None for
+            dynamic H, W.
+        calib_data: calibration images (folder or arrays; None: the bundled sample photos).
+        num_calibration: calibration crops.
+        name: file stem (default: the model's name).
+        seed: seed of the crops.
+        progress: ``progress(description, done, total)``, once per format.
+
+    Returns:
+        One :class:`jndtf.export.ExportResult` per format; ``parity`` is None (the CAM
+        parity, labels and CAM against Keras, is the manifest's ``cam.parity``).
+
+    Raises:
+        ValueError: a format outside :data:`CAM_FORMATS`, or not a CAM classifier.
+        FileNotFoundError: no such ``.keras`` / no shipped weights (the message says which).
+    """
+    import json
+
+    from jndtf.export import ExportResult
+
+    from jndtf.refs import resolve_model
+
+    formats = list(dict.fromkeys(formats))
+    bad = [f for f in formats if f not in CAM_FORMATS]
+    if bad:
+        raise ValueError(
+            f"the CAM export writes {', '.join(CAM_FORMATS)} only, not {', '.join(bad)}"
+        )
+    ref = resolve_model(os.fspath(source), runtime="keras", learned=True)
+    path = ref.model_path()  # FileNotFoundError naming the file or the missing weights
+    stem = f"{name or ref.label or path.stem}-cam"
+    out_dir = Path(out_dir)
+    results = []
+    for i, fmt in enumerate(formats):
+        if progress is not None:
+            progress(f"export {fmt} + CAM", i, len(formats))
+        out = export_cam_classifier(
+            path,
+            out_dir / f"{stem}-{fmt}.tflite",
+            int8=fmt == "tflite-int8",
+            input_size=input_size,
+            calib_images=calib_data,
+            num_calibration=num_calibration,
+            seed=seed,
+        )
+        mpath = out.with_suffix(".json")
+        manifest = json.loads(mpath.read_text())
+        results.append(ExportResult(fmt, out, mpath, out.stat().st_size, None, manifest))
+    if progress is not None:
+        progress("export done", len(formats), len(formats))
+    return results
+
+
 __all__ = [
+    "CAM_FAMILY",
+    "CAM_FORMATS",
     "CAM_LAYER",
     "CAM_OUTPUT_METHOD",
     "DEFAULT_SIZE",
     "cam_classifier_model",
     "export_cam_classifier",
+    "export_cam_formats",
+    "is_cam_classifier",
 ]

@@ -10,6 +10,12 @@ Example:
     $ jndtf export acol --int8 -o out/export               # the card's command
     $ jndtf export acol --onnx --dynamic -o out/export      # ONNX with dynamic H, W
     $ jndtf export acol:runs/acol/model.keras --int8 --calib-data photos/ --size 640x360
+    $ jndtf export resnet:runs/cls/resnet.keras --int8   # resnet-cam-tflite-int8.tflite, 32x32
+    $ jndtf export dmv:runs/dmv/dmv.keras --int8 --size 640x360 --classifiers runs/cls
+
+A classifiers-family model (:func:`jndtf.export.cam.is_cam_classifier`) is exported with its
+CAM output (``--cam``, the default: :func:`jndtf.export.cam.export_cam_formats`) at its 32x32
+training size unless ``--size``/``--dynamic`` say otherwise.
 """
 
 from __future__ import annotations
@@ -178,6 +184,16 @@ class ExportSettings:
         "--trt-max",
         help="Largest WIDTHxHEIGHT of the dynamic TensorRT profile (default 1920x1080).",
     )
+    cam: bool = option(
+        "--cam/--no-cam",
+        default=True,
+        help="Classifiers family (resnet, vgg, alexnet, densenet, mobilenet and their "
+        "_small/_tiny, PRESET:PATH, a `jndtf train classifiers` run's .keras): write "
+        "NAME-cam-FORMAT.tflite with two outputs, the logits and the per-class CAM, what "
+        "`jndtf stream --classifier` and the DMV-JND need (tflite-fp32/tflite-int8; other "
+        "formats are logits only), at 32x32 unless --size/--dynamic. --no-cam: logits only. "
+        "Other families: ignored.",
+    )
     classifiers: Path | None = option(
         "--classifiers",
         default=None,
@@ -208,6 +224,24 @@ def run(settings: ExportSettings, progress=None) -> list:
         trt_opt_size=settings.trt_opt_size,
         classifiers=settings.classifiers,
         trt_max_size=settings.trt_max_size,
+        progress=progress,
+    )
+
+
+def run_cam(settings: ExportSettings, formats: list[str], progress=None) -> list:
+    """A CAM classifier's `formats` (:func:`jndtf.export.cam.export_cam_formats`) with
+    `settings`; returns their results."""
+    from jndtf.export.cam import export_cam_formats
+
+    return export_cam_formats(
+        settings.model,
+        formats,
+        out_dir=settings.out_dir,
+        input_size=settings.input_size,
+        calib_data=settings.calib_data,
+        num_calibration=settings.num_calibration,
+        name=settings.name,
+        seed=settings.seed,
         progress=progress,
     )
 
@@ -323,7 +357,13 @@ def export_command(
     """Export a learned JND model: each file gets NAME.json beside it (family, preset, input
     size policy, priors and their settings, normalization, JND units, I/O quantization,
     sha256 of the file and of the source .keras, jndtf version) and a parity report against
-    Keras on held-back images (map PSNR, MS-SSIM of the eq. (7)-injected image)."""
+    Keras on held-back images (map PSNR, MS-SSIM of the eq. (7)-injected image).
+
+    A CAM classifier (resnet, vgg, alexnet, densenet, mobilenet, *_small/_tiny, PRESET:PATH)
+    is exported at its 32x32 training size as NAME-cam-FORMAT.tflite, logits + CAM (--cam,
+    the default; its parity: labels and CAM vs Keras), what `jndtf stream --classifier C
+    --dmv D` runs; a DMV-JND-NET E-D as `jndtf export dmv --int8 --size WxH` (the frame size
+    the stream runs it at, or 32x32 for --dmv-layout tiles)."""
     if list_formats:
         _print_formats()
         return
@@ -351,16 +391,40 @@ def export_command(
         calib_data = settings.calib_data
         if calib_data is not None and not calib_data.is_dir():
             raise ValueError(f"--calib-data {calib_data} is not a folder of images")
+        from jndtf.export.cam import CAM_FORMATS, DEFAULT_SIZE, is_cam_classifier
+
+        classifier = is_cam_classifier(settings.model)
+        size = settings.input_size
+        if classifier and not given(ctx, "input_size"):
+            size = DEFAULT_SIZE  # the classifiers' training size, not the JND crop
+        cam_names = [n for n in names if n in CAM_FORMATS] if classifier and settings.cam else []
+        if cam_names and settings.int8_io:
+            raise ValueError(
+                "--int8-io is not available for the CAM export (float input and outputs); "
+                "add --no-cam for a logits-only int8-I/O classifier"
+            )
         settings = dataclasses.replace(
-            settings, formats=tuple(names), input_size=None if dynamic else settings.input_size
+            settings,
+            formats=tuple(n for n in names if n not in cam_names),
+            input_size=None if dynamic else size,
+        )
+    if cam_names and settings.formats:
+        err.print(
+            f"[yellow]note:[/] {', '.join(settings.formats)}: logits only (the CAM output is "
+            f"exported for {', '.join(CAM_FORMATS)})",
+            highlight=False,
         )
     model = settings.model
+    results = []
     with progress_bar() as bar:
         task = bar.add_task("export", total=len(names))
         step = stepper(bar, task)
         with user_errors(), _qat_progress(bar, task):
             try:
-                results = run(settings, progress=step)
+                if cam_names:
+                    results += run_cam(settings, cam_names, progress=step)
+                if settings.formats:
+                    results += run(settings, progress=step)
             except RuntimeError as e:  # a converter failed (tf2onnx, QAT worker, TensorRT)
                 err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
                 raise typer.Exit(1) from None
@@ -375,6 +439,24 @@ def export_command(
     stdout.print(table)
     for r in results:  # the file names, in full (the table leaves them out to stay narrow)
         stdout.print(f"wrote {r.path} + {r.manifest_path.name}", highlight=False)
+        cam = r.manifest.get("cam") if isinstance(r.manifest, dict) else None
+        if cam and "parity" in cam:
+            p = cam["parity"]
+            worst = p.get("cam_max_abs_error")
+            stdout.print(
+                f"  CAM parity vs Keras on {p['crops']} held-back crops: labels agree "
+                f"{100 * p['label_agreement']:.0f} %, CAM max |err| "
+                f"{'n/a' if worst is None else f'{worst:.3f}'} (0..1)",
+                highlight=False,
+            )
 
 
-__all__ = ["ExportSettings", "export_command", "parse_size", "result_rows", "run", "select_formats"]
+__all__ = [
+    "ExportSettings",
+    "export_command",
+    "parse_size",
+    "result_rows",
+    "run",
+    "run_cam",
+    "select_formats",
+]
