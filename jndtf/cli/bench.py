@@ -1,7 +1,8 @@
 """`jndtf bench`: speed figures printed as tables and written as CSV (never asserted in tests).
 
-Commands: ``bench models`` (per-frame latency of a model in every runtime) and ``bench stream``
-(the edge runtime end to end, registered by :mod:`jndtf.cli.stream`).
+Commands: ``bench models`` (per-frame latency of a model in every runtime), ``bench dmv``
+(DMV-JND + its CAM classifiers on int8 LiteRT, per 32x32 crop and per 640x360 frame) and
+``bench stream`` (the edge runtime end to end, registered by :mod:`jndtf.cli.stream`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from typing import Annotated
 
 import typer
 
+from jndtf.bench.dmv import DmvBenchSettings
 from jndtf.bench.models import ModelBenchSettings, parse_runtimes, parse_sizes
 from jndtf.cli._settings import Cli, given, settings_command
 from jndtf.cli._shared import app, err, progress_bar, stdout, stepper, user_errors
 
 bench_app = typer.Typer(
     name="bench",
-    help="Speed benchmarks: model latency per runtime, the edge stream end to end.",
+    help="Speed benchmarks: model latency per runtime, DMV-JND on the edge, the edge stream "
+    "end to end.",
     no_args_is_help=True,
 )
 app.add_typer(bench_app, name="bench")
@@ -134,4 +137,59 @@ def bench_models_command(
         from jndtf.bench.models import ROW_COLUMNS
 
         path = write_csv(result.rows, csv_path, columns=ROW_COLUMNS)
+    stdout.print(f"wrote {path}", highlight=False)
+
+
+#: Columns of the `bench dmv` table (the CSV has :data:`jndtf.bench.dmv.ROW_COLUMNS`).
+DMV_TABLE = (
+    ("layout", "layout", "", "left"),
+    ("size", "size", "", "left"),
+    ("scale", "scale", "g", "right"),
+    ("dmv_shape", "E-D", "", "left"),
+    ("cam_ms_median", "CAM ms", ".2f", "right"),
+    ("dmv_ms_median", "E-D ms", ".2f", "right"),
+    ("total_ms_median", "total ms", ".2f", "right"),
+    ("total_ms_p90", "p90 ms", ".2f", "right"),
+    ("fps", "fps", ".1f", "right"),
+    ("classifier_runs", "clf runs", "d", "right"),
+)
+
+
+@settings_command(bench_app, "dmv", DmvBenchSettings)
+def bench_dmv_command(
+    settings: DmvBenchSettings,
+    csv_path: Annotated[
+        Path, typer.Option("--csv", help="CSV file of every row (written atomically).")
+    ] = Path("out/bench/dmv.csv"),
+) -> None:
+    """DMV-JND + its CAM classifier(s) on LiteRT (issue 11): per 32x32 crop and per 640x360
+    frame, frame layout (one classifier run on the frame resized to its input; E-D at scale 1
+    and 0.5) and tiles layout (one classifier run per 32x32 tile). Given --dmv/--classifiers
+    files (`jndtf export dmv --int8 --size WxH`, `jndtf export resnet --int8`) are timed as
+    they are (a fixed-size E-D skips, with a note, the rows it cannot run); without them,
+    untrained presets are exported int8 here (speed only, needs the \\[train] extra). Timings
+    depend on the machine's load."""
+    from rich.markup import escape
+
+    from jndtf.bench.dmv import ROW_COLUMNS, bench_dmv
+    from jndtf.bench.report import Column, render_table, write_csv
+
+    with progress_bar() as bar:
+        step = stepper(bar, bar.add_task("bench dmv", total=None))
+        with user_errors():
+            notes: list[str] = []
+            rows = bench_dmv(settings, progress=step, notes=notes)
+    for note in notes:
+        err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    if not rows:
+        err.print("[bold red]error:[/] nothing could be timed (see the notes above)")
+        raise typer.Exit(1)
+    title = (
+        f"DMV-JND ({rows[0]['weights']}), {settings.threads} thread(s), median of "
+        f"{settings.runs} frames; {rows[0]['cpu']}"
+    )
+    columns = [Column(k, h, f, j) for k, h, f, j in DMV_TABLE]
+    stdout.print(render_table(rows, columns, title=title))
+    with user_errors():
+        path = write_csv(rows, csv_path, columns=ROW_COLUMNS)
     stdout.print(f"wrote {path}", highlight=False)
