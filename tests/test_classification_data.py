@@ -476,6 +476,35 @@ def test_epoch_batches_cover_flip_and_resume():
     np.testing.assert_array_equal(plain, x)
 
 
+def test_epoch_batches_shift_is_a_zero_filled_translation():
+    x, y, _ = tiny_digits(per_class=3, seed=0)
+    x = x.copy()
+    x[x == 0] = 1  # no zero pixels of its own: every 0 of a shifted image is fill
+    base = list(epoch_batches(x, y, batch_size=7, seed=4, epoch=0))
+    moved = list(epoch_batches(x, y, batch_size=7, seed=4, epoch=0, shift=3))
+    # the same order and flips as without shift (the shifts are drawn after them)
+    seen = set()
+    for (xa, ya), (xb, yb) in zip(base, moved, strict=True):
+        np.testing.assert_array_equal(ya, yb)
+        for a, b in zip(xa, xb, strict=True):
+            # find the offset by trying all 49: exactly the zero-padded crop (closed form)
+            padded = np.pad(a, ((3, 3), (3, 3), (0, 0)))
+            hits = [
+                (dy, dx)
+                for dy in range(-3, 4)
+                for dx in range(-3, 4)
+                if np.array_equal(padded[3 + dy : 3 + dy + 32, 3 + dx : 3 + dx + 32], b)
+            ]
+            assert len(hits) == 1
+            seen.add(hits[0])
+    assert len(seen) > 10  # 30 draws from 49 offsets: the shifts vary
+    again = np.concatenate([b[0] for b in epoch_batches(x, y, batch_size=7, seed=4, shift=3)])
+    np.testing.assert_array_equal(again, np.concatenate([b[0] for b in moved]))
+    for bad in (-1, 32, 1.5, True):
+        with pytest.raises(DatasetError, match="shift"):
+            next(epoch_batches(x, y, shift=bad))
+
+
 def test_tiny_digits_deterministic_labelled():
     x, y, names = tiny_digits(per_class=3, seed=0)
     assert x.shape == (30, 32, 32, 3) and x.dtype == np.uint8

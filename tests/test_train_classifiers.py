@@ -174,6 +174,17 @@ def test_errors_name_the_flag_or_file(tree, tmp_path):
         "resnet",
         "densenet",
     )
+    assert config(tree, tmp_path, arch=("small", "mobilenet")).presets() == (
+        "alexnet_small",
+        "vgg_small",
+        "resnet",
+        "densenet_small",
+        "mobilenet",
+    )
+    with pytest.raises(ValueError, match="twice"):
+        config(tree, tmp_path, arch=("mobilenet", "mobilenet_tiny"))
+    with pytest.raises(ValueError, match="shift"):
+        config(tree, tmp_path, shift=-1)
     with pytest.raises(ValueError, match="val_size"):
         config(tree, tmp_path, val_size=1.5)
     (tmp_path / "out").mkdir()
@@ -189,12 +200,17 @@ def test_errors_name_the_flag_or_file(tree, tmp_path):
 def test_cli_help_bad_flag_and_a_run(tree, tmp_path):
     runner = CliRunner()
     out = tmp_path / "cli"
-    args = ["train", "classifiers", "--data", str(tree), "--arch", "resnet_tiny", "-o", str(out)]
+    # the unseen fifth classifier of eval dmv trains by the same command, saved as mobilenet.keras
+    arch = "resnet_tiny,mobilenet_tiny"
+    args = ["train", "classifiers", "--data", str(tree), "--arch", arch, "-o", str(out)]
     quick = ["--epochs", "1", "--max-images", "40", "--val-size", "8", "--no-tensorboard"]
     r = runner.invoke(app, [*args, *quick], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert "validation accuracy resnet" in r.output and (out / "resnet.keras").is_file()
+    assert (out / "mobilenet.keras").is_file()
     manifest = json.loads((out / "classifiers.json").read_text())
+    assert manifest["classifiers"]["mobilenet"]["preset"] == "mobilenet_tiny"
+    assert manifest["classifiers"]["resnet"]["settings"]["shift"] == 4  # the default
     assert manifest["command"].startswith("jndtf ")  # sys.argv: pytest's here
     assert manifest["data"]["images_used"] == 40 and manifest["data"]["val_images"] == 8
     r = runner.invoke(app, ["train", "classifiers", "--help"], catch_exceptions=False)

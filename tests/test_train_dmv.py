@@ -144,6 +144,20 @@ def test_short_run_lowers_the_loss_and_writes_model_and_manifest(tree, classifie
         assert scalars[("val_mean_rca", r["epoch"])] == pytest.approx(r["val_mean_rca"])
 
 
+def test_train_images_subsets_training_only(tree, classifiers, tmp_path):
+    cfg = config(tree, classifiers, tmp_path, epochs=1, max_images=60, val_size=20)
+    train_dmv(dataclasses.replace(cfg, train_images=20))
+    data = json.loads((tmp_path / "dmv.json").read_text())["training"]["data"]
+    assert data["train_images_used"] == 20 and data["val_images"] == 20
+    # the validation split is the one the full run (and the classifiers' run) uses
+    from jndtf.train.classifiers.data import prepare_data
+
+    full = prepare_data(str(tree), max_images=60, val_size=20, seed=0)
+    assert data["val_indices_sha256"] == full.record["val_indices_sha256"]
+    with pytest.raises(ValueError, match="--train-images"):
+        config(tree, classifiers, tmp_path, train_images=3)
+
+
 def test_missing_classifier_is_named(tree, classifiers, tmp_path):
     partial = tmp_path / "partial"
     shutil.copytree(classifiers, partial)

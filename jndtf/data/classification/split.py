@@ -80,9 +80,14 @@ def epoch_batches(
     flip: float = 0.5,
     shuffle: bool = True,
     start_step: int = 0,
+    shift: int = 0,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """One epoch of ``(images, labels)`` batches, with the DMV-JND paper's augmentation: a
-    horizontal flip with probability `flip` (0.5 in Sec. IV-A; 0 for evaluation).
+    horizontal flip with probability `flip` (0.5 in Sec. IV-A; 0 for evaluation), and, where
+    `shift` > 0, a random translation by up to `shift` pixels in each direction with zero fill
+    (the "pad 4, random 32x32 crop" of He et al. 2016 for `shift` = 4; not in the DMV-JND paper,
+    used to train the classifiers). The shifts are drawn after the flips, so `shift` = 0 yields
+    the batches this function always yielded.
 
     The order (a permutation from ``default_rng([seed, epoch])``) and the flips (a draw per
     image from the same generator) are a pure function of ``(seed, epoch)``, so a resumed run
@@ -97,17 +102,41 @@ def epoch_batches(
         ...     model.train_on_batch(normalize(x), y)
     """
     x, y = np.asarray(images), np.asarray(labels)
-    if x.ndim != 4 or len(x) != len(y) or batch_size < 1 or not 0.0 <= flip <= 1.0:
+    bad_shift = isinstance(shift, bool) or not isinstance(shift, (int, np.integer)) or shift < 0
+    if (
+        x.ndim != 4
+        or len(x) != len(y)
+        or batch_size < 1
+        or not 0.0 <= flip <= 1.0
+        or bad_shift
+        or (x.ndim == 4 and shift >= min(x.shape[1:3]))
+    ):
         raise DatasetError(
             f"epoch_batches: images {x.shape} and labels {y.shape} must be N x H x W x C and N, "
-            f"batch_size >= 1, flip in [0, 1] (got {batch_size}, {flip})"
+            f"batch_size >= 1, flip in [0, 1], shift an int in [0, min(H, W)) (got "
+            f"{batch_size}, {flip}, {shift!r})"
         )
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
     flips = rng.random(len(x)) < flip
+    shifts = rng.integers(-shift, shift + 1, size=(len(x), 2)) if shift else None
     for lo in range(start_step * batch_size, len(x), batch_size):
         idx = order[lo : lo + batch_size]
         xb = x[idx]
         f = flips[lo : lo + batch_size]
         xb[f] = xb[f, :, ::-1]
+        if shifts is not None:
+            xb = _translate(xb, shifts[lo : lo + batch_size], shift)
         yield xb, y[idx].astype(np.int64)
+
+
+def _translate(xb: np.ndarray, offsets: np.ndarray, pad: int) -> np.ndarray:
+    """Each image of `xb` moved by its ``(dy, dx)`` of `offsets` (|d| <= `pad`), zero fill:
+    the crop at ``(pad + dy, pad + dx)`` of the image zero-padded by `pad` on every side."""
+    n, h, w = xb.shape[:3]
+    padded = np.zeros((n, h + 2 * pad, w + 2 * pad, *xb.shape[3:]), xb.dtype)
+    padded[:, pad : pad + h, pad : pad + w] = xb
+    out = np.empty_like(xb)
+    for i, (dy, dx) in enumerate(offsets):
+        out[i] = padded[i, pad + dy : pad + dy + h, pad + dx : pad + dx + w]
+    return out

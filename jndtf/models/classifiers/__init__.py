@@ -21,6 +21,7 @@ _EXPORTS = {
     "PRESETS": "presets",
     "FULL_PRESETS": "presets",
     "TINY_PRESETS": "presets",
+    "SMALL_PRESETS": "presets",
     "get_preset": "presets",
     "macs_per_pixel": "presets",
     "cam": "activation_maps",

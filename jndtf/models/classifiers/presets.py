@@ -70,6 +70,43 @@ PRESETS = _P(
                 "description": "DenseNet-BC-100 (k=12)-CAM CIFAR-10 classifier (Huang et al. 2017)",
             }
         ),
+        # CPU-sized presets: the same four designs at the width/depth a 2-core CPU trains in
+        # minutes per epoch (the full sizes above take 2-23 min per CIFAR-10 epoch there; the
+        # shipped classifiers are these, see jndtf/weights/dmv/README.md)
+        "alexnet_small": _P(
+            {
+                "arch": "alexnet",
+                "widths": (32, 96, 192, 128, 128),
+                "kernels": (5, 5, 3, 3, 3),
+                "pool_after": (0, 1),
+                "dropout": 0.5,
+                "num_classes": 10,
+                "description": "AlexNet-CAM CIFAR-10 classifier, half width (32-96-192-128-128)",
+            }
+        ),
+        "vgg_small": _P(
+            {
+                "arch": "vgg",
+                "stages": ((32, 32), (64, 64), (128, 128), (256, 256)),
+                "pool_after": (0, 1, 2),
+                "dropout": 0.3,
+                "num_classes": 10,
+                "description": "VGG-CAM CIFAR-10 classifier, 8 convs 32..256 (VGG-11-like)",
+            }
+        ),
+        "densenet_small": _P(
+            {
+                "arch": "densenet",
+                "growth_rate": 12,
+                "layers_per_block": 4,
+                "blocks": 3,
+                "bottleneck": 4,
+                "compression": 0.5,
+                "dropout": 0.0,
+                "num_classes": 10,
+                "description": "DenseNet-BC-28 (k=12)-CAM CIFAR-10 classifier",
+            }
+        ),
         "alexnet_tiny": _P(
             {
                 "arch": "alexnet",
@@ -120,6 +157,8 @@ PRESETS = _P(
 
 #: The four classifiers whose CAMs DMV-JND-NET merges (eq. (2)), in the paper's order.
 FULL_PRESETS = ("alexnet", "vgg", "resnet", "densenet")
+#: The CPU-sized four (``resnet`` is ResNet-20, small already): what the package ships.
+SMALL_PRESETS = ("alexnet_small", "vgg_small", "resnet", "densenet_small")
 TINY_PRESETS = ("alexnet_tiny", "vgg_tiny", "resnet_tiny", "densenet_tiny")
 
 

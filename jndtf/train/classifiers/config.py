@@ -20,10 +20,19 @@ CHECKPOINT_NAME = "classifiers.ckpt.npz"
 MANIFEST_NAME = "classifiers.json"
 
 
-def _arch_choices() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    from jndtf.models.classifiers.presets import FULL_PRESETS, PRESETS, TINY_PRESETS
+def _arch_choices() -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """Every trainable preset (the four designs and the MobileNet-style unseen classifier) and
+    the group names ``all``, ``small``, ``tiny``."""
+    from jndtf.models.classifiers.mobilenet import MOBILENET_PRESETS
+    from jndtf.models.classifiers.presets import (
+        FULL_PRESETS,
+        PRESETS,
+        SMALL_PRESETS,
+        TINY_PRESETS,
+    )
 
-    return tuple(PRESETS), FULL_PRESETS, TINY_PRESETS
+    groups = {"all": FULL_PRESETS, "small": SMALL_PRESETS, "tiny": TINY_PRESETS}
+    return (*PRESETS, *MOBILENET_PRESETS), groups
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,8 @@ class ClassifiersTrainConfig:
     )
     arch: tuple[str, ...] = option(
         default=("all",),
-        help="all (alexnet,vgg,resnet,densenet), tiny (their *_tiny), or comma-separated presets.",
+        help="all (alexnet,vgg,resnet,densenet), small (the CPU-sized four the package ships), "
+        "tiny (test widths), or comma-separated presets (mobilenet: the unseen fifth).",
         **COMMA_LIST,
     )
     epochs: int = option(default=60, help="Epochs per classifier.")
@@ -69,6 +79,11 @@ class ClassifiersTrainConfig:
     learning_rate: float = option("--lr", default=1e-3, help="Peak Adam rate (cosine to 0).")
     weight_decay: float = option(default=5e-2, help="Decoupled (AdamW) weight decay.")
     flip: float = option(default=0.5, help="Horizontal flip probability (paper: 0.5).")
+    shift: int = option(
+        default=4,
+        help="Random translation up to this many pixels, zero fill (pad-4 crop of He et al.; "
+        "0: the paper's flip alone).",
+    )
     bn_momentum: float = option(
         default=0.9,
         help="Batch-norm moving-average momentum (PyTorch's default; Keras' 0.99 lags on short "
@@ -97,7 +112,7 @@ class ClassifiersTrainConfig:
         if isinstance(self.arch, str):
             object.__setattr__(self, "arch", (self.arch,))
         self.presets()  # validates --arch
-        for name, lo in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
+        for name, lo in (("epochs", 1), ("batch_size", 1), ("seed", 0), ("shift", 0)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
@@ -132,22 +147,20 @@ class ClassifiersTrainConfig:
         Raises:
             ValueError: an unknown name, or two presets of one architecture.
         """
-        known, full, tiny = _arch_choices()
+        known, groups = _arch_choices()
         out: list[str] = []
         for name in self.arch:
-            if name == "all":
-                out += full
-            elif name == "tiny":
-                out += tiny
+            if name in groups:
+                out += groups[name]
             elif name in known:
                 out.append(name)
             else:
                 raise ValueError(
-                    f"--arch {name!r} is not a classifier; choose all, tiny or from "
+                    f"--arch {name!r} is not a classifier; choose {', '.join(groups)} or from "
                     f"{', '.join(known)}"
                 )
         if not out:
-            raise ValueError("--arch is empty: give all, tiny or preset names")
+            raise ValueError("--arch is empty: give all, small, tiny or preset names")
         archs = [arch_of(p) for p in out]
         dupes = sorted({a for a in archs if archs.count(a) > 1})
         if dupes:
@@ -164,9 +177,13 @@ class ClassifiersTrainConfig:
 
 
 def arch_of(preset: str) -> str:
-    """The architecture (``alexnet``, ``vgg``, ``resnet``, ``densenet``) of a preset."""
+    """The architecture (``alexnet``, ``vgg``, ``resnet``, ``densenet``, ``mobilenet``) of a
+    preset: the name of its ``.keras`` in the run folder."""
+    from jndtf.models.classifiers.mobilenet import MOBILENET_PRESETS
     from jndtf.models.classifiers.presets import get_preset
 
+    if preset in MOBILENET_PRESETS:
+        return "mobilenet"
     return str(get_preset(preset)["arch"])
 
 

@@ -81,7 +81,6 @@ def train_classifiers(
     import keras
 
     from jndtf.data.classification import epoch_batches
-    from jndtf.models.classifiers.presets import macs_per_pixel
     from jndtf.models.registry import get_model_spec
     from jndtf.train._common import atomic_save_model, atomic_write_json, sha256_file, versions
     from jndtf.train._state import (
@@ -181,7 +180,13 @@ def train_classifiers(
                 te = time.perf_counter()
                 loss_sum, hits, seen = 0.0, 0.0, 0
                 batches = epoch_batches(
-                    x_tr, y_tr, batch_size=cfg.batch_size, seed=cfg.seed, epoch=epoch, flip=cfg.flip
+                    x_tr,
+                    y_tr,
+                    batch_size=cfg.batch_size,
+                    seed=cfg.seed,
+                    epoch=epoch,
+                    flip=cfg.flip,
+                    shift=cfg.shift,
                 )
                 for step, (xb, yb) in enumerate(batches, start=1):
                     # train_on_batch reports this batch's loss and accuracy (metrics are reset per
@@ -237,7 +242,7 @@ def train_classifiers(
                 "file": path.name,
                 "sha256": sha256_file(path),
                 "params": int(model.count_params()),
-                "macs_per_pixel": macs_per_pixel(preset),
+                "macs_per_pixel": spec.macs_per_pixel(),
                 "epochs": len(history),
                 "steps_per_epoch": steps,
                 "val_accuracy": history[-1]["val_accuracy"],

@@ -83,6 +83,12 @@ class DmvTrainConfig:
     max_images: int | None = option(
         default=None, help="Use a stratified subset of this many images (quick runs)."
     )
+    train_images: int | None = option(
+        "--train-images",
+        default=None,
+        help="Train on a stratified subset of this many of the training split's images (the "
+        "validation split stays the classifiers' one: a CPU-sized run).",
+    )
     seed: int = option(default=0, help="Seed of subset, split, batches, flips and weights.")
     tensorboard: bool = option(
         "--tensorboard/--no-tensorboard", default=True, help="Write TensorBoard scalars."
@@ -111,6 +117,14 @@ class DmvTrainConfig:
             or self.max_images < 20
         ):
             raise ValueError(f"max_images must be an integer >= 20, got {self.max_images!r}")
+        if self.train_images is not None and (
+            isinstance(self.train_images, bool)
+            or not isinstance(self.train_images, int)
+            or self.train_images < 10
+        ):
+            raise ValueError(
+                f"train_images (--train-images) must be an integer >= 10, got {self.train_images!r}"
+            )
         for name, strict in (
             ("learning_rate", True),
             ("weight_decay", False),

@@ -256,7 +256,14 @@ def train_dmv(
     cams, labels, reused = cached_cams(
         out / CAM_CACHE_NAME, _cache_key(data.record["arrays_sha256"], info), compute
     )
-    x_tr, c_tr = data.images[data.train_idx], cams[data.train_idx]
+    train_idx = data.train_idx
+    if cfg.train_images is not None and cfg.train_images < len(train_idx):
+        from jndtf.data.classification import stratified_split
+
+        # the chosen ones are the "held out" part of a stratified split of the training split
+        _, pick = stratified_split(data.labels[train_idx], cfg.train_images, seed=cfg.seed)
+        train_idx = train_idx[pick]
+    x_tr, c_tr = data.images[train_idx], cams[train_idx]
     x_val, c_val, l_val = (
         data.images[data.val_idx],
         cams[data.val_idx],
@@ -436,6 +443,7 @@ def train_dmv(
             "training": {
                 "data": {
                     **data.record,
+                    "train_images_used": len(train_idx),
                     "val_unseen_by_classifiers": val_unseen,
                     "cam_cache": str(out / CAM_CACHE_NAME),
                     "cam_cache_reused": reused,
