@@ -8,11 +8,12 @@
   normalization and modality providers (``inputs.providers``, each provider's ``describe()``
   as :func:`jndtf.priors.modalities.describe_stack` wrote it at export time), and
   :func:`rebuild_providers` turns those records back into the same provider objects of
-  :mod:`jndtf.priors.modalities` that training and export used. A classical provider is rebuilt
-  from its settings and must describe itself exactly as recorded; a ``.tflite`` provider is
-  found beside the manifest (or at its recorded path), sha256-checked and run by LiteRT; a
-  Keras provider (``.keras`` file or in-memory model) is refused with what to do instead: the
-  edge runtime runs no Keras.
+  :mod:`jndtf.priors.modalities` that training and export used, by the core's
+  :func:`jndtf.priors.modalities.provider_from_record` (the evaluation calls it too). A
+  classical provider is rebuilt from its settings and must describe itself exactly as
+  recorded; a ``.tflite`` provider is found beside the manifest (or at its recorded path),
+  sha256-checked and run by LiteRT; a Keras provider (``.keras`` file or in-memory model) is
+  refused with what to do instead: the edge runtime runs no Keras.
 
 Example:
     >>> spec = read_model_spec("jnd-tflite-fp32.tflite")
@@ -25,24 +26,23 @@ Example:
 
 from __future__ import annotations
 
-import inspect
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from jndtf.io import file_sha256
 from jndtf.manifest import (
     REEXPORT,
     DeploySpec,
     ModelSpec,
     PriorOverride,
     check_io,
+    input_size_of,
     read_deploy_spec,
     read_manifest,
     read_model_spec,
     verify,
 )
+from jndtf.priors.modalities import MODALITY_CHANNELS as _MODALITY_CHANNELS
 
 #: ``outputs.kind`` of a network that outputs the redundancy-removed image I_rr (hmJND-Net).
 IMAGE_KIND = "image"
@@ -50,8 +50,8 @@ IMAGE_KIND = "image"
 #: The first three input channels of every model the edge runs.
 RGB_CHANNELS = ("red", "green", "blue")
 
-#: Input channel name (``inputs.channel_names``) -> modality provider kind.
-MODALITY_CHANNELS = {"saliency_map": "saliency", "depth": "depth", "segmentation": "segmentation"}
+#: Input channel name (``inputs.channel_names``) -> modality provider kind (the core's table).
+MODALITY_CHANNELS = _MODALITY_CHANNELS
 
 
 def output_kind(model_path: str | os.PathLike) -> str:
@@ -133,8 +133,6 @@ def read_modality_spec(model_path: str | os.PathLike) -> ModalitySpec:
             channel the edge cannot build (the message names it), providers that do not match
             the channels, or a normalization other than ``"unit"``.
     """
-    from jndtf.manifest import _input_size
-
     path = Path(model_path)
     if path.suffix.lower() != ".tflite":
         raise ValueError(f"{path}: the edge runtime runs .tflite models (jndtf export --int8)")
@@ -189,89 +187,34 @@ def read_modality_spec(model_path: str | os.PathLike) -> ModalitySpec:
         rgb_divisor=_rgb_divisor(path, inputs.get("normalization", "unit")),
         channels=channels,
         output_channels=out_channels,
-        input_size=_input_size(path, manifest["input_size"]),
+        input_size=input_size_of(path, manifest["input_size"]),
         io=quant.get("io") if isinstance(quant, dict) else None,
         calibration=manifest.get("strength_calibration"),
     )
 
 
-def _json(data) -> object:
-    return json.loads(json.dumps(data, sort_keys=True))
-
-
-def _model_file(spec: ModalitySpec, rec: dict) -> Path:
-    """The provider's ``.tflite``: beside the manifest (by file name), else its recorded path;
-    its sha256 as recorded."""
-    kind, recorded = rec.get("kind"), (rec.get("settings") or {}).get("model")
-    if not recorded:
-        raise _bad(spec.path, f"the {kind} provider record names no model file")
-    candidates = [spec.path.parent / Path(str(recorded)).name, Path(str(recorded))]
-    found = next((c for c in candidates if c.is_file()), None)
-    if found is None:
-        raise FileNotFoundError(
-            f"{spec.path} needs its {kind} provider network {Path(str(recorded)).name}, found "
-            f"neither beside the manifest nor at {recorded}: copy it beside {spec.path.name}"
-        )
-    want = rec.get("model_sha256")
-    digest = file_sha256(found)
-    if not want or digest != want:
-        raise ValueError(
-            f"{found}: sha256 {digest[:16]}... does not match the {str(want)[:16]}... that "
-            f"{spec.path.name}'s manifest records for its {kind} provider - refusing to load"
-        )
-    return found
-
-
 def rebuild_provider(spec: ModalitySpec, rec: dict, *, num_threads: int = 1):
-    """One modality provider of :mod:`jndtf.priors.modalities` from its manifest record.
+    """One modality provider of :mod:`jndtf.priors.modalities` from its manifest record:
+    :func:`jndtf.priors.modalities.provider_from_record`, the code training and evaluation
+    use too, with a provider network looked for beside the manifest first and Keras refused.
 
     Raises:
         ValueError: a Keras provider (the edge runs no Keras), an unknown implementation, a
             classical provider whose settings this jndtf rebuilds differently, or a provider
             network whose sha256 differs; each message names the provider.
-        FileNotFoundError: a provider network that is not beside the manifest.
+        FileNotFoundError: a provider network that is neither beside the manifest nor at its
+            recorded path.
     """
-    from jndtf.priors import modalities as mod
+    from jndtf.priors.modalities import provider_from_record
 
-    kind, name = str(rec.get("kind")), rec.get("name")
-    impl = str(rec.get("implementation", "")).rsplit(".", 1)[-1]
-    settings = rec.get("settings") or {}
-    if impl == mod.ModelProvider.__name__:
-        if settings.get("backend") != "litert":
-            where = settings.get("model") or "a Keras model in memory"
-            raise ValueError(
-                f"{spec.path}: its {kind} provider {name!r} is a Keras model ({where}); the "
-                "edge runtime runs no Keras: convert that network to .tflite (float32 RGB "
-                "(1, h, w, 3) in, (1, h, w, 1) out) and re-export with it, e.g. "
-                f"jndtf.export.export_model(..., providers={{{kind!r}: 'net.tflite'}})"
-            )
-        return mod.ModelProvider(
-            kind,
-            _model_file(spec, rec),
-            max_side=settings.get("max_side"),
-            normalize=settings.get("normalize"),
-            num_threads=num_threads,
-        )
-    cls = mod.CLASSICAL_PROVIDERS.get(kind)
-    if cls is None or impl != cls.__name__:
-        raise _bad(
-            spec.path,
-            f"its {kind} provider {name!r} is {rec.get('implementation')!r}, which this jndtf "
-            "cannot rebuild (classical providers and .tflite networks only)",
-        )
-    params = inspect.signature(cls).parameters
-    try:
-        provider = cls(**{k: v for k, v in settings.items() if k in params})
-    except (TypeError, ValueError) as err:
-        raise _bad(spec.path, f"its {kind} provider {name!r} settings {settings}: {err}") from None
-    if _json(provider.describe()) != _json(rec):
-        raise ValueError(
-            f"{spec.path}: its {kind} provider was recorded as {_json(rec)}, but this jndtf "
-            f"rebuilds {_json(provider.describe())}: the maps would differ from the ones the "
-            f"model was exported with; run the jndtf that exported it "
-            f"({spec.manifest.get('jndtf_version', 'version not recorded')}) or re-export"
-        )
-    return provider
+    return provider_from_record(
+        rec,
+        spec.path,
+        search=(spec.path.parent,),
+        allow_keras=False,
+        num_threads=num_threads,
+        version=spec.manifest.get("jndtf_version"),
+    )
 
 
 def rebuild_providers(spec: ModalitySpec, *, num_threads: int = 1) -> list:

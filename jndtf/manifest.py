@@ -387,7 +387,15 @@ def _bad(path: Path, what: str) -> ValueError:
     return ValueError(f"{path}: {what}; re-export the model with jndtf.export.export_model")
 
 
-def _input_size(path: Path, record) -> tuple[int, int] | None:
+def input_size_of(path: str | os.PathLike, record) -> tuple[int, int] | None:
+    """``(H, W)`` of a manifest's ``input_size`` record, None when dynamic (every edge reader's
+    parse: :func:`read_deploy_spec`, :func:`jndtf.edge.manifest.read_modality_spec`).
+
+    Raises:
+        ValueError: a policy other than fixed/dynamic, or a fixed size without height/width
+            (names `path` and says to re-export).
+    """
+    path = Path(path)
     if not isinstance(record, dict) or record.get("policy") not in ("fixed", "dynamic"):
         raise _bad(path, f"the manifest's input_size {record!r} is not fixed or dynamic")
     if record["policy"] == "dynamic":
@@ -481,7 +489,7 @@ def read_deploy_spec(model_path: str | os.PathLike) -> DeploySpec:
         normalization=norm,
         channels=channels,
         output_channels=out_channels,
-        input_size=_input_size(path, manifest["input_size"]),
+        input_size=input_size_of(path, manifest["input_size"]),
         io=quant.get("io") if isinstance(quant, dict) else None,
         prior_overrides=_overrides(path, inputs, priors),
         output_kind=str(outputs.get("kind", "jnd_map")),
@@ -541,6 +549,7 @@ __all__ = [
     "check_calibration",
     "check_io",
     "check_prior_settings",
+    "input_size_of",
     "manifest_path",
     "prior_settings",
     "read_deploy_spec",

@@ -449,3 +449,64 @@ def test_modality_provider_loads_a_user_keras_file_safely(tmp_path):
     with pytest.raises(ValueError, match="'times_two' is a Lambda"):
         modality_provider("saliency", bad)
     assert modality_provider("depth").name == get_provider("depth").name  # classical as before
+
+
+# --- rebuilding providers from a manifest (training, evaluation and the edge share it) --------
+
+
+def test_providers_rebuilt_from_records_give_the_recorded_maps():
+    """Records of non-default providers come back as providers with those settings: the maps
+    equal those of providers built directly with the same settings (not the defaults')."""
+    from jndtf.priors.modalities import providers_from_manifest
+
+    direct = [
+        get_provider("saliency"),
+        get_provider("depth", vertical_weight=0.7),
+        get_provider("segmentation", n_segments=40, max_side=128),
+    ]
+    manifest = {"modality_providers": describe_stack(direct)}
+    rebuilt, source = providers_from_manifest("m.keras", manifest, KINDS)
+    assert source == "the manifest"
+    image = _photo()
+    for got, want in zip(rebuilt, direct, strict=True):
+        assert got.describe() == want.describe()
+        np.testing.assert_array_equal(got(image), want(image))
+    # an export manifest keeps them under inputs.providers; none recorded: the defaults
+    again, _ = providers_from_manifest("m.tflite", {"inputs": {"providers": manifest[
+        "modality_providers"]}}, ("segmentation",))  # fmt: skip
+    assert again[0].settings["n_segments"] == 40
+    defaults, source = providers_from_manifest("m.keras", {}, KINDS)
+    assert source.startswith("classical defaults")
+    assert [p.describe() for p in defaults] == describe_stack()
+
+
+def test_a_record_this_code_builds_differently_is_refused_by_name():
+    from jndtf.priors.modalities import provider_from_record
+
+    record = get_provider("depth").describe()
+    record["settings"]["defocus_sigma0"] = 2.0  # a constant of the code, not a setting
+    with pytest.raises(ValueError, match=r"m\.keras: the depth provider was recorded as .*"):
+        provider_from_record(record, "m.keras", version="0.0.1")
+    with pytest.raises(ValueError, match=r"m\.keras: a modality provider record"):
+        provider_from_record({"kind": "colour"}, "m.keras")
+
+
+def test_a_provider_network_is_found_beside_the_model_and_sha256_checked(tmp_path):
+    from jndtf.priors.modalities import provider_from_record
+
+    record = {
+        "kind": "depth",
+        "name": "net.tflite",
+        "implementation": "jndtf.priors.modalities.ModelProvider",
+        "settings": {"model": "/trained/elsewhere/net.tflite", "backend": "litert"},
+        "model_sha256": hashlib.sha256(b"the trained network").hexdigest(),
+    }
+    where = tmp_path / "m.tflite"
+    with pytest.raises(FileNotFoundError, match=r"m\.tflite needs its depth provider network"):
+        provider_from_record(record, where, search=(tmp_path,))
+    (tmp_path / "net.tflite").write_bytes(b"another network")  # beside the model: found, refused
+    with pytest.raises(ValueError, match=r"net\.tflite: sha256 .* depth provider - refusing"):
+        provider_from_record(record, where, search=(tmp_path,))
+    keras_rec = {**record, "settings": {"model": "/x/net.keras", "backend": "keras"}}
+    with pytest.raises(ValueError, match=r"depth provider 'net.tflite' is a Keras model"):
+        provider_from_record(keras_rec, where, allow_keras=False)

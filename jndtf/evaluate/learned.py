@@ -38,6 +38,7 @@ import numpy as np
 
 from jndtf.io import check_image
 from jndtf.manifest import read_source_manifest
+from jndtf.priors.modalities import MODALITY_CHANNELS
 from jndtf.refs import WEIGHTS_ROOT, ModelRef, looks_like_path, resolve_model, shipped_models
 from jndtf.tiling import DEFAULT_TILE
 
@@ -452,97 +453,32 @@ IMAGE_TILE = 512
 IMAGE_TILE_BLEND = 32
 
 #: Registry modality name -> provider kind of :mod:`jndtf.priors.modalities`.
-_PROVIDER_KINDS = {"saliency_map": "saliency", "depth": "depth", "segmentation": "segmentation"}
-
-
-def _json_normal(data):
-    import json
-
-    return json.loads(json.dumps(data, sort_keys=True))
+_PROVIDER_KINDS = MODALITY_CHANNELS
 
 
 def provider_from_record(record: dict, where: str | os.PathLike):
-    """Rebuilds one modality provider from its manifest record (``provider.describe()``, as
-    ``jndtf train hmjnd`` writes it under ``modality_providers``) and checks that the rebuilt
-    provider describes itself exactly as recorded (same class, settings, model sha256).
-
-    A classical provider is made by its class in :data:`jndtf.priors.modalities.
-    CLASSICAL_PROVIDERS` with the recorded settings; a user network (``settings.model``) by
-    :func:`jndtf.models.modality_models.modality_provider` (safe loading), the same calls
-    training made.
-
-    Args:
-        record: one entry of :func:`jndtf.priors.modalities.describe_stack`.
-        where: the model file the record belongs to (named in every error).
+    """:func:`jndtf.priors.modalities.provider_from_record` (the one implementation training,
+    evaluation and the edge runtime share) with Keras' safe loader for a ``.keras`` provider
+    network (:func:`jndtf.models.modality_models.safe_load_keras`).
 
     Raises:
-        FileNotFoundError: a user network the record names is missing.
-        ValueError: an unknown kind or class, or a provider that no longer matches its record
-            (e.g. another sha256, or a setting the provider no longer has); names the provider.
+        FileNotFoundError, ValueError: as the core function (names `where` and the provider).
     """
-    import inspect
+    from jndtf.models.modality_models import safe_load_keras
+    from jndtf.priors import modalities
 
-    from jndtf.models.modality_models import modality_provider
-    from jndtf.priors.modalities import CLASSICAL_PROVIDERS, KINDS
-
-    if not isinstance(record, dict) or record.get("kind") not in KINDS:
-        raise ValueError(
-            f"{where}: a modality provider record must be a describe() dict with a kind in "
-            f"{KINDS}, got {record!r}"
-        )
-    kind = record["kind"]
-    settings = record.get("settings") or {}
-    model = settings.get("model")
-    if model:
-        if not Path(model).is_file():
-            raise FileNotFoundError(
-                f"{where} was trained with the {kind} provider {model}, which is missing; put "
-                "it back or give the model a manifest that names the providers it saw"
-            )
-        opts = {k: settings[k] for k in ("max_side", "normalize") if k in settings}
-        provider = modality_provider(kind, model, **opts)
-    else:
-        cls = CLASSICAL_PROVIDERS[kind]
-        impl = f"{cls.__module__}.{cls.__name__}"
-        if record.get("implementation") != impl:
-            raise ValueError(
-                f"{where}: the {kind} provider {record.get('implementation')!r} of its manifest "
-                f"is not one jndtf can rebuild ({impl} or a .tflite/.keras network)"
-            )
-        params = inspect.signature(cls).parameters
-        provider = cls(**{k: v for k, v in settings.items() if k in params})
-    got, want = _json_normal(provider.describe()), _json_normal(record)
-    if got != want:
-        diff = sorted(k for k in {*got, *want} if got.get(k) != want.get(k))
-        raise ValueError(
-            f"{where}: the {kind} provider rebuilt from the manifest differs from the recorded "
-            f"one in {diff} (recorded {want}, rebuilt {got}); the maps would not be those "
-            "training saw"
-        )
-    return provider
+    return modalities.provider_from_record(record, where, keras_loader=safe_load_keras)
 
 
 def providers_from_manifest(path: Path, manifest: dict, kinds) -> tuple[list, str]:
     """``(providers, where they came from)`` of the modality `kinds` of the model at `path`:
-    rebuilt from the manifest's ``modality_providers`` (``jndtf train hmjnd``) or
-    ``inputs.providers`` (an export manifest), else the classical defaults."""
-    from jndtf.priors.modalities import get_provider
+    :func:`jndtf.priors.modalities.providers_from_manifest` (the manifest's
+    ``modality_providers`` or ``inputs.providers``, else the classical defaults), ``.keras``
+    provider networks loaded by Keras' safe loader."""
+    from jndtf.models.modality_models import safe_load_keras
+    from jndtf.priors import modalities
 
-    records = manifest.get("modality_providers")
-    if records is None:
-        records = (manifest.get("inputs") or {}).get("providers")
-    if records is None:
-        return [get_provider(k) for k in kinds], "classical defaults (the manifest records none)"
-    if not isinstance(records, list):
-        raise ValueError(f"{path}: the manifest's modality_providers must be a list of records")
-    by_kind = {r.get("kind"): r for r in records if isinstance(r, dict)}
-    missing = [k for k in kinds if k not in by_kind]
-    if missing:
-        raise ValueError(
-            f"{path}: the manifest records no modality provider for {', '.join(missing)} "
-            f"(it has {sorted(k for k in by_kind if k)})"
-        )
-    return [provider_from_record(by_kind[k], path) for k in kinds], "the manifest"
+    return modalities.providers_from_manifest(path, manifest, kinds, keras_loader=safe_load_keras)
 
 
 def _registered_spec(name: str, path: Path, what: str):

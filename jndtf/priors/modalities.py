@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import inspect
 import json
 import os
 import zipfile
@@ -69,6 +70,10 @@ import numpy as np
 
 from jndtf.io import MIN_SIDE, check_image, file_sha256, to_luma
 from jndtf.priors.saliency import SALIENCY_METHODS, saliency
+
+#: Network input channel name (registry modality, manifest ``inputs.channel_names``) ->
+#: provider kind: how training, evaluation and the edge runtime name the same map.
+MODALITY_CHANNELS = {"saliency_map": "saliency", "depth": "depth", "segmentation": "segmentation"}
 
 #: The three modalities, in the channel order of :func:`modality_stack`.
 KINDS = ("saliency", "depth", "segmentation")
@@ -1012,10 +1017,181 @@ def describe_stack(providers=None, *, kinds: Sequence[str] = KINDS) -> list[dict
     return [p.describe() for p in _resolve(providers, kinds)]
 
 
+# ------------------------------------------------------------------ rebuilding from a manifest
+
+
+def _json_normal(data):
+    return json.loads(json.dumps(data, sort_keys=True))
+
+
+def provider_from_record(
+    record: dict,
+    where: str | os.PathLike,
+    *,
+    search: Sequence[str | os.PathLike] = (),
+    keras_loader: Callable[[Path], object] | None = None,
+    allow_keras: bool = True,
+    num_threads: int | None = None,
+    version: str | None = None,
+) -> ModalityProvider:
+    """Rebuilds one provider from its manifest record (:meth:`describe`, as ``jndtf train
+    hmjnd`` writes it under ``modality_providers`` and ``jndtf export`` under
+    ``inputs.providers``) and checks that the rebuilt provider describes itself exactly as
+    recorded. Training, evaluation (:func:`jndtf.evaluate.learned.providers_from_manifest`) and
+    the edge runtime (:func:`jndtf.edge.manifest.rebuild_providers`) all call this one function,
+    so the maps a model sees are built by the same code everywhere.
+
+    A classical provider is made by its class in :data:`CLASSICAL_PROVIDERS` from the recorded
+    settings. A user network (``settings.model``) is looked for in each `search` folder by file
+    name, then at its recorded path; its sha256 must be the recorded one; a ``.tflite`` runs in
+    LiteRT, a ``.keras`` is loaded by `keras_loader` (the caller's: the core imports no Keras).
+
+    Args:
+        record: one entry of :func:`describe_stack`.
+        where: the model file the record belongs to (named in every error).
+        search: folders to look in first for a provider network (the edge: beside the export).
+        keras_loader: ``path -> keras.Model`` for a ``.keras`` provider network.
+        allow_keras: False refuses a Keras provider, saying what to do instead (the edge).
+        num_threads: LiteRT threads of a ``.tflite`` provider.
+        version: the jndtf version that wrote the record (named when it no longer matches).
+
+    Raises:
+        FileNotFoundError: a provider network found neither in `search` nor where recorded.
+        ValueError: an unknown kind or implementation, a Keras provider where none is allowed,
+            a network whose sha256 differs, or a provider that no longer describes itself as
+            recorded (the maps would differ); every message names `where` and the provider.
+
+    Example:
+        >>> rec = get_provider("segmentation", n_segments=50).describe()
+        >>> provider_from_record(rec, "model.keras").settings["n_segments"]
+        50
+    """
+    where = Path(where)
+    if not isinstance(record, dict) or record.get("kind") not in KINDS:
+        raise ValueError(
+            f"{where}: a modality provider record must be a describe() dict with a kind in "
+            f"{KINDS}, got {record!r}"
+        )
+    kind, name = record["kind"], record.get("name")
+    impl = str(record.get("implementation") or "")
+    settings = record.get("settings") or {}
+    model = settings.get("model")
+    if impl.rsplit(".", 1)[-1] == ModelProvider.__name__ or model:
+        provider = _network_from_record(
+            record, where, search, keras_loader, allow_keras, num_threads
+        )
+    else:
+        cls = CLASSICAL_PROVIDERS[kind]
+        full = f"{cls.__module__}.{cls.__name__}"
+        if impl not in (full, cls.__name__):
+            raise ValueError(
+                f"{where}: its {kind} provider {name!r} is {impl or 'not recorded'!r}, which this "
+                f"jndtf cannot rebuild ({full} or a .tflite/.keras network)"
+            )
+        params = inspect.signature(cls).parameters
+        try:
+            provider = cls(**{k: v for k, v in settings.items() if k in params})
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"{where}: its {kind} provider {name!r} settings {settings}: {err}"
+            ) from None
+    got, want = _json_normal(provider.describe()), _json_normal(record)
+    if model:  # found beside `where` or where recorded: the same bytes (sha256), any path
+        for side in (got, want):
+            if isinstance(side.get("settings"), dict):
+                side["settings"].pop("model", None)
+    if got != want:
+        diff = sorted(k for k in {*got, *want} if got.get(k) != want.get(k))
+        getattr(provider, "close", lambda: None)()
+        raise ValueError(
+            f"{where}: the {kind} provider was recorded as {want}, but this jndtf rebuilds "
+            f"{got} (they differ in {diff}): the maps would differ from the ones the model was "
+            f"trained or exported with; run the jndtf that wrote it "
+            f"({version or 'version not recorded'}), or retrain / re-export"
+        )
+    return provider
+
+
+def _network_from_record(record, where: Path, search, keras_loader, allow_keras, num_threads):
+    kind, name = record["kind"], record.get("name")
+    settings = record.get("settings") or {}
+    recorded = settings.get("model")
+    is_keras = settings.get("backend") == "keras" or Path(str(recorded or "")).suffix == ".keras"
+    if not recorded or (is_keras and not allow_keras):
+        what = recorded or "a Keras model in memory"
+        todo = (
+            "the edge runtime runs no Keras: convert that network to .tflite (float32 RGB "
+            "(1, h, w, 3) in, (1, h, w, 1) out) and re-export with it, e.g. "
+            f"jndtf.export.export_model(..., providers={{{kind!r}: 'net.tflite'}})"
+            if recorded
+            else "a model in memory cannot be rebuilt: save it as .keras or .tflite, train or "
+            "export with that file"
+        )
+        raise ValueError(f"{where}: its {kind} provider {name!r} is a Keras model ({what}); {todo}")
+    file_name = Path(str(recorded)).name
+    candidates = [Path(d) / file_name for d in search] + [Path(str(recorded))]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        raise FileNotFoundError(
+            f"{where} needs its {kind} provider network {file_name}, found at none of "
+            f"{[str(c) for c in candidates]}: put it back, or copy it beside {where.name}"
+        )
+    want = record.get("model_sha256")
+    digest = file_sha256(found)
+    if not want or digest != want:
+        raise ValueError(
+            f"{found}: sha256 {digest[:16]}... does not match the {str(want)[:16]}... that "
+            f"{where.name}'s manifest records for its {kind} provider - refusing to load"
+        )
+    options = {k: settings[k] for k in ("max_side", "normalize") if k in settings}
+    if is_keras:
+        options["keras_loader"] = keras_loader
+    return ModelProvider(kind, found, num_threads=num_threads, **options)
+
+
+def providers_from_manifest(
+    path: str | os.PathLike, manifest: dict, kinds: Sequence[str], **options
+) -> tuple[list, str]:
+    """``(providers, where they came from)`` of the modality `kinds` of the model at `path`, in
+    that order: rebuilt by :func:`provider_from_record` (`options` go to it) from the
+    manifest's ``modality_providers`` (``jndtf train hmjnd``) or ``inputs.providers`` (an
+    export manifest), else the classical defaults. On an error the providers already opened
+    are closed.
+
+    Raises:
+        ValueError: records that are not a list, or none for a kind (names the file); and
+            what :func:`provider_from_record` raises.
+    """
+    records = manifest.get("modality_providers")
+    if records is None:
+        records = (manifest.get("inputs") or {}).get("providers")
+    if records is None:
+        return [get_provider(k) for k in kinds], "classical defaults (the manifest records none)"
+    if not isinstance(records, list):
+        raise ValueError(f"{path}: the manifest's modality_providers must be a list of records")
+    by_kind = {r.get("kind"): r for r in records if isinstance(r, dict)}
+    missing = [k for k in kinds if k not in by_kind]
+    if missing:
+        raise ValueError(
+            f"{path}: the manifest records no modality provider for {', '.join(missing)} "
+            f"(it has {sorted(k for k in by_kind if k)})"
+        )
+    out: list = []
+    try:
+        for k in kinds:
+            out.append(provider_from_record(by_kind[k], path, **options))
+    except BaseException:
+        for p in out:
+            getattr(p, "close", lambda: None)()
+        raise
+    return out, "the manifest"
+
+
 __all__ = [
     "CLASSICAL",
     "CLASSICAL_PROVIDERS",
     "KINDS",
+    "MODALITY_CHANNELS",
     "UNSAFE_KERAS_CLASSES",
     "DepthCueProvider",
     "ModalityProvider",
@@ -1028,4 +1204,6 @@ __all__ = [
     "describe_stack",
     "get_provider",
     "modality_stack",
+    "provider_from_record",
+    "providers_from_manifest",
 ]
