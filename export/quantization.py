@@ -109,6 +109,9 @@ class QuantizationConfig:
     float_ops: tuple[str, ...] = ()
     #: Filled by the conversion: the ops it kept in float (``describe()["kept_float"]``).
     kept_float: list = field(default_factory=list, init=False, repr=False, compare=False)
+    #: Filled by a selective conversion: tensors constant over the calibration set whose empty
+    #: range was widened (:func:`jndtf.export.tflite.widen_degenerate_ranges`).
+    widened_ranges: list = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -259,6 +262,7 @@ class QuantizationConfig:
             out["float_layers"] = list(self.float_layers)
             out["float_ops"] = list(self.float_ops)
             out["kept_float"] = [dict(k) for k in self.kept_float]
+            out["widened_ranges"] = [dict(k) for k in self.widened_ranges]
         return out
 
 

@@ -66,7 +66,9 @@ def convert_saved_model(saved_model: str | os.PathLike, quantization: Quantizati
     converter.inference_input_type = tf.float32  # set by mlir_quantize below instead
     converter.inference_output_type = tf.float32
     converter._experimental_calibrate_only = True  # QuantizationDebugger's route
-    calibrated = converter.convert()
+    calibrated, widened = widen_degenerate_ranges(converter.convert())
+    quantization.widened_ranges.clear()
+    quantization.widened_ranges.extend(widened)
     kept = float_nodes(
         calibrated,
         head=quantization.float_head,
@@ -77,6 +79,69 @@ def convert_saved_model(saved_model: str | os.PathLike, quantization: Quantizati
     quantization.kept_float.clear()
     quantization.kept_float.extend(kept)
     return _quantize_calibrated(calibrated, [k["tensor"] for k in kept], quantization.io_dtype)
+
+
+#: A calibrated range narrower than this fraction of the model's widest one is degenerate (the
+#: converter records an exactly constant tensor as ``max - min`` of 0 or 1.2e-38; hmjnd_tiny's
+#: narrowest real range, a sigmoid's, was 3.7e-3 of a widest 255, i.e. 2**-16).
+DEGENERATE_FRACTION = 2.0**-24
+
+#: ... and is widened to this fraction of the widest range (XNNPACK's int8 ADD/SUB/MUL need
+#: input/output scale ratios of at least 2**-10: a floor of 2**-8 keeps every ratio legal).
+RANGE_FLOOR_FRACTION = 2.0**-8
+
+
+def widen_degenerate_ranges(calibrated: bytes) -> tuple[bytes, list[dict]]:
+    """Gives every tensor whose calibrated range is (nearly) empty a usable one.
+
+    A tensor that is constant over the whole calibration set (a ReLU no calibration input
+    activates, e.g. a squeeze-and-excitation hidden unit; a branch fed by an all-zero channel)
+    gets ``max - min == 0``; the converter then quantizes it with a scale of ~1e-8 (its 2e-6
+    fallback range / 255), and XNNPACK refuses any ADD/MUL whose input/output scale ratio is
+    below 2**-10: "failed to create XNNPACK runtime" at ``allocate_tensors``. Such a tensor is
+    given the range ``RANGE_FLOOR_FRACTION`` x the model's widest calibrated range, keeping 0
+    and its calibrated value(s) inside; its calibration values stay exact (0 is always a level,
+    a constant is within half a step), so nothing the calibration saw changes.
+
+    Args:
+        calibrated: a TFLite model with calibration statistics (``min``/``max`` per tensor:
+            ``_experimental_calibrate_only``).
+
+    Returns:
+        ``(model bytes, [{"tensor": name, "calibrated": [lo, hi], "range": [lo, hi]}])``;
+        the bytes are `calibrated` itself when nothing was widened.
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    m = flatbuffer_utils.read_model_from_bytearray(bytearray(calibrated))
+    stats = []
+    for graph in m.subgraphs:
+        for t in graph.tensors:
+            q = t.quantization
+            if q is None or q.min is None or q.max is None or len(q.min) != 1:
+                continue  # per-channel (weights) or no statistics
+            stats.append((t, float(q.min[0]), float(q.max[0])))
+    widest = max((hi - lo for _, lo, hi in stats), default=0.0)
+    if not np.isfinite(widest) or widest <= 0.0:
+        return calibrated, []
+    floor = RANGE_FLOOR_FRACTION * widest
+    widened = []
+    for t, lo, hi in stats:
+        if hi - lo >= DEGENERATE_FRACTION * widest:
+            continue
+        if lo >= 0.0:
+            new = (0.0, max(hi, floor))
+        elif hi <= 0.0:
+            new = (min(lo, -floor), 0.0)
+        else:
+            new = (min(lo, -floor / 2), max(hi, floor / 2))
+        t.quantization.min = np.asarray([new[0]], np.float32)
+        t.quantization.max = np.asarray([new[1]], np.float32)
+        n = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
+        widened.append({"tensor": n, "calibrated": [lo, hi], "range": list(new)})
+    if not widened:
+        return calibrated, []
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(m)), widened
 
 
 def _quantize_calibrated(calibrated: bytes, denylisted: list[str], io_dtype: str) -> bytes:
@@ -292,6 +357,8 @@ class TFLiteRunner:
 
 __all__ = [
     "COMPARISON_OPS",
+    "DEGENERATE_FRACTION",
+    "RANGE_FLOOR_FRACTION",
     "WEIGHTED_OPS",
     "TFLiteRunner",
     "convert_model",
@@ -299,4 +366,5 @@ __all__ = [
     "export_saved_model",
     "float_nodes",
     "layer_of_tensor",
+    "widen_degenerate_ranges",
 ]
