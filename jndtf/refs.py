@@ -12,10 +12,15 @@ order:
 - a shipped name (``acol``): weights jndtf ships under ``jndtf/weights/``, found from the files
   there (no registry import): ``<family>/<name>.keras`` + ``<name>.json`` for Keras,
   ``<family>/edge/<name>-tflite-int8.tflite`` + its ``.json`` for LiteRT, when the manifest
-  says the output is a map in JND units (``outputs.jnd_units``);
+  says the output is a map in JND units (``outputs.jnd_units``) or an image I_rr
+  (hmJND-Net, whose JND map is ``|I - I_rr|``); a family folder that holds one such model
+  and no file of the family's name answers to the family name too: ``hmjnd`` is the shipped
+  hmJND-Net whatever preset it was trained with (``hmjnd_tiny``; the manifest names it, and
+  :attr:`ModelRef.preset` carries it), in every runtime (:func:`family_aliases`);
 - a registered preset of :mod:`jndtf.models.registry` whose output is a JND map (``bl``,
-  ``bl_pmcm``, ...) or a family name that is also one of its presets; without shipped weights it
-  resolves (kind ``"family"``) but loading it asks for a trained file;
+  ``bl_pmcm``, ...) or an image I_rr (``hmjnd_tiny``), or a family name that is also one of
+  its presets; without shipped weights it resolves (kind ``"family"``) but loading it asks
+  for a trained file;
 - ``SPEC:PATH`` (``acol:runs/acol/best.keras``): registered preset SPEC describes the input, the
   file holds the weights;
 - a file: ``.keras`` (Keras), ``.tflite`` (LiteRT export), ``.onnx`` (ONNX export); a path
@@ -181,14 +186,7 @@ def _classical() -> list[str]:
     return list(baselines.available())
 
 
-def shipped_models(runtime: str = "keras") -> dict[str, Path]:
-    """Shipped model files by name, found under ``jndtf/weights/`` (no registry import).
-
-    ``runtime="keras"``: ``<family>/<name>.keras``; ``"litert"``:
-    ``<family>/edge/<name>-tflite-int8.tflite``. Every shipped file is listed (the A-IQA
-    classifier too); :func:`known_models` keeps those that output a JND map.
-    """
-    _check_runtime(runtime)
+def _shipped_files(runtime: str) -> dict[str, Path]:
     if not WEIGHTS_ROOT.is_dir():
         return {}
     out: dict[str, Path] = {}
@@ -202,12 +200,28 @@ def shipped_models(runtime: str = "keras") -> dict[str, Path]:
     return out
 
 
+def shipped_models(runtime: str = "keras") -> dict[str, Path]:
+    """Shipped model files by name, found under ``jndtf/weights/`` (no registry import).
+
+    ``runtime="keras"``: ``<family>/<name>.keras``; ``"litert"``:
+    ``<family>/edge/<name>-tflite-int8.tflite``. Every shipped file is listed (the A-IQA
+    classifier too), then each :func:`family_aliases` name (``hmjnd``: the one hmJND-Net file
+    that ships, ``hmjnd_tiny``'s); :func:`known_models` keeps those that output a JND map.
+    """
+    _check_runtime(runtime)
+    out = _shipped_files(runtime)
+    for family, name in family_aliases(runtime).items():
+        out.setdefault(family, out[name])
+    return out
+
+
 def _registry_jnd() -> tuple[list[str], dict]:
-    """Registered presets whose output is a JND map, and every spec by name (lazy import)."""
+    """Registered presets a JND command takes (output kind in :data:`MAP_OUTPUT_KINDS`: a JND
+    map, or hmJND-Net's image I_rr), and every spec by name (lazy import)."""
     from jndtf.models.registry import available_models, get_model_spec
 
     specs = {m: get_model_spec(m) for m in available_models()}
-    return [m for m, s in specs.items() if s.is_jnd], specs
+    return [m for m, s in specs.items() if s.output_kind in MAP_OUTPUT_KINDS], specs
 
 
 def known_models(runtime: str = "keras") -> dict[str, list[str]]:
@@ -215,8 +229,9 @@ def known_models(runtime: str = "keras") -> dict[str, list[str]]:
     and ``jndtf list``).
 
     Keys: ``classical``, ``control``, ``shipped`` (JND models with weights under
-    ``jndtf/weights``) and, for ``runtime="keras"``, ``learned`` (registered JND presets,
-    shipped or not).
+    ``jndtf/weights``, :func:`family_aliases` included) and, for ``runtime="keras"``,
+    ``learned`` (registered presets whose output is a JND map or an image I_rr, shipped or
+    not).
     """
     _check_runtime(runtime)
     out = {"classical": _classical(), "control": [UNIFORM]}
@@ -237,12 +252,50 @@ def _manifest_of(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+#: Registry output kinds a JND command takes: a JND map, or an image I_rr whose JND map is
+#: ``|I - I_rr|`` (hmJND-Net; :mod:`jndtf.evaluate.learned` makes the map).
+MAP_OUTPUT_KINDS = ("jnd_map", "image")
+
+
 def _ships_jnd(manifest: dict) -> bool:
     """A shipped file is a JND model when its manifest says its output is a map in JND units
-    (``outputs.jnd_units``: ACoL-JND's ``.keras`` and int8 export; the A-IQA classifier's
-    outputs are logits)."""
-    outputs = manifest.get("outputs")
-    return isinstance(outputs, dict) and "jnd_units" in outputs
+    (``outputs.jnd_units``: ACoL-JND's ``.keras`` and int8 export) or an image I_rr
+    (``outputs.kind == "image"``: hmJND-Net's export; its map is ``|I - I_rr|``). A manifest
+    that says neither (``jndtf train hmjnd``'s, or none) is asked of the preset it names, in
+    the registry; the A-IQA classifier's outputs are logits."""
+    outputs = manifest.get("outputs", {})
+    if not isinstance(outputs, dict):
+        return False  # e.g. the A-IQA classifier's "logits (N, num_groups) ..."
+    if "kind" in outputs:
+        return outputs["kind"] in MAP_OUTPUT_KINDS
+    if "jnd_units" in outputs:
+        return True
+    preset = manifest.get("preset") or manifest.get("model_name")
+    if not isinstance(preset, str):
+        return False
+    specs = _registry_jnd()[1]
+    return preset in specs and specs[preset].output_kind in MAP_OUTPUT_KINDS
+
+
+def family_aliases(runtime: str = "keras") -> dict[str, str]:
+    """Family names that stand for the one JND model shipped under ``jndtf/weights/<family>/``
+    when no file there carries the family's name: ``{"hmjnd": "hmjnd_tiny"}`` once hmJND-Net's
+    trained ``hmjnd_tiny`` ships, whatever preset it was trained with (its manifest says which:
+    :attr:`ModelRef.preset`). A folder with several JND models gets no alias."""
+    _check_runtime(runtime)
+    files = _shipped_files(runtime)
+    by_family: dict[str, list[str]] = {}
+    for name, path in files.items():
+        family = path.parent.name if runtime == "keras" else path.parent.parent.name
+        by_family.setdefault(family, []).append(name)
+    out = {}
+    for family, names in by_family.items():
+        if family in names:
+            continue
+        jnd = [n for n in names if _ships_jnd(_manifest_of(files[n]))]
+        if len(jnd) == 1:
+            out[family] = jnd[0]
+    return out
 
 
 def accepted_text(runtime: str = "keras", *, learned: bool = False) -> str:
@@ -250,21 +303,40 @@ def accepted_text(runtime: str = "keras", *, learned: bool = False) -> str:
     `learned`: only the learned models (what ``jndtf export`` and ``jndtf bench`` take)."""
     k = known_models(runtime)
     classical = ", ".join(k["classical"])
+    aliases = family_aliases(runtime)
+    alias_text = "".join(
+        f"; {a} = the shipped {n} (its map is |I - I_rr|)"
+        if _is_image(shipped_models(runtime)[a])
+        else f"; {a} = the shipped {n}"
+        for a, n in aliases.items()
+    )
     if learned:
         shipped = set(k["shipped"])
         names = ", ".join(f"{n} (shipped)" if n in shipped else n for n in k["learned"])
-        return f"learned models: {names}; or a .keras path / SPEC:PATH"
+        return f"learned models: {names}{alias_text}; or a .keras path / SPEC:PATH"
     if runtime == "litert":
         shipped = ", ".join(repr(n) for n in k["shipped"]) or "none"
         return (
-            f"give a shipped model ({shipped}: int8 export), an exported .tflite "
+            f"give a shipped model ({shipped}: int8 export{alias_text}), an exported .tflite "
             f"(any learned model: jndtf export MODEL --int8) or a classical model: {classical}"
         )
+    shipped = ", ".join(k["shipped"]) or "none"
     return (
-        f"classical: {classical}; control: {UNIFORM}; learned (registered, need shipped "
-        f"weights): {', '.join(k['learned'])}; or a .keras path / SPEC:PATH, optionally "
-        "LABEL=..."
+        f"classical: {classical}; control: {UNIFORM}; shipped: {shipped}{alias_text}; learned "
+        f"(registered, need shipped weights; hmJND-Net's map is |I - I_rr|): "
+        f"{', '.join(k['learned'])}; or a .keras path / SPEC:PATH, optionally LABEL=..."
     )
+
+
+def _is_image(path: Path) -> bool:
+    """The shipped file at `path` outputs an image I_rr (its manifest, else its preset's)."""
+    data = _manifest_of(path)
+    outputs = data.get("outputs")
+    if isinstance(outputs, dict) and "kind" in outputs:
+        return outputs["kind"] == "image"
+    specs = _registry_jnd()[1]
+    preset = data.get("preset") or data.get("model_name")
+    return preset in specs and specs[preset].output_kind == "image"
 
 
 def _check_runtime(runtime: str) -> None:
@@ -377,6 +449,8 @@ def _check_jnd(name: str, jnd_names: list[str], specs: dict, runtime: str) -> No
 
 def _shipped_ref(name: str, path: Path, label: str | None, runtime: str) -> ModelRef:
     data = _manifest_of(path)
+    stem = path.stem if runtime == "keras" else path.stem.removesuffix(f"-{SHIPPED_EDGE_FORMAT}")
+    folder = path.parent if runtime == "keras" else path.parent.parent  # <family>/edge/...
     return ModelRef(
         name,
         "shipped",
@@ -385,8 +459,8 @@ def _shipped_ref(name: str, path: Path, label: str | None, runtime: str) -> Mode
         runtime,
         path=path,
         manifest=_manifest_path(path),
-        family=data.get("family") or path.parent.name,
-        preset=data.get("preset") or name,
+        family=data.get("family") or folder.name,
+        preset=data.get("preset") or data.get("model_name") or stem,  # an alias: the file's
     )
 
 
@@ -427,12 +501,13 @@ def _file_ref(text: str, path: Path, label: str | None, spec, runtime: str) -> M
 HELP = {
     "keras": (
         "A JND model: a classical name (wu2017, ...), a shipped/registered learned name "
-        f"(default {DEFAULT_JND_MODEL}: its fp32 .keras), a .keras file or SPEC:PATH."
+        f"(default {DEFAULT_JND_MODEL}: its fp32 .keras; hmjnd: hmJND-Net, the shipped preset "
+        "its manifest names, hmjnd_tiny, map |I - I_rr|), a .keras file or SPEC:PATH."
     ),
     "litert": (
         f"A JND model: a shipped name ({DEFAULT_EDGE_MODEL}: its int8 .tflite at 640x360; "
-        f"{DEFAULT_JND_MODEL}: its int8 .tflite at 320x180), an exported .tflite file (jndtf "
-        "export MODEL --int8) or a classical name."
+        f"{DEFAULT_JND_MODEL}: its int8 .tflite at 320x180; hmjnd: hmJND-Net's int8 export once it "
+        "ships), an exported .tflite file (jndtf export MODEL --int8) or a classical name."
     ),
 }
 
@@ -441,12 +516,14 @@ __all__ = [
     "DEFAULT_EDGE_MODEL",
     "DEFAULT_JND_MODEL",
     "HELP",
+    "MAP_OUTPUT_KINDS",
     "RUNTIMES",
     "UNIFORM",
     "WEIGHTS_ROOT",
     "ModelRef",
     "UnknownModelError",
     "accepted_text",
+    "family_aliases",
     "known_models",
     "looks_like_path",
     "resolve_model",

@@ -122,6 +122,29 @@ def test_registered_name_uses_the_shipped_weights(tiny, data_dir, tmp_path, monk
     np.testing.assert_allclose(entry.fn(image), _expected(model, image), atol=1e-3)  # as above
 
 
+def test_family_name_is_the_shipped_preset_in_eval_and_jnd(tiny, data_dir, tmp_path, monkeypatch):
+    """``hmjnd`` opens the one shipped hmJND-Net (hmjnd_tiny here, its manifest says so) in
+    ``jndtf eval jnd`` and in ``jndtf jnd``/``inject`` (:func:`jndtf.jobs.jnd_function`), and
+    both give the hand-built |I - I_rr|."""
+    import jndtf.refs
+    from jndtf.jobs import jnd_function
+
+    model, path = tiny
+    folder = tmp_path / "weights" / "hmjnd"
+    folder.mkdir(parents=True)
+    (folder / "hmjnd_tiny.keras").write_bytes(path.read_bytes())
+    (folder / "hmjnd_tiny.json").write_text(path.with_suffix(".json").read_text())
+    monkeypatch.setattr(jndtf.refs, "WEIGHTS_ROOT", tmp_path / "weights")
+    (entry,) = resolve_models(["hmjnd"])
+    assert entry.label == "hmjnd" and entry.fn.source == folder / "hmjnd_tiny.keras"
+    assert entry.fn.spec.name == "hmjnd_tiny"
+    fn = jnd_function("hmjnd")
+    image = load_image(data_dir / "coffee.png")
+    want = _expected(model, image)
+    np.testing.assert_allclose(entry.fn(image), want, atol=1e-3)  # as above
+    np.testing.assert_allclose(fn(image), want, atol=1e-3)
+
+
 def test_registered_name_without_shipped_weights_says_so(tmp_path, monkeypatch):
     import jndtf.refs
 

@@ -76,13 +76,19 @@ def test_known_models_match_the_files_and_the_registry():
     specs = _jnd_specs()
     k = known_models("keras")
     assert k["classical"] == baselines.available() and k["control"] == [UNIFORM]
-    assert k["learned"] == [m for m, s in specs.items() if s.is_jnd]
-    on_disk = {p.stem for p in WEIGHTS.glob("*/*.keras")}
-    assert set(k["shipped"]) == {m for m in on_disk if m in specs and specs[m].is_jnd}
+    # a JND map or hmJND-Net's image I_rr (its map is |I - I_rr|)
+    maps = {m for m, s in specs.items() if s.is_jnd or s.output_kind == "image"}
+    assert k["learned"] == [m for m in specs if m in maps]
+    assert "hmjnd_tiny" in k["learned"] and "poolnet_tiny" not in k["learned"]
+    on_disk = {p.stem: p.parent.name for p in WEIGHTS.glob("*/*.keras")}
+    shipped = {m for m in on_disk if m in maps}
+    # a family folder with one JND model not of its own name answers to the family's name
+    shipped |= {f for f in set(on_disk.values()) - set(on_disk) if f in maps}
+    assert set(k["shipped"]) == shipped
     edge = {
         p.stem.removesuffix("-tflite-int8") for p in WEIGHTS.glob("*/edge/*-tflite-int8.tflite")
     }
-    assert set(known_models("litert")["shipped"]) == edge
+    assert set(known_models("litert")["shipped"]) >= edge
 
 
 def test_registered_without_weights_resolves_but_asks_for_a_file():
@@ -117,6 +123,63 @@ def test_spec_path_and_files(tmp_path):
         resolve_model(t, runtime="litert").model_path()
     (tmp_path / "m.json").write_text('{"input_size": {"policy": "fixed"}}')
     assert resolve_model(t, runtime="litert").manifest == tmp_path / "m.json"
+
+
+def _ship_hmjnd(root: Path, *, second: bool = False) -> dict[str, Path]:
+    """A stand-in weights folder with hmJND-Net as the lead ships it: ``hmjnd_tiny.keras`` with
+    the manifest ``jndtf train hmjnd`` writes (no ``outputs.kind``; its preset says it) and its
+    int8 export (``outputs.kind: image``, as export writes it). Resolving reads no weights, so
+    the files hold placeholder bytes."""
+    folder = root / "hmjnd"
+    (folder / "edge").mkdir(parents=True)
+    keras_file = folder / "hmjnd_tiny.keras"
+    keras_file.write_bytes(b"stand-in")
+    train = {"family": "hmjnd", "preset": "hmjnd_tiny", "outputs": {"channels": 3, "units": "x"}}
+    keras_file.with_suffix(".json").write_text(json.dumps(train))
+    lite = folder / "edge" / "hmjnd_tiny-tflite-int8.tflite"
+    lite.write_bytes(b"stand-in")
+    export = {"family": "hmjnd", "preset": "hmjnd_tiny", "outputs": {"kind": "image"}}
+    lite.with_suffix(".json").write_text(json.dumps(export))
+    if second:
+        (folder / "hmjnd_small.keras").write_bytes(b"stand-in")
+        (folder / "hmjnd_small.json").write_text(json.dumps({**train, "preset": "hmjnd"}))
+    return {"keras": keras_file, "litert": lite}
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_hmjnd_names_the_shipped_hmjnd_net_whatever_its_preset(tmp_path, monkeypatch, runtime):
+    """``hmjnd`` (a family name and the full preset) opens the one shipped hmJND-Net file, the
+    preset its manifest names (hmjnd_tiny), in the Keras commands (eval, jnd, export, bench:
+    learned=True too) and the edge runtime alike; SPEC:PATH keeps the full preset."""
+    import jndtf.refs
+
+    files = _ship_hmjnd(tmp_path)
+    monkeypatch.setattr(jndtf.refs, "WEIGHTS_ROOT", tmp_path)
+    assert jndtf.refs.family_aliases(runtime) == {"hmjnd": "hmjnd_tiny"}
+    for learned in (False, True) if runtime == "keras" else (False,):
+        ref = resolve_model("hmjnd", runtime=runtime, learned=learned)
+        assert (ref.kind, ref.path, ref.preset, ref.family, ref.label) == (
+            "shipped",
+            files[runtime],
+            "hmjnd_tiny",
+            "hmjnd",
+            "hmjnd",
+        )
+    assert resolve_model("hmjnd_tiny", runtime=runtime).path == files[runtime]
+    assert {"hmjnd", "hmjnd_tiny"} <= set(known_models(runtime)["shipped"])
+    assert "hmjnd = the shipped hmjnd_tiny" in jndtf.refs.accepted_text(runtime)
+    if runtime == "keras":
+        assert resolve_model(f"hmjnd:{tmp_path / 'x.keras'}").preset == "hmjnd"
+
+
+def test_a_family_with_two_shipped_models_has_no_alias(tmp_path, monkeypatch):
+    import jndtf.refs
+
+    _ship_hmjnd(tmp_path, second=True)
+    monkeypatch.setattr(jndtf.refs, "WEIGHTS_ROOT", tmp_path)
+    assert jndtf.refs.family_aliases("keras") == {}
+    ref = resolve_model("hmjnd")  # the registered full preset again, without weights
+    assert (ref.kind, ref.preset) == ("family", "hmjnd")
 
 
 @pytest.mark.parametrize(

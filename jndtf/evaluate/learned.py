@@ -345,8 +345,13 @@ def _tiled_channel_mean(make_input, i4_model, rgb: np.ndarray, tile: int, progre
 
 def load_learned(
     ref: str | os.PathLike | ModelRef, *, spec: str | None = None, name: str | None = None
-) -> LearnedJnd:
+) -> LearnedJnd | ImageOutputJnd:
     """Loads a learned JND model as ``fn(image) -> HxWxC`` map (module docstring for `ref`).
+
+    An image-output model (hmJND-Net: ``hmjnd``, ``hmjnd_tiny:PATH``, a ``.keras`` whose
+    manifest names its preset) is loaded by :func:`load_image_model` (an
+    :class:`ImageOutputJnd`, map ``|I - I_rr|``), so ``jndtf jnd``/``inject``/``demo`` take it
+    as ``jndtf eval jnd`` does.
 
     Args:
         ref: a :class:`jndtf.refs.ModelRef` or what :func:`jndtf.refs.resolve_model` takes
@@ -356,7 +361,7 @@ def load_learned(
         name: label of the model (default: the registered name, else the file stem).
 
     Returns:
-        :class:`LearnedJnd`.
+        :class:`LearnedJnd` (:class:`ImageOutputJnd` for an image-output model).
 
     Raises:
         jndtf.refs.UnknownModelError: an unknown name (a KeyError and ValueError; the message
@@ -373,6 +378,8 @@ def load_learned(
         ref = resolve_model(ref, runtime="keras", learned=True)
     if not ref.learned:
         raise ValueError(f"{ref.text}: a {ref.kind} model, not a learned one")
+    if spec is None and image_output_spec(ref) is not None:
+        return load_image_model(ref, name=name)  # hmJND-Net: its map is |I - I_rr|
     path = ref.model_path()  # FileNotFoundError: no shipped weights, or a missing file
     if path.suffix != ".keras":
         raise ValueError(f"{path}: learned models are read from .keras files")
