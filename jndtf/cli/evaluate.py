@@ -22,7 +22,9 @@ EVAL_JND_CLI = {
     "models": Cli(
         **COMMA_LIST,
         help="Comma-separated models: classical names, 'uniform' (the control), "
-        "learned names or .keras paths, LABEL=REF; REF@grey (the map averaged over its channels), "
+        "learned names or .keras paths (ACoL-JND: acol; hmJND-Net: hmjnd, the shipped preset "
+        "its manifest names, hmjnd_tiny, or hmjnd_tiny:PATH.keras; its map is |I - I_rr|), "
+        "LABEL=REF; REF@grey (the map averaged over its channels), "
         "REF@split=OTHER (REF's grey map with OTHER's colour split) (default: all classical + "
         "uniform).",
     ),
