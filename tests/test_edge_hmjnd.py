@@ -330,3 +330,24 @@ def test_bench_builds_an_untrained_model_when_no_weights_ship(tmp_path):
     assert any("UNTRAINED" in n for n in notes)
     again, _ = _source(ModelBenchSettings("hmjnd_tiny"), tmp_path, [])
     assert again.keras_path.stat().st_mtime == source.keras_path.stat().st_mtime  # reused
+
+
+def test_bench_export_cache_exports_through_the_family_loader(hm, tmp_path):
+    """`jndtf bench models hmjnd_tiny:PATH` exports the .keras itself (ExportCache): through
+    the family loader, so the file takes RGB + the modality maps and its edge map is the Keras
+    |I - I_rr| (load_learned's RGB + priors wrapper would not describe this input)."""
+    from jndtf.edge import JndMapper
+
+    from jndtf.bench.exports import ExportCache
+    from jndtf.bench.models import ModelBenchSettings, _source
+
+    model, _, folder = hm
+    source, files = _source(ModelBenchSettings(f"hmjnd_tiny:{folder / 'hm.keras'}"), tmp_path, [])
+    assert files is None and source.preset == "hmjnd_tiny"
+    path = ExportCache(source, tmp_path / "exports").get("tflite-fp32", (64, 48))
+    manifest = json.loads(path.with_suffix(".json").read_text())
+    assert manifest["outputs"]["kind"] == "image"
+    frame = _frame(64, 48, seed=5)
+    with JndMapper.create_from_model_path(path) as mapper:
+        got = mapper.process(frame).jnd
+    np.testing.assert_allclose(got, _keras_jnd(model, frame), atol=TOL_FP32)  # as fp32 above

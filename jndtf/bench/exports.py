@@ -1,6 +1,8 @@
 """Speed-only exports for ``jndtf bench models``: one file per (format, frame size), reused.
 
-Files are made by :func:`jndtf.export.export_model` with ``parity=False`` and few int8
+Files are made by :func:`jndtf.export.export_model` (from the model
+:func:`jndtf.evaluate.learned.load_learned` reads, or for a family with its own input builder,
+hmJND-Net, :func:`jndtf.export.inputs.load_family_model`'s) with ``parity=False`` and few int8
 calibration crops (the latency of an int8 model does not depend on how well it was calibrated,
 and calibrating at 1280x720 is slow); their manifests say so (``calibration.crops``). Such an
 int8 file is for timing: export a deployable one with ``jndtf.export`` and its parity check.
@@ -39,6 +41,21 @@ class ExportCache:
         self._made: dict[tuple, Path] = {}  # (format, size) -> file, this run
         self._learned = None
         self._source_sha = None
+
+    def _load(self):
+        """The Keras model to export: a family with its own input builder (hmJND-Net: RGB +
+        modality maps) through the family loader (:func:`jndtf.export.inputs.load_family_model`,
+        the export then builds its input from the manifest beside the ``.keras``), any other
+        through :func:`jndtf.evaluate.learned.load_learned` (RGB + priors)."""
+        from jndtf.evaluate.learned import load_learned
+        from jndtf.export.inputs import load_family_model, uses_family_builder
+        from jndtf.models.registry import available_models, get_model_spec
+
+        preset = self.source.preset
+        spec = get_model_spec(preset) if preset in available_models() else None
+        if uses_family_builder(spec) and self.source.keras_path is not None:
+            return load_family_model(self.source.keras_path, spec, name=self.source.name)
+        return load_learned(self.source.keras_ref)
 
     def path_of(self, fmt: str, size: tuple[int, int] | None) -> Path:
         """``FOLDER/<model>-<WxH|dynamic>-<format><suffix>``."""
@@ -87,11 +104,10 @@ class ExportCache:
             self.reused.append(path)
             self._made[key] = path
             return path
-        from jndtf.evaluate.learned import load_learned
         from jndtf.export import export_model
 
         if self._learned is None:
-            self._learned = load_learned(self.source.keras_ref)
+            self._learned = self._load()
         stem = path.name[: -len(f"-{fmt}{path.suffix}")]
         (result,) = export_model(
             self._learned,
@@ -101,6 +117,7 @@ class ExportCache:
             num_calibration=self.num_calibration,
             parity=False,
             name=stem,
+            spec=self.source.preset,  # a .keras without manifest: its output kind, family...
         )
         self._made[key] = result.path
         return result.path

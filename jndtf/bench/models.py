@@ -392,19 +392,11 @@ def bench_models(
 
 
 def _export_cache(source: ModelSource, folder: Path, num_calibration: int):
-    """The :class:`jndtf.bench.exports.ExportCache` of `source`; for a family with its own
-    input builder, the Keras model is loaded by the family loader
-    (:func:`jndtf.export.inputs.load_family_model`: ``load_learned`` reads RGB + priors models
-    only), so the export builds the family's input from the manifest beside the ``.keras``."""
+    """The :class:`jndtf.bench.exports.ExportCache` of `source` (a family with its own input
+    builder is loaded by the family loader there)."""
     from jndtf.bench.exports import ExportCache
 
-    cache = ExportCache(source, folder, num_calibration=num_calibration)
-    spec = _family_spec(source)
-    if spec is not None and source.keras_path is not None:
-        from jndtf.export.inputs import load_family_model
-
-        cache._learned = load_family_model(source.keras_path, spec, name=source.name)
-    return cache
+    return ExportCache(source, folder, num_calibration=num_calibration)
 
 
 def _bench(settings, source, files, folder: Path, notes: list[str], progress):
