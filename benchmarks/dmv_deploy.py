@@ -7,8 +7,8 @@ From trained models to the numbers a deployment asks for, in one run:
    with its CAM output (:func:`jndtf.export.cam.export_cam_classifier`, as `jndtf export resnet
    --int8` does), and the E-D DMV (a ``dmv.keras``) int8 at a fixed 32x32
    (`jndtf export dmv --int8 --size 32x32`, LiteRT's fast path; the 640x360 frames run it per
-   32x32 tile). Calibration images come from VAL but not from the images measured. Existing
-   exports in OUT are reused (``--force``: export again);
+   32x32 tile). Calibration images come from VAL but not from the images measured. Exports
+   in OUT newer than their sources are reused (``--force``: export again);
 2. on up to ``--max`` VAL images (e.g. the held-out CIFAR-10 split, class-per-folder) and on
    ``--frames`` 640x360 frames cut from jndtf's bundled sample photos (tiles layout: the CAM
    of each 32x32 tile), computes e with the edge :class:`jndtf.edge.dmv.DmvJnd` (the merged CAM
@@ -23,6 +23,7 @@ A 640x360 frame is labelled by the 32x32 classifier on the frame resized to 32x3
 stream does); its RCA says how stable that label is, not how accurate it is.
 
     nice python benchmarks/dmv_deploy.py CLF DMV VAL [-o out/dmv_deploy] [--max 300]
+    nice python benchmarks/dmv_deploy.py runs/clsA,runs/clsB runs/dmv/dmv.keras --split-of runs/clsA
 
 CLF and DMV may also be already exported files: CLF a ``*-cam-*.tflite`` (the judge) and DMV an
 E-D ``.tflite``; nothing is exported then.
@@ -62,7 +63,21 @@ def _args():
         ".keras (e.g. runs/clsA,runs/clsB), or one CAM .tflite",
     )
     p.add_argument("dmv", type=Path, help="the E-D: dmv.keras (or an exported E-D .tflite)")
-    p.add_argument("val", type=Path, help="validation images (searched recursively)")
+    p.add_argument(
+        "val",
+        type=Path,
+        nargs="?",
+        help="validation images (searched recursively; an even spread of --max of them is "
+        "measured), or nothing with --split-of",
+    )
+    p.add_argument(
+        "--split-of",
+        type=Path,
+        metavar="RUN",
+        help="a `jndtf train classifiers` run folder: measure its held-out validation split "
+        "(rebuilt from the data, size and seed its classifiers.json records, checked against "
+        "its val_indices_sha256), calibrate on its training images",
+    )
     p.add_argument("-o", "--out", type=Path, default=Path("out/dmv_deploy"))
     p.add_argument("--judge", default="resnet", help="the deployed classifier (RCA, labels)")
     p.add_argument(
@@ -77,11 +92,56 @@ def _args():
     p.add_argument("--frames", type=int, default=4, help="640x360 frames (0: none)")
     p.add_argument("--quality", type=int, default=90, help="JPEG quality of both images")
     p.add_argument("--modes", default="eq14,smooth,quantize,perturb")
-    p.add_argument("--factors", default="1,2,3,4,6,8")
+    p.add_argument(
+        "--factors",
+        default="0.25,0.5,1,2,4",
+        help="multiples of e (a trained DMV-JND's e is large: PSNR ~10-15 dB at 1)",
+    )
     p.add_argument("--min-rca", type=float, default=0.99)
     p.add_argument("--threads", type=int, default=2, help="LiteRT threads")
     p.add_argument("--force", action="store_true", help="export again even if OUT has them")
     return p.parse_args()
+
+
+def _spread(n: int, k: int) -> np.ndarray:
+    """`k` (at most `n`) indices spread evenly over ``0..n-1``."""
+    return np.unique(np.linspace(0, n - 1, min(k, n)).round().astype(int))
+
+
+def _split_images(a, log) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(measured, calibration) images of the held-out split of the run `a.split_of`."""
+    import json
+
+    from jndtf.data.classification import stratified_split
+    from jndtf.evaluate.dmv import check_split_matches_training
+    from jndtf.train.classifiers.data import prepare_data
+
+    path = a.split_of / "classifiers.json"
+    if not path.is_file():
+        raise SystemExit(f"error: --split-of {a.split_of}: no classifiers.json there")
+    rec = json.loads(path.read_text()).get("data") or {}
+    t0 = time.perf_counter()
+    data = prepare_data(
+        rec["path"], max_images=rec.get("max_images"), val_size=rec["val_size"],
+        seed=rec["split_seed"],
+    )  # fmt: skip
+    check_split_matches_training(a.split_of, data.val_idx)
+    val = data.val_idx
+    if a.max < len(val):  # a stratified subset of the held-out images
+        _, keep = stratified_split(data.labels[val], holdout=a.max, seed=1)
+        val = val[keep]
+    calib_idx = data.train_idx[_spread(len(data.train_idx), max(a.num_calib, 8))]
+    log(
+        f"{rec['path']}: held-out split rebuilt and checked ({len(data.val_idx)} images) in "
+        f"{time.perf_counter() - t0:.0f} s; {len(val)} measured, {len(calib_idx)} training "
+        "images for calibration"
+    )
+    return list(data.images[val]), list(data.images[calib_idx])
+
+
+def _fresh(out: Path, sources) -> bool:
+    """`out` exists and is newer than every source (an export of these very files)."""
+    return out.is_file() and all(out.stat().st_mtime > Path(x).stat().st_mtime for x in sources)
 
 
 def _load(files):
@@ -138,7 +198,7 @@ def _export_classifiers(a, calib, log) -> tuple[Path, list[Path]]:
     paths = []
     for src in sources:
         out = a.out / f"{src.stem}-cam-tflite-int8.tflite"
-        if a.force or not out.is_file():
+        if a.force or not _fresh(out, [src]):
             t0 = time.perf_counter()
             export_cam_classifier(src, out, int8=True, calib_images=calib, num_calibration=32)
             log(f"exported {out.name} in {time.perf_counter() - t0:.0f} s")
@@ -156,7 +216,7 @@ def _export_ed(a, calib, log) -> Path:
     if a.dmv.suffix == ".tflite":
         return a.dmv
     out = a.out / "dmv-32x32-tflite-int8.tflite"
-    if not a.force and out.is_file():
+    if not a.force and _fresh(out, [a.dmv]):
         log(f"reused {out}")
         return out
     source = str(a.dmv)
@@ -164,7 +224,12 @@ def _export_ed(a, calib, log) -> Path:
         source = f"{a.dmv_spec}:{a.dmv}"
     t0 = time.perf_counter()
     # the four classifiers the E-D was trained with give its calibration's CAM channel
-    classifiers = None if a.clf[0].suffix == ".tflite" else _keras_files(a.clf, ARCHS)
+    # (else those the E-D's manifest names: export_model's default)
+    classifiers = None
+    if a.clf[0].suffix != ".tflite" and all(
+        any((f / f"{x}.keras").is_file() for f in a.clf) for x in ARCHS
+    ):
+        classifiers = _keras_files(a.clf, ARCHS)
     (res,) = export_model(
         source,
         ["tflite-int8"],
@@ -203,15 +268,21 @@ def main() -> None:
         print(f"[{time.perf_counter() - t_start:6.1f} s] {msg}", flush=True)
 
     a.out.mkdir(parents=True, exist_ok=True)
-    files = _image_files(a.val, None)
-    measured = files[: a.max]
-    rest = files[a.max :]
-    calib_files = (rest or measured)[-max(a.num_calib, 8) :]  # not the measured ones if possible
-    log(
-        f"{len(files)} images in {a.val}: {len(measured)} measured, {len(calib_files)} for "
-        f"calibration{'' if rest else ' (the same: no others)'}"
-    )
-    calib = _load(calib_files)
+    if a.split_of is not None:
+        measured, calib = _split_images(a, log)
+    elif a.val is not None:
+        files = _image_files(a.val, None)
+        pick = _spread(len(files), a.max)  # class-per-folder: every class, not the first
+        rest = [f for i, f in enumerate(files) if i not in set(pick.tolist())]
+        measured = [files[i] for i in pick]
+        pool = rest or measured  # calibration: not the measured images when there are others
+        calib = _load([pool[i] for i in _spread(len(pool), max(a.num_calib, 8))])
+        log(
+            f"{len(files)} images in {a.val}: {len(measured)} measured, {len(calib)} for "
+            f"calibration{'' if rest else ' (the same: no others)'}"
+        )
+    else:
+        raise SystemExit("error: give VAL (a folder of images) or --split-of RUN")
     judge, cams = _export_classifiers(a, calib, log)
     ed = _export_ed(a, calib, log)
     modes = tuple(m.strip() for m in a.modes.split(",") if m.strip())
