@@ -351,3 +351,36 @@ def test_bench_export_cache_exports_through_the_family_loader(hm, tmp_path):
     with JndMapper.create_from_model_path(path) as mapper:
         got = mapper.process(frame).jnd
     np.testing.assert_allclose(got, _keras_jnd(model, frame), atol=TOL_FP32)  # as fp32 above
+
+
+def test_hmjnd_opens_the_shipped_hmjnd_tiny_in_stream_and_bench(hm, hm_int8, tmp_path, monkeypatch):
+    """With hmjnd_tiny shipped as the lead ships it (``jndtf/weights/hmjnd/hmjnd_tiny.keras`` +
+    its int8 edge export; here a stand-in weights folder), ``hmjnd`` opens those files: the
+    edge runtime the int8 export (the same map as opening the file by path), bench the .keras
+    with the preset its manifest names."""
+    from jndtf.edge import JndMapper, JndMapperOptions
+
+    import jndtf.refs
+    from jndtf.bench.source import model_source
+    from jndtf.priors.modalities import describe_stack
+
+    _, _, folder = hm
+    weights = tmp_path / "weights" / "hmjnd"
+    (weights / "edge").mkdir(parents=True)
+    shutil.copy(folder / "hm.keras", weights / "hmjnd_tiny.keras")
+    train = {"family": "hmjnd", "preset": "hmjnd_tiny", "modality_providers": describe_stack()}
+    (weights / "hmjnd_tiny.json").write_text(json.dumps(train))
+    lite = weights / "edge" / "hmjnd_tiny-tflite-int8.tflite"
+    shutil.copy(hm_int8.path, lite)
+    manifest = json.loads(hm_int8.path.with_suffix(".json").read_text())
+    lite.with_suffix(".json").write_text(json.dumps({**manifest, "file": lite.name}))
+    monkeypatch.setattr(jndtf.refs, "WEIGHTS_ROOT", tmp_path / "weights")
+
+    frame = _frame(*FIXED, seed=7)
+    with JndMapper.create_from_options(JndMapperOptions(model="hmjnd")) as mapper:
+        got = mapper.process(frame).jnd
+    with JndMapper.create_from_model_path(hm_int8.path) as mapper:
+        want = mapper.process(frame).jnd
+    np.testing.assert_array_equal(got, want)  # the same file, the same interpreter
+    source = model_source("hmjnd")
+    assert (source.preset, source.keras_path) == ("hmjnd_tiny", weights / "hmjnd_tiny.keras")
