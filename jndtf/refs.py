@@ -229,14 +229,17 @@ def known_models(runtime: str = "keras") -> dict[str, list[str]]:
     and ``jndtf list``).
 
     Keys: ``classical``, ``control``, ``shipped`` (JND models with weights under
-    ``jndtf/weights``, :func:`family_aliases` included) and, for ``runtime="keras"``,
+    ``jndtf/weights``, each once: ``jndtf demo`` runs them all), ``aliases`` (family names
+    that stand for one of them, :func:`family_aliases`) and, for ``runtime="keras"``,
     ``learned`` (registered presets whose output is a JND map or an image I_rr, shipped or
     not).
     """
     _check_runtime(runtime)
     out = {"classical": _classical(), "control": [UNIFORM]}
-    shipped = shipped_models(runtime)
-    out["shipped"] = [n for n, p in shipped.items() if _ships_jnd(_manifest_of(p))]
+    aliases = family_aliases(runtime)
+    files = _shipped_files(runtime)
+    out["shipped"] = [n for n, p in files.items() if _ships_jnd(_manifest_of(p))]
+    out["aliases"] = list(aliases)  # each one of the shipped models: not listed twice
     if runtime == "keras":
         out["learned"] = _registry_jnd()[0]
     return out
