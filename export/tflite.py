@@ -61,6 +61,9 @@ def convert_saved_model(saved_model: str | os.PathLike, quantization: Quantizati
 
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
     quantization.apply(converter)
+    if quantization.mode == "int8" and _dynamic_hw(saved_model):
+        samples = quantization.samples
+        converter.representative_dataset = lambda: ([x] for x in _with_odd_crop(samples()))
     if not quantization.selective:
         return converter.convert()
     converter.inference_input_type = tf.float32  # set by mlir_quantize below instead
@@ -79,6 +82,41 @@ def convert_saved_model(saved_model: str | os.PathLike, quantization: Quantizati
     quantization.kept_float.clear()
     quantization.kept_float.extend(kept)
     return _quantize_calibrated(calibrated, [k["tensor"] for k in kept], quantization.io_dtype)
+
+
+def _dynamic_hw(saved_model) -> bool:
+    """True when the SavedModel's serving signature has an unknown H or W (NHWC input)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    sm = saved_model_pb2.SavedModel()
+    sm.ParseFromString((Path(saved_model) / "saved_model.pb").read_bytes())
+    for graph in sm.meta_graphs:
+        sig = graph.signature_def.get("serving_default")
+        if sig is None:
+            continue
+        for t in sig.inputs.values():
+            dims = [d.size for d in t.tensor_shape.dim]
+            if len(dims) == 4 and (dims[1] < 0 or dims[2] < 0):
+                return True
+    return False
+
+
+def _with_odd_crop(samples):
+    """The calibration inputs, then the first one cut by one row and one column.
+
+    A dynamic-shape model computes size-dependent tensors at run time (hmJND-Net's padding
+    mask: MASK_VALUE on keys beyond the image when the window does not divide H or W). Crops
+    that all share one size the windows divide leave that mask at 0 over the whole calibration
+    set, so int8 clipped it to ~0 at every other size and padding pixels were attended (I_rr
+    4-5 dB further from Keras at 70x102 than at 176x176). One input of an odd size gives such
+    tensors their real range."""
+    first = None
+    for x in samples:
+        if first is None:
+            first = x
+        yield x
+    if first is not None and first.shape[1] > 1 and first.shape[2] > 1:
+        yield np.ascontiguousarray(first[:, :-1, :-1])
 
 
 #: A calibrated range narrower than this fraction of the model's widest one is degenerate (the
