@@ -173,3 +173,43 @@ def test_bench_dmv_cli_with_given_files(tmp_path):
     assert [(x["layout"], x["size"]) for x in rows] == [("frame", "32x32"), ("tiles", "640x360")]
     assert int(rows[1]["classifier_runs"]) == 20 * 12  # ceil(640/32) * ceil(360/32) tiles
     assert r.output.count("skipped frame 640x360") == 2
+
+
+@pytest.mark.tf
+@pytest.mark.slow
+def test_dmv_deploy_script_on_tiny_models(tmp_path):
+    """benchmarks/dmv_deploy.py end to end: four CAM classifiers and the E-D exported, the
+    sweep's table and the best line printed, the CSV one row per (set, mode, factor)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import cv2
+
+    from jndtf.models.classifiers import build_cam_classifier
+    from jndtf.models.dmv.network import build_dmv_net
+
+    clf = tmp_path / "clf"
+    clf.mkdir()
+    for arch in ("alexnet", "vgg", "resnet", "densenet"):
+        build_cam_classifier(f"{arch}_tiny").save(clf / f"{arch}.keras")
+    build_dmv_net("dmv_tiny").save(tmp_path / "dmv.keras")
+    rng = np.random.default_rng(0)
+    for c in ("a", "b"):
+        (tmp_path / "val" / c).mkdir(parents=True)
+        for i in range(6):
+            im = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+            cv2.imwrite(str(tmp_path / "val" / c / f"{i}.png"), im)
+    script = Path(__file__).parents[1] / "benchmarks" / "dmv_deploy.py"
+    out = tmp_path / "out"
+    args = [sys.executable, str(script), clf, tmp_path / "dmv.keras", tmp_path / "val"]
+    args += ["-o", out, "--max", "8", "--num-calib", "4", "--frames", "1", "--threads", "1"]
+    args += ["--dmv-spec", "dmv_tiny", "--modes", "eq14,smooth", "--factors", "1,2"]
+    r = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "8 measured, 4 for calibration" in r.stdout
+    assert "best at RCA >= 99 %" in r.stdout or "keeps RCA >= 99 %" in r.stdout
+    with open(out / "dmv_deploy.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 * 2 * 2  # (val, frames) x (eq14, smooth) x (1, 2)
+    assert {r["images"] for r in rows if r["set"] == "val"} == {"8"}
