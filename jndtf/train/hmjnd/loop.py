@@ -446,6 +446,8 @@ def train_hmjnd(
                 "builder": "jndtf.models.hmjnd.inputs:hmjnd_input",
             },
             "outputs": {
+                # the word jndtf.refs reads to know a shipped file is a JND model (no registry)
+                "kind": spec.output_kind,
                 "channels": 3,
                 "units": spec.jnd_units,
                 "use": "visibility threshold |I - I_rr| (jndtf.models.hmjnd.inputs:"
