@@ -43,6 +43,17 @@ def atomic_save_model(model, path: str | os.PathLike) -> None:
         raise
 
 
+def inference_copy(model):
+    """An uncompiled copy of `model` with the same weights (batch-norm statistics included):
+    what a shipped ``.keras`` should hold. Saving the compiled model would add the optimizer's
+    state (Adam's two moments: three times the file)."""
+    import keras
+
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def atomic_write_json(path: str | os.PathLike, record: dict) -> None:
     """Writes `record` as indented JSON through a temporary file and a rename."""
     atomic_write_bytes(path, (json.dumps(record, indent=2) + "\n").encode())

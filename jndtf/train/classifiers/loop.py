@@ -82,7 +82,13 @@ def train_classifiers(
 
     from jndtf.data.classification import epoch_batches
     from jndtf.models.registry import get_model_spec
-    from jndtf.train._common import atomic_save_model, atomic_write_json, sha256_file, versions
+    from jndtf.train._common import (
+        atomic_save_model,
+        atomic_write_json,
+        inference_copy,
+        sha256_file,
+        versions,
+    )
     from jndtf.train._state import (
         ScalarLog,
         interrupts_resumable,
@@ -235,7 +241,8 @@ def train_classifiers(
                     )
                 )
             path = out / f"{arch}.keras"
-            atomic_save_model(model, path)
+            # weights only: a compiled model would also save AdamW's two moments (3x the size)
+            atomic_save_model(inference_copy(model), path)
             per_epoch = [h["seconds"] for h in history]
             done[arch] = {
                 "preset": preset,
