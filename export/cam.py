@@ -71,16 +71,9 @@ def cam_classifier_model(model):
     """
     import keras
 
-    from jndtf.models.classifiers.network import CAM_FEATURES, HEAD
+    from jndtf.models.classifiers.activation_maps import cam_layers
 
-    try:
-        features = model.get_layer(CAM_FEATURES)
-        head = model.get_layer(HEAD)
-    except ValueError:
-        raise ValueError(
-            f"model {model.name!r} is not a CAM classifier: it needs layers {CAM_FEATURES!r} "
-            f"and {HEAD!r} (jndtf.models.classifiers.build_cam_classifier)"
-        ) from None
+    features, head = cam_layers(model)
     kernel = np.asarray(head.kernel, np.float32)  # (C_features, K)
     conv = keras.layers.Conv2D(kernel.shape[1], 1, use_bias=False, name=CAM_LAYER)
     cam = conv(features.output)

@@ -32,15 +32,24 @@ from jndtf.models.classifiers.network import CAM_FEATURES, HEAD
 BATCH = 256
 
 
-def _check(model, x) -> tuple[np.ndarray, object, np.ndarray]:
+def cam_layers(model) -> tuple[object, object]:
+    """``(features, head)``: the layers a CAM is made of (:data:`CAM_FEATURES`, :data:`HEAD`).
+
+    Raises:
+        ValueError: `model` has not both (it is not a CAM classifier); the message says which
+            builder makes one.
+    """
     try:
-        features = model.get_layer(CAM_FEATURES)
-        head = model.get_layer(HEAD)
+        return model.get_layer(CAM_FEATURES), model.get_layer(HEAD)
     except ValueError:
         raise ValueError(
             f"model {model.name!r} is not a CAM classifier: it needs layers {CAM_FEATURES!r} "
             f"and {HEAD!r} (build it with jndtf.models.classifiers.build_cam_classifier)"
         ) from None
+
+
+def _check(model, x) -> tuple[np.ndarray, object, np.ndarray]:
+    features, head = cam_layers(model)
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 4 or x.shape[-1] != 3:
         raise ValueError(f"x must be NHWC RGB in 0..1, shape (N, H, W, 3); got {x.shape}")
