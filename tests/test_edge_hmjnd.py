@@ -317,10 +317,13 @@ def test_bench_times_the_modality_input_and_counts_macs(hm, tmp_path):
     np.testing.assert_array_equal(x, want.astype(np.float32))
 
 
-def test_bench_builds_an_untrained_model_when_no_weights_ship(tmp_path):
+def test_bench_builds_an_untrained_model_when_no_weights_ship(tmp_path, monkeypatch):
     """A registered name without shipped weights is timed as an untrained build, labelled so."""
+    from jndtf import refs
     from jndtf.bench.models import ModelBenchSettings, _source
 
+    # hmjnd_tiny ships now: an empty weights folder stands for a release without it
+    monkeypatch.setattr(refs, "WEIGHTS_ROOT", tmp_path / "no_weights")
     notes: list[str] = []
     source, files = _source(ModelBenchSettings("hmjnd_tiny"), tmp_path, notes)
     assert files is None and source.name == "hmjnd_tiny-untrained"
