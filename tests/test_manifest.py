@@ -48,7 +48,42 @@ def _rewrite(model: Path, **changes) -> None:
 # --- shipped (old) manifests load ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("model", SHIPPED_TFLITE, ids=lambda p: p.name)
+def _kind(model: Path) -> str:
+    """``jnd_map`` (RGB + HVS priors in, a map out: read_deploy_spec's exports), ``image``
+    (hmJND-Net), ``dmv_jnd`` (DMV-JND-NET's E-D) or ``classifier`` (jndtf.classifier/1)."""
+    data = json.loads(model.with_suffix(".json").read_text())
+    if data.get("schema") == "jndtf.classifier/1":
+        return "classifier"
+    return str(data.get("outputs", {}).get("kind", "jnd_map"))
+
+
+SHIPPED_MAP_TFLITE = [p for p in SHIPPED_TFLITE if _kind(p) == "jnd_map"]
+SHIPPED_OTHER_TFLITE = [p for p in SHIPPED_TFLITE if _kind(p) != "jnd_map"]
+
+
+@pytest.mark.parametrize("model", SHIPPED_OTHER_TFLITE, ids=lambda p: p.name)
+def test_every_other_shipped_export_verifies_with_its_own_reader(model):
+    """hmJND-Net's and DMV-JND's exports and the CAM classifier: sha256 as recorded, and the
+    reader the edge uses for that kind accepts the manifest."""
+    data = json.loads(model.with_suffix(".json").read_text())
+    assert data["sha256"] == _sha256(model)  # hashlib, not jndtf
+    kind = _kind(model)
+    if kind == "classifier":
+        from jndtf.edge.classifier import read_classifier_manifest
+
+        assert read_classifier_manifest(model) == data
+        return
+    assert M.verify(model) == data
+    if kind == "image":
+        from jndtf.edge.manifest import read_modality_spec
+
+        spec = read_modality_spec(model)
+        assert spec.channels == data["inputs"]["channels"] == 3 + len(spec.kinds)
+    else:
+        assert kind == "dmv_jnd" and data["inputs"]["channels"] == 4  # RGB + the merged CAM
+
+
+@pytest.mark.parametrize("model", SHIPPED_MAP_TFLITE, ids=lambda p: p.name)
 def test_every_shipped_export_manifest_loads_and_verifies(model):
     data = json.loads(model.with_suffix(".json").read_text())
     spec = M.read_deploy_spec(model)

@@ -84,10 +84,17 @@ def test_known_models_match_the_files_and_the_registry():
     assert set(k["shipped"]) == {m for m in on_disk if m in maps}
     # a family folder with one JND model not of its own name answers to the family's name
     assert set(k["aliases"]) == {f for f in set(on_disk.values()) - set(on_disk) if f in maps}
+    # the edge exports whose manifest says JND map or I_rr: not DMV-JND's signed e
+    # (outputs.kind dmv_jnd) nor the CAM classifier (schema jndtf.classifier/1)
     edge = {
-        p.stem.removesuffix("-tflite-int8") for p in WEIGHTS.glob("*/edge/*-tflite-int8.tflite")
+        p.stem.removesuffix("-tflite-int8")
+        for p in WEIGHTS.glob("*/edge/*-tflite-int8.tflite")
+        if json.loads(p.with_suffix(".json").read_text()).get("outputs", {}).get("kind")
+        in ("jnd_map", "image")
     }
+    assert {"acol", "acol_student", "hmjnd_tiny"} <= edge
     assert set(known_models("litert")["shipped"]) >= edge
+    assert not {"dmv", "resnet-cam"} & set(known_models("litert")["shipped"])
 
 
 def test_registered_without_weights_resolves_but_asks_for_a_file():
