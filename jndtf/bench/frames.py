@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import numpy as np
 
@@ -61,20 +62,34 @@ def time_priors(
     """Latency statistics of :func:`jndtf.priors.inputs.model_input` on `frame` (numpy, plus
     OpenCV limited to `threads` threads while timed; None leaves OpenCV's setting) and the
     network input it built, ``(1, H, W, C)`` float32."""
-    import cv2
-
     from jndtf.priors.inputs import model_input
+
+    return time_input(
+        lambda: model_input(frame, source.priors, normalization=source.normalization),
+        runs=runs,
+        warmup=warmup,
+        threads=threads,
+    )
+
+
+def time_input(
+    build: Callable[[], np.ndarray], *, runs: int, warmup: int, threads: int | None = None
+) -> tuple[dict, np.ndarray]:
+    """Latency statistics of `build()` (a network input ``(H, W, C)``, made with OpenCV limited
+    to `threads` threads while timed; None leaves OpenCV's setting) and the last input it
+    built, ``(1, H, W, C)`` float32."""
+    import cv2
 
     out = []
 
-    def build():
-        out[:] = [model_input(frame, source.priors, normalization=source.normalization)]
+    def call():
+        out[:] = [build()]
 
     before = cv2.getNumThreads()
     if threads is not None:
         cv2.setNumThreads(int(threads))
     try:
-        stats = latency_stats(time_calls(build, runs=runs, warmup=warmup))
+        stats = latency_stats(time_calls(call, runs=runs, warmup=warmup))
     finally:
         cv2.setNumThreads(before)
     return stats, np.ascontiguousarray(out[0][None], np.float32)

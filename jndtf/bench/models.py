@@ -42,12 +42,11 @@ from pathlib import Path
 
 import numpy as np
 
-from jndtf.bench.frames import benchmark_photo, frame_from_photo, time_priors
+from jndtf.bench.frames import benchmark_photo, frame_from_photo, time_input, time_priors
 from jndtf.bench.report import latency_stats
 from jndtf.bench.runners import (
     missing_module,
     missing_module_of,
-    time_calls,
     time_keras,
     time_onnx,
     time_tflite,
@@ -338,7 +337,6 @@ def time_inputs(
     spec = _family_spec(source)
     if spec is None:
         return time_priors(frame, source, runs=runs, warmup=warmup, threads=threads)
-    from jndtf.bench.report import latency_stats
 
     extra = [
         m for m in spec.modalities if m not in ("rgb", "saliency_map", "depth", "segmentation")
@@ -348,21 +346,7 @@ def time_inputs(
             f"{spec.name}: its input needs {extra}, which the benchmark cannot build from a "
             "photo; time pre-exported files with --model-file instead"
         )
-    import cv2
-
-    out = []
-
-    def build():
-        out[:] = [spec.make_input(frame)]
-
-    before = cv2.getNumThreads()
-    if threads is not None:
-        cv2.setNumThreads(int(threads))
-    try:
-        stats = latency_stats(time_calls(build, runs=runs, warmup=warmup))
-    finally:
-        cv2.setNumThreads(before)
-    return stats, np.ascontiguousarray(out[0][None], np.float32)
+    return time_input(lambda: spec.make_input(frame), runs=runs, warmup=warmup, threads=threads)
 
 
 def bench_models(
